@@ -1,0 +1,336 @@
+//! Detector configuration: what the caller asks for ([`Settings`], every
+//! tunable optional with a documented default) and what a detector runs
+//! with ([`Config`], validated and resolved).
+
+use serde::{Deserialize, Serialize};
+
+/// Which published detection a detector runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rule {
+    /// Sentinel "Suspicious AWS CLI Command Execution".
+    Sentinel,
+    /// Elastic "AWS Discovery API Calls via CLI from a Single Resource".
+    Elastic,
+}
+
+impl Rule {
+    /// The short rule name used in alerts and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Sentinel => "sentinel-aws-cli-recon",
+            Rule::Elastic => "elastic-aws-discovery-burst",
+        }
+    }
+}
+
+/// Letter (`Seed`) or evident intent (`Default`) of the published query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Profile {
+    /// The query's evident intent.
+    #[default]
+    Default,
+    /// The query's letter.
+    Seed,
+}
+
+/// Default allowed lateness: one minute. A CloudTrail delivery reorders
+/// events within a file and across files by seconds to a few minutes; one
+/// minute covers the reordering inside one export while keeping an alert's
+/// delay (window + lateness) at two minutes for the Sentinel rule.
+pub const DEFAULT_ALLOWED_LATENESS_MS: u64 = 60_000;
+/// Default largest event: 256 KiB, the CloudTrail per-event maximum.
+pub const DEFAULT_MAX_EVENT_BYTES: u32 = 256 * 1024;
+/// Default most groups open at once.
+pub const DEFAULT_MAX_OPEN_GROUPS: u32 = 100_000;
+/// Default most entries kept in one group's lists.
+pub const DEFAULT_MAX_LIST_ENTRIES: u32 = 10_000;
+/// Largest accepted window or lateness: 7 days.
+pub const MAX_DURATION_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// State bounds as asked for; `None` takes the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitSettings {
+    /// See [`DEFAULT_MAX_EVENT_BYTES`].
+    pub max_event_bytes: Option<u32>,
+    /// See [`DEFAULT_MAX_OPEN_GROUPS`].
+    pub max_open_groups: Option<u32>,
+    /// See [`DEFAULT_MAX_LIST_ENTRIES`].
+    pub max_list_entries: Option<u32>,
+}
+
+/// A detector's configuration as asked for. Mirrors the contract's
+/// `config` record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The rule to run.
+    pub rule: Rule,
+    /// Letter or intent.
+    pub profile: Profile,
+    /// Window width; default 60 s (Sentinel) or 10 s (Elastic).
+    pub window_ms: Option<u64>,
+    /// Smallest distinct count that alerts; default 8 (Sentinel) or 6
+    /// (Elastic).
+    pub min_distinct: Option<u32>,
+    /// Sentinel: suspicious commands; default the seed list.
+    pub commands: Option<Vec<String>>,
+    /// Elastic: event sources; default the seed's nine.
+    pub providers: Option<Vec<String>>,
+    /// See [`DEFAULT_ALLOWED_LATENESS_MS`].
+    pub allowed_lateness_ms: Option<u64>,
+    /// State bounds.
+    pub limits: LimitSettings,
+}
+
+impl Settings {
+    /// Settings with every tunable at its default.
+    pub fn new(rule: Rule, profile: Profile) -> Self {
+        Settings {
+            rule,
+            profile,
+            window_ms: None,
+            min_distinct: None,
+            commands: None,
+            providers: None,
+            allowed_lateness_ms: None,
+            limits: LimitSettings::default(),
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum ConfigError {
+    /// A numeric setting out of range.
+    #[error("{0}")]
+    OutOfRange(String),
+    /// An empty list, or a list with an empty entry.
+    #[error("{0}")]
+    InvalidList(String),
+}
+
+/// The Sentinel seed's `SuspiciousCommands`, verbatim: the missing comma
+/// makes `iam.get-useriam.list-access-keys` one entry, and
+/// `ec2.describe-network-interfaces` appears three times.
+pub const SENTINEL_SEED_COMMANDS: &[&str] = &[
+    "iam.list-users",
+    "iam.list-groups",
+    "ec2.describe-vpcs",
+    "ec2.describe-subnets",
+    "route53.list-hosted-zones",
+    "kms.list-keys",
+    "kms.list-aliases",
+    "ecs.list-clusters",
+    "ecs.list-services",
+    "iam.list-roles",
+    "iam.get-useriam.list-access-keys",
+    "ec2.describe-security-groups",
+    "ec2.describe-network-acls",
+    "ec2.describe-network-interfaces",
+    "ec2.describe-route-tables",
+    "ec2.describe-internet-gateways",
+    "ec2.describe-vpc-peering-connections",
+    "ec2.describe-network-interfaces",
+    "ec2.describe-network-interfaces",
+    "ec2.describe-transit-gateway-vpc-attachment",
+    "ec2.describe-vpc",
+];
+
+/// The default profile's list: the seed's with the lost comma restored
+/// (`iam.get-user`, `iam.list-access-keys`) and duplicates dropped.
+pub const SENTINEL_DEFAULT_COMMANDS: &[&str] = &[
+    "iam.list-users",
+    "iam.list-groups",
+    "ec2.describe-vpcs",
+    "ec2.describe-subnets",
+    "route53.list-hosted-zones",
+    "kms.list-keys",
+    "kms.list-aliases",
+    "ecs.list-clusters",
+    "ecs.list-services",
+    "iam.list-roles",
+    "iam.get-user",
+    "iam.list-access-keys",
+    "ec2.describe-security-groups",
+    "ec2.describe-network-acls",
+    "ec2.describe-network-interfaces",
+    "ec2.describe-route-tables",
+    "ec2.describe-internet-gateways",
+    "ec2.describe-vpc-peering-connections",
+    "ec2.describe-transit-gateway-vpc-attachment",
+    "ec2.describe-vpc",
+];
+
+/// The Elastic seed's nine event sources.
+pub const ELASTIC_SEED_PROVIDERS: &[&str] = &[
+    "iam.amazonaws.com",
+    "ec2.amazonaws.com",
+    "s3.amazonaws.com",
+    "rds.amazonaws.com",
+    "lambda.amazonaws.com",
+    "dynamodb.amazonaws.com",
+    "kms.amazonaws.com",
+    "cloudfront.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+];
+
+/// Resolved state bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest event in bytes.
+    pub max_event_bytes: u32,
+    /// Most open groups.
+    pub max_open_groups: u32,
+    /// Most entries kept per group list.
+    pub max_list_entries: u32,
+}
+
+/// A validated configuration with every default filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The settings it was built from (kept for snapshots).
+    pub settings: Settings,
+    /// Window width, ms.
+    pub window_ms: i64,
+    /// Smallest distinct count that alerts.
+    pub min_distinct: u32,
+    /// Sentinel: suspicious commands.
+    pub commands: Vec<String>,
+    /// Elastic: event sources.
+    pub providers: Vec<String>,
+    /// Allowed lateness, ms.
+    pub allowed_lateness_ms: i64,
+    /// State bounds.
+    pub limits: Limits,
+}
+
+fn check_list(name: &str, list: &[String]) -> Result<(), ConfigError> {
+    if list.is_empty() {
+        return Err(ConfigError::InvalidList(format!("{name} must not be empty")));
+    }
+    if let Some(i) = list.iter().position(|s| s.trim().is_empty()) {
+        return Err(ConfigError::InvalidList(format!(
+            "{name}[{i}] is empty; every entry must hold text"
+        )));
+    }
+    Ok(())
+}
+
+fn duration(name: &str, v: Option<u64>, default: u64, min: u64) -> Result<i64, ConfigError> {
+    let v = v.unwrap_or(default);
+    if v < min || v > MAX_DURATION_MS {
+        return Err(ConfigError::OutOfRange(format!(
+            "{name} is {v} ms; it must be between {min} and {MAX_DURATION_MS} ms (7 days)"
+        )));
+    }
+    Ok(v as i64)
+}
+
+fn positive(name: &str, v: Option<u32>, default: u32) -> Result<u32, ConfigError> {
+    match v.unwrap_or(default) {
+        0 => Err(ConfigError::OutOfRange(format!("{name} must be at least 1"))),
+        v => Ok(v),
+    }
+}
+
+fn owned(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl Config {
+    /// Validates `settings` and fills in the defaults.
+    pub fn new(settings: Settings) -> Result<Config, ConfigError> {
+        let (default_window, default_min) = match settings.rule {
+            Rule::Sentinel => (60_000, 8),
+            Rule::Elastic => (10_000, 6),
+        };
+        let window_ms = duration("window-ms", settings.window_ms, default_window, 1)?;
+        let allowed_lateness_ms = duration(
+            "allowed-lateness-ms",
+            settings.allowed_lateness_ms,
+            DEFAULT_ALLOWED_LATENESS_MS,
+            0,
+        )?;
+        let min_distinct = positive("min-distinct", settings.min_distinct, default_min)?;
+        let commands = match &settings.commands {
+            Some(list) => list.clone(),
+            None => owned(match settings.profile {
+                Profile::Seed => SENTINEL_SEED_COMMANDS,
+                Profile::Default => SENTINEL_DEFAULT_COMMANDS,
+            }),
+        };
+        check_list("commands", &commands)?;
+        let providers = settings
+            .providers
+            .clone()
+            .unwrap_or_else(|| owned(ELASTIC_SEED_PROVIDERS));
+        check_list("providers", &providers)?;
+        let l = &settings.limits;
+        let limits = Limits {
+            max_event_bytes: positive(
+                "limits.max-event-bytes",
+                l.max_event_bytes,
+                DEFAULT_MAX_EVENT_BYTES,
+            )?,
+            max_open_groups: positive(
+                "limits.max-open-groups",
+                l.max_open_groups,
+                DEFAULT_MAX_OPEN_GROUPS,
+            )?,
+            max_list_entries: positive(
+                "limits.max-list-entries",
+                l.max_list_entries,
+                DEFAULT_MAX_LIST_ENTRIES,
+            )?,
+        };
+        Ok(Config {
+            settings,
+            window_ms,
+            min_distinct,
+            commands,
+            providers,
+            allowed_lateness_ms,
+            limits,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_rule() {
+        let s = Config::new(Settings::new(Rule::Sentinel, Profile::Default)).unwrap();
+        assert_eq!((s.window_ms, s.min_distinct), (60_000, 8));
+        assert!(s.commands.iter().any(|c| c == "iam.get-user"));
+        let seed = Config::new(Settings::new(Rule::Sentinel, Profile::Seed)).unwrap();
+        assert_eq!(seed.commands.len(), 21);
+        assert!(seed.commands.iter().any(|c| c == "iam.get-useriam.list-access-keys"));
+        let e = Config::new(Settings::new(Rule::Elastic, Profile::Default)).unwrap();
+        assert_eq!((e.window_ms, e.min_distinct), (10_000, 6));
+        assert_eq!(e.providers.len(), 9);
+        assert_eq!(e.allowed_lateness_ms, 60_000);
+    }
+
+    #[test]
+    fn invalid_settings_are_refused_with_the_field_named() {
+        let mut s = Settings::new(Rule::Sentinel, Profile::Default);
+        s.window_ms = Some(0);
+        assert!(matches!(Config::new(s.clone()), Err(ConfigError::OutOfRange(m)) if m.contains("window-ms")));
+        s.window_ms = None;
+        s.min_distinct = Some(0);
+        assert!(matches!(Config::new(s.clone()), Err(ConfigError::OutOfRange(m)) if m.contains("min-distinct")));
+        s.min_distinct = None;
+        s.commands = Some(vec![]);
+        assert!(matches!(Config::new(s.clone()), Err(ConfigError::InvalidList(m)) if m.contains("commands")));
+        s.commands = Some(vec!["iam.list-users".into(), " ".into()]);
+        assert!(matches!(Config::new(s.clone()), Err(ConfigError::InvalidList(m)) if m.contains("commands[1]")));
+        s.commands = None;
+        s.allowed_lateness_ms = Some(MAX_DURATION_MS + 1);
+        assert!(Config::new(s.clone()).is_err());
+        s.allowed_lateness_ms = Some(0);
+        assert!(Config::new(s.clone()).is_ok());
+        s.limits.max_open_groups = Some(0);
+        assert!(Config::new(s).is_err());
+    }
+}

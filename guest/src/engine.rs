@@ -1,0 +1,255 @@
+//! Event-time windowing shared by both rules: epoch-aligned buckets, a
+//! watermark, allowed lateness, bounded state, counters and snapshots.
+//!
+//! A bucket `[s, s + width)` is final once the watermark reaches
+//! `s + width + allowed_lateness`; it is then closed, its qualifying groups
+//! become alerts (sorted by group key, so the output does not depend on
+//! arrival order or batching), and its state is freed. An event whose
+//! bucket is already final is late: counted, not applied.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert::Alert;
+use crate::config::Config;
+use crate::event::{EventError, RejectReason, parse_event};
+use crate::rules::RuleLogic;
+use crate::time::bucket_start;
+
+/// What happened to one valid event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Counted in a window.
+    Accepted,
+    /// Valid, dropped by the rule's filters.
+    Filtered,
+    /// Its window was already final.
+    Late,
+}
+
+/// Running counters of one detector.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Events pushed.
+    pub pushed: u64,
+    /// Events counted in a window.
+    pub accepted: u64,
+    /// Valid events dropped by the filters.
+    pub filtered: u64,
+    /// Late events.
+    pub late: u64,
+    /// Rejected events per reason, indexed as [`RejectReason::ALL`].
+    pub rejected: [u64; 7],
+    /// Alerts produced.
+    pub alerts: u64,
+}
+
+/// The serialisable part of an engine.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct State<K, G> {
+    windows: Vec<(i64, Vec<(K, G)>)>,
+    watermark: Option<i64>,
+    ended: bool,
+    pending: Vec<Alert>,
+    counters: Counters,
+}
+
+/// One rule running over event-time windows.
+pub(crate) struct Engine<R: RuleLogic> {
+    rule: R,
+    config: Config,
+    windows: BTreeMap<i64, HashMap<R::Key, R::Group>>,
+    open_groups: usize,
+    watermark: Option<i64>,
+    ended: bool,
+    pending: Vec<Alert>,
+    pub(crate) counters: Counters,
+}
+
+impl<R: RuleLogic> Engine<R> {
+    pub(crate) fn new(rule: R, config: Config) -> Self {
+        Engine {
+            rule,
+            config,
+            windows: BTreeMap::new(),
+            open_groups: 0,
+            watermark: None,
+            ended: false,
+            pending: Vec::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the bucket starting at `start` is final.
+    fn is_final(&self, start: i64) -> bool {
+        self.ended
+            || self.watermark.is_some_and(|w| {
+                start
+                    .saturating_add(self.config.window_ms)
+                    .saturating_add(self.config.allowed_lateness_ms)
+                    <= w
+            })
+    }
+
+    pub(crate) fn push(&mut self, text: &str) -> Result<Outcome, EventError> {
+        self.counters.pushed += 1;
+        let result = self.apply(text);
+        match &result {
+            Ok(Outcome::Accepted) => self.counters.accepted += 1,
+            Ok(Outcome::Filtered) => self.counters.filtered += 1,
+            Ok(Outcome::Late) => self.counters.late += 1,
+            Err(e) => self.counters.rejected[e.reason as usize] += 1,
+        }
+        result
+    }
+
+    fn apply(&mut self, text: &str) -> Result<Outcome, EventError> {
+        let max = self.config.limits.max_event_bytes as usize;
+        if text.len() > max {
+            return Err(EventError::new(
+                RejectReason::TooLarge,
+                format!("event is {} bytes; the limit is {max}", text.len()),
+            ));
+        }
+        let event = parse_event(text)?;
+        let t = event.time_ms;
+        let outcome = match self.rule.select(&event) {
+            None => Outcome::Filtered,
+            Some((key, item)) => {
+                let start = bucket_start(t, self.config.window_ms);
+                if self.is_final(start) {
+                    Outcome::Late
+                } else {
+                    self.add(start, key, item)?;
+                    Outcome::Accepted
+                }
+            }
+        };
+        self.advance(t);
+        Ok(outcome)
+    }
+
+    fn add(&mut self, start: i64, key: R::Key, item: R::Item) -> Result<(), EventError> {
+        let max_list = self.config.limits.max_list_entries as usize;
+        if let Some(group) = self.windows.get_mut(&start).and_then(|w| w.get_mut(&key)) {
+            self.rule.add(group, item, max_list);
+            return Ok(());
+        }
+        let limit = self.config.limits.max_open_groups as usize;
+        if self.open_groups >= limit {
+            return Err(EventError::new(
+                RejectReason::StateLimit,
+                format!("{limit} groups are open (limits.max-open-groups); this event would open another"),
+            ));
+        }
+        let mut group = R::Group::default();
+        self.rule.add(&mut group, item, max_list);
+        self.windows.entry(start).or_default().insert(key, group);
+        self.open_groups += 1;
+        Ok(())
+    }
+
+    /// Moves the watermark to `t` if later, closing the buckets that became
+    /// final. Returns the number of alerts produced.
+    fn advance(&mut self, t: i64) -> u32 {
+        if self.ended || self.watermark.is_some_and(|w| w >= t) {
+            return 0;
+        }
+        self.watermark = Some(t);
+        let mut produced = 0;
+        while let Some((&start, _)) = self.windows.first_key_value() {
+            if !self.is_final(start) {
+                break;
+            }
+            produced += self.close_first();
+        }
+        produced
+    }
+
+    /// Closes the earliest open bucket.
+    fn close_first(&mut self) -> u32 {
+        let Some((start, groups)) = self.windows.pop_first() else {
+            return 0;
+        };
+        self.open_groups -= groups.len();
+        let end = start + self.config.window_ms;
+        let min = self.config.min_distinct as usize;
+        let mut hits: Vec<(R::Key, R::Group)> = groups
+            .into_iter()
+            .filter(|(_, g)| self.rule.distinct(g) >= min)
+            .collect();
+        hits.sort_by(|a, b| a.0.cmp(&b.0));
+        let n = hits.len() as u32;
+        for (key, group) in &hits {
+            self.pending.push(self.rule.alert(start, end, key, group));
+        }
+        self.counters.alerts += u64::from(n);
+        n
+    }
+
+    pub(crate) fn flush(&mut self, to: Option<i64>) -> u32 {
+        match to {
+            Some(t) => self.advance(t),
+            None => {
+                let mut produced = 0;
+                while !self.windows.is_empty() {
+                    produced += self.close_first();
+                }
+                self.ended = true;
+                produced
+            }
+        }
+    }
+
+    pub(crate) fn drain(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.pending)
+    }
+
+    pub(crate) fn open_windows(&self) -> usize {
+        self.windows.len()
+    }
+
+    pub(crate) fn open_groups(&self) -> usize {
+        self.open_groups
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub(crate) fn watermark(&self) -> Option<i64> {
+        self.watermark
+    }
+
+    pub(crate) fn state(&self) -> State<R::Key, &R::Group> {
+        State {
+            windows: self
+                .windows
+                .iter()
+                .map(|(s, groups)| (*s, groups.iter().map(|(k, g)| (k.clone(), g)).collect()))
+                .collect(),
+            watermark: self.watermark,
+            ended: self.ended,
+            pending: self.pending.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+
+    pub(crate) fn from_state(rule: R, config: Config, state: State<R::Key, R::Group>) -> Self {
+        let mut engine = Engine::new(rule, config);
+        for (start, groups) in state.windows {
+            engine.open_groups += groups.len();
+            engine.windows.insert(start, groups.into_iter().collect());
+        }
+        engine.watermark = state.watermark;
+        engine.ended = state.ended;
+        engine.pending = state.pending;
+        engine.counters = state.counters;
+        engine
+    }
+}

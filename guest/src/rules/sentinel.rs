@@ -1,0 +1,524 @@
+//! Rule 1: Microsoft Sentinel "Suspicious AWS CLI Command Execution".
+//!
+//! Each numbered step of `rules-semantics.md` is one function here, so each
+//! can be tested alone. Missing fields read as `""` (KQL has no null
+//! strings).
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{Alert, Entity, alert_id, strings};
+use crate::config::{Config, Profile, Rule};
+use crate::event::Event;
+use crate::rules::RuleLogic;
+use crate::time::format_time;
+
+/// The upstream rule id (Azure-Sentinel, `AWSCloudTrail`).
+pub const RULE_ID: &str = "8c2dc344-9352-4ca1-8863-b1b7a5e09e59";
+const TACTICS: &[&str] = &["Reconnaissance"];
+const TECHNIQUES: &[&str] = &[
+    "T1595",
+    "T1592.004",
+    "T1589.002",
+    "T1589.003",
+    "T1590",
+    "T1591",
+    "T1596",
+];
+
+/// Step 1: the user agent starts with `aws-cli`, ignoring ASCII case.
+pub fn is_aws_cli(user_agent: &str) -> bool {
+    user_agent
+        .as_bytes()
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"aws-cli"))
+}
+
+/// Step 2: the command named in the user agent.
+///
+/// Legacy aws-cli v2 form: the text after the first `off command/`, up to
+/// the next `off command/` or the end (KQL `split(UserAgent,
+/// "off command/", 1)[0]`). In the default profile, when that marker is
+/// absent, the token after `md/command#` up to the next space (current
+/// aws-cli v2 form). `""` when there is none.
+pub fn extract_command(user_agent: &str, profile: Profile) -> &str {
+    const LEGACY: &str = "off command/";
+    const CURRENT: &str = "md/command#";
+    if let Some(i) = user_agent.find(LEGACY) {
+        let rest = &user_agent[i + LEGACY.len()..];
+        return rest.find(LEGACY).map_or(rest, |j| &rest[..j]);
+    }
+    if profile == Profile::Default
+        && let Some(i) = user_agent.find(CURRENT)
+    {
+        let rest = &user_agent[i + CURRENT.len()..];
+        return rest.find(' ').map_or(rest, |j| &rest[..j]);
+    }
+    ""
+}
+
+/// Step 3, one needle: KQL `has`. `needle_lower` (already ASCII-lowercased)
+/// occurs in `command_lower` at a position where neither the character
+/// before nor the one after is an ASCII letter or digit.
+pub fn has_term(command_lower: &str, needle_lower: &str) -> bool {
+    if needle_lower.is_empty() {
+        return false;
+    }
+    let hay = command_lower.as_bytes();
+    command_lower.match_indices(needle_lower).any(|(i, _)| {
+        let end = i + needle_lower.len();
+        let before_ok = i == 0 || !hay[i - 1].is_ascii_alphanumeric();
+        let after_ok = end == hay.len() || !hay[end].is_ascii_alphanumeric();
+        before_ok && after_ok
+    })
+}
+
+/// Who an event is attributed to (step 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribution<'a> {
+    /// `UserIdentityArn` after the resource-ARN fallback.
+    pub user_identity_arn: Cow<'a, str>,
+    /// `AccountName`.
+    pub account_name: Cow<'a, str>,
+    /// `AccountUPNSuffix`.
+    pub upn_suffix: Cow<'a, str>,
+}
+
+/// Step 4: `UserIdentityArn`, `AccountName`, `AccountUPNSuffix`.
+pub fn attribute<'a>(event: &Event<'a>, profile: Profile) -> Attribution<'a> {
+    let non_empty = |f: &Option<Cow<'a, str>>| f.as_ref().filter(|s| !s.is_empty()).cloned();
+    let arn = non_empty(&event.identity_arn)
+        .or_else(|| event.resource_arn.clone())
+        .unwrap_or(Cow::Borrowed(""));
+    let user_name_from_arn: Cow<'a, str> = match &arn {
+        Cow::Borrowed(s) => Cow::Borrowed(s.rsplit('/').next().unwrap_or("")),
+        Cow::Owned(s) => Cow::Owned(s.rsplit('/').next().unwrap_or("").to_owned()),
+    };
+    let account: Cow<'a, str> = if event.principal_id.as_deref() == Some("Anonymous") {
+        Cow::Borrowed("Anonymous")
+    } else {
+        non_empty(&event.user_name).unwrap_or(user_name_from_arn)
+    };
+    let (account_name, upn_suffix) = match account.find('@') {
+        None => (account, Cow::Borrowed("")),
+        Some(at) => {
+            let after = &account[at + 1..];
+            let suffix = after.find('@').map_or(after, |j| &after[..j]).to_owned();
+            let name = account[..at].to_owned();
+            let suffix = match profile {
+                Profile::Default => Cow::Owned(suffix),
+                // The seed's `extend` computes the suffix from the name it
+                // has just cut, which holds no `@` any more.
+                Profile::Seed => Cow::Borrowed(""),
+            };
+            (Cow::Owned(name), suffix)
+        }
+    };
+    Attribution {
+        user_identity_arn: arn,
+        account_name,
+        upn_suffix,
+    }
+}
+
+/// Step 5's grouping key (after the time bucket).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Key {
+    /// `RecipientAccountId`.
+    pub recipient_account_id: String,
+    /// `AccountName`.
+    pub account_name: String,
+    /// `AccountUPNSuffix`.
+    pub account_upn_suffix: String,
+    /// `UserIdentityUserName` (raw).
+    pub user_identity_user_name: String,
+    /// `SourceIpAddress`.
+    pub source_ip_address: String,
+    /// `SessionMfaAuthenticated`.
+    pub session_mfa_authenticated: String,
+}
+
+/// One counted event: its command and event name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// `command`.
+    pub command: String,
+    /// `EventName`.
+    pub event_name: String,
+}
+
+/// Step 5's aggregates for one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// Distinct commands (`dcount(command)`).
+    pub distinct_commands: BTreeSet<String>,
+    /// Distinct event names (`dcount(EventName)`).
+    pub distinct_events: BTreeSet<String>,
+    /// `make_list(command)`, arrival order, at most the configured length.
+    pub commands: Vec<String>,
+    /// `make_list(EventName)`, likewise.
+    pub events: Vec<String>,
+    /// Whether the lists were cut.
+    pub truncated: bool,
+}
+
+/// The query's output row, fields in the query's order and spelling.
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+struct Row<'a> {
+    TimeGenerated: String,
+    RecipientAccountId: &'a str,
+    AccountName: &'a str,
+    AccountUPNSuffix: &'a str,
+    UserIdentityUserName: &'a str,
+    SourceIpAddress: &'a str,
+    SessionMfaAuthenticated: &'a str,
+    CommadCount: usize,
+    EventCount: usize,
+    commands: &'a [String],
+    Events: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+struct CustomDetails<'a> {
+    SuspiciousCommand: &'a [String],
+    AWSUser: &'a str,
+    AWSUserIp: &'a str,
+}
+
+/// The Sentinel rule, configured.
+#[derive(Debug, Clone)]
+pub struct Sentinel {
+    profile: Profile,
+    /// Suspicious commands, ASCII-lowercased once.
+    needles: Vec<String>,
+}
+
+impl Sentinel {
+    /// The rule under `config`.
+    pub fn new(config: &Config) -> Self {
+        let mut needles: Vec<String> = config
+            .commands
+            .iter()
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        needles.sort();
+        needles.dedup();
+        Sentinel {
+            profile: config.settings.profile,
+            needles,
+        }
+    }
+
+    /// Step 3: `command has_any (SuspiciousCommands)`.
+    pub fn is_suspicious(&self, command: &str) -> bool {
+        if command.is_empty() {
+            return false;
+        }
+        let lower = command.to_ascii_lowercase();
+        self.needles.iter().any(|n| has_term(&lower, n))
+    }
+}
+
+fn text<'a>(f: &'a Option<Cow<'a, str>>) -> &'a str {
+    f.as_deref().unwrap_or("")
+}
+
+impl RuleLogic for Sentinel {
+    type Key = Key;
+    type Item = Item;
+    type Group = Group;
+
+    fn select(&self, event: &Event<'_>) -> Option<(Key, Item)> {
+        let ua = text(&event.user_agent);
+        if !is_aws_cli(ua) {
+            return None;
+        }
+        let command = extract_command(ua, self.profile);
+        if !self.is_suspicious(command) {
+            return None;
+        }
+        let who = attribute(event, self.profile);
+        let key = Key {
+            recipient_account_id: text(&event.recipient_account).to_owned(),
+            account_name: who.account_name.into_owned(),
+            account_upn_suffix: who.upn_suffix.into_owned(),
+            user_identity_user_name: text(&event.user_name).to_owned(),
+            source_ip_address: text(&event.source_ip).to_owned(),
+            session_mfa_authenticated: text(&event.mfa).to_owned(),
+        };
+        let item = Item {
+            command: command.to_owned(),
+            event_name: text(&event.event_name).to_owned(),
+        };
+        Some((key, item))
+    }
+
+    fn add(&self, group: &mut Group, item: Item, max_list: usize) {
+        if !group.distinct_commands.contains(&item.command) {
+            group.distinct_commands.insert(item.command.clone());
+        }
+        if !group.distinct_events.contains(&item.event_name) {
+            group.distinct_events.insert(item.event_name.clone());
+        }
+        if group.commands.len() < max_list {
+            group.commands.push(item.command);
+            group.events.push(item.event_name);
+        } else {
+            group.truncated = true;
+        }
+    }
+
+    fn distinct(&self, group: &Group) -> usize {
+        group.distinct_commands.len()
+    }
+
+    fn alert(&self, window_start: i64, window_end: i64, key: &Key, group: &Group) -> Alert {
+        let row = Row {
+            TimeGenerated: format_time(window_start, false),
+            RecipientAccountId: &key.recipient_account_id,
+            AccountName: &key.account_name,
+            AccountUPNSuffix: &key.account_upn_suffix,
+            UserIdentityUserName: &key.user_identity_user_name,
+            SourceIpAddress: &key.source_ip_address,
+            SessionMfaAuthenticated: &key.session_mfa_authenticated,
+            CommadCount: group.distinct_commands.len(),
+            EventCount: group.distinct_events.len(),
+            commands: &group.commands,
+            Events: &group.events,
+        };
+        let details = CustomDetails {
+            SuspiciousCommand: &group.commands,
+            AWSUser: &key.user_identity_user_name,
+            AWSUserIp: &key.source_ip_address,
+        };
+        let name = Rule::Sentinel.name();
+        Alert {
+            rule: name.to_owned(),
+            rule_id: RULE_ID.to_owned(),
+            id: alert_id(name, window_start, window_end, key),
+            window_start,
+            window_end,
+            row: serde_json::to_string(&row).expect("a row of strings serialises"),
+            title: format!(
+                "Suspicious AWS CLI reconnaissance by {} - {} commands",
+                key.account_name, row.CommadCount
+            ),
+            description: format!(
+                "User {} executed {} suspicious AWS CLI reconnaissance commands from {} within 1 minute window.",
+                key.account_name, row.CommadCount, key.source_ip_address
+            ),
+            severity: "Medium".to_owned(),
+            tactics: strings(TACTICS),
+            techniques: strings(TECHNIQUES),
+            entities: vec![Entity {
+                kind: "Account".to_owned(),
+                fields: vec![
+                    ("Name".to_owned(), key.account_name.clone()),
+                    ("UPNSuffix".to_owned(), key.account_upn_suffix.clone()),
+                    (
+                        "CloudAppAccountId".to_owned(),
+                        key.recipient_account_id.clone(),
+                    ),
+                ],
+            }],
+            custom_details: serde_json::to_string(&details).expect("details serialise"),
+            truncated: group.truncated,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::event::parse_event;
+
+    const LEGACY: &str = "aws-cli/2.2.23 Python/3.8.8 Linux/4.14.133-113.105.amzn2.x86_64 exe/x86_64.amzn.2 prompt/off command/iam.list-users";
+    const CURRENT: &str = "aws-cli/2.31.1 md/awscrt#0.27.6 ua/2.1 os/linux#6.1 md/arch#x86_64 lang/python#3.13.7 md/prompt#off md/command#iam.list-users";
+
+    fn rule(profile: Profile) -> Sentinel {
+        Sentinel::new(&Config::new(Settings::new(Rule::Sentinel, profile)).unwrap())
+    }
+
+    #[test]
+    fn step1_user_agent_prefix_ignores_case() {
+        assert!(is_aws_cli(LEGACY));
+        assert!(is_aws_cli("AWS-CLI/1.18.0 Python/3"));
+        assert!(is_aws_cli("aws-cli"));
+        assert!(!is_aws_cli("[aws-cli/1.18.0 Python/3]"));
+        assert!(!is_aws_cli("aws-cl"));
+        assert!(!is_aws_cli("Boto3/1.9 aws-cli/2"));
+        assert!(!is_aws_cli(""));
+    }
+
+    #[test]
+    fn step2_legacy_form_in_both_profiles() {
+        for p in [Profile::Default, Profile::Seed] {
+            assert_eq!(extract_command(LEGACY, p), "iam.list-users");
+        }
+        // Up to the next marker, not past it; the rest of the string otherwise.
+        assert_eq!(
+            extract_command("aws-cli/2 prompt/off command/a.b x off command/c.d", Profile::Seed),
+            "a.b x "
+        );
+        assert_eq!(
+            extract_command("aws-cli/2 prompt/off command/a.b extra", Profile::Seed),
+            "a.b extra"
+        );
+        assert_eq!(extract_command("aws-cli/1.18 Python/3", Profile::Default), "");
+    }
+
+    #[test]
+    fn step2_current_form_only_in_default_profile() {
+        assert_eq!(extract_command(CURRENT, Profile::Default), "iam.list-users");
+        assert_eq!(extract_command(CURRENT, Profile::Seed), "");
+        assert_eq!(
+            extract_command("aws-cli/2 md/command#s3.ls md/x#y", Profile::Default),
+            "s3.ls"
+        );
+        // The legacy marker wins when both are present.
+        assert_eq!(
+            extract_command("aws-cli/2 md/command#a.b prompt/off command/c.d", Profile::Default),
+            "c.d"
+        );
+    }
+
+    #[test]
+    fn step3_has_is_a_whole_term_match() {
+        assert!(has_term("ec2.describe-vpc", "ec2.describe-vpc"));
+        assert!(has_term("ec2.describe-vpc-peering-connections", "ec2.describe-vpc"));
+        assert!(!has_term("ec2.describe-vpcs", "ec2.describe-vpc"));
+        assert!(!has_term("xec2.describe-vpc", "ec2.describe-vpc"));
+        assert!(has_term("x.ec2.describe-vpc", "ec2.describe-vpc"));
+        // A later occurrence counts when the first is not a whole term.
+        assert!(has_term("ec2.describe-vpcs ec2.describe-vpc", "ec2.describe-vpc"));
+        assert!(!has_term("", "ec2.describe-vpc"));
+
+        let r = rule(Profile::Default);
+        assert!(r.is_suspicious("ec2.describe-vpc"));
+        assert!(r.is_suspicious("ec2.describe-vpcs"));
+        assert!(r.is_suspicious("ec2.describe-vpc-peering-connections"));
+        assert!(r.is_suspicious("EC2.Describe-VPCs"));
+        assert!(!r.is_suspicious("ec2.describe-instances"));
+        assert!(!r.is_suspicious(""));
+    }
+
+    #[test]
+    fn step3_seed_profile_keeps_the_missing_comma() {
+        let seed = rule(Profile::Seed);
+        assert!(!seed.is_suspicious("iam.get-user"));
+        assert!(!seed.is_suspicious("iam.list-access-keys"));
+        assert!(seed.is_suspicious("iam.get-useriam.list-access-keys"));
+        let default = rule(Profile::Default);
+        assert!(default.is_suspicious("iam.get-user"));
+        assert!(default.is_suspicious("iam.list-access-keys"));
+        assert!(!default.is_suspicious("iam.get-useriam.list-access-keys"));
+        // `-` is not a letter or digit, so `iam.get-user` is a whole term of
+        // `iam.get-user-policy`, as KQL `has` would say.
+        assert!(default.is_suspicious("iam.get-user-policy"));
+    }
+
+    fn ev(json: &str) -> Event<'_> {
+        parse_event(json).unwrap()
+    }
+
+    #[test]
+    fn step4_empty_arn_falls_back_to_the_first_resource_arn() {
+        let e = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":""},
+            "resources":[{"ARN":"arn:aws:iam::1:role/path/deploy"},{"ARN":"arn:other"}]}"#);
+        let a = attribute(&e, Profile::Default);
+        assert_eq!(a.user_identity_arn, "arn:aws:iam::1:role/path/deploy");
+        assert_eq!(a.account_name, "deploy");
+        let none = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{}}"#);
+        let a = attribute(&none, Profile::Default);
+        assert_eq!((a.user_identity_arn.as_ref(), a.account_name.as_ref()), ("", ""));
+        let no_slash = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":"arn:aws:iam::1:root"}}"#);
+        assert_eq!(attribute(&no_slash, Profile::Default).account_name, "arn:aws:iam::1:root");
+    }
+
+    #[test]
+    fn step4_account_name_precedence() {
+        let named = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":"arn:aws:iam::1:user/fromarn","userName":"bob"}}"#);
+        assert_eq!(attribute(&named, Profile::Default).account_name, "bob");
+        let anon = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"principalId":"Anonymous","userName":"bob"}}"#);
+        assert_eq!(attribute(&anon, Profile::Default).account_name, "Anonymous");
+        let anon_case = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"principalId":"anonymous","arn":"a/x"}}"#);
+        assert_eq!(attribute(&anon_case, Profile::Default).account_name, "x");
+    }
+
+    #[test]
+    fn step4_upn_suffix_in_default_profile_only() {
+        let e = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":"arn:aws:sts::1:assumed-role/R/alice@example.com"}}"#);
+        let d = attribute(&e, Profile::Default);
+        assert_eq!((d.account_name.as_ref(), d.upn_suffix.as_ref()), ("alice", "example.com"));
+        let s = attribute(&e, Profile::Seed);
+        assert_eq!((s.account_name.as_ref(), s.upn_suffix.as_ref()), ("alice", ""));
+        let two = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"userName":"a@b@c"}}"#);
+        let d = attribute(&two, Profile::Default);
+        assert_eq!((d.account_name.as_ref(), d.upn_suffix.as_ref()), ("a", "b"));
+    }
+
+    #[test]
+    fn step5_key_reads_missing_fields_as_empty() {
+        let r = rule(Profile::Default);
+        let json = format!(
+            r#"{{"eventTime":"2024-01-01T00:00:00Z","eventName":"ListUsers","userAgent":"{LEGACY}"}}"#
+        );
+        let e = ev(&json);
+        let (key, item) = r.select(&e).unwrap();
+        assert_eq!(key.recipient_account_id, "");
+        assert_eq!(key.session_mfa_authenticated, "");
+        assert_eq!(item.command, "iam.list-users");
+        assert_eq!(item.event_name, "ListUsers");
+    }
+
+    #[test]
+    fn step5_aggregates_count_distinct_and_keep_lists_in_order() {
+        let r = rule(Profile::Default);
+        let mut g = Group::default();
+        for (c, e) in [("a", "X"), ("b", "X"), ("a", "Y"), ("c", "")] {
+            r.add(&mut g, Item { command: c.into(), event_name: e.into() }, 3);
+        }
+        assert_eq!(r.distinct(&g), 3);
+        assert_eq!(g.distinct_events.len(), 3); // "X", "Y" and ""
+        assert_eq!(g.commands, ["a", "b", "a"]);
+        assert_eq!(g.events, ["X", "X", "Y"]);
+        assert!(g.truncated);
+    }
+
+    #[test]
+    fn alert_row_has_the_query_field_names_in_order() {
+        let r = rule(Profile::Default);
+        let mut g = Group::default();
+        r.add(&mut g, Item { command: "iam.list-users".into(), event_name: "ListUsers".into() }, 10);
+        let key = Key {
+            recipient_account_id: "111".into(),
+            account_name: "alice".into(),
+            account_upn_suffix: "example.com".into(),
+            user_identity_user_name: "".into(),
+            source_ip_address: "1.2.3.4".into(),
+            session_mfa_authenticated: "false".into(),
+        };
+        let a = r.alert(60_000, 120_000, &key, &g);
+        assert_eq!(
+            a.row,
+            r#"{"TimeGenerated":"1970-01-01T00:01:00Z","RecipientAccountId":"111","AccountName":"alice","AccountUPNSuffix":"example.com","UserIdentityUserName":"","SourceIpAddress":"1.2.3.4","SessionMfaAuthenticated":"false","CommadCount":1,"EventCount":1,"commands":["iam.list-users"],"Events":["ListUsers"]}"#
+        );
+        assert_eq!(a.title, "Suspicious AWS CLI reconnaissance by alice - 1 commands");
+        assert_eq!(
+            a.description,
+            "User alice executed 1 suspicious AWS CLI reconnaissance commands from 1.2.3.4 within 1 minute window."
+        );
+        assert_eq!(a.severity, "Medium");
+        assert_eq!(a.techniques.len(), 7);
+        assert_eq!(
+            a.custom_details,
+            r#"{"SuspiciousCommand":["iam.list-users"],"AWSUser":"","AWSUserIp":"1.2.3.4"}"#
+        );
+        assert_eq!(a.entities[0].fields[2], ("CloudAppAccountId".into(), "111".into()));
+    }
+}

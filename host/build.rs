@@ -1,0 +1,99 @@
+//! Builds the detector component from `guest/` and `wit/` so that a plain
+//! `cargo build` or `cargo test` at the workspace root produces it.
+//!
+//! Modelled on wasmtime's `crates/test-programs/artifacts/build.rs`: the
+//! guest is compiled by a nested cargo into its own target directory under
+//! `OUT_DIR` (so it never contends with the outer build's lock), with the
+//! outer build's encoded RUSTFLAGS stripped (they are for the host target),
+//! then encoded as a component with `wit-component`. The host embeds the
+//! result with `include_bytes!`.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-unknown-unknown";
+
+fn main() {
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("host/ sits in the workspace root")
+        .to_path_buf();
+
+    for path in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(path).display());
+    }
+
+    ensure_target();
+
+    let target_dir = out_dir.join("guest-target");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--package=recon-guest")
+        .arg("--lib")
+        .arg(format!("--target={TARGET}"))
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "false")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_BUILD_RUSTFLAGS");
+    if env::var_os("CARGO_NET_OFFLINE").is_some() {
+        cmd.arg("--offline");
+    }
+    eprintln!("running: {cmd:?}");
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo to build the guest: {e}"));
+    if !status.success() {
+        panic!("building the guest component (recon-guest for {TARGET}) failed: {status}");
+    }
+
+    let module_path = target_dir
+        .join(TARGET)
+        .join("release")
+        .join("recon_guest.wasm");
+    let module = std::fs::read(&module_path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", module_path.display()));
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .and_then(|e| e.validate(true).encode())
+        .unwrap_or_else(|e| panic!("encoding {} as a component: {e:?}", module_path.display()));
+    let out = out_dir.join("recon_detector.component.wasm");
+    std::fs::write(&out, component).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+}
+
+/// Makes sure the standard library for the wasm target is installed: adds
+/// it with rustup when it is missing, or fails naming the exact command.
+fn ensure_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = |root: &Path| root.join("lib/rustlib").join(TARGET).join("lib").is_dir();
+    if sysroot.as_deref().is_some_and(installed) {
+        return;
+    }
+    eprintln!("the {TARGET} target is missing; running `rustup target add {TARGET}`");
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !added || !sysroot.as_deref().is_some_and(installed) {
+        panic!(
+            "the Rust standard library for {TARGET} is not installed and could not be added; \
+             run `rustup target add {TARGET}` and build again"
+        );
+    }
+}

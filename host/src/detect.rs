@@ -1,0 +1,241 @@
+//! The `recon detect` pipeline as a library function: read inputs, push
+//! them through one detector per rule in one component instance, write
+//! alerts as NDJSON, report rejected records, and return a summary.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::input::{self, InputError};
+use crate::output::alert_json;
+use crate::runtime::{DetectorHandle, HostError, Instance, RejectReason, Runtime, Stats};
+use crate::settings::{FileSettings, RuleName, SettingsError};
+
+/// What `detect` needs beyond the inputs.
+#[derive(Debug, Clone)]
+pub struct DetectOptions {
+    /// Rules, profile, lateness, limits, batch size, sandbox.
+    pub settings: FileSettings,
+    /// Most rejected records reported one by one on the diagnostics
+    /// stream; the rest are counted in the summary.
+    pub show_rejects: usize,
+}
+
+/// Counters of one rule after a run.
+#[derive(Debug, Clone)]
+pub struct RuleSummary {
+    /// The rule.
+    pub rule: RuleName,
+    /// The detector's final counters.
+    pub stats: Stats,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Records read from all inputs.
+    pub records: u64,
+    /// Alerts written.
+    pub alerts: u64,
+    /// Per rule counters.
+    pub rules: Vec<RuleSummary>,
+    /// Inputs that could not be read (whole or in part), with the reason.
+    pub unreadable: Vec<String>,
+}
+
+/// A failure that stops the run.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    /// Invalid settings.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The component failed.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// Writing alerts or diagnostics failed.
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+    /// An alert could not be encoded.
+    #[error("encoding an alert: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+struct Run<'a, O: Write, E: Write> {
+    instance: Instance,
+    detectors: Vec<(RuleName, DetectorHandle)>,
+    out: &'a mut O,
+    err: &'a mut E,
+    show_rejects: usize,
+    shown: usize,
+    summary: Summary,
+}
+
+fn reason_name(r: RejectReason) -> &'static str {
+    match r {
+        RejectReason::InvalidJson => "invalid-json",
+        RejectReason::NotAnObject => "not-an-object",
+        RejectReason::UnknownShape => "unknown-shape",
+        RejectReason::MissingTime => "missing-time",
+        RejectReason::InvalidTime => "invalid-time",
+        RejectReason::TooLarge => "too-large",
+        RejectReason::StateLimit => "state-limit",
+    }
+}
+
+impl<O: Write, E: Write> Run<'_, O, E> {
+    fn push(&mut self, source: &str, batch: &[String], where_: &[String]) -> Result<(), DetectError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut seen = BTreeSet::new();
+        for i in 0..self.detectors.len() {
+            let (rule, h) = self.detectors[i];
+            let result = self.instance.push_batch(h, batch)?;
+            for e in result.errors {
+                // Both detectors reject a malformed record alike: say it once.
+                let line = format!(
+                    "recon: {source}: {}: rejected ({}): {}",
+                    where_[e.index as usize],
+                    reason_name(e.error.reason),
+                    e.error.message
+                );
+                let line = if matches!(e.error.reason, RejectReason::StateLimit) {
+                    format!("{line} [{}]", rule.alert_name())
+                } else {
+                    line
+                };
+                if seen.insert(line.clone()) {
+                    if self.shown < self.show_rejects {
+                        writeln!(self.err, "{line}")?;
+                    }
+                    self.shown += 1;
+                }
+            }
+        }
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Result<(), DetectError> {
+        for i in 0..self.detectors.len() {
+            let h = self.detectors[i].1;
+            for alert in self.instance.drain(h)? {
+                writeln!(self.out, "{}", alert_json(&alert)?)?;
+                self.summary.alerts += 1;
+            }
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+/// Runs the detectors over `inputs` (`-` is stdin), writing alerts to `out`
+/// and diagnostics to `err`.
+pub fn detect<O: Write, E: Write>(
+    runtime: &Runtime,
+    inputs: &[PathBuf],
+    options: &DetectOptions,
+    out: &mut O,
+    err: &mut E,
+) -> Result<Summary, DetectError> {
+    let settings = &options.settings;
+    let batch_size = settings.batch_size()?;
+    let mut instance = runtime.instantiate()?;
+    let mut detectors = Vec::new();
+    for rule in settings.rules() {
+        let config = settings.detector_config(rule)?;
+        detectors.push((rule, instance.create(&config)?));
+    }
+    let mut run = Run {
+        instance,
+        detectors,
+        out,
+        err,
+        show_rejects: options.show_rejects,
+        shown: 0,
+        summary: Summary::default(),
+    };
+    let mut batch: Vec<String> = Vec::with_capacity(batch_size);
+    let mut where_: Vec<String> = Vec::with_capacity(batch_size);
+    for path in inputs {
+        let mut reader = match input::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                writeln!(run.err, "recon: {e}")?;
+                run.summary.unreadable.push(e.to_string());
+                continue;
+            }
+        };
+        let name = reader.name().to_owned();
+        for record in reader.by_ref() {
+            match record {
+                Ok(r) => {
+                    run.summary.records += 1;
+                    where_.push(r.location());
+                    batch.push(r.text);
+                    if batch.len() >= batch_size {
+                        run.push(&name, &batch, &where_)?;
+                        batch.clear();
+                        where_.clear();
+                    }
+                }
+                Err(e @ (InputError::Io { .. } | InputError::Document { .. })) => {
+                    writeln!(run.err, "recon: {e}")?;
+                    run.summary.unreadable.push(e.to_string());
+                }
+            }
+        }
+        run.push(&name, &batch, &where_)?;
+        batch.clear();
+        where_.clear();
+    }
+    for i in 0..run.detectors.len() {
+        let h = run.detectors[i].1;
+        run.instance.flush(h, None)?;
+    }
+    run.drain()?;
+    if run.shown > run.show_rejects {
+        writeln!(
+            run.err,
+            "recon: {} more rejected records not shown (--show-rejects)",
+            run.shown - run.show_rejects
+        )?;
+    }
+    for i in 0..run.detectors.len() {
+        let (rule, h) = run.detectors[i];
+        let stats = run.instance.stats(h)?;
+        run.summary.rules.push(RuleSummary { rule, stats });
+    }
+    Ok(run.summary)
+}
+
+/// The summary as the lines `recon detect` prints on stderr.
+pub fn summary_lines(s: &Summary) -> Vec<String> {
+    let mut lines = vec![format!(
+        "recon: read {} records; {} alerts",
+        s.records, s.alerts
+    )];
+    for r in &s.rules {
+        let st = &r.stats;
+        let reasons: Vec<String> = st
+            .rejected_by_reason
+            .iter()
+            .map(|rc| format!("{} {}", reason_name(rc.reason), rc.count))
+            .collect();
+        let reasons = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", reasons.join(", "))
+        };
+        lines.push(format!(
+            "recon: {}: events {}, accepted {}, filtered {}, rejected {}{reasons}, late {}, alerts {}",
+            r.rule.alert_name(),
+            st.pushed,
+            st.accepted,
+            st.filtered,
+            st.rejected,
+            st.late,
+            st.alerts
+        ));
+    }
+    lines
+}

@@ -1,0 +1,14 @@
+//! The `recon` host: runs the sandboxed detector component over CloudTrail.
+//!
+//! - [`runtime`]: compile and instantiate the component under wasmtime with
+//!   memory and fuel limits; typed calls to the `detector` resource.
+//! - [`input`]: read CloudTrail exports in every layout real ones use.
+//! - [`settings`]: the configuration file and its mapping onto the contract.
+//! - [`detect`]: the `recon detect` pipeline.
+//! - [`output`]: alerts as NDJSON.
+
+pub mod detect;
+pub mod input;
+pub mod output;
+pub mod runtime;
+pub mod settings;

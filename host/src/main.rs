@@ -1,0 +1,117 @@
+//! `recon`: streaming detection of AWS CLI reconnaissance in CloudTrail,
+//! with the detection logic in a sandboxed WebAssembly component.
+
+use std::io::{self, BufWriter};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use recon::detect::{DetectOptions, detect, summary_lines};
+use recon::runtime::Runtime;
+use recon::settings::{FileSettings, ProfileName, RuleName};
+
+#[derive(Parser)]
+#[command(name = "recon", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the detection rules over CloudTrail and print alerts as NDJSON.
+    ///
+    /// Inputs may be `{"Records":[...]}` files, JSON arrays, single
+    /// objects or one record per line, any of them gzip-compressed; `-` (or
+    /// no input) reads stdin. Alerts go to stdout, one JSON object per line;
+    /// rejected records and a summary go to stderr.
+    Detect(DetectArgs),
+}
+
+#[derive(Args)]
+struct DetectArgs {
+    /// Input files; `-` is stdin (the default when none is given).
+    #[arg(value_name = "FILE|-")]
+    inputs: Vec<PathBuf>,
+    /// Rules to run, comma-separated [default: all].
+    #[arg(long, value_delimiter = ',', value_enum)]
+    rules: Option<Vec<RuleName>>,
+    /// `default` (the queries' intent) or `seed` (their letter).
+    #[arg(long, value_enum)]
+    profile: Option<ProfileName>,
+    /// How late (seconds behind the newest event) an event may arrive and
+    /// still count [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    allowed_lateness: Option<u64>,
+    /// A TOML configuration file (see README); options given here win.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Events per call into the component [default: 1000].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Most rejected records reported one by one.
+    #[arg(long, default_value_t = 20)]
+    show_rejects: usize,
+}
+
+fn run_detect(args: DetectArgs) -> Result<ExitCode> {
+    let mut settings = match &args.config {
+        Some(path) => FileSettings::load(path)?,
+        None => FileSettings::default(),
+    };
+    if let Some(rules) = args.rules {
+        settings.rules = Some(rules);
+    }
+    if let Some(p) = args.profile {
+        settings.profile = Some(p);
+    }
+    if let Some(l) = args.allowed_lateness {
+        settings.allowed_lateness_seconds = Some(l);
+    }
+    if let Some(b) = args.batch_size {
+        settings.batch_size = Some(b);
+    }
+    let inputs = if args.inputs.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.inputs
+    };
+    let runtime = Runtime::new(settings.sandbox()?).context("starting the detector sandbox")?;
+    let options = DetectOptions {
+        settings,
+        show_rejects: args.show_rejects,
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut err = io::stderr().lock();
+    let summary = detect(&runtime, &inputs, &options, &mut out, &mut err)?;
+    drop(out);
+    for line in summary_lines(&summary) {
+        eprintln!("{line}");
+    }
+    if summary.unreadable.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "recon: {} input(s) could not be read completely",
+            summary.unreadable.len()
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Detect(args) => run_detect(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("recon: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Alerts as NDJSON: one JSON object per alert, per line.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::runtime::Alert;
+
+/// Formats ms since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC), or with
+/// milliseconds when the value has a fraction.
+pub fn format_time(ms: i64) -> String {
+    let at = if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    };
+    if ms.rem_euclid(1000) == 0 {
+        humantime::format_rfc3339_seconds(at).to_string()
+    } else {
+        humantime::format_rfc3339_millis(at).to_string()
+    }
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    rule: &'a str,
+    rule_id: &'a str,
+    id: &'a str,
+    window_start: String,
+    window_end: String,
+    row: &'a RawValue,
+    title: &'a str,
+    description: &'a str,
+    severity: &'a str,
+    tactics: &'a [String],
+    techniques: &'a [String],
+    entities: Vec<serde_json::Map<String, serde_json::Value>>,
+    custom_details: &'a RawValue,
+    truncated: bool,
+}
+
+/// One alert as a JSON object (no line end). The row and custom details
+/// are embedded as the JSON the detector wrote; an entity becomes
+/// `{"type": kind, field: value, …}`.
+pub fn alert_json(a: &Alert) -> Result<String, serde_json::Error> {
+    let row: &RawValue = serde_json::from_str(&a.row)?;
+    let custom_details: &RawValue = serde_json::from_str(&a.custom_details)?;
+    let entities = a
+        .entities
+        .iter()
+        .map(|e| {
+            let mut m = serde_json::Map::new();
+            m.insert("type".into(), e.kind.clone().into());
+            for (k, v) in &e.fields {
+                m.insert(k.clone(), v.clone().into());
+            }
+            m
+        })
+        .collect();
+    serde_json::to_string(&Line {
+        rule: &a.rule,
+        rule_id: &a.rule_id,
+        id: &a.id,
+        window_start: format_time(a.window_start),
+        window_end: format_time(a.window_end),
+        row,
+        title: &a.title,
+        description: &a.description,
+        severity: &a.severity,
+        tactics: &a.tactics,
+        techniques: &a.techniques,
+        entities,
+        custom_details,
+        truncated: a.truncated,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_utc_rfc3339() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1_770_568_260_000), "2026-02-08T16:31:00Z");
+        assert_eq!(format_time(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(format_time(951_868_800_000), "2000-03-01T00:00:00Z");
+    }
+}

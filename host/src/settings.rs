@@ -1,0 +1,310 @@
+//! The `recon` configuration file (TOML) and its mapping onto the
+//! contract's `config` records. Every field is optional; what is left out
+//! takes the default documented here or in `wit/detector.wit`. Unknown
+//! fields are an error, so a typo never silently means "default".
+//!
+//! ```toml
+//! rules = ["sentinel", "elastic"]   # default: all
+//! profile = "default"               # or "seed"
+//! allowed_lateness_seconds = 60
+//! batch_size = 1000
+//!
+//! [sentinel]
+//! window_seconds = 60
+//! min_distinct = 8
+//! commands = ["iam.list-users", "ec2.describe-vpcs"]
+//!
+//! [elastic]
+//! window_seconds = 10
+//! min_distinct = 6
+//! providers = ["iam.amazonaws.com", "ec2.amazonaws.com"]
+//!
+//! [limits]
+//! max_event_bytes = 262144
+//! max_open_groups = 100000
+//! max_list_entries = 10000
+//!
+//! [sandbox]
+//! max_memory_mib = 256
+//! fuel_per_call = 20000000000
+//! ```
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::runtime::{Config, Limits, Profile, Rule, SandboxLimits};
+
+/// Default events per `push-batch` call.
+pub const DEFAULT_BATCH_SIZE: usize = 1000;
+
+/// A rule as named on the command line and in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleName {
+    /// Sentinel "Suspicious AWS CLI Command Execution".
+    Sentinel,
+    /// Elastic "AWS Discovery API Calls via CLI from a Single Resource".
+    Elastic,
+}
+
+impl RuleName {
+    /// Every rule, in output order.
+    pub const ALL: [RuleName; 2] = [RuleName::Sentinel, RuleName::Elastic];
+
+    /// The contract's rule.
+    pub fn rule(self) -> Rule {
+        match self {
+            RuleName::Sentinel => Rule::SentinelAwsCliRecon,
+            RuleName::Elastic => Rule::ElasticAwsDiscoveryBurst,
+        }
+    }
+
+    /// The name alerts carry.
+    pub fn alert_name(self) -> &'static str {
+        match self {
+            RuleName::Sentinel => "sentinel-aws-cli-recon",
+            RuleName::Elastic => "elastic-aws-discovery-burst",
+        }
+    }
+}
+
+/// A profile as named on the command line and in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileName {
+    /// The queries' evident intent.
+    #[default]
+    Default,
+    /// The queries' letter.
+    Seed,
+}
+
+/// Settings of one rule.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSection {
+    /// Window width in seconds.
+    pub window_seconds: Option<u64>,
+    /// Smallest distinct count that alerts.
+    pub min_distinct: Option<u32>,
+    /// Sentinel: the suspicious command list.
+    pub commands: Option<Vec<String>>,
+    /// Elastic: the event sources.
+    pub providers: Option<Vec<String>>,
+}
+
+/// State bounds of every detector.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// See `limits.max-event-bytes` in the contract.
+    pub max_event_bytes: Option<u32>,
+    /// See `limits.max-open-groups`.
+    pub max_open_groups: Option<u32>,
+    /// See `limits.max-list-entries`.
+    pub max_list_entries: Option<u32>,
+}
+
+/// Bounds the host puts on the component.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSection {
+    /// Linear memory cap in MiB (default 256).
+    pub max_memory_mib: Option<u64>,
+    /// Fuel per call (default 20 billion); 0 disables metering.
+    pub fuel_per_call: Option<u64>,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// Rules to run (default: all).
+    pub rules: Option<Vec<RuleName>>,
+    /// Profile of every rule.
+    pub profile: Option<ProfileName>,
+    /// Allowed lateness in seconds (default 60).
+    pub allowed_lateness_seconds: Option<u64>,
+    /// Events per `push-batch` call (default 1000).
+    pub batch_size: Option<usize>,
+    /// Sentinel rule settings.
+    #[serde(default)]
+    pub sentinel: RuleSection,
+    /// Elastic rule settings.
+    #[serde(default)]
+    pub elastic: RuleSection,
+    /// State bounds.
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// Sandbox bounds.
+    #[serde(default)]
+    pub sandbox: SandboxSection,
+}
+
+/// Why a configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of this shape.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The error, with line and column.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl FileSettings {
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<FileSettings, SettingsError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        FileSettings::parse(&text).map_err(|e| match e {
+            SettingsError::Parse { source, .. } => SettingsError::Parse { path: name, source },
+            other => other,
+        })
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> Result<FileSettings, SettingsError> {
+        toml::from_str(text).map_err(|source| SettingsError::Parse {
+            path: "<config>".into(),
+            source: Box::new(source),
+        })
+    }
+
+    /// The rules to run.
+    pub fn rules(&self) -> Vec<RuleName> {
+        match &self.rules {
+            Some(r) if !r.is_empty() => {
+                // Keep the documented output order, without duplicates.
+                RuleName::ALL.into_iter().filter(|n| r.contains(n)).collect()
+            }
+            _ => RuleName::ALL.to_vec(),
+        }
+    }
+
+    /// Events per batch.
+    pub fn batch_size(&self) -> Result<usize, SettingsError> {
+        match self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE) {
+            0 => Err(SettingsError::Invalid("batch_size must be at least 1".into())),
+            n => Ok(n),
+        }
+    }
+
+    /// The contract configuration of one rule.
+    pub fn detector_config(&self, rule: RuleName) -> Result<Config, SettingsError> {
+        let section = match rule {
+            RuleName::Sentinel => &self.sentinel,
+            RuleName::Elastic => &self.elastic,
+        };
+        let ms = |field: &str, s: Option<u64>| -> Result<Option<u64>, SettingsError> {
+            s.map(|v| {
+                v.checked_mul(1000).ok_or_else(|| {
+                    SettingsError::Invalid(format!("{field} = {v} is too large"))
+                })
+            })
+            .transpose()
+        };
+        let profile = match self.profile.unwrap_or_default() {
+            ProfileName::Default => Profile::Default,
+            ProfileName::Seed => Profile::Seed,
+        };
+        Ok(Config {
+            rule: rule.rule(),
+            profile,
+            window_ms: ms("window_seconds", section.window_seconds)?,
+            min_distinct: section.min_distinct,
+            commands: section.commands.clone(),
+            providers: section.providers.clone(),
+            allowed_lateness_ms: ms("allowed_lateness_seconds", self.allowed_lateness_seconds)?,
+            limits: Limits {
+                max_event_bytes: self.limits.max_event_bytes,
+                max_open_groups: self.limits.max_open_groups,
+                max_list_entries: self.limits.max_list_entries,
+            },
+        })
+    }
+
+    /// The sandbox bounds.
+    pub fn sandbox(&self) -> Result<SandboxLimits, SettingsError> {
+        let mut limits = SandboxLimits::default();
+        if let Some(mib) = self.sandbox.max_memory_mib {
+            limits.max_memory_bytes = usize::try_from(mib)
+                .ok()
+                .and_then(|m| m.checked_mul(1 << 20))
+                .filter(|b| *b > 0)
+                .ok_or_else(|| {
+                    SettingsError::Invalid(format!("sandbox.max_memory_mib = {mib} is out of range"))
+                })?;
+        }
+        if let Some(fuel) = self.sandbox.fuel_per_call {
+            limits.fuel_per_call = (fuel > 0).then_some(fuel);
+        }
+        Ok(limits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_means_every_default() {
+        let s = FileSettings::parse("").unwrap();
+        assert_eq!(s.rules(), RuleName::ALL.to_vec());
+        assert_eq!(s.batch_size().unwrap(), DEFAULT_BATCH_SIZE);
+        let c = s.detector_config(RuleName::Sentinel).unwrap();
+        assert_eq!(c.window_ms, None);
+        assert_eq!(c.commands, None);
+        assert_eq!(s.sandbox().unwrap(), SandboxLimits::default());
+    }
+
+    #[test]
+    fn sections_map_onto_the_contract() {
+        let s = FileSettings::parse(
+            r#"
+            rules = ["elastic"]
+            profile = "seed"
+            allowed_lateness_seconds = 5
+            [sentinel]
+            commands = ["a.b"]
+            [elastic]
+            window_seconds = 20
+            [sandbox]
+            fuel_per_call = 0
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.rules(), vec![RuleName::Elastic]);
+        let e = s.detector_config(RuleName::Elastic).unwrap();
+        assert_eq!(e.window_ms, Some(20_000));
+        assert_eq!(e.allowed_lateness_ms, Some(5_000));
+        assert!(matches!(e.profile, Profile::Seed));
+        let c = s.detector_config(RuleName::Sentinel).unwrap();
+        assert_eq!(c.commands, Some(vec!["a.b".to_owned()]));
+        assert_eq!(s.sandbox().unwrap().fuel_per_call, None);
+    }
+
+    #[test]
+    fn unknown_fields_are_errors() {
+        let e = FileSettings::parse("[sentinel]\ncomands = []\n").unwrap_err();
+        assert!(e.to_string().contains("comands"), "{e}");
+        assert!(FileSettings::parse("profile = \"loose\"").is_err());
+    }
+}
