@@ -11,9 +11,9 @@ wit_bindgen::generate!({
 
 use exports::recon::detector::detection as wit;
 
-use crate::{Detector, Outcome, Profile, RejectReason, Rule, Settings, SnapshotError};
 use crate::config::{ConfigError, LimitSettings};
 use crate::event::EventError;
+use crate::{Detector, Outcome, Profile, RejectReason, Rule, Settings, SnapshotError};
 
 struct Component;
 

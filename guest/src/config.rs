@@ -205,7 +205,9 @@ pub struct Config {
 
 fn check_list(name: &str, list: &[String]) -> Result<(), ConfigError> {
     if list.is_empty() {
-        return Err(ConfigError::InvalidList(format!("{name} must not be empty")));
+        return Err(ConfigError::InvalidList(format!(
+            "{name} must not be empty"
+        )));
     }
     if let Some(i) = list.iter().position(|s| s.trim().is_empty()) {
         return Err(ConfigError::InvalidList(format!(
@@ -227,7 +229,9 @@ fn duration(name: &str, v: Option<u64>, default: u64, min: u64) -> Result<i64, C
 
 fn positive(name: &str, v: Option<u32>, default: u32) -> Result<u32, ConfigError> {
     match v.unwrap_or(default) {
-        0 => Err(ConfigError::OutOfRange(format!("{name} must be at least 1"))),
+        0 => Err(ConfigError::OutOfRange(format!(
+            "{name} must be at least 1"
+        ))),
         v => Ok(v),
     }
 }
@@ -305,7 +309,11 @@ mod tests {
         assert!(s.commands.iter().any(|c| c == "iam.get-user"));
         let seed = Config::new(Settings::new(Rule::Sentinel, Profile::Seed)).unwrap();
         assert_eq!(seed.commands.len(), 21);
-        assert!(seed.commands.iter().any(|c| c == "iam.get-useriam.list-access-keys"));
+        assert!(
+            seed.commands
+                .iter()
+                .any(|c| c == "iam.get-useriam.list-access-keys")
+        );
         let e = Config::new(Settings::new(Rule::Elastic, Profile::Default)).unwrap();
         assert_eq!((e.window_ms, e.min_distinct), (10_000, 6));
         assert_eq!(e.providers.len(), 9);
@@ -316,15 +324,23 @@ mod tests {
     fn invalid_settings_are_refused_with_the_field_named() {
         let mut s = Settings::new(Rule::Sentinel, Profile::Default);
         s.window_ms = Some(0);
-        assert!(matches!(Config::new(s.clone()), Err(ConfigError::OutOfRange(m)) if m.contains("window-ms")));
+        assert!(
+            matches!(Config::new(s.clone()), Err(ConfigError::OutOfRange(m)) if m.contains("window-ms"))
+        );
         s.window_ms = None;
         s.min_distinct = Some(0);
-        assert!(matches!(Config::new(s.clone()), Err(ConfigError::OutOfRange(m)) if m.contains("min-distinct")));
+        assert!(
+            matches!(Config::new(s.clone()), Err(ConfigError::OutOfRange(m)) if m.contains("min-distinct"))
+        );
         s.min_distinct = None;
         s.commands = Some(vec![]);
-        assert!(matches!(Config::new(s.clone()), Err(ConfigError::InvalidList(m)) if m.contains("commands")));
+        assert!(
+            matches!(Config::new(s.clone()), Err(ConfigError::InvalidList(m)) if m.contains("commands"))
+        );
         s.commands = Some(vec!["iam.list-users".into(), " ".into()]);
-        assert!(matches!(Config::new(s.clone()), Err(ConfigError::InvalidList(m)) if m.contains("commands[1]")));
+        assert!(
+            matches!(Config::new(s.clone()), Err(ConfigError::InvalidList(m)) if m.contains("commands[1]"))
+        );
         s.commands = None;
         s.allowed_lateness_ms = Some(MAX_DURATION_MS + 1);
         assert!(Config::new(s.clone()).is_err());

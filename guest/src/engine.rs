@@ -144,7 +144,9 @@ impl<R: RuleLogic> Engine<R> {
         if self.open_groups >= limit {
             return Err(EventError::new(
                 RejectReason::StateLimit,
-                format!("{limit} groups are open (limits.max-open-groups); this event would open another"),
+                format!(
+                    "{limit} groups are open (limits.max-open-groups); this event would open another"
+                ),
             ));
         }
         let mut group = R::Group::default();

@@ -709,7 +709,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ev.shape, Shape::CloudTrail);
-        assert_eq!(ev.time_ms, time::parse_time("2024-05-01T10:00:30Z").unwrap());
+        assert_eq!(
+            ev.time_ms,
+            time::parse_time("2024-05-01T10:00:30Z").unwrap()
+        );
         assert_eq!(ev.identity_type, s("IAMUser"));
         assert_eq!(ev.user_name, s("alice"));
         assert_eq!(ev.mfa, s("false"));
@@ -735,10 +738,9 @@ mod tests {
 
     #[test]
     fn logstash_timestamp_stands_in_for_a_missing_event_time() {
-        let ev = parse_event(
-            r#"{"@timestamp":"2020-09-14T01:19:40.123Z","eventName":"ListBuckets"}"#,
-        )
-        .unwrap();
+        let ev =
+            parse_event(r#"{"@timestamp":"2020-09-14T01:19:40.123Z","eventName":"ListBuckets"}"#)
+                .unwrap();
         assert_eq!(ev.shape, Shape::CloudTrail);
         assert_eq!(ev.time_ms % 1000, 123);
     }

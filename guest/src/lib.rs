@@ -86,7 +86,9 @@ pub enum SnapshotError {
     #[error("not a detector snapshot: {0}")]
     Malformed(String),
     /// Written by an incompatible version.
-    #[error("snapshot format version {0} is not supported (this build reads version {SNAPSHOT_VERSION})")]
+    #[error(
+        "snapshot format version {0} is not supported (this build reads version {SNAPSHOT_VERSION})"
+    )]
     UnsupportedVersion(u32),
     /// The stored configuration is invalid.
     #[error("the snapshot's configuration is invalid: {0}")]
@@ -223,11 +225,13 @@ impl Detector {
         let malformed = |e: serde_json::Error| SnapshotError::Malformed(e.to_string());
         let inner = match config.settings.rule {
             Rule::Sentinel => {
-                let s: SnapshotIn<State<_, _>> = serde_json::from_slice(bytes).map_err(malformed)?;
+                let s: SnapshotIn<State<_, _>> =
+                    serde_json::from_slice(bytes).map_err(malformed)?;
                 Inner::Sentinel(Engine::from_state(Sentinel::new(&config), config, s.state))
             }
             Rule::Elastic => {
-                let s: SnapshotIn<State<_, _>> = serde_json::from_slice(bytes).map_err(malformed)?;
+                let s: SnapshotIn<State<_, _>> =
+                    serde_json::from_slice(bytes).map_err(malformed)?;
                 Inner::Elastic(Engine::from_state(Elastic::new(&config), config, s.state))
             }
         };

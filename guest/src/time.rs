@@ -174,7 +174,11 @@ pub fn parse_time(s: &str) -> Result<i64, TimeError> {
     }
     // A leap second (:60) is read as the last millisecond of its minute so
     // that it stays in the same bucket.
-    let (second, millis) = if second == 60 { (59, 999) } else { (second, millis) };
+    let (second, millis) = if second == 60 {
+        (59, 999)
+    } else {
+        (second, millis)
+    };
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_min * 60;
     let ms = secs * 1000 + i64::from(millis);

@@ -83,7 +83,12 @@ fn reason_name(r: RejectReason) -> &'static str {
 }
 
 impl<O: Write, E: Write> Run<'_, O, E> {
-    fn push(&mut self, source: &str, batch: &[String], where_: &[String]) -> Result<(), DetectError> {
+    fn push(
+        &mut self,
+        source: &str,
+        batch: &[String],
+        where_: &[String],
+    ) -> Result<(), DetectError> {
         if batch.is_empty() {
             return Ok(());
         }

@@ -214,9 +214,7 @@ impl RecordReader {
             let mut doc = first;
             doc.push('\n');
             let mut rest = Vec::new();
-            self.reader
-                .read_to_end(&mut rest)
-                .map_err(|e| self.io(e))?;
+            self.reader.read_to_end(&mut rest).map_err(|e| self.io(e))?;
             doc.push_str(&String::from_utf8_lossy(&rest));
             self.read_document(&doc)?;
             self.mode = Mode::Done;
@@ -373,7 +371,11 @@ mod tests {
     #[test]
     fn broken_documents_and_gzip_are_errors_naming_the_input() {
         let e = records(b"[{\"a\":1},\n{\"b\":").unwrap_err();
-        assert!(e.to_string().starts_with("t: not a readable CloudTrail document"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t: not a readable CloudTrail document"),
+            "{e}"
+        );
         let e = records(&[0x1f, 0x8b, 1, 2, 3]).unwrap_err();
         assert!(matches!(e, InputError::Io { .. }), "{e}");
     }

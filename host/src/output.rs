@@ -1,25 +1,20 @@
 //! Alerts as NDJSON: one JSON object per alert, per line.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use serde::Serialize;
 use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::runtime::Alert;
 
-/// Formats ms since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC), or with
-/// milliseconds when the value has a fraction.
+/// Formats ms since the epoch as RFC 3339 in UTC: `YYYY-MM-DDTHH:MM:SSZ`,
+/// with the fraction only when there is one. Times outside what RFC 3339
+/// can write (before year 0) fall back to the number of milliseconds.
 pub fn format_time(ms: i64) -> String {
-    let at = if ms >= 0 {
-        UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
-    } else {
-        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
-    };
-    if ms.rem_euclid(1000) == 0 {
-        humantime::format_rfc3339_seconds(at).to_string()
-    } else {
-        humantime::format_rfc3339_millis(at).to_string()
-    }
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 #[derive(Serialize)]

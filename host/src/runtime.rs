@@ -10,14 +10,15 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "detector-component",
+        additional_derives: [PartialEq, Eq],
     });
 }
 
-use bindings::{DetectorComponent, DetectorComponentPre};
 pub use bindings::exports::recon::detector::detection::{
     Alert, BatchError, BatchResult, Config, ConfigError, Entity, EventError, Limits, Outcome,
     Profile, ReasonCount, RejectReason, Rule, SnapshotError, Stats,
 };
+use bindings::{DetectorComponent, DetectorComponentPre};
 
 /// The detector component, built from `guest/` by this crate's build script.
 pub static COMPONENT: &[u8] =
@@ -118,7 +119,9 @@ impl Runtime {
     /// promises none).
     pub fn component_imports(&self) -> Vec<String> {
         let ty = self.pre.instance_pre().component().component_type();
-        ty.imports(&self.engine).map(|(n, _)| n.to_owned()).collect()
+        ty.imports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect()
     }
 
     /// A fresh instance with its own memory and detectors.

@@ -193,7 +193,10 @@ impl FileSettings {
         match &self.rules {
             Some(r) if !r.is_empty() => {
                 // Keep the documented output order, without duplicates.
-                RuleName::ALL.into_iter().filter(|n| r.contains(n)).collect()
+                RuleName::ALL
+                    .into_iter()
+                    .filter(|n| r.contains(n))
+                    .collect()
             }
             _ => RuleName::ALL.to_vec(),
         }
@@ -202,7 +205,9 @@ impl FileSettings {
     /// Events per batch.
     pub fn batch_size(&self) -> Result<usize, SettingsError> {
         match self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE) {
-            0 => Err(SettingsError::Invalid("batch_size must be at least 1".into())),
+            0 => Err(SettingsError::Invalid(
+                "batch_size must be at least 1".into(),
+            )),
             n => Ok(n),
         }
     }
@@ -215,9 +220,8 @@ impl FileSettings {
         };
         let ms = |field: &str, s: Option<u64>| -> Result<Option<u64>, SettingsError> {
             s.map(|v| {
-                v.checked_mul(1000).ok_or_else(|| {
-                    SettingsError::Invalid(format!("{field} = {v} is too large"))
-                })
+                v.checked_mul(1000)
+                    .ok_or_else(|| SettingsError::Invalid(format!("{field} = {v} is too large")))
             })
             .transpose()
         };
@@ -250,7 +254,9 @@ impl FileSettings {
                 .and_then(|m| m.checked_mul(1 << 20))
                 .filter(|b| *b > 0)
                 .ok_or_else(|| {
-                    SettingsError::Invalid(format!("sandbox.max_memory_mib = {mib} is out of range"))
+                    SettingsError::Invalid(format!(
+                        "sandbox.max_memory_mib = {mib} is out of range"
+                    ))
                 })?;
         }
         if let Some(fuel) = self.sandbox.fuel_per_call {

@@ -191,10 +191,18 @@ mod tests {
 
     #[test]
     fn counts_an_aws_cli_discovery_call() {
-        let r = selected(&record(USER, "aws-cli/2.15 Python/3", "iam.amazonaws.com", "ListUsers"));
+        let r = selected(&record(
+            USER,
+            "aws-cli/2.15 Python/3",
+            "iam.amazonaws.com",
+            "ListUsers",
+        ));
         assert_eq!(
             r,
-            Some(("arn:aws:iam::123456789012:user/alice".into(), "ListUsers".into()))
+            Some((
+                "arn:aws:iam::123456789012:user/alice".into(),
+                "ListUsers".into()
+            ))
         );
     }
 
@@ -203,19 +211,68 @@ mod tests {
         let cli = "aws-cli/2.15 Python/3";
         let iam = "iam.amazonaws.com";
         // Missing identity type is null: dropped.
-        assert_eq!(selected(&record(r#"{"arn":"arn:aws:iam::1:user/a"}"#, cli, iam, "ListUsers")), None);
-        assert_eq!(selected(&record(r#"{"type":"AWSService","arn":"arn:aws:iam::1:user/a"}"#, cli, iam, "ListUsers")), None);
+        assert_eq!(
+            selected(&record(
+                r#"{"arn":"arn:aws:iam::1:user/a"}"#,
+                cli,
+                iam,
+                "ListUsers"
+            )),
+            None
+        );
+        assert_eq!(
+            selected(&record(
+                r#"{"type":"AWSService","arn":"arn:aws:iam::1:user/a"}"#,
+                cli,
+                iam,
+                "ListUsers"
+            )),
+            None
+        );
         // Root ARN does not fit the dissect pattern.
-        assert_eq!(selected(&record(r#"{"type":"Root","arn":"arn:aws:iam::1:root"}"#, cli, iam, "ListUsers")), None);
+        assert_eq!(
+            selected(&record(
+                r#"{"type":"Root","arn":"arn:aws:iam::1:root"}"#,
+                cli,
+                iam,
+                "ListUsers"
+            )),
+            None
+        );
         // Config service-role sessions.
-        assert_eq!(selected(&record(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSServiceRoleForConfig/x"}"#, cli, iam, "ListUsers")), None);
+        assert_eq!(
+            selected(&record(
+                r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSServiceRoleForConfig/x"}"#,
+                cli,
+                iam,
+                "ListUsers"
+            )),
+            None
+        );
         // Bracketed and upper-case agents are not `aws-cli`.
-        assert_eq!(selected(&record(USER, "[aws-cli/1.18.0 Python/3]", iam, "ListUsers")), None);
-        assert_eq!(selected(&record(USER, "AWS-CLI/2.15", iam, "ListUsers")), None);
+        assert_eq!(
+            selected(&record(USER, "[aws-cli/1.18.0 Python/3]", iam, "ListUsers")),
+            None
+        );
+        assert_eq!(
+            selected(&record(USER, "AWS-CLI/2.15", iam, "ListUsers")),
+            None
+        );
         // Provider and verb.
-        assert_eq!(selected(&record(USER, cli, "sts.amazonaws.com", "GetCallerIdentity")), None);
+        assert_eq!(
+            selected(&record(USER, cli, "sts.amazonaws.com", "GetCallerIdentity")),
+            None
+        );
         assert_eq!(selected(&record(USER, cli, iam, "CreateUser")), None);
-        assert_eq!(selected(&record(USER, cli, "ec2.amazonaws.com", "DescribeCapacityReservations")), None);
+        assert_eq!(
+            selected(&record(
+                USER,
+                cli,
+                "ec2.amazonaws.com",
+                "DescribeCapacityReservations"
+            )),
+            None
+        );
         assert_eq!(selected(&record(USER, cli, iam, "listUsers")), None);
         assert!(selected(&record(USER, cli, "kms.amazonaws.com", "GenerateDataKey")).is_some());
     }

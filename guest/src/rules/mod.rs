@@ -34,6 +34,11 @@ pub trait RuleLogic {
     fn distinct(&self, group: &Self::Group) -> usize;
 
     /// The alert for a group that met the threshold.
-    fn alert(&self, window_start: i64, window_end: i64, key: &Self::Key, group: &Self::Group)
-    -> Alert;
+    fn alert(
+        &self,
+        window_start: i64,
+        window_end: i64,
+        key: &Self::Key,
+        group: &Self::Group,
+    ) -> Alert;
 }

@@ -362,14 +362,20 @@ mod tests {
         }
         // Up to the next marker, not past it; the rest of the string otherwise.
         assert_eq!(
-            extract_command("aws-cli/2 prompt/off command/a.b x off command/c.d", Profile::Seed),
+            extract_command(
+                "aws-cli/2 prompt/off command/a.b x off command/c.d",
+                Profile::Seed
+            ),
             "a.b x "
         );
         assert_eq!(
             extract_command("aws-cli/2 prompt/off command/a.b extra", Profile::Seed),
             "a.b extra"
         );
-        assert_eq!(extract_command("aws-cli/1.18 Python/3", Profile::Default), "");
+        assert_eq!(
+            extract_command("aws-cli/1.18 Python/3", Profile::Default),
+            ""
+        );
     }
 
     #[test]
@@ -382,7 +388,10 @@ mod tests {
         );
         // The legacy marker wins when both are present.
         assert_eq!(
-            extract_command("aws-cli/2 md/command#a.b prompt/off command/c.d", Profile::Default),
+            extract_command(
+                "aws-cli/2 md/command#a.b prompt/off command/c.d",
+                Profile::Default
+            ),
             "c.d"
         );
     }
@@ -390,12 +399,18 @@ mod tests {
     #[test]
     fn step3_has_is_a_whole_term_match() {
         assert!(has_term("ec2.describe-vpc", "ec2.describe-vpc"));
-        assert!(has_term("ec2.describe-vpc-peering-connections", "ec2.describe-vpc"));
+        assert!(has_term(
+            "ec2.describe-vpc-peering-connections",
+            "ec2.describe-vpc"
+        ));
         assert!(!has_term("ec2.describe-vpcs", "ec2.describe-vpc"));
         assert!(!has_term("xec2.describe-vpc", "ec2.describe-vpc"));
         assert!(has_term("x.ec2.describe-vpc", "ec2.describe-vpc"));
         // A later occurrence counts when the first is not a whole term.
-        assert!(has_term("ec2.describe-vpcs ec2.describe-vpc", "ec2.describe-vpc"));
+        assert!(has_term(
+            "ec2.describe-vpcs ec2.describe-vpc",
+            "ec2.describe-vpc"
+        ));
         assert!(!has_term("", "ec2.describe-vpc"));
 
         let r = rule(Profile::Default);
@@ -428,35 +443,59 @@ mod tests {
 
     #[test]
     fn step4_empty_arn_falls_back_to_the_first_resource_arn() {
-        let e = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":""},
-            "resources":[{"ARN":"arn:aws:iam::1:role/path/deploy"},{"ARN":"arn:other"}]}"#);
+        let e = ev(
+            r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":""},
+            "resources":[{"ARN":"arn:aws:iam::1:role/path/deploy"},{"ARN":"arn:other"}]}"#,
+        );
         let a = attribute(&e, Profile::Default);
         assert_eq!(a.user_identity_arn, "arn:aws:iam::1:role/path/deploy");
         assert_eq!(a.account_name, "deploy");
         let none = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{}}"#);
         let a = attribute(&none, Profile::Default);
-        assert_eq!((a.user_identity_arn.as_ref(), a.account_name.as_ref()), ("", ""));
-        let no_slash = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":"arn:aws:iam::1:root"}}"#);
-        assert_eq!(attribute(&no_slash, Profile::Default).account_name, "arn:aws:iam::1:root");
+        assert_eq!(
+            (a.user_identity_arn.as_ref(), a.account_name.as_ref()),
+            ("", "")
+        );
+        let no_slash = ev(
+            r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":"arn:aws:iam::1:root"}}"#,
+        );
+        assert_eq!(
+            attribute(&no_slash, Profile::Default).account_name,
+            "arn:aws:iam::1:root"
+        );
     }
 
     #[test]
     fn step4_account_name_precedence() {
-        let named = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":"arn:aws:iam::1:user/fromarn","userName":"bob"}}"#);
+        let named = ev(
+            r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":"arn:aws:iam::1:user/fromarn","userName":"bob"}}"#,
+        );
         assert_eq!(attribute(&named, Profile::Default).account_name, "bob");
-        let anon = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"principalId":"Anonymous","userName":"bob"}}"#);
+        let anon = ev(
+            r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"principalId":"Anonymous","userName":"bob"}}"#,
+        );
         assert_eq!(attribute(&anon, Profile::Default).account_name, "Anonymous");
-        let anon_case = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"principalId":"anonymous","arn":"a/x"}}"#);
+        let anon_case = ev(
+            r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"principalId":"anonymous","arn":"a/x"}}"#,
+        );
         assert_eq!(attribute(&anon_case, Profile::Default).account_name, "x");
     }
 
     #[test]
     fn step4_upn_suffix_in_default_profile_only() {
-        let e = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":"arn:aws:sts::1:assumed-role/R/alice@example.com"}}"#);
+        let e = ev(
+            r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":"arn:aws:sts::1:assumed-role/R/alice@example.com"}}"#,
+        );
         let d = attribute(&e, Profile::Default);
-        assert_eq!((d.account_name.as_ref(), d.upn_suffix.as_ref()), ("alice", "example.com"));
+        assert_eq!(
+            (d.account_name.as_ref(), d.upn_suffix.as_ref()),
+            ("alice", "example.com")
+        );
         let s = attribute(&e, Profile::Seed);
-        assert_eq!((s.account_name.as_ref(), s.upn_suffix.as_ref()), ("alice", ""));
+        assert_eq!(
+            (s.account_name.as_ref(), s.upn_suffix.as_ref()),
+            ("alice", "")
+        );
         let two = ev(r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"userName":"a@b@c"}}"#);
         let d = attribute(&two, Profile::Default);
         assert_eq!((d.account_name.as_ref(), d.upn_suffix.as_ref()), ("a", "b"));
@@ -481,7 +520,14 @@ mod tests {
         let r = rule(Profile::Default);
         let mut g = Group::default();
         for (c, e) in [("a", "X"), ("b", "X"), ("a", "Y"), ("c", "")] {
-            r.add(&mut g, Item { command: c.into(), event_name: e.into() }, 3);
+            r.add(
+                &mut g,
+                Item {
+                    command: c.into(),
+                    event_name: e.into(),
+                },
+                3,
+            );
         }
         assert_eq!(r.distinct(&g), 3);
         assert_eq!(g.distinct_events.len(), 3); // "X", "Y" and ""
@@ -494,7 +540,14 @@ mod tests {
     fn alert_row_has_the_query_field_names_in_order() {
         let r = rule(Profile::Default);
         let mut g = Group::default();
-        r.add(&mut g, Item { command: "iam.list-users".into(), event_name: "ListUsers".into() }, 10);
+        r.add(
+            &mut g,
+            Item {
+                command: "iam.list-users".into(),
+                event_name: "ListUsers".into(),
+            },
+            10,
+        );
         let key = Key {
             recipient_account_id: "111".into(),
             account_name: "alice".into(),
@@ -508,7 +561,10 @@ mod tests {
             a.row,
             r#"{"TimeGenerated":"1970-01-01T00:01:00Z","RecipientAccountId":"111","AccountName":"alice","AccountUPNSuffix":"example.com","UserIdentityUserName":"","SourceIpAddress":"1.2.3.4","SessionMfaAuthenticated":"false","CommadCount":1,"EventCount":1,"commands":["iam.list-users"],"Events":["ListUsers"]}"#
         );
-        assert_eq!(a.title, "Suspicious AWS CLI reconnaissance by alice - 1 commands");
+        assert_eq!(
+            a.title,
+            "Suspicious AWS CLI reconnaissance by alice - 1 commands"
+        );
         assert_eq!(
             a.description,
             "User alice executed 1 suspicious AWS CLI reconnaissance commands from 1.2.3.4 within 1 minute window."
@@ -519,6 +575,9 @@ mod tests {
             a.custom_details,
             r#"{"SuspiciousCommand":["iam.list-users"],"AWSUser":"","AWSUserIp":"1.2.3.4"}"#
         );
-        assert_eq!(a.entities[0].fields[2], ("CloudAppAccountId".into(), "111".into()));
+        assert_eq!(
+            a.entities[0].fields[2],
+            ("CloudAppAccountId".into(), "111".into())
+        );
     }
 }

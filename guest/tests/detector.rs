@@ -1,0 +1,226 @@
+//! The detection core end to end, natively: windows, watermark, lateness,
+//! thresholds, bounds and snapshots of the Sentinel rule.
+
+use recon_guest::config::{DEFAULT_ALLOWED_LATENESS_MS, Profile, Rule, Settings};
+use recon_guest::time::parse_time;
+use recon_guest::{Alert, Detector, Outcome, RejectReason};
+
+fn record(time: &str, command: &str, user: &str) -> String {
+    format!(
+        r#"{{"eventVersion":"1.08","eventTime":"{time}","eventSource":"ec2.amazonaws.com","eventName":"Op{command}",
+        "userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/{user}","userName":"{user}",
+        "principalId":"AIDA{user}"}},"sourceIPAddress":"198.51.100.7","recipientAccountId":"111122223333",
+        "userAgent":"aws-cli/2.13.25 Python/3.11.5 Linux/5.10 exe/x86_64.amzn.2 prompt/off command/{command}"}}"#
+    )
+}
+
+const COMMANDS: [&str; 9] = [
+    "iam.list-users",
+    "iam.list-groups",
+    "ec2.describe-vpcs",
+    "ec2.describe-subnets",
+    "kms.list-keys",
+    "kms.list-aliases",
+    "iam.list-roles",
+    "ec2.describe-security-groups",
+    "ec2.describe-route-tables",
+];
+
+fn sentinel() -> Detector {
+    Detector::new(Settings::new(Rule::Sentinel, Profile::Default)).unwrap()
+}
+
+fn run(detector: &mut Detector, events: &[String]) -> Vec<Alert> {
+    for e in events {
+        detector.push(e).unwrap();
+    }
+    detector.flush(None);
+    detector.drain()
+}
+
+fn burst(n: usize, times: impl Fn(usize) -> String) -> Vec<String> {
+    (0..n)
+        .map(|i| record(&times(i), COMMANDS[i], "alice"))
+        .collect()
+}
+
+#[test]
+fn threshold_is_eight_distinct_commands() {
+    let seven = burst(7, |i| format!("2026-02-08T16:31:{:02}Z", i * 5));
+    assert!(run(&mut sentinel(), &seven).is_empty());
+    let eight = burst(8, |i| format!("2026-02-08T16:31:{:02}Z", i * 5));
+    let alerts = run(&mut sentinel(), &eight);
+    assert_eq!(alerts.len(), 1);
+    let row: serde_json::Value = serde_json::from_str(&alerts[0].row).unwrap();
+    assert_eq!(row["CommadCount"], 8);
+    assert_eq!(row["EventCount"], 8);
+    assert_eq!(row["TimeGenerated"], "2026-02-08T16:31:00Z");
+    assert_eq!(row["AccountName"], "alice");
+    // Repeating a command adds to the lists, not to the distinct count.
+    let mut repeated = burst(7, |i| format!("2026-02-08T16:31:{:02}Z", i * 5));
+    repeated.push(record("2026-02-08T16:31:50Z", COMMANDS[0], "alice"));
+    assert!(run(&mut sentinel(), &repeated).is_empty());
+}
+
+#[test]
+fn bucket_edges_are_hh_mm_00_000_and_hh_mm_59_999() {
+    // Eight commands from 16:31:00.000 to 16:31:59.999 are one minute.
+    let inside = burst(8, |i| match i {
+        0 => "2026-02-08T16:31:00.000Z".into(),
+        7 => "2026-02-08T16:31:59.999Z".into(),
+        _ => format!("2026-02-08T16:31:{:02}Z", i * 7),
+    });
+    let alerts = run(&mut sentinel(), &inside);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].window_start,
+        parse_time("2026-02-08T16:31:00Z").unwrap()
+    );
+    assert_eq!(
+        alerts[0].window_end,
+        parse_time("2026-02-08T16:32:00Z").unwrap()
+    );
+    // One millisecond earlier or later falls in the neighbouring minute.
+    let before = burst(8, |i| match i {
+        0 => "2026-02-08T16:30:59.999Z".into(),
+        _ => format!("2026-02-08T16:31:{:02}Z", i * 7),
+    });
+    assert!(run(&mut sentinel(), &before).is_empty());
+    let after = burst(8, |i| match i {
+        7 => "2026-02-08T16:32:00.000Z".into(),
+        _ => format!("2026-02-08T16:31:{:02}Z", i * 7),
+    });
+    assert!(run(&mut sentinel(), &after).is_empty());
+}
+
+#[test]
+fn groups_are_separate_per_user() {
+    let mut events = burst(8, |i| format!("2026-02-08T16:31:{:02}Z", i * 5));
+    events[7] = record("2026-02-08T16:31:40Z", COMMANDS[7], "bob");
+    assert!(run(&mut sentinel(), &events).is_empty());
+}
+
+#[test]
+fn windows_close_when_the_watermark_passes_end_plus_lateness() {
+    let mut d = sentinel();
+    for e in burst(8, |i| format!("2026-02-08T16:31:{:02}Z", i * 5)) {
+        assert_eq!(d.push(&e), Ok(Outcome::Accepted));
+    }
+    let end = parse_time("2026-02-08T16:32:00Z").unwrap();
+    let lateness = DEFAULT_ALLOWED_LATENESS_MS as i64;
+    assert_eq!(d.flush(Some(end + lateness - 1)), 0);
+    assert_eq!(d.stats().open_windows, 1);
+    assert_eq!(d.flush(Some(end + lateness)), 1);
+    assert_eq!(d.stats().open_windows, 0);
+    assert_eq!(d.drain().len(), 1);
+    assert!(d.drain().is_empty());
+    // The closed minute is final: a straggler for it is late, counted, not applied.
+    let straggler = record("2026-02-08T16:31:59Z", COMMANDS[8], "alice");
+    assert_eq!(d.push(&straggler), Ok(Outcome::Late));
+    let s = d.stats();
+    assert_eq!((s.counters.late, s.counters.accepted), (1, 8));
+    assert_eq!(d.flush(None), 0);
+}
+
+#[test]
+fn events_advance_the_watermark_and_disorder_within_lateness_is_absorbed() {
+    let mut d = sentinel();
+    let mut events = burst(8, |i| format!("2026-02-08T16:31:{:02}Z", i * 5));
+    // The newest event first: the rest are up to 35 s behind it, within 60 s.
+    events.reverse();
+    for e in &events {
+        assert_eq!(d.push(e), Ok(Outcome::Accepted));
+    }
+    // An unrelated event 3 minutes later moves the watermark past the end.
+    let later = record("2026-02-08T16:35:00Z", "s3.ls", "carol");
+    assert_eq!(d.push(&later), Ok(Outcome::Filtered));
+    assert_eq!(d.stats().pending_alerts, 1);
+    assert_eq!(d.drain().len(), 1);
+}
+
+#[test]
+fn zero_lateness_makes_any_older_closed_bucket_late() {
+    let mut s = Settings::new(Rule::Sentinel, Profile::Default);
+    s.allowed_lateness_ms = Some(0);
+    let mut d = Detector::new(s).unwrap();
+    let a = record("2026-02-08T16:32:00Z", COMMANDS[0], "alice");
+    let b = record("2026-02-08T16:31:59Z", COMMANDS[1], "alice");
+    assert_eq!(d.push(&a), Ok(Outcome::Accepted));
+    assert_eq!(d.push(&b), Ok(Outcome::Late));
+}
+
+#[test]
+fn rejected_events_are_counted_by_reason() {
+    let mut d = sentinel();
+    assert_eq!(d.push("{").unwrap_err().reason, RejectReason::InvalidJson);
+    assert_eq!(d.push("[]").unwrap_err().reason, RejectReason::NotAnObject);
+    assert_eq!(
+        d.push(r#"{"eventName":"X"}"#).unwrap_err().reason,
+        RejectReason::MissingTime
+    );
+    let s = d.stats();
+    assert_eq!(s.counters.pushed, 3);
+    assert_eq!(s.rejected(), 3);
+    assert_eq!(s.rejected_by_reason().len(), 3);
+}
+
+#[test]
+fn bounds_reject_and_truncate_instead_of_growing() {
+    let mut s = Settings::new(Rule::Sentinel, Profile::Default);
+    s.limits.max_open_groups = Some(1);
+    s.limits.max_event_bytes = Some(2000);
+    s.limits.max_list_entries = Some(8);
+    let mut d = Detector::new(s).unwrap();
+    assert_eq!(
+        d.push(&record("2026-02-08T16:31:00Z", COMMANDS[0], "alice")),
+        Ok(Outcome::Accepted)
+    );
+    let e = d
+        .push(&record("2026-02-08T16:31:01Z", COMMANDS[0], "bob"))
+        .unwrap_err();
+    assert_eq!(e.reason, RejectReason::StateLimit);
+    let big = format!(
+        r#"{{"eventTime":"2026-02-08T16:31:00Z","pad":"{}"}}"#,
+        "x".repeat(3000)
+    );
+    assert_eq!(d.push(&big).unwrap_err().reason, RejectReason::TooLarge);
+    for (i, c) in COMMANDS.iter().enumerate().skip(1) {
+        d.push(&record(&format!("2026-02-08T16:31:{:02}Z", i), c, "alice"))
+            .unwrap();
+    }
+    d.flush(None);
+    let alerts = d.drain();
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].truncated);
+    let row: serde_json::Value = serde_json::from_str(&alerts[0].row).unwrap();
+    assert_eq!(row["CommadCount"], 9);
+    assert_eq!(row["commands"].as_array().unwrap().len(), 8);
+}
+
+#[test]
+fn snapshot_restore_resumes_exactly() {
+    let events = burst(9, |i| format!("2026-02-08T16:31:{:02}Z", i * 5));
+    let whole = run(&mut sentinel(), &events);
+    let mut first = sentinel();
+    for e in &events[..4] {
+        first.push(e).unwrap();
+    }
+    let bytes = first.snapshot();
+    let mut resumed = Detector::restore(&bytes).unwrap();
+    assert_eq!(resumed.stats(), first.stats());
+    let rest = run(&mut resumed, &events[4..]);
+    assert_eq!(rest, whole);
+    assert_eq!(resumed.stats().counters.pushed, 9);
+}
+
+#[test]
+fn bad_snapshots_are_refused() {
+    assert!(Detector::restore(b"").is_err());
+    assert!(Detector::restore(b"{}").is_err());
+    let mut bytes: serde_json::Value = serde_json::from_slice(&sentinel().snapshot()).unwrap();
+    bytes["version"] = 99.into();
+    let e = Detector::restore(&serde_json::to_vec(&bytes).unwrap())
+        .err()
+        .unwrap();
+    assert_eq!(e, recon_guest::SnapshotError::UnsupportedVersion(99));
+}

@@ -1,0 +1,202 @@
+//! The `recon` command line, run as a user would.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use crate::util::{burst_sample, data_dir};
+
+fn recon(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_recon"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn lines(bytes: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn example_config() -> String {
+    format!("{}/../examples/ai-recon.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn readme_first_command_prints_one_alert() {
+    let sample = burst_sample();
+    let out = recon(
+        &[
+            "detect",
+            "--config",
+            &example_config(),
+            sample.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = lines(&out.stdout);
+    assert_eq!(alerts.len(), 1);
+    let a = &alerts[0];
+    for key in [
+        "rule",
+        "rule_id",
+        "id",
+        "window_start",
+        "window_end",
+        "row",
+        "title",
+        "description",
+        "severity",
+        "techniques",
+    ] {
+        assert!(a.get(key).is_some(), "alert lacks {key}: {a}");
+    }
+    assert_eq!(a["rule"], "sentinel-aws-cli-recon");
+    assert_eq!(a["window_start"], "2026-02-08T16:31:00Z");
+    assert_eq!(a["window_end"], "2026-02-08T16:32:00Z");
+    assert_eq!(a["row"]["CommadCount"], 11);
+    assert_eq!(a["severity"], "Medium");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("read 29 records; 1 alerts"), "{stderr}");
+    assert!(stderr.contains("accepted 11, filtered 18"), "{stderr}");
+}
+
+#[test]
+fn stdin_and_gzip_give_the_same_alerts_as_the_file() {
+    let raw = std::fs::read(burst_sample()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&raw).unwrap();
+    let gz = gz.finish().unwrap();
+    let config = example_config();
+    let from_file = recon(
+        &[
+            "detect",
+            "--config",
+            &config,
+            burst_sample().to_str().unwrap(),
+        ],
+        None,
+    );
+    let from_stdin = recon(&["detect", "--config", &config, "-"], Some(&raw));
+    let from_gz_stdin = recon(&["detect", "--config", &config], Some(&gz));
+    assert_eq!(lines(&from_file.stdout).len(), 1);
+    assert_eq!(from_file.stdout, from_stdin.stdout);
+    assert_eq!(from_file.stdout, from_gz_stdin.stdout);
+}
+
+#[test]
+fn malformed_records_are_reported_with_their_location_and_skipped() {
+    let mut input = std::fs::read(burst_sample()).unwrap();
+    input.extend_from_slice(
+        b"{\"eventTime\": \"not a time\", \"eventName\": \"X\"}\nthis is not json\n",
+    );
+    let out = recon(
+        &["detect", "--config", &example_config(), "-"],
+        Some(&input),
+    );
+    assert!(out.status.success());
+    assert_eq!(lines(&out.stdout).len(), 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("<stdin>: line 30: rejected (invalid-time)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("<stdin>: line 31: rejected (invalid-json)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rejected 2 (invalid-json 1, invalid-time 1)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unreadable_input_fails_naming_the_file_and_the_reason() {
+    let missing = data_dir().join("no-such-file.json");
+    let out = recon(
+        &[
+            "detect",
+            missing.to_str().unwrap(),
+            burst_sample().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no-such-file.json"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("no such file"), "{stderr}");
+    // The readable input was still processed.
+    assert!(stderr.contains("read 29 records"), "{stderr}");
+
+    let truncated = recon(&["detect", "-"], Some(b"[{\"eventName\":\"A\"},\n{\"ev"));
+    assert!(!truncated.status.success());
+    let stderr = String::from_utf8_lossy(&truncated.stderr);
+    assert!(
+        stderr.contains("<stdin>: not a readable CloudTrail document"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn configuration_errors_name_the_problem() {
+    let dir = std::env::temp_dir().join(format!("recon-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[sentinel]\nwindow_secs = 60\n").unwrap();
+    let out = recon(
+        &["detect", "--config", bad.to_str().unwrap(), "-"],
+        Some(b""),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("window_secs"), "{stderr}");
+
+    std::fs::write(&bad, "[sentinel]\nmin_distinct = 0\n").unwrap();
+    let out = recon(
+        &["detect", "--config", bad.to_str().unwrap(), "-"],
+        Some(b""),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("min-distinct"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn rules_and_profile_flags_select_detectors() {
+    let sample = burst_sample();
+    let out = recon(
+        &[
+            "detect",
+            "--config",
+            &example_config(),
+            "--profile",
+            "seed",
+            sample.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    assert!(lines(&out.stdout).is_empty());
+    let out = recon(
+        &["detect", "--rules", "sentinel", sample.to_str().unwrap()],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sentinel-aws-cli-recon"), "{stderr}");
+    assert!(!stderr.contains("elastic-aws-discovery-burst"), "{stderr}");
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real detector component, built by the host's
+//! build script, driven through the `recon` host library and CLI on real
+//! CloudTrail samples. One test binary, ripgrep-style.
+
+mod cli;
+mod component;
+mod samples;
+mod streaming;
+mod util;

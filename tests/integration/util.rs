@@ -1,0 +1,109 @@
+//! Helpers shared by the integration tests: the compiled component (once
+//! per test binary), sample paths, and assertions that print a readable
+//! difference.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use recon::input;
+use recon::runtime::{Alert, Config, Profile, Rule, Runtime, SandboxLimits, Stats};
+
+/// The component, compiled once and shared (compiling takes a while).
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new(SandboxLimits::default()).expect("component loads"))
+}
+
+/// `tests/data/cloudtrail`.
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/cloudtrail")
+}
+
+/// The TrailDiscover aws-cli burst sample.
+pub fn burst_sample() -> PathBuf {
+    data_dir().join("traildiscover/aws_cli_burst_windows.jsonl")
+}
+
+/// Every record of one input file, as JSON text.
+pub fn read_records(path: &Path) -> Vec<String> {
+    input::open(path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|r| r.unwrap_or_else(|e| panic!("{e}")).text)
+        .collect()
+}
+
+/// Every sample file under `tests/data/cloudtrail` (licences and notes
+/// left out), sorted.
+pub fn sample_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                let name = path.file_name().unwrap().to_string_lossy();
+                if !(name.ends_with(".md") || name == "LICENSE") {
+                    out.push(path);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&data_dir(), &mut out);
+    out.sort();
+    out
+}
+
+/// The Sentinel rule's default configuration in `profile`.
+pub fn sentinel(profile: Profile) -> Config {
+    Config::defaults(Rule::SentinelAwsCliRecon, profile)
+}
+
+/// Runs `events` through one fresh detector (one batch call), flushes the
+/// stream and returns the alerts and final counters.
+pub fn run(config: &Config, events: &[String]) -> (Vec<Alert>, Stats) {
+    let mut inst = runtime().instantiate().unwrap();
+    let d = inst.create(config).unwrap();
+    inst.push_batch(d, events).unwrap();
+    inst.flush(d, None).unwrap();
+    let alerts = inst.drain(d).unwrap();
+    let stats = inst.stats(d).unwrap();
+    (alerts, stats)
+}
+
+/// The parsed row of an alert.
+pub fn row(a: &Alert) -> serde_json::Value {
+    serde_json::from_str(&a.row).unwrap()
+}
+
+/// Asserts that every pushed event is accounted for.
+pub fn assert_accounted(stats: &Stats, read: usize) {
+    assert_eq!(stats.pushed, read as u64, "pushed vs read");
+    assert_eq!(
+        stats.accepted + stats.filtered + stats.rejected + stats.late,
+        stats.pushed,
+        "accepted + filtered + rejected + late must equal pushed: {stats:?}"
+    );
+}
+
+/// Asserts two alert lists are equal, printing them one per line, side by
+/// side, when they are not.
+pub fn assert_same_alerts(got: &[Alert], want: &[Alert], context: &str) {
+    if got == want {
+        return;
+    }
+    let show = |alerts: &[Alert]| -> String {
+        alerts
+            .iter()
+            .map(|a| format!("  {} {} {}", a.rule, a.id, a.row))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    panic!(
+        "{context}: alerts differ\n--- got ({}):\n{}\n--- want ({}):\n{}",
+        got.len(),
+        show(got),
+        want.len(),
+        show(want)
+    );
+}
