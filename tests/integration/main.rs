@@ -4,6 +4,9 @@
 
 mod cli;
 mod component;
+mod differential;
+mod reference;
 mod samples;
+mod shapes;
 mod streaming;
 mod util;

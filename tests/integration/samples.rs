@@ -1,6 +1,6 @@
 //! Real CloudTrail samples through the real component.
 
-use recon::runtime::Profile;
+use recon::runtime::{Config, Profile, Rule};
 
 use crate::util::{assert_accounted, burst_sample, read_records, row, run, sample_files, sentinel};
 
@@ -99,6 +99,9 @@ fn every_sample_loads_and_gives_no_sentinel_alert_with_the_built_in_list() {
             );
             assert_accounted(&stats, events.len());
         }
+        let elastic = Config::defaults(Rule::ElasticAwsDiscoveryBurst, Profile::Default);
+        let (_, stats) = run(&elastic, &events);
+        assert_accounted(&stats, events.len());
     }
     assert!(total > 4000, "{total}");
 }

@@ -107,3 +107,37 @@ pub fn assert_same_alerts(got: &[Alert], want: &[Alert], context: &str) {
         show(want)
     );
 }
+
+/// Runs `events` through one fresh detector, cut into calls of the given
+/// sizes (cycled; a size's flag picks one `push-batch` or `push` one by
+/// one), draining after every call; then ends the stream. Returns every
+/// alert in emission order and the final counters.
+pub fn run_split(
+    config: &Config,
+    events: &[String],
+    cuts: &[(usize, bool)],
+) -> (Vec<Alert>, Stats) {
+    let mut inst = runtime().instantiate().unwrap();
+    let d = inst.create(config).unwrap();
+    let mut alerts = Vec::new();
+    let mut rest = events;
+    let mut cuts = cuts.iter().cycle();
+    while !rest.is_empty() {
+        let &(n, batch) = cuts.next().unwrap();
+        let (now, later) = rest.split_at(n.clamp(1, rest.len()));
+        if batch {
+            inst.push_batch(d, now).unwrap();
+        } else {
+            for e in now {
+                // Rejections are part of the outcome; they are counted.
+                let _ = inst.push(d, e).unwrap();
+            }
+        }
+        alerts.extend(inst.drain(d).unwrap());
+        rest = later;
+    }
+    inst.flush(d, None).unwrap();
+    alerts.extend(inst.drain(d).unwrap());
+    let stats = inst.stats(d).unwrap();
+    (alerts, stats)
+}
