@@ -15,7 +15,7 @@ use crate::alert::Alert;
 use crate::config::Config;
 use crate::event::{EventError, RejectReason, parse_event};
 use crate::rules::RuleLogic;
-use crate::time::bucket_start;
+use crate::time::{self, bucket_start};
 
 /// What happened to one valid event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +179,7 @@ impl<R: RuleLogic> Engine<R> {
             return 0;
         };
         self.open_groups -= groups.len();
-        let end = start + self.config.window_ms;
+        let end = start.saturating_add(self.config.window_ms);
         let min = self.config.min_distinct as usize;
         let mut hits: Vec<(R::Key, R::Group)> = groups
             .into_iter()
@@ -242,16 +242,30 @@ impl<R: RuleLogic> Engine<R> {
         }
     }
 
-    pub(crate) fn from_state(rule: R, config: Config, state: State<R::Key, R::Group>) -> Self {
+    /// Rebuilds an engine from a snapshot's state, checking what the
+    /// engine relies on: window starts in range and aligned to the width.
+    pub(crate) fn from_state(
+        rule: R,
+        config: Config,
+        state: State<R::Key, R::Group>,
+    ) -> Result<Self, String> {
         let mut engine = Engine::new(rule, config);
         for (start, groups) in state.windows {
-            engine.open_groups += groups.len();
-            engine.windows.insert(start, groups.into_iter().collect());
+            if time::check_range(start).is_err()
+                || bucket_start(start, engine.config.window_ms) != start
+            {
+                return Err(format!("window start {start} is not a bucket start"));
+            }
+            let groups: HashMap<R::Key, R::Group> = groups.into_iter().collect();
+            if engine.windows.insert(start, groups).is_some() {
+                return Err(format!("window {start} appears twice"));
+            }
         }
+        engine.open_groups = engine.windows.values().map(HashMap::len).sum();
         engine.watermark = state.watermark;
         engine.ended = state.ended;
         engine.pending = state.pending;
         engine.counters = state.counters;
-        engine
+        Ok(engine)
     }
 }

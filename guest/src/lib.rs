@@ -227,12 +227,18 @@ impl Detector {
             Rule::Sentinel => {
                 let s: SnapshotIn<State<_, _>> =
                     serde_json::from_slice(bytes).map_err(malformed)?;
-                Inner::Sentinel(Engine::from_state(Sentinel::new(&config), config, s.state))
+                Inner::Sentinel(
+                    Engine::from_state(Sentinel::new(&config), config, s.state)
+                        .map_err(SnapshotError::Malformed)?,
+                )
             }
             Rule::Elastic => {
                 let s: SnapshotIn<State<_, _>> =
                     serde_json::from_slice(bytes).map_err(malformed)?;
-                Inner::Elastic(Engine::from_state(Elastic::new(&config), config, s.state))
+                Inner::Elastic(
+                    Engine::from_state(Elastic::new(&config), config, s.state)
+                        .map_err(SnapshotError::Malformed)?,
+                )
             }
         };
         Ok(Detector { inner })

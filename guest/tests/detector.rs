@@ -224,3 +224,102 @@ fn bad_snapshots_are_refused() {
         .unwrap();
     assert_eq!(e, recon_guest::SnapshotError::UnsupportedVersion(99));
 }
+
+#[test]
+fn crafted_snapshots_are_refused_not_trusted() {
+    let mut d = sentinel();
+    d.push(&record("2026-02-08T16:31:00Z", COMMANDS[0], "alice"))
+        .unwrap();
+    let mut snap: serde_json::Value = serde_json::from_slice(&d.snapshot()).unwrap();
+    // A window start that is not aligned to the minute.
+    snap["state"]["windows"][0][0] = 1_770_568_261_234i64.into();
+    let e = Detector::restore(&serde_json::to_vec(&snap).unwrap())
+        .err()
+        .unwrap();
+    assert!(matches!(e, recon_guest::SnapshotError::Malformed(m) if m.contains("bucket start")));
+    // A stored configuration that is invalid.
+    let mut snap: serde_json::Value = serde_json::from_slice(&d.snapshot()).unwrap();
+    snap["settings"]["window_ms"] = 0.into();
+    assert!(matches!(
+        Detector::restore(&serde_json::to_vec(&snap).unwrap()),
+        Err(recon_guest::SnapshotError::InvalidConfig(_))
+    ));
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_like() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|f| format!("{f:?}")),
+            "[ -~]{0,12}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+            Just("\"2026-02-08T16:31:00Z\"".to_owned()),
+            Just("\"aws-cli/2 prompt/off command/iam.list-users\"".to_owned()),
+        ];
+        let keys = prop_oneof![
+            Just("eventTime"),
+            Just("userAgent"),
+            Just("eventName"),
+            Just("userIdentity"),
+            Just("resources"),
+            Just("TimeGenerated"),
+            Just("@timestamp"),
+            Just("event"),
+            Just("event.action"),
+            Just("arn"),
+            Just("type"),
+            Just("ARN"),
+            Just("x"),
+        ];
+        leaf.prop_recursive(4, 40, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((keys.clone(), inner), 0..5).prop_map(|kv| {
+                    let body: Vec<String> =
+                        kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", body.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_is_accepted_filtered_or_rejected(text in "\\PC{0,200}") {
+            for rule in [Rule::Sentinel, Rule::Elastic] {
+                let mut d = Detector::new(Settings::new(rule, Profile::Default)).unwrap();
+                let _ = d.push(&text);
+                d.flush(None);
+                prop_assert_eq!(d.stats().counters.pushed, 1);
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_is_accepted_filtered_or_rejected(docs in prop::collection::vec(json_like(), 1..20)) {
+            for rule in [Rule::Sentinel, Rule::Elastic] {
+                let mut s = Settings::new(rule, Profile::Default);
+                s.min_distinct = Some(1);
+                let mut d = Detector::new(s).unwrap();
+                let r = d.push_batch(&docs);
+                d.flush(None);
+                let _ = d.drain();
+                let st = d.stats();
+                prop_assert_eq!(
+                    (r.accepted + r.filtered + r.late) as usize + r.errors.len(),
+                    docs.len()
+                );
+                prop_assert_eq!(
+                    st.counters.accepted + st.counters.filtered + st.counters.late + st.rejected(),
+                    docs.len() as u64
+                );
+                let restored = Detector::restore(&d.snapshot()).unwrap();
+                prop_assert_eq!(restored.stats(), st);
+            }
+        }
+    }
+}

@@ -98,9 +98,11 @@ impl<O: Write, E: Write> Run<'_, O, E> {
             let result = self.instance.push_batch(h, batch)?;
             for e in result.errors {
                 // Both detectors reject a malformed record alike: say it once.
+                let at = where_
+                    .get(e.index as usize)
+                    .map_or("record ?", String::as_str);
                 let line = format!(
-                    "recon: {source}: {}: rejected ({}): {}",
-                    where_[e.index as usize],
+                    "recon: {source}: {at}: rejected ({}): {}",
                     reason_name(e.error.reason),
                     e.error.message
                 );
