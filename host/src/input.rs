@@ -240,19 +240,25 @@ impl RecordReader {
         }
     }
 
+    /// Reads one or more top-level JSON values: arrays give their members,
+    /// objects themselves (or their `Records`).
     fn read_document(&mut self, doc: &str) -> Result<(), InputError> {
-        let bad = |e: serde_json::Error| InputError::Document {
-            source_name: self.name.clone(),
-            message: e.to_string(),
-        };
-        if doc.trim_start().starts_with('[') {
-            let items: Vec<&RawValue> = serde_json::from_str(doc).map_err(bad)?;
-            for item in items {
-                expand(item.get(), &mut self.queue);
-            }
-        } else {
-            for value in serde_json::Deserializer::from_str(doc).into_iter::<&RawValue>() {
-                expand(value.map_err(bad)?.get(), &mut self.queue);
+        for value in serde_json::Deserializer::from_str(doc).into_iter::<&RawValue>() {
+            let value = value.map_err(|e| InputError::Document {
+                source_name: self.name.clone(),
+                message: e.to_string(),
+            })?;
+            if value.get().starts_with('[') {
+                let items: Vec<&RawValue> =
+                    serde_json::from_str(value.get()).map_err(|e| InputError::Document {
+                        source_name: self.name.clone(),
+                        message: e.to_string(),
+                    })?;
+                for item in items {
+                    expand(item.get(), &mut self.queue);
+                }
+            } else {
+                expand(value.get(), &mut self.queue);
             }
         }
         self.queue_lines.resize(self.queue.len(), None);
@@ -335,11 +341,13 @@ mod tests {
             format!("{a}\r\n\r\n{b}"),
             format!("\u{feff}{a}\n{b}"),
             format!("{{\n\"eventName\":\"A\"}}{b}"),
+            format!("[{a}]\n[{b}]\n"),
         ];
         for l in &layouts[..7] {
             assert_eq!(records(l.as_bytes()).unwrap(), want, "{l}");
         }
         assert_eq!(records(layouts[7].as_bytes()).unwrap().len(), 2);
+        assert_eq!(records(layouts[8].as_bytes()).unwrap(), want);
         assert_eq!(records(a.as_bytes()).unwrap(), vec![a.to_owned()]);
         assert!(records(b"").unwrap().is_empty());
         assert!(records(b"\n \n").unwrap().is_empty());
