@@ -87,7 +87,7 @@ impl<O: Write, E: Write> Run<'_, O, E> {
         &mut self,
         source: &str,
         batch: &[String],
-        where_: &[String],
+        where_: &[(u64, Option<u64>)],
     ) -> Result<(), DetectError> {
         if batch.is_empty() {
             return Ok(());
@@ -100,7 +100,7 @@ impl<O: Write, E: Write> Run<'_, O, E> {
                 // Both detectors reject a malformed record alike: say it once.
                 let at = where_
                     .get(e.index as usize)
-                    .map_or("record ?", String::as_str);
+                    .map_or_else(|| "record ?".to_owned(), |&(n, l)| input::location(n, l));
                 let line = format!(
                     "recon: {source}: {at}: rejected ({}): {}",
                     reason_name(e.error.reason),
@@ -162,7 +162,8 @@ pub fn detect<O: Write, E: Write>(
         summary: Summary::default(),
     };
     let mut batch: Vec<String> = Vec::with_capacity(batch_size);
-    let mut where_: Vec<String> = Vec::with_capacity(batch_size);
+    // Where each batched record came from, formatted only if it is rejected.
+    let mut where_: Vec<(u64, Option<u64>)> = Vec::with_capacity(batch_size);
     for path in inputs {
         let mut reader = match input::open(path) {
             Ok(r) => r,
@@ -177,7 +178,7 @@ pub fn detect<O: Write, E: Write>(
             match record {
                 Ok(r) => {
                     run.summary.records += 1;
-                    where_.push(r.location());
+                    where_.push((r.number, r.line));
                     batch.push(r.text);
                     if batch.len() >= batch_size {
                         run.push(&name, &batch, &where_)?;

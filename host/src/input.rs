@@ -57,13 +57,18 @@ pub struct Record {
 }
 
 impl Record {
-    /// `record N` or `record N (line L)`, for messages.
+    /// `record N`, `line L` or `record N (line L)`, for messages.
     pub fn location(&self) -> String {
-        match self.line {
-            Some(l) if l != self.number => format!("record {} (line {l})", self.number),
-            Some(l) => format!("line {l}"),
-            None => format!("record {}", self.number),
-        }
+        location(self.number, self.line)
+    }
+}
+
+/// Where a record is, as [`Record::location`] writes it.
+pub fn location(number: u64, line: Option<u64>) -> String {
+    match line {
+        Some(l) if l != number => format!("record {number} (line {l})"),
+        Some(l) => format!("line {l}"),
+        None => format!("record {number}"),
     }
 }
 
