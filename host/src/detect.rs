@@ -4,9 +4,12 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
 
-use crate::input::{self, InputError};
+use crate::input::{self, InputError, Record};
 use crate::output::alert_json;
 use crate::runtime::{DetectorHandle, HostError, Instance, RejectReason, Runtime, Stats};
 use crate::settings::{FileSettings, RuleName, SettingsError};
@@ -19,7 +22,14 @@ pub struct DetectOptions {
     /// Most rejected records reported one by one on the diagnostics
     /// stream; the rest are counted in the summary.
     pub show_rejects: usize,
+    /// Longest a partial batch waits for more input before it is pushed,
+    /// so that alerts from a slow stream (a pipe, `tail -f`) are not held
+    /// back until a batch fills. Reading files, batches fill long before.
+    pub linger: Duration,
 }
+
+/// Default [`DetectOptions::linger`]: 200 ms.
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(200);
 
 /// Counters of one rule after a run.
 #[derive(Debug, Clone)]
@@ -60,9 +70,14 @@ pub enum DetectError {
     Encode(#[from] serde_json::Error),
 }
 
+/// A record's input (index into the inputs), number and line.
+type Where = (usize, u64, Option<u64>);
+
 struct Run<'a, O: Write, E: Write> {
     instance: Instance,
     detectors: Vec<(RuleName, DetectorHandle)>,
+    /// Input names for messages.
+    sources: Vec<String>,
     out: &'a mut O,
     err: &'a mut E,
     show_rejects: usize,
@@ -83,12 +98,7 @@ fn reason_name(r: RejectReason) -> &'static str {
 }
 
 impl<O: Write, E: Write> Run<'_, O, E> {
-    fn push(
-        &mut self,
-        source: &str,
-        batch: &[String],
-        where_: &[(u64, Option<u64>)],
-    ) -> Result<(), DetectError> {
+    fn push(&mut self, batch: &[String], where_: &[Where]) -> Result<(), DetectError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -98,11 +108,14 @@ impl<O: Write, E: Write> Run<'_, O, E> {
             let result = self.instance.push_batch(h, batch)?;
             for e in result.errors {
                 // Both detectors reject a malformed record alike: say it once.
-                let at = where_
-                    .get(e.index as usize)
-                    .map_or_else(|| "record ?".to_owned(), |&(n, l)| input::location(n, l));
+                let at = match where_.get(e.index as usize) {
+                    Some(&(source, n, l)) => {
+                        format!("{}: {}", self.sources[source], input::location(n, l))
+                    }
+                    None => "record ?".to_owned(),
+                };
                 let line = format!(
-                    "recon: {source}: {at}: rejected ({}): {}",
+                    "recon: {at}: rejected ({}): {}",
                     reason_name(e.error.reason),
                     e.error.message
                 );
@@ -135,6 +148,54 @@ impl<O: Write, E: Write> Run<'_, O, E> {
     }
 }
 
+/// What the reader thread hands the detection loop.
+enum Msg {
+    /// A record of input `source`.
+    Record(usize, Record),
+    /// An input could not be read (whole or from some point on).
+    Unreadable(InputError),
+}
+
+/// Reads every input in order on its own thread, so that the detection
+/// loop can push a partial batch when input pauses (see
+/// [`DetectOptions::linger`]). The channel is bounded: a slow detector
+/// holds the reader back instead of buffering the input.
+fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> Receiver<Msg> {
+    let (tx, rx) = mpsc::sync_channel(capacity);
+    thread::spawn(move || {
+        for (source, path) in inputs.iter().enumerate() {
+            let reader = match input::open(path) {
+                Ok(r) => r,
+                Err(e) => {
+                    if tx.send(Msg::Unreadable(e)).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            for record in reader {
+                let msg = match record {
+                    Ok(r) => Msg::Record(source, r),
+                    Err(e) => Msg::Unreadable(e),
+                };
+                if tx.send(msg).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// The name messages use for an input.
+fn source_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "<stdin>".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
 /// Runs the detectors over `inputs` (`-` is stdin), writing alerts to `out`
 /// and diagnostics to `err`.
 pub fn detect<O: Write, E: Write>(
@@ -155,6 +216,7 @@ pub fn detect<O: Write, E: Write>(
     let mut run = Run {
         instance,
         detectors,
+        sources: inputs.iter().map(|p| source_name(p)).collect(),
         out,
         err,
         show_rejects: options.show_rejects,
@@ -163,39 +225,33 @@ pub fn detect<O: Write, E: Write>(
     };
     let mut batch: Vec<String> = Vec::with_capacity(batch_size);
     // Where each batched record came from, formatted only if it is rejected.
-    let mut where_: Vec<(u64, Option<u64>)> = Vec::with_capacity(batch_size);
-    for path in inputs {
-        let mut reader = match input::open(path) {
-            Ok(r) => r,
-            Err(e) => {
+    let mut where_: Vec<Where> = Vec::with_capacity(batch_size);
+    let rx = spawn_reader(inputs.to_vec(), batch_size.saturating_mul(4));
+    loop {
+        match rx.recv_timeout(options.linger) {
+            Ok(Msg::Record(source, r)) => {
+                run.summary.records += 1;
+                where_.push((source, r.number, r.line));
+                batch.push(r.text);
+                if batch.len() < batch_size {
+                    continue;
+                }
+            }
+            Ok(Msg::Unreadable(e)) => {
                 writeln!(run.err, "recon: {e}")?;
                 run.summary.unreadable.push(e.to_string());
                 continue;
             }
-        };
-        let name = reader.name().to_owned();
-        for record in reader.by_ref() {
-            match record {
-                Ok(r) => {
-                    run.summary.records += 1;
-                    where_.push((r.number, r.line));
-                    batch.push(r.text);
-                    if batch.len() >= batch_size {
-                        run.push(&name, &batch, &where_)?;
-                        batch.clear();
-                        where_.clear();
-                    }
-                }
-                Err(e @ (InputError::Io { .. } | InputError::Document { .. })) => {
-                    writeln!(run.err, "recon: {e}")?;
-                    run.summary.unreadable.push(e.to_string());
-                }
-            }
+            // Input paused: push what has arrived so its alerts go out.
+            Err(RecvTimeoutError::Timeout) if !batch.is_empty() => {}
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
         }
-        run.push(&name, &batch, &where_)?;
+        run.push(&batch, &where_)?;
         batch.clear();
         where_.clear();
     }
+    run.push(&batch, &where_)?;
     for i in 0..run.detectors.len() {
         let h = run.detectors[i].1;
         run.instance.flush(h, None)?;

@@ -4,6 +4,7 @@
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -117,6 +118,10 @@ struct DetectArgs {
     /// Most rejected records reported one by one.
     #[arg(long, default_value_t = 20)]
     show_rejects: usize,
+    /// Longest a partial batch waits for more input before it is pushed
+    /// (milliseconds), so alerts from a slow stream are not held back.
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    linger_ms: u64,
 }
 
 fn run_detect(args: DetectArgs) -> Result<ExitCode> {
@@ -145,6 +150,7 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
     let options = DetectOptions {
         settings,
         show_rejects: args.show_rejects,
+        linger: Duration::from_millis(args.linger_ms),
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -200,3 +200,41 @@ fn rules_and_profile_flags_select_detectors() {
     assert!(stderr.contains("sentinel-aws-cli-recon"), "{stderr}");
     assert!(!stderr.contains("elastic-aws-discovery-burst"), "{stderr}");
 }
+
+#[test]
+fn alerts_leave_while_the_input_stream_stays_open() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_recon"))
+        .args(["detect", "--config", &example_config(), "--linger-ms", "50"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut input = std::fs::read(burst_sample()).unwrap();
+    // A later event moves the watermark past the burst's minute + lateness.
+    input.extend_from_slice(
+        b"{\"eventTime\":\"2026-02-08T16:40:00Z\",\"eventName\":\"GetCallerIdentity\"}\n",
+    );
+    stdin.write_all(&input).unwrap();
+    stdin.flush().unwrap();
+    // Far fewer records than a batch, and stdin still open: the alert must
+    // come out anyway.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        tx.send(line).ok();
+    });
+    let line = rx.recv_timeout(Duration::from_secs(60));
+    drop(stdin);
+    child.wait().unwrap();
+    let line = line.expect("no alert while the input stayed open");
+    let alert: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(alert["row"]["CommadCount"], 11);
+}
