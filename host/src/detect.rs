@@ -13,6 +13,7 @@ use crate::input::{self, InputError, Record};
 use crate::output::alert_json;
 use crate::runtime::{DetectorHandle, HostError, Instance, RejectReason, Runtime, Stats};
 use crate::settings::{FileSettings, RuleName, SettingsError};
+use crate::state::{self, StateError};
 
 /// What `detect` needs beyond the inputs.
 #[derive(Debug, Clone)]
@@ -26,6 +27,13 @@ pub struct DetectOptions {
     /// so that alerts from a slow stream (a pipe, `tail -f`) are not held
     /// back until a batch fills. Reading files, batches fill long before.
     pub linger: Duration,
+    /// A state file: detectors resume from it, and at the end their
+    /// snapshots are saved to it instead of ending the stream (open windows
+    /// carry over to the next run), unless `finish` is set.
+    pub state: Option<PathBuf>,
+    /// With `state`: end the stream (close every window) and remove the
+    /// file.
+    pub finish: bool,
 }
 
 /// Default [`DetectOptions::linger`]: 200 ms.
@@ -62,6 +70,9 @@ pub enum DetectError {
     /// The component failed.
     #[error(transparent)]
     Host(#[from] HostError),
+    /// The state file could not be used.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// Writing alerts or diagnostics failed.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
@@ -208,10 +219,25 @@ pub fn detect<O: Write, E: Write>(
     let settings = &options.settings;
     let batch_size = settings.batch_size()?;
     let mut instance = runtime.instantiate()?;
+    let saved = match &options.state {
+        Some(path) => state::load(path)?,
+        None => Vec::new(),
+    };
     let mut detectors = Vec::new();
+    let mut configs = Vec::new();
     for rule in settings.rules() {
         let config = settings.detector_config(rule)?;
-        detectors.push((rule, instance.create(&config)?));
+        let fingerprint = format!("{config:?}");
+        let snapshot = match &options.state {
+            Some(path) => state::snapshot_of(path, &saved, rule.alert_name(), &fingerprint)?,
+            None => None,
+        };
+        let handle = match snapshot {
+            Some(bytes) => instance.restore(&bytes)?,
+            None => instance.create(&config)?,
+        };
+        detectors.push((rule, handle));
+        configs.push(fingerprint);
     }
     let mut run = Run {
         instance,
@@ -252,11 +278,30 @@ pub fn detect<O: Write, E: Write>(
         where_.clear();
     }
     run.push(&batch, &where_)?;
-    for i in 0..run.detectors.len() {
-        let h = run.detectors[i].1;
-        run.instance.flush(h, None)?;
+    match &options.state {
+        Some(path) if !options.finish => {
+            // Keep the stream open: save every detector for the next run,
+            // after handing out its alerts so none is saved twice.
+            run.drain()?;
+            let mut out = Vec::new();
+            for (i, config) in configs.iter().enumerate() {
+                let (rule, h) = run.detectors[i];
+                let bytes = run.instance.snapshot(h)?;
+                out.push(state::saved(rule.alert_name(), config, &bytes));
+            }
+            state::save(path, out)?;
+        }
+        _ => {
+            for i in 0..run.detectors.len() {
+                let h = run.detectors[i].1;
+                run.instance.flush(h, None)?;
+            }
+            run.drain()?;
+            if let Some(path) = &options.state {
+                state::remove(path)?;
+            }
+        }
     }
-    run.drain()?;
     if run.shown > run.show_rejects {
         writeln!(
             run.err,

@@ -6,9 +6,11 @@
 //! - [`settings`]: the configuration file and its mapping onto the contract.
 //! - [`detect`]: the `recon detect` pipeline.
 //! - [`output`]: alerts as NDJSON.
+//! - [`state`]: detector snapshots kept between runs (`--state`).
 
 pub mod detect;
 pub mod input;
 pub mod output;
 pub mod runtime;
 pub mod settings;
+pub mod state;

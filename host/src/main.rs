@@ -122,6 +122,14 @@ struct DetectArgs {
     /// (milliseconds), so alerts from a slow stream are not held back.
     #[arg(long, value_name = "MS", default_value_t = 200)]
     linger_ms: u64,
+    /// Resume from, and save to, this state file: windows still open at
+    /// the end carry over to the next run instead of being closed.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// With --state: end the stream (close every window) and remove the
+    /// state file.
+    #[arg(long, requires = "state")]
+    finish: bool,
 }
 
 fn run_detect(args: DetectArgs) -> Result<ExitCode> {
@@ -151,6 +159,8 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
         settings,
         show_rejects: args.show_rejects,
         linger: Duration::from_millis(args.linger_ms),
+        state: args.state,
+        finish: args.finish,
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());

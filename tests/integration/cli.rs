@@ -238,3 +238,53 @@ fn alerts_leave_while_the_input_stream_stays_open() {
     let alert: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(alert["row"]["CommadCount"], 11);
 }
+
+#[test]
+fn state_file_carries_open_windows_across_runs() {
+    let dir = std::env::temp_dir().join(format!("recon-state-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json");
+    let text = std::fs::read_to_string(burst_sample()).unwrap();
+    let records: Vec<&str> = text.lines().collect();
+    // The AI burst (records 13-23, minute 16:31) is cut after record 18.
+    let first = records[..18].join("\n");
+    let second = records[18..].join("\n");
+    let config = example_config();
+    let run = |input: &str, extra: &[&str]| {
+        let mut args = vec!["detect", "--config", &config];
+        args.extend_from_slice(extra);
+        args.push("-");
+        recon(&args, Some(input.as_bytes()))
+    };
+    // Without state, neither half holds 8 commands of the burst.
+    assert!(lines(&run(&first, &[]).stdout).is_empty());
+    assert!(lines(&run(&second, &[]).stdout).is_empty());
+    // With state, the second run finishes the minute the first began.
+    let s = state.to_str().unwrap();
+    let one = run(&first, &["--state", s]);
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    assert!(lines(&one.stdout).is_empty());
+    assert!(state.exists());
+    let two = run(&second, &["--state", s, "--finish"]);
+    assert!(
+        two.status.success(),
+        "{}",
+        String::from_utf8_lossy(&two.stderr)
+    );
+    let alerts = lines(&two.stdout);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["row"]["CommadCount"], 11);
+    assert!(!state.exists(), "--finish removes the state file");
+    // A saved state is not resumed under another configuration.
+    let one = run(&first, &["--state", s]);
+    assert!(one.status.success());
+    let other = recon(&["detect", "--state", s, "-"], Some(second.as_bytes()));
+    assert!(!other.status.success());
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(stderr.contains("another configuration"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
