@@ -7,7 +7,7 @@ use recon::runtime::{
 };
 use wasmtime::Trap;
 
-use crate::util::{burst_sample, read_records, run, runtime, sentinel};
+use crate::util::{burst_sample, read_records, run, runtime, sentinel, sentinel_ai};
 
 #[test]
 fn component_imports_nothing() {
@@ -107,13 +107,7 @@ fn push_reports_outcomes_and_typed_rejections() {
 #[test]
 fn snapshot_and_restore_cross_the_boundary() {
     let events = read_records(&burst_sample());
-    let mut config = sentinel(Profile::Default);
-    config.commands = Some(
-        crate::samples::AI_COMMANDS
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    );
+    let config = sentinel_ai(Profile::Default);
     let (whole, _) = run(&config, &events);
     assert_eq!(whole.len(), 1);
 
@@ -140,13 +134,7 @@ fn snapshot_and_restore_cross_the_boundary() {
 #[test]
 fn detectors_in_one_instance_are_independent() {
     let events = read_records(&burst_sample());
-    let mut config = sentinel(Profile::Default);
-    config.commands = Some(
-        crate::samples::AI_COMMANDS
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    );
+    let config = sentinel_ai(Profile::Default);
     let mut inst = runtime().instantiate().unwrap();
     let a = inst.create(&config).unwrap();
     let b = inst.create(&config).unwrap();

@@ -2,7 +2,9 @@
 
 use recon::runtime::{Config, Profile, Rule};
 
-use crate::util::{assert_accounted, burst_sample, read_records, row, run, sample_files, sentinel};
+use crate::util::{
+    assert_accounted, burst_sample, read_records, row, run, sample_files, sentinel, sentinel_ai,
+};
 
 /// The eleven aws-cli commands of the minute 2026-02-08T16:31Z in the
 /// TrailDiscover burst sample.
@@ -34,8 +36,7 @@ fn traildiscover_ai_burst_is_missed_by_the_built_in_list() {
 #[test]
 fn traildiscover_ai_burst_alerts_once_with_the_ai_command_list() {
     let events = read_records(&burst_sample());
-    let mut config = sentinel(Profile::Default);
-    config.commands = Some(AI_COMMANDS.iter().map(|s| s.to_string()).collect());
+    let mut config = sentinel_ai(Profile::Default);
     let (alerts, stats) = run(&config, &events);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let a = &alerts[0];

@@ -59,6 +59,19 @@ pub fn sentinel(profile: Profile) -> Config {
     Config::defaults(Rule::SentinelAwsCliRecon, profile)
 }
 
+/// The Sentinel rule with the TrailDiscover burst's eleven AI commands as
+/// its command list.
+pub fn sentinel_ai(profile: Profile) -> Config {
+    let mut config = sentinel(profile);
+    config.commands = Some(
+        crate::samples::AI_COMMANDS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    );
+    config
+}
+
 /// Runs `events` through one fresh detector (one batch call), flushes the
 /// stream and returns the alerts and final counters.
 pub fn run(config: &Config, events: &[String]) -> (Vec<Alert>, Stats) {
