@@ -11,9 +11,12 @@ wit_bindgen::generate!({
 
 use exports::recon::detector::detection as wit;
 
-use crate::config::{ConfigError, LimitSettings};
+use crate::config::{ConfigError, LimitSettings, RuleSettings};
 use crate::event::EventError;
-use crate::{Detector, Outcome, Profile, RejectReason, Rule, Settings, SnapshotError};
+use crate::{
+    ApplyError, BatchError, BatchResult, Detector, Outcome, Profile, RejectReason, Rule,
+    Scanner, Settings, SnapshotError,
+};
 
 struct Component;
 
@@ -21,26 +24,47 @@ export!(Component);
 
 impl wit::Guest for Component {
     type Detector = DetectorResource;
+    type Scanner = ScannerResource;
 }
 
-/// The resource: the core detector behind a `RefCell`, as the contract's
-/// methods take `&self`.
+/// The detector resource: the core detector behind a `RefCell`, as the
+/// contract's methods take `&self`.
 struct DetectorResource(RefCell<Detector>);
+
+/// The scanner resource (stateless between calls).
+struct ScannerResource(Scanner);
+
+fn rule_in(r: wit::Rule) -> Rule {
+    match r {
+        wit::Rule::SentinelAwsCliRecon => Rule::Sentinel,
+        wit::Rule::ElasticAwsDiscoveryBurst => Rule::Elastic,
+    }
+}
+
+fn rule_out(r: Rule) -> wit::Rule {
+    match r {
+        Rule::Sentinel => wit::Rule::SentinelAwsCliRecon,
+        Rule::Elastic => wit::Rule::ElasticAwsDiscoveryBurst,
+    }
+}
 
 fn settings(c: wit::Config) -> Settings {
     Settings {
-        rule: match c.rule {
-            wit::Rule::SentinelAwsCliRecon => Rule::Sentinel,
-            wit::Rule::ElasticAwsDiscoveryBurst => Rule::Elastic,
-        },
+        rules: c
+            .rules
+            .into_iter()
+            .map(|r| RuleSettings {
+                rule: rule_in(r.rule),
+                window_ms: r.window_ms,
+                min_distinct: r.min_distinct,
+                commands: r.commands,
+                providers: r.providers,
+            })
+            .collect(),
         profile: match c.profile {
             wit::Profile::Default => Profile::Default,
             wit::Profile::Seed => Profile::Seed,
         },
-        window_ms: c.window_ms,
-        min_distinct: c.min_distinct,
-        commands: c.commands,
-        providers: c.providers,
         allowed_lateness_ms: c.allowed_lateness_ms,
         limits: LimitSettings {
             max_event_bytes: c.limits.max_event_bytes,
@@ -69,10 +93,49 @@ fn reason(r: RejectReason) -> wit::RejectReason {
     }
 }
 
+fn reason_counts(list: Vec<(RejectReason, u64)>) -> Vec<wit::ReasonCount> {
+    list.into_iter()
+        .map(|(r, count)| wit::ReasonCount {
+            reason: reason(r),
+            count,
+        })
+        .collect()
+}
+
 fn event_error(e: EventError) -> wit::EventError {
     wit::EventError {
         reason: reason(e.reason),
         message: e.message,
+    }
+}
+
+fn batch_errors(errors: Vec<BatchError>) -> Vec<wit::BatchError> {
+    errors
+        .into_iter()
+        .map(|e| wit::BatchError {
+            index: e.index,
+            rule: e.rule.map(rule_out),
+            error: event_error(e.error),
+        })
+        .collect()
+}
+
+fn batch_result(r: BatchResult) -> wit::BatchResult {
+    wit::BatchResult {
+        records: r.records,
+        rejected: r.rejected,
+        rules: r
+            .rules
+            .into_iter()
+            .map(|c| wit::RuleCounts {
+                rule: rule_out(c.rule),
+                accepted: c.accepted,
+                filtered: c.filtered,
+                late: c.late,
+                rejected: c.rejected,
+            })
+            .collect(),
+        errors: batch_errors(r.errors),
     }
 }
 
@@ -117,29 +180,32 @@ impl wit::GuestDetector for DetectorResource {
         Ok(wit::Detector::new(DetectorResource(RefCell::new(detector))))
     }
 
-    fn push(&self, event: String) -> Result<wit::Outcome, wit::EventError> {
-        match self.0.borrow_mut().push(&event) {
-            Ok(Outcome::Accepted) => Ok(wit::Outcome::Accepted),
-            Ok(Outcome::Filtered) => Ok(wit::Outcome::Filtered),
-            Ok(Outcome::Late) => Ok(wit::Outcome::Late),
-            Err(e) => Err(event_error(e)),
-        }
+    fn push(&self, event: String) -> Result<Vec<wit::Outcome>, wit::EventError> {
+        let outcomes = self.0.borrow_mut().push(&event).map_err(event_error)?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| match o {
+                Ok(Outcome::Accepted) => wit::Outcome::Accepted,
+                Ok(Outcome::Filtered) => wit::Outcome::Filtered,
+                Ok(Outcome::Late) => wit::Outcome::Late,
+                Err(_) => wit::Outcome::StateLimit,
+            })
+            .collect())
     }
 
     fn push_batch(&self, events: Vec<String>) -> wit::BatchResult {
-        let r = self.0.borrow_mut().push_batch(&events);
-        wit::BatchResult {
-            accepted: r.accepted,
-            filtered: r.filtered,
-            late: r.late,
-            errors: r
-                .errors
-                .into_iter()
-                .map(|(index, e)| wit::BatchError {
-                    index,
-                    error: event_error(e),
-                })
-                .collect(),
+        batch_result(self.0.borrow_mut().push_batch(&events))
+    }
+
+    fn push_ndjson(&self, records: Vec<u8>) -> wit::BatchResult {
+        batch_result(self.0.borrow_mut().push_ndjson(&records))
+    }
+
+    fn apply(&self, payload: Vec<u8>) -> Result<wit::BatchResult, wit::ApplyError> {
+        match self.0.borrow_mut().apply(&payload) {
+            Ok(r) => Ok(batch_result(r)),
+            Err(ApplyError::ConfigMismatch) => Err(wit::ApplyError::ConfigMismatch),
+            Err(ApplyError::Malformed(m)) => Err(wit::ApplyError::Malformed(m)),
         }
     }
 
@@ -154,28 +220,47 @@ impl wit::GuestDetector for DetectorResource {
     fn stats(&self) -> wit::Stats {
         let s = self.0.borrow().stats();
         wit::Stats {
-            pushed: s.counters.pushed,
-            accepted: s.counters.accepted,
-            filtered: s.counters.filtered,
-            rejected: s.rejected(),
-            rejected_by_reason: s
-                .rejected_by_reason()
+            pushed: s.pushed,
+            rejected: s.rejected_total(),
+            rejected_by_reason: reason_counts(s.rejected_by_reason()),
+            rules: s
+                .rules
                 .into_iter()
-                .map(|(r, count)| wit::ReasonCount {
-                    reason: reason(r),
-                    count,
+                .map(|r| wit::RuleStats {
+                    rule: rule_out(r.rule),
+                    pushed: r.counters.pushed,
+                    accepted: r.counters.accepted,
+                    filtered: r.counters.filtered,
+                    rejected: r.rejected(),
+                    rejected_by_reason: reason_counts(r.rejected_by_reason()),
+                    late: r.counters.late,
+                    open_windows: r.open_windows,
+                    open_groups: r.open_groups,
+                    alerts: r.counters.alerts,
+                    watermark: r.watermark,
                 })
                 .collect(),
-            late: s.counters.late,
-            open_windows: s.open_windows,
-            open_groups: s.open_groups,
-            alerts: s.counters.alerts,
             pending_alerts: s.pending_alerts,
-            watermark: s.watermark,
         }
     }
 
     fn snapshot(&self) -> Vec<u8> {
         self.0.borrow().snapshot()
+    }
+}
+
+impl wit::GuestScanner for ScannerResource {
+    fn create(config: wit::Config) -> Result<wit::Scanner, wit::ConfigError> {
+        let scanner = Scanner::new(settings(config)).map_err(config_error)?;
+        Ok(wit::Scanner::new(ScannerResource(scanner)))
+    }
+
+    fn scan(&self, records: Vec<u8>) -> wit::Scanned {
+        let s = self.0.scan(&records);
+        wit::Scanned {
+            records: s.records,
+            errors: batch_errors(s.errors),
+            payload: s.payload,
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! with ([`Config`], validated and resolved).
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 /// Which published detection a detector runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,14 +59,12 @@ pub struct LimitSettings {
     pub max_list_entries: Option<u32>,
 }
 
-/// A detector's configuration as asked for. Mirrors the contract's
-/// `config` record.
+/// One rule of a detector as asked for. Mirrors the contract's
+/// `rule-config` record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Settings {
+pub struct RuleSettings {
     /// The rule to run.
     pub rule: Rule,
-    /// Letter or intent.
-    pub profile: Profile,
     /// Window width; default 60 s (Sentinel) or 10 s (Elastic).
     pub window_ms: Option<u64>,
     /// Smallest distinct count that alerts; default 8 (Sentinel) or 6
@@ -75,6 +74,29 @@ pub struct Settings {
     pub commands: Option<Vec<String>>,
     /// Elastic: event sources; default the seed's nine.
     pub providers: Option<Vec<String>>,
+}
+
+impl RuleSettings {
+    /// A rule with every tunable at its default.
+    pub fn new(rule: Rule) -> Self {
+        RuleSettings {
+            rule,
+            window_ms: None,
+            min_distinct: None,
+            commands: None,
+            providers: None,
+        }
+    }
+}
+
+/// A detector's configuration as asked for. Mirrors the contract's
+/// `config` record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The rules, each at most once.
+    pub rules: Vec<RuleSettings>,
+    /// Letter or intent.
+    pub profile: Profile,
     /// See [`DEFAULT_ALLOWED_LATENESS_MS`].
     pub allowed_lateness_ms: Option<u64>,
     /// State bounds.
@@ -82,18 +104,30 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings with every tunable at its default.
+    /// Settings running one rule with every tunable at its default.
     pub fn new(rule: Rule, profile: Profile) -> Self {
+        Settings::with_rules(vec![RuleSettings::new(rule)], profile)
+    }
+
+    /// Settings running `rules`, everything else at its default.
+    pub fn with_rules(rules: Vec<RuleSettings>, profile: Profile) -> Self {
         Settings {
-            rule,
+            rules,
             profile,
-            window_ms: None,
-            min_distinct: None,
-            commands: None,
-            providers: None,
             allowed_lateness_ms: None,
             limits: LimitSettings::default(),
         }
+    }
+
+    /// Both rules, every tunable at its default.
+    pub fn all(profile: Profile) -> Self {
+        Settings::with_rules(
+            vec![
+                RuleSettings::new(Rule::Sentinel),
+                RuleSettings::new(Rule::Elastic),
+            ],
+            profile,
+        )
     }
 }
 
@@ -178,17 +212,19 @@ pub const ELASTIC_SEED_PROVIDERS: &[&str] = &[
 pub struct Limits {
     /// Largest event in bytes.
     pub max_event_bytes: u32,
-    /// Most open groups.
+    /// Most open groups per rule.
     pub max_open_groups: u32,
     /// Most entries kept per group list.
     pub max_list_entries: u32,
 }
 
-/// A validated configuration with every default filled in.
+/// One rule's validated configuration with every default filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// The settings it was built from (kept for snapshots).
-    pub settings: Settings,
+pub struct RuleConfig {
+    /// The rule.
+    pub rule: Rule,
+    /// Letter or intent (shared by every rule of a detector).
+    pub profile: Profile,
     /// Window width, ms.
     pub window_ms: i64,
     /// Smallest distinct count that alerts.
@@ -197,10 +233,24 @@ pub struct Config {
     pub commands: Vec<String>,
     /// Elastic: event sources.
     pub providers: Vec<String>,
-    /// Allowed lateness, ms.
+    /// Allowed lateness, ms (shared).
     pub allowed_lateness_ms: i64,
+    /// State bounds (shared).
+    pub limits: Limits,
+}
+
+/// A validated detector configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The settings it was built from (kept for snapshots).
+    pub settings: Settings,
+    /// Each rule, resolved, in the settings' order.
+    pub rules: Vec<RuleConfig>,
     /// State bounds.
     pub limits: Limits,
+    /// A fingerprint of the settings: scanner payloads carry it so a
+    /// detector only applies payloads made under its own configuration.
+    pub fingerprint: u64,
 }
 
 fn check_list(name: &str, list: &[String]) -> Result<(), ConfigError> {
@@ -243,31 +293,25 @@ fn owned(list: &[&str]) -> Vec<String> {
 impl Config {
     /// Validates `settings` and fills in the defaults.
     pub fn new(settings: Settings) -> Result<Config, ConfigError> {
-        let (default_window, default_min) = match settings.rule {
-            Rule::Sentinel => (60_000, 8),
-            Rule::Elastic => (10_000, 6),
-        };
-        let window_ms = duration("window-ms", settings.window_ms, default_window, 1)?;
+        if settings.rules.is_empty() {
+            return Err(ConfigError::InvalidList(
+                "rules must not be empty".to_owned(),
+            ));
+        }
+        for (i, r) in settings.rules.iter().enumerate() {
+            if settings.rules[..i].iter().any(|o| o.rule == r.rule) {
+                return Err(ConfigError::InvalidList(format!(
+                    "rules[{i}] names {} again; each rule may appear once",
+                    r.rule.name()
+                )));
+            }
+        }
         let allowed_lateness_ms = duration(
             "allowed-lateness-ms",
             settings.allowed_lateness_ms,
             DEFAULT_ALLOWED_LATENESS_MS,
             0,
         )?;
-        let min_distinct = positive("min-distinct", settings.min_distinct, default_min)?;
-        let commands = match &settings.commands {
-            Some(list) => list.clone(),
-            None => owned(match settings.profile {
-                Profile::Seed => SENTINEL_SEED_COMMANDS,
-                Profile::Default => SENTINEL_DEFAULT_COMMANDS,
-            }),
-        };
-        check_list("commands", &commands)?;
-        let providers = settings
-            .providers
-            .clone()
-            .unwrap_or_else(|| owned(ELASTIC_SEED_PROVIDERS));
-        check_list("providers", &providers)?;
         let l = &settings.limits;
         let limits = Limits {
             max_event_bytes: positive(
@@ -286,8 +330,53 @@ impl Config {
                 DEFAULT_MAX_LIST_ENTRIES,
             )?,
         };
+        let rules = settings
+            .rules
+            .iter()
+            .map(|r| RuleConfig::new(r, settings.profile, allowed_lateness_ms, limits))
+            .collect::<Result<Vec<_>, _>>()?;
+        let material = serde_json::to_vec(&settings).expect("settings serialise");
+        let digest = sha2::Sha256::digest(&material);
+        let fingerprint = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
         Ok(Config {
             settings,
+            rules,
+            limits,
+            fingerprint,
+        })
+    }
+}
+
+impl RuleConfig {
+    /// Validates one rule's settings under the detector's shared ones.
+    pub fn new(
+        r: &RuleSettings,
+        profile: Profile,
+        allowed_lateness_ms: i64,
+        limits: Limits,
+    ) -> Result<RuleConfig, ConfigError> {
+        let (default_window, default_min) = match r.rule {
+            Rule::Sentinel => (60_000, 8),
+            Rule::Elastic => (10_000, 6),
+        };
+        let window_ms = duration("window-ms", r.window_ms, default_window, 1)?;
+        let min_distinct = positive("min-distinct", r.min_distinct, default_min)?;
+        let commands = match &r.commands {
+            Some(list) => list.clone(),
+            None => owned(match profile {
+                Profile::Seed => SENTINEL_SEED_COMMANDS,
+                Profile::Default => SENTINEL_DEFAULT_COMMANDS,
+            }),
+        };
+        check_list("commands", &commands)?;
+        let providers = r
+            .providers
+            .clone()
+            .unwrap_or_else(|| owned(ELASTIC_SEED_PROVIDERS));
+        check_list("providers", &providers)?;
+        Ok(RuleConfig {
+            rule: r.rule,
+            profile,
             window_ms,
             min_distinct,
             commands,
@@ -295,6 +384,15 @@ impl Config {
             allowed_lateness_ms,
             limits,
         })
+    }
+
+    /// One rule alone under `profile`, every tunable at its default (for
+    /// tests of a rule's steps).
+    pub fn single(rule: Rule, profile: Profile) -> RuleConfig {
+        Config::new(Settings::new(rule, profile))
+            .expect("the defaults are valid")
+            .rules
+            .remove(0)
     }
 }
 
@@ -304,17 +402,17 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_rule() {
-        let s = Config::new(Settings::new(Rule::Sentinel, Profile::Default)).unwrap();
+        let s = RuleConfig::single(Rule::Sentinel, Profile::Default);
         assert_eq!((s.window_ms, s.min_distinct), (60_000, 8));
         assert!(s.commands.iter().any(|c| c == "iam.get-user"));
-        let seed = Config::new(Settings::new(Rule::Sentinel, Profile::Seed)).unwrap();
+        let seed = RuleConfig::single(Rule::Sentinel, Profile::Seed);
         assert_eq!(seed.commands.len(), 21);
         assert!(
             seed.commands
                 .iter()
                 .any(|c| c == "iam.get-useriam.list-access-keys")
         );
-        let e = Config::new(Settings::new(Rule::Elastic, Profile::Default)).unwrap();
+        let e = RuleConfig::single(Rule::Elastic, Profile::Default);
         assert_eq!((e.window_ms, e.min_distinct), (10_000, 6));
         assert_eq!(e.providers.len(), 9);
         assert_eq!(e.allowed_lateness_ms, 60_000);
@@ -323,30 +421,50 @@ mod tests {
     #[test]
     fn invalid_settings_are_refused_with_the_field_named() {
         let mut s = Settings::new(Rule::Sentinel, Profile::Default);
-        s.window_ms = Some(0);
+        s.rules[0].window_ms = Some(0);
         assert!(
             matches!(Config::new(s.clone()), Err(ConfigError::OutOfRange(m)) if m.contains("window-ms"))
         );
-        s.window_ms = None;
-        s.min_distinct = Some(0);
+        s.rules[0].window_ms = None;
+        s.rules[0].min_distinct = Some(0);
         assert!(
             matches!(Config::new(s.clone()), Err(ConfigError::OutOfRange(m)) if m.contains("min-distinct"))
         );
-        s.min_distinct = None;
-        s.commands = Some(vec![]);
+        s.rules[0].min_distinct = None;
+        s.rules[0].commands = Some(vec![]);
         assert!(
             matches!(Config::new(s.clone()), Err(ConfigError::InvalidList(m)) if m.contains("commands"))
         );
-        s.commands = Some(vec!["iam.list-users".into(), " ".into()]);
+        s.rules[0].commands = Some(vec!["iam.list-users".into(), " ".into()]);
         assert!(
             matches!(Config::new(s.clone()), Err(ConfigError::InvalidList(m)) if m.contains("commands[1]"))
         );
-        s.commands = None;
+        s.rules[0].commands = None;
         s.allowed_lateness_ms = Some(MAX_DURATION_MS + 1);
         assert!(Config::new(s.clone()).is_err());
         s.allowed_lateness_ms = Some(0);
         assert!(Config::new(s.clone()).is_ok());
         s.limits.max_open_groups = Some(0);
         assert!(Config::new(s).is_err());
+    }
+
+    #[test]
+    fn rules_are_a_non_empty_list_without_repeats() {
+        assert!(matches!(
+            Config::new(Settings::with_rules(vec![], Profile::Default)),
+            Err(ConfigError::InvalidList(m)) if m.contains("rules")
+        ));
+        let twice = Settings::with_rules(
+            vec![RuleSettings::new(Rule::Elastic), RuleSettings::new(Rule::Elastic)],
+            Profile::Default,
+        );
+        assert!(matches!(
+            Config::new(twice),
+            Err(ConfigError::InvalidList(m)) if m.contains("rules[1]")
+        ));
+        let both = Config::new(Settings::all(Profile::Default)).unwrap();
+        assert_eq!(both.rules.len(), 2);
+        let seed = Config::new(Settings::all(Profile::Seed)).unwrap();
+        assert_ne!(both.fingerprint, seed.fingerprint);
     }
 }

@@ -12,9 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
-use crate::config::Config;
-use crate::event::{EventError, RejectReason, parse_event};
+use crate::config::RuleConfig;
+use crate::event::{Event, EventError, RejectReason};
 use crate::rules::RuleLogic;
+use crate::wire::{Reader, WireError};
 use crate::time::{self, bucket_start};
 
 /// What happened to one valid event.
@@ -58,7 +59,7 @@ pub(crate) struct State<K, G> {
 /// One rule running over event-time windows.
 pub(crate) struct Engine<R: RuleLogic> {
     rule: R,
-    config: Config,
+    config: RuleConfig,
     windows: BTreeMap<i64, HashMap<R::Key, R::Group>>,
     open_groups: usize,
     watermark: Option<i64>,
@@ -68,7 +69,7 @@ pub(crate) struct Engine<R: RuleLogic> {
 }
 
 impl<R: RuleLogic> Engine<R> {
-    pub(crate) fn new(rule: R, config: Config) -> Self {
+    pub(crate) fn new(rule: R, config: RuleConfig) -> Self {
         Engine {
             rule,
             config,
@@ -81,7 +82,7 @@ impl<R: RuleLogic> Engine<R> {
         }
     }
 
-    pub(crate) fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &RuleConfig {
         &self.config
     }
 
@@ -96,9 +97,39 @@ impl<R: RuleLogic> Engine<R> {
             })
     }
 
-    pub(crate) fn push(&mut self, text: &str) -> Result<Outcome, EventError> {
+    /// Counts a record no rule could read.
+    pub(crate) fn reject(&mut self, reason: RejectReason) {
         self.counters.pushed += 1;
-        let result = self.apply(text);
+        self.counters.rejected[reason as usize] += 1;
+    }
+
+    /// Applies `n` valid records this rule filters, the latest at `max_t`:
+    /// they count and move the watermark, nothing else.
+    pub(crate) fn filtered(&mut self, n: u64, max_t: i64) {
+        self.counters.pushed += n;
+        self.counters.filtered += n;
+        self.advance(max_t);
+    }
+
+    /// This rule's per-event steps on a readable event.
+    pub(crate) fn select(&self, event: &Event<'_>) -> Option<(R::Key, R::Item)> {
+        self.rule.select(event)
+    }
+
+    /// Reads a selection back from a payload.
+    pub(crate) fn decode(&self, r: &mut Reader<'_>) -> Result<(R::Key, R::Item), WireError> {
+        self.rule.decode(r)
+    }
+
+    /// Applies one readable event at time `t`, selected (with its key and
+    /// contribution) or filtered by this rule.
+    pub(crate) fn event(
+        &mut self,
+        t: i64,
+        selection: Option<(R::Key, R::Item)>,
+    ) -> Result<Outcome, EventError> {
+        self.counters.pushed += 1;
+        let result = self.apply(t, selection);
         match &result {
             Ok(Outcome::Accepted) => self.counters.accepted += 1,
             Ok(Outcome::Filtered) => self.counters.filtered += 1,
@@ -108,17 +139,8 @@ impl<R: RuleLogic> Engine<R> {
         result
     }
 
-    fn apply(&mut self, text: &str) -> Result<Outcome, EventError> {
-        let max = self.config.limits.max_event_bytes as usize;
-        if text.len() > max {
-            return Err(EventError::new(
-                RejectReason::TooLarge,
-                format!("event is {} bytes; the limit is {max}", text.len()),
-            ));
-        }
-        let event = parse_event(text)?;
-        let t = event.time_ms;
-        let outcome = match self.rule.select(&event) {
+    fn apply(&mut self, t: i64, selection: Option<(R::Key, R::Item)>) -> Result<Outcome, EventError> {
+        let outcome = match selection {
             None => Outcome::Filtered,
             Some((key, item)) => {
                 let start = bucket_start(t, self.config.window_ms);
@@ -212,6 +234,10 @@ impl<R: RuleLogic> Engine<R> {
         std::mem::take(&mut self.pending)
     }
 
+    pub(crate) fn ended(&self) -> bool {
+        self.ended
+    }
+
     pub(crate) fn open_windows(&self) -> usize {
         self.windows.len()
     }
@@ -246,7 +272,7 @@ impl<R: RuleLogic> Engine<R> {
     /// engine relies on: window starts in range and aligned to the width.
     pub(crate) fn from_state(
         rule: R,
-        config: Config,
+        config: RuleConfig,
         state: State<R::Key, R::Group>,
     ) -> Result<Self, String> {
         let mut engine = Engine::new(rule, config);
@@ -256,7 +282,16 @@ impl<R: RuleLogic> Engine<R> {
             {
                 return Err(format!("window start {start} is not a bucket start"));
             }
+            if groups.iter().any(|(_, g)| !engine.rule.check(g)) {
+                return Err(format!(
+                    "a group of window {start} is damaged (unsorted, repeated or empty values)"
+                ));
+            }
+            let n = groups.len();
             let groups: HashMap<R::Key, R::Group> = groups.into_iter().collect();
+            if groups.len() != n {
+                return Err(format!("window {start} holds a group twice"));
+            }
             if engine.windows.insert(start, groups).is_some() {
                 return Err(format!("window {start} appears twice"));
             }

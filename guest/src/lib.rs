@@ -13,7 +13,9 @@ pub mod config;
 mod engine;
 pub mod event;
 pub mod rules;
+pub mod skim;
 pub mod time;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
@@ -21,48 +23,133 @@ mod component;
 use serde::{Deserialize, Serialize};
 
 pub use alert::{Alert, Entity};
-pub use config::{ConfigError, LimitSettings, Profile, Rule, Settings};
+pub use config::{ConfigError, LimitSettings, Profile, Rule, RuleSettings, Settings};
 pub use engine::{Counters, Outcome};
 pub use event::{EventError, RejectReason};
 
-use config::Config;
+use config::{Config, RuleConfig};
 use engine::{Engine, State};
-use rules::{elastic::Elastic, sentinel::Sentinel};
+use event::{Event, parse_event};
+use rules::{elastic, elastic::Elastic, sentinel, sentinel::Sentinel};
+use skim::Skim;
+use wire::{Reader, WireError};
 
 /// The format name written into every snapshot.
 pub const SNAPSHOT_FORMAT: &str = "recon-detector-snapshot";
 /// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 
-/// The result of [`Detector::push_batch`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchResult {
-    /// Events counted in a window.
-    pub accepted: u32,
-    /// Valid events the filters dropped.
-    pub filtered: u32,
-    /// Late events.
-    pub late: u32,
-    /// Rejected events by index in the batch.
-    pub errors: Vec<(u32, EventError)>,
+/// What one rule made of one readable event: an outcome, or its own
+/// rejection (`state-limit`).
+pub type RuleOutcome = Result<Outcome, EventError>;
+
+/// An error for one record of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchError {
+    /// Index in the batch (list position, or line of an NDJSON buffer).
+    pub index: u32,
+    /// `None` when no rule could read the record; the rule otherwise.
+    pub rule: Option<Rule>,
+    /// Why.
+    pub error: EventError,
 }
 
-/// A detector's counters and state sizes.
+/// What one rule made of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stats {
-    /// Running counters.
+pub struct RuleCounts {
+    /// The rule.
+    pub rule: Rule,
+    /// Counted in a window.
+    pub accepted: u32,
+    /// Valid, dropped by the filters.
+    pub filtered: u32,
+    /// Late.
+    pub late: u32,
+    /// Rejected by this rule (`state-limit`).
+    pub rejected: u32,
+}
+
+/// The result of a batch call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchResult {
+    /// Records in the batch.
+    pub records: u32,
+    /// Records no rule could read.
+    pub rejected: u32,
+    /// Per rule, in configuration order.
+    pub rules: Vec<RuleCounts>,
+    /// Rejections, in index order.
+    pub errors: Vec<BatchError>,
+}
+
+impl BatchResult {
+    fn new(rules: &[RuleConfig]) -> Self {
+        BatchResult {
+            records: 0,
+            rejected: 0,
+            rules: rules
+                .iter()
+                .map(|r| RuleCounts {
+                    rule: r.rule,
+                    accepted: 0,
+                    filtered: 0,
+                    late: 0,
+                    rejected: 0,
+                })
+                .collect(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn count(&mut self, i: usize, outcome: &RuleOutcome) {
+        let c = &mut self.rules[i];
+        match outcome {
+            Ok(Outcome::Accepted) => c.accepted += 1,
+            Ok(Outcome::Filtered) => c.filtered += 1,
+            Ok(Outcome::Late) => c.late += 1,
+            Err(_) => c.rejected += 1,
+        }
+    }
+}
+
+/// What a [`Scanner`] made of a buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scanned {
+    /// Records (non-blank lines) in the buffer.
+    pub records: u32,
+    /// Records no rule can read.
+    pub errors: Vec<BatchError>,
+    /// Everything [`Detector::apply`] needs (see [`wire`]).
+    pub payload: Vec<u8>,
+}
+
+/// Why [`Detector::apply`] refused a payload; nothing was applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// Made under another configuration.
+    #[error("the payload was made by a scanner with another configuration")]
+    ConfigMismatch,
+    /// Damaged, or from another build.
+    #[error("the payload cannot be read: {0}")]
+    Malformed(String),
+}
+
+/// One rule's counters and state sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleStats {
+    /// The rule.
+    pub rule: Rule,
+    /// Running counters (`pushed = accepted + filtered + rejected + late`).
     pub counters: Counters,
     /// Open windows.
     pub open_windows: u32,
     /// Open groups.
     pub open_groups: u32,
-    /// Alerts not yet drained.
-    pub pending_alerts: u32,
     /// Current watermark.
     pub watermark: Option<i64>,
 }
 
-impl Stats {
+impl RuleStats {
     /// All rejected events.
     pub fn rejected(&self) -> u64 {
         self.counters.rejected.iter().sum()
@@ -70,12 +157,42 @@ impl Stats {
 
     /// Rejections per reason, zero counts left out.
     pub fn rejected_by_reason(&self) -> Vec<(RejectReason, u64)> {
-        RejectReason::ALL
-            .iter()
-            .zip(self.counters.rejected)
-            .filter(|(_, n)| *n > 0)
-            .map(|(r, n)| (*r, n))
-            .collect()
+        by_reason(&self.counters.rejected)
+    }
+}
+
+fn by_reason(counts: &[u64; 7]) -> Vec<(RejectReason, u64)> {
+    RejectReason::ALL
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| **n > 0)
+        .map(|(r, n)| (*r, *n))
+        .collect()
+}
+
+/// A detector's counters and state sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Records pushed.
+    pub pushed: u64,
+    /// Records no rule could read, per reason (indexed as
+    /// [`RejectReason::ALL`]).
+    pub rejected: [u64; 7],
+    /// Per rule, in configuration order.
+    pub rules: Vec<RuleStats>,
+    /// Alerts not yet drained, all rules.
+    pub pending_alerts: u32,
+}
+
+impl Stats {
+    /// Records no rule could read, all reasons.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.iter().sum()
+    }
+
+    /// Those rejections per reason, zero counts left out.
+    pub fn rejected_by_reason(&self) -> Vec<(RejectReason, u64)> {
+        by_reason(&self.rejected)
     }
 }
 
@@ -95,7 +212,199 @@ pub enum SnapshotError {
     InvalidConfig(ConfigError),
 }
 
-enum Inner {
+/// A record as the first, stateless stage reads it.
+enum Read<'a> {
+    /// Valid, and no rule can select it (settled by the pre-filter).
+    Filtered(i64),
+    /// Valid; the rules must look at it.
+    Event(Event<'a>),
+}
+
+/// Reads one record: the size bound, then the pre-filter, then (when the
+/// pre-filter cannot settle it) the full parse.
+fn read_record(text: &str, max_bytes: u32, prefilter: bool) -> Result<Read<'_>, EventError> {
+    if text.len() > max_bytes as usize {
+        return Err(EventError::new(
+            RejectReason::TooLarge,
+            format!(
+                "event is {} bytes; the limit is {max_bytes} (limits.max-event-bytes)",
+                text.len()
+            ),
+        ));
+    }
+    if prefilter && let Skim::Filtered(t) = skim::skim(text) {
+        return Ok(Read::Filtered(t));
+    }
+    parse_event(text).map(Read::Event)
+}
+
+/// The lines of an NDJSON buffer: `(index, text)` for every non-blank line,
+/// or the UTF-8 error of a line that is not text. A `\r` before the `\n`
+/// is dropped.
+fn for_each_line(buf: &[u8], mut f: impl FnMut(u32, Result<&str, EventError>)) {
+    // Most buffers are valid UTF-8 as a whole: check once, then slice.
+    let whole = std::str::from_utf8(buf).ok();
+    let mut start = 0usize;
+    let mut index = 0u32;
+    while start < buf.len() {
+        let end = memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |n| start + n);
+        let mut line_end = end;
+        if line_end > start && buf[line_end - 1] == b'\r' {
+            line_end -= 1;
+        }
+        let bytes = &buf[start..line_end];
+        if !bytes.iter().all(|c| matches!(c, b' ' | b'\t' | b'\r')) {
+            let text = match whole {
+                Some(all) => Ok(&all[start..line_end]),
+                None => std::str::from_utf8(bytes).map_err(|e| {
+                    EventError::new(
+                        RejectReason::InvalidJson,
+                        format!("not valid JSON: the line is not UTF-8 ({e})"),
+                    )
+                }),
+            };
+            f(index, text);
+        }
+        index = index.saturating_add(1);
+        start = end + 1;
+    }
+}
+
+/// A rule's stateless logic.
+#[derive(Debug, Clone)]
+enum Logic {
+    Sentinel(Sentinel),
+    Elastic(Elastic),
+}
+
+impl Logic {
+    fn new(c: &RuleConfig) -> Logic {
+        match c.rule {
+            Rule::Sentinel => Logic::Sentinel(Sentinel::new(c)),
+            Rule::Elastic => Logic::Elastic(Elastic::new(c)),
+        }
+    }
+
+    /// Selects `event` and appends the selection's encoding to `out`.
+    fn select_into(&self, event: &Event<'_>, out: &mut Vec<u8>) -> bool {
+        use rules::RuleLogic;
+        match self {
+            Logic::Sentinel(r) => r.select(event).map(|(k, i)| r.encode(&k, &i, out)),
+            Logic::Elastic(r) => r.select(event).map(|(k, i)| r.encode(&k, &i, out)),
+        }
+        .is_some()
+    }
+}
+
+/// The stateless first stage: reads each record of an NDJSON buffer once
+/// and applies every rule's per-event steps, for a [`Detector`] with the
+/// same configuration to [`Detector::apply`]. Holds no state between
+/// calls, so a host can run one per core.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    fingerprint: u64,
+    max_event_bytes: u32,
+    rules: Vec<Logic>,
+    prefilter: bool,
+}
+
+impl Scanner {
+    /// A scanner for `settings`, or why they are invalid.
+    pub fn new(settings: Settings) -> Result<Scanner, ConfigError> {
+        Ok(Scanner::from_config(&Config::new(settings)?))
+    }
+
+    fn from_config(config: &Config) -> Scanner {
+        Scanner {
+            fingerprint: config.fingerprint,
+            max_event_bytes: config.limits.max_event_bytes,
+            rules: config.rules.iter().map(Logic::new).collect(),
+            prefilter: true,
+        }
+    }
+
+    /// Turns the pre-filter off (every record takes the full parse): for
+    /// differential tests and benchmarks. Results are the same either way.
+    pub fn set_prefilter(&mut self, on: bool) {
+        self.prefilter = on;
+    }
+
+    /// Reads an NDJSON buffer; see the contract's `scan`.
+    pub fn scan(&self, buf: &[u8]) -> Scanned {
+        let mut out = Vec::with_capacity(64 + buf.len() / 64);
+        out.extend_from_slice(wire::MAGIC);
+        out.extend_from_slice(&self.fingerprint.to_le_bytes());
+        let mut errors = Vec::new();
+        let mut records = 0u32;
+        // A run of records every rule filters: only their number and the
+        // latest time matter to the second stage.
+        let mut run = 0u64;
+        let mut run_max = i64::MIN;
+        let mut sel = Vec::new();
+        for_each_line(buf, |index, text| {
+            records = records.saturating_add(1);
+            let read = text.and_then(|t| read_record(t, self.max_event_bytes, self.prefilter));
+            match read {
+                Ok(Read::Filtered(t)) => {
+                    run += 1;
+                    run_max = run_max.max(t);
+                }
+                Ok(Read::Event(ev)) => {
+                    sel.clear();
+                    let mut any = false;
+                    for r in &self.rules {
+                        let at = sel.len();
+                        sel.push(0);
+                        if r.select_into(&ev, &mut sel) {
+                            sel[at] = 1;
+                            any = true;
+                        }
+                    }
+                    if any {
+                        if run > 0 {
+                            out.push(wire::RUN);
+                            wire::put_varint(&mut out, run);
+                            wire::put_i64(&mut out, run_max);
+                            run = 0;
+                            run_max = i64::MIN;
+                        }
+                        out.push(wire::EVENT);
+                        wire::put_varint(&mut out, u64::from(index));
+                        wire::put_i64(&mut out, ev.time_ms);
+                        out.extend_from_slice(&sel);
+                    } else {
+                        run += 1;
+                        run_max = run_max.max(ev.time_ms);
+                    }
+                }
+                Err(error) => {
+                    // A rejection touches no window: it need not end the run.
+                    out.push(wire::REJECT);
+                    wire::put_varint(&mut out, u64::from(index));
+                    out.push(error.reason as u8);
+                    errors.push(BatchError {
+                        index,
+                        rule: None,
+                        error,
+                    });
+                }
+            }
+        });
+        if run > 0 {
+            out.push(wire::RUN);
+            wire::put_varint(&mut out, run);
+            wire::put_i64(&mut out, run_max);
+        }
+        Scanned {
+            records,
+            errors,
+            payload: out,
+        }
+    }
+}
+
+/// One rule running over windows.
+enum RuleEngine {
     Sentinel(Engine<Sentinel>),
     Elastic(Engine<Elastic>),
 }
@@ -103,115 +412,378 @@ enum Inner {
 macro_rules! each {
     ($self:expr, $e:ident => $body:expr) => {
         match $self {
-            Inner::Sentinel($e) => $body,
-            Inner::Elastic($e) => $body,
+            RuleEngine::Sentinel($e) => $body,
+            RuleEngine::Elastic($e) => $body,
         }
     };
 }
 
-/// One running detection: a rule, its open windows, watermark, pending
-/// alerts and counters.
+/// A decoded selection of one rule.
+enum Selection {
+    Sentinel(sentinel::Key, sentinel::Item),
+    Elastic(String, String),
+}
+
+/// A decoded payload entry.
+enum Entry {
+    Run(u64, i64),
+    Reject(RejectReason),
+    Event(u32, i64, Vec<Option<Selection>>),
+}
+
+impl RuleEngine {
+    fn new(c: &RuleConfig) -> RuleEngine {
+        match c.rule {
+            Rule::Sentinel => RuleEngine::Sentinel(Engine::new(Sentinel::new(c), c.clone())),
+            Rule::Elastic => RuleEngine::Elastic(Engine::new(Elastic::new(c), c.clone())),
+        }
+    }
+
+    fn rule(&self) -> Rule {
+        each!(self, e => e.config().rule)
+    }
+
+    fn push(&mut self, event: &Event<'_>) -> RuleOutcome {
+        each!(self, e => {
+            let sel = e.select(event);
+            e.event(event.time_ms, sel)
+        })
+    }
+
+    fn decode(&self, r: &mut Reader<'_>) -> Result<Selection, WireError> {
+        match self {
+            RuleEngine::Sentinel(e) => e.decode(r).map(|(k, i)| Selection::Sentinel(k, i)),
+            RuleEngine::Elastic(e) => e.decode(r).map(|(k, i)| Selection::Elastic(k, i)),
+        }
+    }
+
+    fn apply(&mut self, t: i64, sel: Option<Selection>) -> RuleOutcome {
+        match (self, sel) {
+            (RuleEngine::Sentinel(e), Some(Selection::Sentinel(k, i))) => e.event(t, Some((k, i))),
+            (RuleEngine::Elastic(e), Some(Selection::Elastic(k, i))) => e.event(t, Some((k, i))),
+            (RuleEngine::Sentinel(e), _) => e.event(t, None),
+            (RuleEngine::Elastic(e), _) => e.event(t, None),
+        }
+    }
+
+    fn stats(&self) -> RuleStats {
+        each!(self, e => RuleStats {
+            rule: e.config().rule,
+            counters: e.counters.clone(),
+            open_windows: e.open_windows() as u32,
+            open_groups: e.open_groups() as u32,
+            watermark: e.watermark(),
+        })
+    }
+}
+
+/// One running detection: its rules over one parse of each event, their
+/// open windows, watermarks, pending alerts and counters.
 pub struct Detector {
-    inner: Inner,
+    config: Config,
+    engines: Vec<RuleEngine>,
+    scanner: Scanner,
+    pushed: u64,
+    rejected: [u64; 7],
 }
 
 #[derive(Serialize)]
-struct SnapshotOut<'a, S> {
+struct SnapshotOut<'a> {
     format: &'a str,
     version: u32,
     settings: &'a Settings,
-    state: S,
+    pushed: u64,
+    rejected: [u64; 7],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sentinel: Option<State<sentinel::Key, &'a sentinel::Group>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    elastic: Option<State<String, &'a elastic::Group>>,
 }
 
 #[derive(Deserialize)]
 struct SnapshotHeader {
     format: String,
     version: u32,
-    settings: Settings,
 }
 
 #[derive(Deserialize)]
-struct SnapshotIn<S> {
-    state: S,
+struct SnapshotIn {
+    settings: Settings,
+    pushed: u64,
+    rejected: [u64; 7],
+    sentinel: Option<State<sentinel::Key, sentinel::Group>>,
+    elastic: Option<State<String, elastic::Group>>,
 }
 
 impl Detector {
     /// A detector for `settings`, or why they are invalid.
     pub fn new(settings: Settings) -> Result<Detector, ConfigError> {
-        let config = Config::new(settings)?;
-        Ok(Detector::from_config(config))
+        Ok(Detector::from_config(Config::new(settings)?))
     }
 
     fn from_config(config: Config) -> Detector {
-        let inner = match config.settings.rule {
-            Rule::Sentinel => Inner::Sentinel(Engine::new(Sentinel::new(&config), config)),
-            Rule::Elastic => Inner::Elastic(Engine::new(Elastic::new(&config), config)),
-        };
-        Detector { inner }
+        let engines = config.rules.iter().map(RuleEngine::new).collect();
+        let scanner = Scanner::from_config(&config);
+        Detector {
+            config,
+            engines,
+            scanner,
+            pushed: 0,
+            rejected: [0; 7],
+        }
     }
 
     /// The settings this detector was built from.
     pub fn settings(&self) -> &Settings {
-        each!(&self.inner, e => &e.config().settings)
+        &self.config.settings
     }
 
-    /// Pushes one event (JSON text).
-    pub fn push(&mut self, event: &str) -> Result<Outcome, EventError> {
-        each!(&mut self.inner, e => e.push(event))
+    /// Turns the pre-filter off or on; see [`Scanner::set_prefilter`].
+    pub fn set_prefilter(&mut self, on: bool) {
+        self.scanner.set_prefilter(on);
+    }
+
+    fn reject(&mut self, reason: RejectReason) {
+        self.rejected[reason as usize] += 1;
+        for e in &mut self.engines {
+            each!(e, e => e.reject(reason));
+        }
+    }
+
+    /// Pushes one event (JSON text) through every rule: one outcome per
+    /// rule, or the error when no rule can read it.
+    pub fn push(&mut self, event: &str) -> Result<Vec<RuleOutcome>, EventError> {
+        self.pushed += 1;
+        match read_record(event, self.config.limits.max_event_bytes, self.scanner.prefilter) {
+            Err(e) => {
+                self.reject(e.reason);
+                Err(e)
+            }
+            Ok(Read::Filtered(t)) => Ok(self
+                .engines
+                .iter_mut()
+                .map(|e| {
+                    each!(e, e => e.filtered(1, t));
+                    Ok(Outcome::Filtered)
+                })
+                .collect()),
+            Ok(Read::Event(ev)) => Ok(self.engines.iter_mut().map(|e| e.push(&ev)).collect()),
+        }
     }
 
     /// Pushes many events, in order; errors are reported by index.
     pub fn push_batch<S: AsRef<str>>(&mut self, events: &[S]) -> BatchResult {
-        let mut result = BatchResult::default();
+        let mut result = BatchResult::new(&self.config.rules);
         for (i, event) in events.iter().enumerate() {
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            result.records = result.records.saturating_add(1);
             match self.push(event.as_ref()) {
-                Ok(Outcome::Accepted) => result.accepted += 1,
-                Ok(Outcome::Filtered) => result.filtered += 1,
-                Ok(Outcome::Late) => result.late += 1,
-                Err(e) => result.errors.push((i as u32, e)),
+                Ok(outcomes) => {
+                    for (r, o) in outcomes.into_iter().enumerate() {
+                        result.count(r, &o);
+                        if let Err(error) = o {
+                            let rule = Some(self.engines[r].rule());
+                            result.errors.push(BatchError { index, rule, error });
+                        }
+                    }
+                }
+                Err(error) => {
+                    result.rejected += 1;
+                    result.errors.push(BatchError {
+                        index,
+                        rule: None,
+                        error,
+                    });
+                }
             }
         }
         result
     }
 
+    /// Pushes the records of an NDJSON buffer, one per line; errors are
+    /// reported by line index. The same as [`Scanner::scan`] followed by
+    /// [`Detector::apply`].
+    pub fn push_ndjson(&mut self, buf: &[u8]) -> BatchResult {
+        let scanned = self.scanner.scan(buf);
+        let mut result = self
+            .apply(&scanned.payload)
+            .expect("a detector applies its own scanner's payload");
+        if !scanned.errors.is_empty() {
+            let mut errors = scanned.errors;
+            errors.append(&mut result.errors);
+            // Stable: a record's own error stays before its rules' errors.
+            errors.sort_by_key(|e| e.index);
+            result.errors = errors;
+        }
+        result
+    }
+
+    /// Applies a [`Scanner`]'s payload, as `push_ndjson` on its buffer
+    /// would. Checks the whole payload before applying any of it.
+    pub fn apply(&mut self, payload: &[u8]) -> Result<BatchResult, ApplyError> {
+        let entries = self.decode(payload)?;
+        let mut result = BatchResult::new(&self.config.rules);
+        for entry in entries {
+            match entry {
+                Entry::Run(n, max_t) => {
+                    let n32 = u32::try_from(n).unwrap_or(u32::MAX);
+                    self.pushed += n;
+                    result.records = result.records.saturating_add(n32);
+                    for (i, e) in self.engines.iter_mut().enumerate() {
+                        each!(e, e => e.filtered(n, max_t));
+                        result.rules[i].filtered = result.rules[i].filtered.saturating_add(n32);
+                    }
+                }
+                Entry::Reject(reason) => {
+                    self.pushed += 1;
+                    result.records = result.records.saturating_add(1);
+                    result.rejected += 1;
+                    self.reject(reason);
+                }
+                Entry::Event(index, t, sels) => {
+                    self.pushed += 1;
+                    result.records = result.records.saturating_add(1);
+                    for (i, (e, sel)) in self.engines.iter_mut().zip(sels).enumerate() {
+                        let o = e.apply(t, sel);
+                        result.count(i, &o);
+                        if let Err(error) = o {
+                            result.errors.push(BatchError {
+                                index,
+                                rule: Some(e.rule()),
+                                error,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    fn decode(&self, payload: &[u8]) -> Result<Vec<Entry>, ApplyError> {
+        let bad = |e: WireError| ApplyError::Malformed(e.0);
+        let mut r = Reader::new(payload);
+        if r.bytes(4, "the header").map_err(bad)? != wire::MAGIC {
+            return Err(ApplyError::Malformed(
+                "not a scanner payload of this build".to_owned(),
+            ));
+        }
+        if r.u64().map_err(bad)? != self.config.fingerprint {
+            return Err(ApplyError::ConfigMismatch);
+        }
+        let mut entries = Vec::new();
+        while !r.is_empty() {
+            let entry = match r.u8().map_err(bad)? {
+                wire::RUN => {
+                    let n = r.varint().map_err(bad)?;
+                    let t = r.i64().map_err(bad)?;
+                    time::check_range(t)
+                        .map_err(|e| ApplyError::Malformed(format!("a run's time: {e}")))?;
+                    Entry::Run(n, t)
+                }
+                wire::REJECT => {
+                    r.u32().map_err(bad)?;
+                    let reason = RejectReason::ALL
+                        .get(usize::from(r.u8().map_err(bad)?))
+                        .copied()
+                        .ok_or_else(|| ApplyError::Malformed("unknown reject reason".into()))?;
+                    Entry::Reject(reason)
+                }
+                wire::EVENT => {
+                    let index = r.u32().map_err(bad)?;
+                    let t = r.i64().map_err(bad)?;
+                    time::check_range(t)
+                        .map_err(|e| ApplyError::Malformed(format!("an event's time: {e}")))?;
+                    let mut sels = Vec::with_capacity(self.engines.len());
+                    for e in &self.engines {
+                        sels.push(match r.u8().map_err(bad)? {
+                            0 => None,
+                            1 => Some(e.decode(&mut r).map_err(bad)?),
+                            t => {
+                                return Err(ApplyError::Malformed(format!(
+                                    "unknown selection tag {t}"
+                                )));
+                            }
+                        });
+                    }
+                    Entry::Event(index, t, sels)
+                }
+                t => return Err(ApplyError::Malformed(format!("unknown entry tag {t}"))),
+            };
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
     /// Advances the watermark to `to`, or with `None` ends the stream and
     /// closes every window. Returns the number of alerts produced.
     pub fn flush(&mut self, to: Option<i64>) -> u32 {
-        each!(&mut self.inner, e => e.flush(to))
+        self.engines
+            .iter_mut()
+            .map(|e| each!(e, e => e.flush(to)))
+            .sum()
     }
 
-    /// Takes the alerts produced so far, oldest window first.
+    /// Takes the alerts produced so far: by window end, then rule
+    /// (configuration order), then group, which is the order in which
+    /// they became final whatever the batching.
     pub fn drain(&mut self) -> Vec<Alert> {
-        each!(&mut self.inner, e => e.drain())
+        let mut all: Vec<(i64, usize, Alert)> = Vec::new();
+        for (i, e) in self.engines.iter_mut().enumerate() {
+            all.extend(
+                each!(e, e => e.drain())
+                    .into_iter()
+                    .map(|a| (a.window_end, i, a)),
+            );
+        }
+        // Stable: each rule's alerts are already in group order.
+        all.sort_by_key(|(end, i, _)| (*end, *i));
+        all.into_iter().map(|(_, _, a)| a).collect()
     }
 
     /// Counters and state sizes.
     pub fn stats(&self) -> Stats {
-        each!(&self.inner, e => Stats {
-            counters: e.counters.clone(),
-            open_windows: e.open_windows() as u32,
-            open_groups: e.open_groups() as u32,
-            pending_alerts: e.pending() as u32,
-            watermark: e.watermark(),
-        })
+        Stats {
+            pushed: self.pushed,
+            rejected: self.rejected,
+            rules: self.engines.iter().map(RuleEngine::stats).collect(),
+            pending_alerts: self
+                .engines
+                .iter()
+                .map(|e| each!(e, e => e.pending()) as u32)
+                .sum(),
+        }
+    }
+
+    /// Whether the stream was ended by `flush(None)`.
+    pub fn ended(&self) -> bool {
+        self.engines.iter().any(|e| each!(e, e => e.ended()))
     }
 
     /// Serialises settings, state and counters (versioned JSON).
     pub fn snapshot(&self) -> Vec<u8> {
-        let settings = self.settings();
-        let bytes = each!(&self.inner, e => serde_json::to_vec(&SnapshotOut {
+        let mut out = SnapshotOut {
             format: SNAPSHOT_FORMAT,
             version: SNAPSHOT_VERSION,
-            settings,
-            state: e.state(),
-        }));
-        bytes.expect("detector state holds only strings, integers and lists")
+            settings: &self.config.settings,
+            pushed: self.pushed,
+            rejected: self.rejected,
+            sentinel: None,
+            elastic: None,
+        };
+        for e in &self.engines {
+            match e {
+                RuleEngine::Sentinel(e) => out.sentinel = Some(e.state()),
+                RuleEngine::Elastic(e) => out.elastic = Some(e.state()),
+            }
+        }
+        serde_json::to_vec(&out).expect("detector state holds only strings, integers and lists")
     }
 
     /// Rebuilds a detector from [`Detector::snapshot`] bytes.
     pub fn restore(bytes: &[u8]) -> Result<Detector, SnapshotError> {
-        let header: SnapshotHeader =
-            serde_json::from_slice(bytes).map_err(|e| SnapshotError::Malformed(e.to_string()))?;
+        let malformed = |e: serde_json::Error| SnapshotError::Malformed(e.to_string());
+        let header: SnapshotHeader = serde_json::from_slice(bytes).map_err(malformed)?;
         if header.format != SNAPSHOT_FORMAT {
             return Err(SnapshotError::Malformed(format!(
                 "format is {:?}, expected {SNAPSHOT_FORMAT:?}",
@@ -221,26 +793,37 @@ impl Detector {
         if header.version != SNAPSHOT_VERSION {
             return Err(SnapshotError::UnsupportedVersion(header.version));
         }
-        let config = Config::new(header.settings).map_err(SnapshotError::InvalidConfig)?;
-        let malformed = |e: serde_json::Error| SnapshotError::Malformed(e.to_string());
-        let inner = match config.settings.rule {
-            Rule::Sentinel => {
-                let s: SnapshotIn<State<_, _>> =
-                    serde_json::from_slice(bytes).map_err(malformed)?;
-                Inner::Sentinel(
-                    Engine::from_state(Sentinel::new(&config), config, s.state)
+        let snap: SnapshotIn = serde_json::from_slice(bytes).map_err(malformed)?;
+        let config = Config::new(snap.settings).map_err(SnapshotError::InvalidConfig)?;
+        let (mut sentinel, mut elastic) = (snap.sentinel, snap.elastic);
+        let mut engines = Vec::new();
+        for c in &config.rules {
+            let missing = || {
+                SnapshotError::Malformed(format!("no state for the {} rule", c.rule.name()))
+            };
+            engines.push(match c.rule {
+                Rule::Sentinel => RuleEngine::Sentinel(
+                    Engine::from_state(Sentinel::new(c), c.clone(), sentinel.take().ok_or_else(missing)?)
                         .map_err(SnapshotError::Malformed)?,
-                )
-            }
-            Rule::Elastic => {
-                let s: SnapshotIn<State<_, _>> =
-                    serde_json::from_slice(bytes).map_err(malformed)?;
-                Inner::Elastic(
-                    Engine::from_state(Elastic::new(&config), config, s.state)
+                ),
+                Rule::Elastic => RuleEngine::Elastic(
+                    Engine::from_state(Elastic::new(c), c.clone(), elastic.take().ok_or_else(missing)?)
                         .map_err(SnapshotError::Malformed)?,
-                )
-            }
-        };
-        Ok(Detector { inner })
+                ),
+            });
+        }
+        if sentinel.is_some() || elastic.is_some() {
+            return Err(SnapshotError::Malformed(
+                "state for a rule the configuration does not run".to_owned(),
+            ));
+        }
+        let scanner = Scanner::from_config(&config);
+        Ok(Detector {
+            config,
+            engines,
+            scanner,
+            pushed: snap.pushed,
+            rejected: snap.rejected,
+        })
     }
 }

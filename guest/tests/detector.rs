@@ -3,7 +3,7 @@
 
 use recon_guest::config::{DEFAULT_ALLOWED_LATENESS_MS, Profile, Rule, Settings};
 use recon_guest::time::parse_time;
-use recon_guest::{Alert, Detector, Outcome, RejectReason};
+use recon_guest::{Alert, Detector, EventError, Outcome, RejectReason};
 
 fn record(time: &str, command: &str, user: &str) -> String {
     format!(
@@ -30,9 +30,17 @@ fn sentinel() -> Detector {
     Detector::new(Settings::new(Rule::Sentinel, Profile::Default)).unwrap()
 }
 
+/// Pushes one event into a one-rule detector: that rule's outcome, or the
+/// rejection (the record's own, or the rule's).
+fn push1(detector: &mut Detector, event: &str) -> Result<Outcome, EventError> {
+    let mut outcomes = detector.push(event)?;
+    assert_eq!(outcomes.len(), 1);
+    outcomes.remove(0)
+}
+
 fn run(detector: &mut Detector, events: &[String]) -> Vec<Alert> {
     for e in events {
-        detector.push(e).unwrap();
+        push1(detector, e).unwrap();
     }
     detector.flush(None);
     detector.drain()
@@ -104,21 +112,24 @@ fn groups_are_separate_per_user() {
 fn windows_close_when_the_watermark_passes_end_plus_lateness() {
     let mut d = sentinel();
     for e in burst(8, |i| format!("2026-02-08T16:31:{:02}Z", i * 5)) {
-        assert_eq!(d.push(&e), Ok(Outcome::Accepted));
+        assert_eq!(push1(&mut d, &e), Ok(Outcome::Accepted));
     }
     let end = parse_time("2026-02-08T16:32:00Z").unwrap();
     let lateness = DEFAULT_ALLOWED_LATENESS_MS as i64;
     assert_eq!(d.flush(Some(end + lateness - 1)), 0);
-    assert_eq!(d.stats().open_windows, 1);
+    assert_eq!(d.stats().rules[0].open_windows, 1);
     assert_eq!(d.flush(Some(end + lateness)), 1);
-    assert_eq!(d.stats().open_windows, 0);
+    assert_eq!(d.stats().rules[0].open_windows, 0);
     assert_eq!(d.drain().len(), 1);
     assert!(d.drain().is_empty());
     // The closed minute is final: a straggler for it is late, counted, not applied.
     let straggler = record("2026-02-08T16:31:59Z", COMMANDS[8], "alice");
-    assert_eq!(d.push(&straggler), Ok(Outcome::Late));
+    assert_eq!(push1(&mut d, &straggler), Ok(Outcome::Late));
     let s = d.stats();
-    assert_eq!((s.counters.late, s.counters.accepted), (1, 8));
+    assert_eq!(
+        (s.rules[0].counters.late, s.rules[0].counters.accepted),
+        (1, 8)
+    );
     assert_eq!(d.flush(None), 0);
 }
 
@@ -129,11 +140,11 @@ fn events_advance_the_watermark_and_disorder_within_lateness_is_absorbed() {
     // The newest event first: the rest are up to 35 s behind it, within 60 s.
     events.reverse();
     for e in &events {
-        assert_eq!(d.push(e), Ok(Outcome::Accepted));
+        assert_eq!(push1(&mut d, e), Ok(Outcome::Accepted));
     }
     // An unrelated event 3 minutes later moves the watermark past the end.
     let later = record("2026-02-08T16:35:00Z", "s3.ls", "carol");
-    assert_eq!(d.push(&later), Ok(Outcome::Filtered));
+    assert_eq!(push1(&mut d, &later), Ok(Outcome::Filtered));
     assert_eq!(d.stats().pending_alerts, 1);
     assert_eq!(d.drain().len(), 1);
 }
@@ -145,22 +156,22 @@ fn zero_lateness_makes_any_older_closed_bucket_late() {
     let mut d = Detector::new(s).unwrap();
     let a = record("2026-02-08T16:32:00Z", COMMANDS[0], "alice");
     let b = record("2026-02-08T16:31:59Z", COMMANDS[1], "alice");
-    assert_eq!(d.push(&a), Ok(Outcome::Accepted));
-    assert_eq!(d.push(&b), Ok(Outcome::Late));
+    assert_eq!(push1(&mut d, &a), Ok(Outcome::Accepted));
+    assert_eq!(push1(&mut d, &b), Ok(Outcome::Late));
 }
 
 #[test]
 fn rejected_events_are_counted_by_reason() {
     let mut d = sentinel();
-    assert_eq!(d.push("{").unwrap_err().reason, RejectReason::InvalidJson);
-    assert_eq!(d.push("[]").unwrap_err().reason, RejectReason::NotAnObject);
+    assert_eq!(push1(&mut d, "{").unwrap_err().reason, RejectReason::InvalidJson);
+    assert_eq!(push1(&mut d, "[]").unwrap_err().reason, RejectReason::NotAnObject);
     assert_eq!(
-        d.push(r#"{"eventName":"X"}"#).unwrap_err().reason,
+        push1(&mut d, r#"{"eventName":"X"}"#).unwrap_err().reason,
         RejectReason::MissingTime
     );
     let s = d.stats();
-    assert_eq!(s.counters.pushed, 3);
-    assert_eq!(s.rejected(), 3);
+    assert_eq!((s.pushed, s.rules[0].counters.pushed), (3, 3));
+    assert_eq!((s.rejected_total(), s.rules[0].rejected()), (3, 3));
     assert_eq!(s.rejected_by_reason().len(), 3);
 }
 
@@ -172,20 +183,18 @@ fn bounds_reject_and_truncate_instead_of_growing() {
     s.limits.max_list_entries = Some(8);
     let mut d = Detector::new(s).unwrap();
     assert_eq!(
-        d.push(&record("2026-02-08T16:31:00Z", COMMANDS[0], "alice")),
+        push1(&mut d, &record("2026-02-08T16:31:00Z", COMMANDS[0], "alice")),
         Ok(Outcome::Accepted)
     );
-    let e = d
-        .push(&record("2026-02-08T16:31:01Z", COMMANDS[0], "bob"))
-        .unwrap_err();
+    let e = push1(&mut d, &record("2026-02-08T16:31:01Z", COMMANDS[0], "bob")).unwrap_err();
     assert_eq!(e.reason, RejectReason::StateLimit);
     let big = format!(
         r#"{{"eventTime":"2026-02-08T16:31:00Z","pad":"{}"}}"#,
         "x".repeat(3000)
     );
-    assert_eq!(d.push(&big).unwrap_err().reason, RejectReason::TooLarge);
+    assert_eq!(push1(&mut d, &big).unwrap_err().reason, RejectReason::TooLarge);
     for (i, c) in COMMANDS.iter().enumerate().skip(1) {
-        d.push(&record(&format!("2026-02-08T16:31:{:02}Z", i), c, "alice"))
+        push1(&mut d, &record(&format!("2026-02-08T16:31:{:02}Z", i), c, "alice"))
             .unwrap();
     }
     d.flush(None);
@@ -203,14 +212,14 @@ fn snapshot_restore_resumes_exactly() {
     let whole = run(&mut sentinel(), &events);
     let mut first = sentinel();
     for e in &events[..4] {
-        first.push(e).unwrap();
+        push1(&mut first, e).unwrap();
     }
     let bytes = first.snapshot();
     let mut resumed = Detector::restore(&bytes).unwrap();
     assert_eq!(resumed.stats(), first.stats());
     let rest = run(&mut resumed, &events[4..]);
     assert_eq!(rest, whole);
-    assert_eq!(resumed.stats().counters.pushed, 9);
+    assert_eq!(resumed.stats().rules[0].counters.pushed, 9);
 }
 
 #[test]
@@ -228,18 +237,17 @@ fn bad_snapshots_are_refused() {
 #[test]
 fn crafted_snapshots_are_refused_not_trusted() {
     let mut d = sentinel();
-    d.push(&record("2026-02-08T16:31:00Z", COMMANDS[0], "alice"))
-        .unwrap();
+    push1(&mut d, &record("2026-02-08T16:31:00Z", COMMANDS[0], "alice")).unwrap();
     let mut snap: serde_json::Value = serde_json::from_slice(&d.snapshot()).unwrap();
     // A window start that is not aligned to the minute.
-    snap["state"]["windows"][0][0] = 1_770_568_261_234i64.into();
+    snap["sentinel"]["windows"][0][0] = 1_770_568_261_234i64.into();
     let e = Detector::restore(&serde_json::to_vec(&snap).unwrap())
         .err()
         .unwrap();
     assert!(matches!(e, recon_guest::SnapshotError::Malformed(m) if m.contains("bucket start")));
     // A stored configuration that is invalid.
     let mut snap: serde_json::Value = serde_json::from_slice(&d.snapshot()).unwrap();
-    snap["settings"]["window_ms"] = 0.into();
+    snap["settings"]["rules"][0]["window_ms"] = 0.into();
     assert!(matches!(
         Detector::restore(&serde_json::to_vec(&snap).unwrap()),
         Err(recon_guest::SnapshotError::InvalidConfig(_))
@@ -295,7 +303,7 @@ mod never_panics {
                 let mut d = Detector::new(Settings::new(rule, Profile::Default)).unwrap();
                 let _ = d.push(&text);
                 d.flush(None);
-                prop_assert_eq!(d.stats().counters.pushed, 1);
+                prop_assert_eq!(d.stats().rules[0].counters.pushed, 1);
             }
         }
 
@@ -303,18 +311,21 @@ mod never_panics {
         fn arbitrary_json_is_accepted_filtered_or_rejected(docs in prop::collection::vec(json_like(), 1..20)) {
             for rule in [Rule::Sentinel, Rule::Elastic] {
                 let mut s = Settings::new(rule, Profile::Default);
-                s.min_distinct = Some(1);
+                s.rules[0].min_distinct = Some(1);
                 let mut d = Detector::new(s).unwrap();
                 let r = d.push_batch(&docs);
                 d.flush(None);
                 let _ = d.drain();
                 let st = d.stats();
+                let c = &r.rules[0];
                 prop_assert_eq!(
-                    (r.accepted + r.filtered + r.late) as usize + r.errors.len(),
+                    (c.accepted + c.filtered + c.late + c.rejected + r.rejected) as usize,
                     docs.len()
                 );
+                prop_assert_eq!(r.errors.len() as u32, c.rejected + r.rejected);
+                let rs = &st.rules[0];
                 prop_assert_eq!(
-                    st.counters.accepted + st.counters.filtered + st.counters.late + st.rejected(),
+                    rs.counters.accepted + rs.counters.filtered + rs.counters.late + rs.rejected(),
                     docs.len() as u64
                 );
                 let restored = Detector::restore(&d.snapshot()).unwrap();

@@ -4,12 +4,12 @@
 //! every step here treats a missing field (`None`) as a drop unless the
 //! specification says otherwise. String comparisons are exact-case.
 
-use std::collections::BTreeSet;
-
 use serde::Serialize;
 
 use crate::alert::{Alert, alert_id, strings};
-use crate::config::{Config, Rule};
+use crate::config::{Rule, RuleConfig};
+use crate::rules::sentinel::{insert_sorted, is_sorted_set};
+use crate::wire::{self, Reader, WireError};
 use crate::event::{Event, Shape};
 use crate::rules::RuleLogic;
 use crate::time::format_time;
@@ -66,15 +66,15 @@ pub struct Elastic {
 
 impl Elastic {
     /// The rule under `config`.
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &RuleConfig) -> Self {
         Elastic {
             providers: config.providers.clone(),
         }
     }
 }
 
-/// A group's aggregate: the distinct event names.
-pub type Group = BTreeSet<String>;
+/// A group's aggregate: the distinct event names, sorted.
+pub type Group = Vec<Box<str>>;
 
 #[derive(Serialize)]
 struct Row<'a> {
@@ -117,7 +117,20 @@ impl RuleLogic for Elastic {
     }
 
     fn add(&self, group: &mut Group, item: String, _max_list: usize) {
-        group.insert(item);
+        insert_sorted(group, &item);
+    }
+
+    fn check(&self, group: &Group) -> bool {
+        is_sorted_set(group) && !group.is_empty()
+    }
+
+    fn encode(&self, key: &String, item: &String, out: &mut Vec<u8>) {
+        wire::put_str(out, key);
+        wire::put_str(out, item);
+    }
+
+    fn decode(&self, r: &mut Reader<'_>) -> Result<(String, String), WireError> {
+        Ok((r.str()?.to_owned(), r.str()?.to_owned()))
     }
 
     fn distinct(&self, group: &Group) -> usize {
@@ -158,11 +171,11 @@ impl RuleLogic for Elastic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Profile, Settings};
+    use crate::config::Profile;
     use crate::event::parse_event;
 
     fn rule() -> Elastic {
-        Elastic::new(&Config::new(Settings::new(Rule::Elastic, Profile::Default)).unwrap())
+        Elastic::new(&RuleConfig::single(Rule::Elastic, Profile::Default))
     }
 
     fn record(identity: &str, ua: &str, source: &str, name: &str) -> String {

@@ -8,6 +8,7 @@ use std::hash::Hash;
 
 use crate::alert::Alert;
 use crate::event::Event;
+use crate::wire::{Reader, WireError};
 
 pub mod elastic;
 pub mod sentinel;
@@ -29,6 +30,17 @@ pub trait RuleLogic {
     /// Adds one contribution to a group, keeping at most `max_list` list
     /// entries (counts stay exact).
     fn add(&self, group: &mut Self::Group, item: Self::Item, max_list: usize);
+
+    /// Whether a group read from a snapshot keeps the invariants `add`
+    /// maintains (sorted distinct sets, lists of equal length).
+    fn check(&self, group: &Self::Group) -> bool;
+
+    /// Appends a selected event's key and contribution to a scanner
+    /// payload.
+    fn encode(&self, key: &Self::Key, item: &Self::Item, out: &mut Vec<u8>);
+
+    /// Reads back what [`RuleLogic::encode`] wrote.
+    fn decode(&self, r: &mut Reader<'_>) -> Result<(Self::Key, Self::Item), WireError>;
 
     /// The distinct count the threshold is compared with.
     fn distinct(&self, group: &Self::Group) -> usize;

@@ -5,12 +5,12 @@
 //! strings).
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, Entity, alert_id, strings};
-use crate::config::{Config, Profile, Rule};
+use crate::config::{Profile, Rule, RuleConfig};
+use crate::wire::{self, Reader, WireError};
 use crate::event::Event;
 use crate::rules::RuleLogic;
 use crate::time::format_time;
@@ -123,21 +123,135 @@ pub fn attribute<'a>(event: &Event<'a>, profile: Profile) -> Attribution<'a> {
     }
 }
 
-/// Step 5's grouping key (after the time bucket).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The names of step 5's grouping fields (after the time bucket), in the
+/// query's order.
+pub const KEY_FIELDS: [&str; 6] = [
+    "recipient_account_id",
+    "account_name",
+    "account_upn_suffix",
+    "user_identity_user_name",
+    "source_ip_address",
+    "session_mfa_authenticated",
+];
+
+/// Step 5's grouping key (after the time bucket): `RecipientAccountId`,
+/// `AccountName`, `AccountUPNSuffix`, `UserIdentityUserName` (raw),
+/// `SourceIpAddress`, `SessionMfaAuthenticated`.
+///
+/// The six fields are packed into one allocation (the text of all six and
+/// where each ends), so an open group costs one small string rather than
+/// six. Ordering compares field by field, as a tuple of the six would;
+/// serialised, it is an object with the six field names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
+    text: Box<str>,
+    ends: [u32; 6],
+}
+
+impl Key {
+    /// A key from its six fields, in [`KEY_FIELDS`] order.
+    pub fn new(fields: [&str; 6]) -> Key {
+        let mut text = String::with_capacity(fields.iter().map(|f| f.len()).sum());
+        let mut ends = [0u32; 6];
+        for (i, f) in fields.iter().enumerate() {
+            text.push_str(f);
+            // Fields come from one event, itself bounded in size.
+            ends[i] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        Key {
+            text: text.into_boxed_str(),
+            ends,
+        }
+    }
+
+    /// The six fields, in [`KEY_FIELDS`] order.
+    pub fn fields(&self) -> [&str; 6] {
+        let mut out = [""; 6];
+        let mut start = 0usize;
+        for (i, end) in self.ends.iter().enumerate() {
+            let end = *end as usize;
+            out[i] = self.text.get(start..end).unwrap_or("");
+            start = end;
+        }
+        out
+    }
+
     /// `RecipientAccountId`.
-    pub recipient_account_id: String,
+    pub fn recipient_account_id(&self) -> &str {
+        self.fields()[0]
+    }
+
     /// `AccountName`.
-    pub account_name: String,
+    pub fn account_name(&self) -> &str {
+        self.fields()[1]
+    }
+
     /// `AccountUPNSuffix`.
-    pub account_upn_suffix: String,
-    /// `UserIdentityUserName` (raw).
-    pub user_identity_user_name: String,
+    pub fn account_upn_suffix(&self) -> &str {
+        self.fields()[2]
+    }
+
+    /// `UserIdentityUserName`.
+    pub fn user_identity_user_name(&self) -> &str {
+        self.fields()[3]
+    }
+
     /// `SourceIpAddress`.
-    pub source_ip_address: String,
+    pub fn source_ip_address(&self) -> &str {
+        self.fields()[4]
+    }
+
     /// `SessionMfaAuthenticated`.
-    pub session_mfa_authenticated: String,
+    pub fn session_mfa_authenticated(&self) -> &str {
+        self.fields()[5]
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.fields().cmp(&other.fields())
+    }
+}
+
+impl Serialize for Key {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Key", 6)?;
+        for (name, value) in KEY_FIELDS.iter().zip(self.fields()) {
+            st.serialize_field(name, value)?;
+        }
+        st.end()
+    }
+}
+
+#[derive(Deserialize)]
+struct KeyFields {
+    recipient_account_id: String,
+    account_name: String,
+    account_upn_suffix: String,
+    user_identity_user_name: String,
+    source_ip_address: String,
+    session_mfa_authenticated: String,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = KeyFields::deserialize(d)?;
+        Ok(Key::new([
+            &f.recipient_account_id,
+            &f.account_name,
+            &f.account_upn_suffix,
+            &f.user_identity_user_name,
+            &f.source_ip_address,
+            &f.session_mfa_authenticated,
+        ]))
+    }
 }
 
 /// One counted event: its command and event name.
@@ -149,19 +263,33 @@ pub struct Item {
     pub event_name: String,
 }
 
-/// Step 5's aggregates for one group.
+/// Step 5's aggregates for one group. The distinct sets are sorted vectors
+/// (a group rarely holds more than a dozen values, and a vector costs one
+/// allocation where a tree costs a node of several hundred bytes).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
-    /// Distinct commands (`dcount(command)`).
-    pub distinct_commands: BTreeSet<String>,
-    /// Distinct event names (`dcount(EventName)`).
-    pub distinct_events: BTreeSet<String>,
+    /// Distinct commands (`dcount(command)`), sorted.
+    pub distinct_commands: Vec<Box<str>>,
+    /// Distinct event names (`dcount(EventName)`), sorted.
+    pub distinct_events: Vec<Box<str>>,
     /// `make_list(command)`, arrival order, at most the configured length.
-    pub commands: Vec<String>,
+    pub commands: Vec<Box<str>>,
     /// `make_list(EventName)`, likewise.
-    pub events: Vec<String>,
+    pub events: Vec<Box<str>>,
     /// Whether the lists were cut.
     pub truncated: bool,
+}
+
+/// Inserts `value` into the sorted set `set` unless it is there.
+pub(crate) fn insert_sorted(set: &mut Vec<Box<str>>, value: &str) {
+    if let Err(at) = set.binary_search_by(|v| v.as_ref().cmp(value)) {
+        set.insert(at, value.into());
+    }
+}
+
+/// Whether `set` holds no value twice and is sorted (checked on restore).
+pub(crate) fn is_sorted_set(set: &[Box<str>]) -> bool {
+    set.windows(2).all(|w| w[0] < w[1])
 }
 
 /// The query's output row, fields in the query's order and spelling.
@@ -177,14 +305,14 @@ struct Row<'a> {
     SessionMfaAuthenticated: &'a str,
     CommadCount: usize,
     EventCount: usize,
-    commands: &'a [String],
-    Events: &'a [String],
+    commands: &'a [Box<str>],
+    Events: &'a [Box<str>],
 }
 
 #[derive(Debug, Serialize)]
 #[allow(non_snake_case)]
 struct CustomDetails<'a> {
-    SuspiciousCommand: &'a [String],
+    SuspiciousCommand: &'a [Box<str>],
     AWSUser: &'a str,
     AWSUserIp: &'a str,
 }
@@ -199,7 +327,7 @@ pub struct Sentinel {
 
 impl Sentinel {
     /// The rule under `config`.
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &RuleConfig) -> Self {
         let mut needles: Vec<String> = config
             .commands
             .iter()
@@ -208,7 +336,7 @@ impl Sentinel {
         needles.sort();
         needles.dedup();
         Sentinel {
-            profile: config.settings.profile,
+            profile: config.profile,
             needles,
         }
     }
@@ -242,14 +370,14 @@ impl RuleLogic for Sentinel {
             return None;
         }
         let who = attribute(event, self.profile);
-        let key = Key {
-            recipient_account_id: text(&event.recipient_account).to_owned(),
-            account_name: who.account_name.into_owned(),
-            account_upn_suffix: who.upn_suffix.into_owned(),
-            user_identity_user_name: text(&event.user_name).to_owned(),
-            source_ip_address: text(&event.source_ip).to_owned(),
-            session_mfa_authenticated: text(&event.mfa).to_owned(),
-        };
+        let key = Key::new([
+            text(&event.recipient_account),
+            &who.account_name,
+            &who.upn_suffix,
+            text(&event.user_name),
+            text(&event.source_ip),
+            text(&event.mfa),
+        ]);
         let item = Item {
             command: command.to_owned(),
             event_name: text(&event.event_name).to_owned(),
@@ -258,18 +386,42 @@ impl RuleLogic for Sentinel {
     }
 
     fn add(&self, group: &mut Group, item: Item, max_list: usize) {
-        if !group.distinct_commands.contains(&item.command) {
-            group.distinct_commands.insert(item.command.clone());
-        }
-        if !group.distinct_events.contains(&item.event_name) {
-            group.distinct_events.insert(item.event_name.clone());
-        }
+        insert_sorted(&mut group.distinct_commands, &item.command);
+        insert_sorted(&mut group.distinct_events, &item.event_name);
         if group.commands.len() < max_list {
-            group.commands.push(item.command);
-            group.events.push(item.event_name);
+            group.commands.push(item.command.into_boxed_str());
+            group.events.push(item.event_name.into_boxed_str());
         } else {
             group.truncated = true;
         }
+    }
+
+    fn check(&self, group: &Group) -> bool {
+        is_sorted_set(&group.distinct_commands)
+            && is_sorted_set(&group.distinct_events)
+            && group.commands.len() == group.events.len()
+            && !group.distinct_commands.is_empty()
+    }
+
+    fn encode(&self, key: &Key, item: &Item, out: &mut Vec<u8>) {
+        for f in key.fields() {
+            wire::put_str(out, f);
+        }
+        wire::put_str(out, &item.command);
+        wire::put_str(out, &item.event_name);
+    }
+
+    fn decode(&self, r: &mut Reader<'_>) -> Result<(Key, Item), WireError> {
+        let mut f = [""; 6];
+        for slot in &mut f {
+            *slot = r.str()?;
+        }
+        let key = Key::new(f);
+        let item = Item {
+            command: r.str()?.to_owned(),
+            event_name: r.str()?.to_owned(),
+        };
+        Ok((key, item))
     }
 
     fn distinct(&self, group: &Group) -> usize {
@@ -277,14 +429,22 @@ impl RuleLogic for Sentinel {
     }
 
     fn alert(&self, window_start: i64, window_end: i64, key: &Key, group: &Group) -> Alert {
+        let [
+            recipient_account_id,
+            account_name,
+            account_upn_suffix,
+            user_identity_user_name,
+            source_ip_address,
+            session_mfa_authenticated,
+        ] = key.fields();
         let row = Row {
             TimeGenerated: format_time(window_start, false),
-            RecipientAccountId: &key.recipient_account_id,
-            AccountName: &key.account_name,
-            AccountUPNSuffix: &key.account_upn_suffix,
-            UserIdentityUserName: &key.user_identity_user_name,
-            SourceIpAddress: &key.source_ip_address,
-            SessionMfaAuthenticated: &key.session_mfa_authenticated,
+            RecipientAccountId: recipient_account_id,
+            AccountName: account_name,
+            AccountUPNSuffix: account_upn_suffix,
+            UserIdentityUserName: user_identity_user_name,
+            SourceIpAddress: source_ip_address,
+            SessionMfaAuthenticated: session_mfa_authenticated,
             CommadCount: group.distinct_commands.len(),
             EventCount: group.distinct_events.len(),
             commands: &group.commands,
@@ -292,8 +452,8 @@ impl RuleLogic for Sentinel {
         };
         let details = CustomDetails {
             SuspiciousCommand: &group.commands,
-            AWSUser: &key.user_identity_user_name,
-            AWSUserIp: &key.source_ip_address,
+            AWSUser: user_identity_user_name,
+            AWSUserIp: source_ip_address,
         };
         let name = Rule::Sentinel.name();
         Alert {
@@ -305,11 +465,11 @@ impl RuleLogic for Sentinel {
             row: serde_json::to_string(&row).expect("a row of strings serialises"),
             title: format!(
                 "Suspicious AWS CLI reconnaissance by {} - {} commands",
-                key.account_name, row.CommadCount
+                account_name, row.CommadCount
             ),
             description: format!(
                 "User {} executed {} suspicious AWS CLI reconnaissance commands from {} within 1 minute window.",
-                key.account_name, row.CommadCount, key.source_ip_address
+                account_name, row.CommadCount, source_ip_address
             ),
             severity: "Medium".to_owned(),
             tactics: strings(TACTICS),
@@ -317,11 +477,11 @@ impl RuleLogic for Sentinel {
             entities: vec![Entity {
                 kind: "Account".to_owned(),
                 fields: vec![
-                    ("Name".to_owned(), key.account_name.clone()),
-                    ("UPNSuffix".to_owned(), key.account_upn_suffix.clone()),
+                    ("Name".to_owned(), account_name.to_owned()),
+                    ("UPNSuffix".to_owned(), account_upn_suffix.to_owned()),
                     (
                         "CloudAppAccountId".to_owned(),
-                        key.recipient_account_id.clone(),
+                        recipient_account_id.to_owned(),
                     ),
                 ],
             }],
@@ -334,14 +494,13 @@ impl RuleLogic for Sentinel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
     use crate::event::parse_event;
 
     const LEGACY: &str = "aws-cli/2.2.23 Python/3.8.8 Linux/4.14.133-113.105.amzn2.x86_64 exe/x86_64.amzn.2 prompt/off command/iam.list-users";
     const CURRENT: &str = "aws-cli/2.31.1 md/awscrt#0.27.6 ua/2.1 os/linux#6.1 md/arch#x86_64 lang/python#3.13.7 md/prompt#off md/command#iam.list-users";
 
     fn rule(profile: Profile) -> Sentinel {
-        Sentinel::new(&Config::new(Settings::new(Rule::Sentinel, profile)).unwrap())
+        Sentinel::new(&RuleConfig::single(Rule::Sentinel, profile))
     }
 
     #[test]
@@ -509,8 +668,8 @@ mod tests {
         );
         let e = ev(&json);
         let (key, item) = r.select(&e).unwrap();
-        assert_eq!(key.recipient_account_id, "");
-        assert_eq!(key.session_mfa_authenticated, "");
+        assert_eq!(key.recipient_account_id(), "");
+        assert_eq!(key.session_mfa_authenticated(), "");
         assert_eq!(item.command, "iam.list-users");
         assert_eq!(item.event_name, "ListUsers");
     }
@@ -531,9 +690,36 @@ mod tests {
         }
         assert_eq!(r.distinct(&g), 3);
         assert_eq!(g.distinct_events.len(), 3); // "X", "Y" and ""
-        assert_eq!(g.commands, ["a", "b", "a"]);
-        assert_eq!(g.events, ["X", "X", "Y"]);
+        assert_eq!(g.commands, ["a".into(), "b".into(), "a".into()]);
+        assert_eq!(g.events, ["X".into(), "X".into(), "Y".into()]);
+        assert_eq!(g.distinct_commands, ["a".into(), "b".into(), "c".into()]);
         assert!(g.truncated);
+    }
+
+    #[test]
+    fn packed_keys_order_serialise_and_travel_like_six_fields() {
+        let a = Key::new(["1", "ab", "", "", "", ""]);
+        let b = Key::new(["1", "a", "b", "", "", ""]);
+        // As a tuple: ("1", "a", …) < ("1", "ab", …), whatever the packed text.
+        assert!(b < a);
+        assert_ne!(a, b);
+        assert_eq!(a.fields(), ["1", "ab", "", "", "", ""]);
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(
+            json,
+            r#"{"recipient_account_id":"1","account_name":"ab","account_upn_suffix":"","user_identity_user_name":"","source_ip_address":"","session_mfa_authenticated":""}"#
+        );
+        assert_eq!(serde_json::from_str::<Key>(&json).unwrap(), a);
+        let r = rule(Profile::Default);
+        let item = Item {
+            command: "c".into(),
+            event_name: "E".into(),
+        };
+        let mut out = Vec::new();
+        r.encode(&a, &item, &mut out);
+        let mut reader = Reader::new(&out);
+        assert_eq!(r.decode(&mut reader).unwrap(), (a, item));
+        assert!(reader.is_empty());
     }
 
     #[test]
@@ -548,14 +734,7 @@ mod tests {
             },
             10,
         );
-        let key = Key {
-            recipient_account_id: "111".into(),
-            account_name: "alice".into(),
-            account_upn_suffix: "example.com".into(),
-            user_identity_user_name: "".into(),
-            source_ip_address: "1.2.3.4".into(),
-            session_mfa_authenticated: "false".into(),
-        };
+        let key = Key::new(["111", "alice", "example.com", "", "1.2.3.4", "false"]);
         let a = r.alert(60_000, 120_000, &key, &g);
         assert_eq!(
             a.row,

@@ -1,0 +1,646 @@
+//! The pre-filter: settles most records without the full parse.
+//!
+//! About 97 % of a real trail is not from the aws-cli, and no rule can
+//! select such a record: the Sentinel rule needs a user agent starting with
+//! `aws-cli` (any case), the Elastic rule `aws-cli/` or an ECS
+//! `user_agent.name` of `aws-cli`. Those records still have to be
+//! *validated* (a malformed one is rejected and counted) and their time
+//! still moves the watermark, so they cannot simply be skipped; but they
+//! need no field but the time.
+//!
+//! [`skim`] answers [`Skim::Filtered`] with the record's time only when it
+//! is sure the full path ([`crate::event::parse_event`] and every rule's
+//! `select`) would accept the record as valid, give it that time, and
+//! filter it in every rule. In every other case (the text might hold
+//! `aws-cli`, it has a `\u` escape that could hide it, it is malformed, of
+//! an unusual layout, or its time needs more than the common formats) it
+//! answers [`Skim::Full`] and the full path decides, messages included. So
+//! the pre-filter can make the detector faster, never different; a
+//! differential test holds it to that (`tests/skim.rs`).
+//!
+//! To be sure, it checks everything the full path checks on a valid
+//! record: the JSON grammar (strings, escapes, control characters, numbers,
+//! literals, nesting, nothing after the object), that the known keys are
+//! not repeated and that known objects (`userIdentity`, `event`, …) are
+//! objects or null, at every level the full path reads; and it bails out on
+//! what the full path treats specially (exponents and very long numbers,
+//! which it may find out of range; nesting deeper than [`MAX_DEPTH`]).
+
+use crate::time;
+
+/// Deepest nesting the pre-filter follows; deeper records take the full
+/// path (whose own limit is 128).
+pub const MAX_DEPTH: u32 = 64;
+
+/// Longest integer part of a number the pre-filter accepts; longer ones
+/// take the full path (an `f64` overflows past about 309 digits).
+const MAX_INT_DIGITS: usize = 300;
+
+/// The pre-filter's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skim {
+    /// Valid, filtered by every rule, with this time (ms since the epoch).
+    Filtered(i64),
+    /// Not settled here: take the full path.
+    Full,
+}
+
+/// Whether a record might be selected by some rule: it holds `aws-cli` in
+/// any case, or a `\u` escape (which could spell it). A record for which
+/// this is false is filtered by every rule, if it is valid.
+pub fn may_be_selected(b: &[u8]) -> bool {
+    for i in memchr::memchr_iter(b'-', b) {
+        if i >= 3
+            && i + 4 <= b.len()
+            && b[i - 3..i].eq_ignore_ascii_case(b"aws")
+            && b[i + 1..i + 4].eq_ignore_ascii_case(b"cli")
+        {
+            return true;
+        }
+    }
+    memchr::memmem::find(b, b"\\u").is_some()
+}
+
+/// Settles `text` if it can; see the module documentation.
+pub fn skim(text: &str) -> Skim {
+    let text = text.as_bytes();
+    if may_be_selected(text) {
+        return Skim::Full;
+    }
+    let mut p = Parser { b: text, i: 0 };
+    match p.record() {
+        Some(t) => Skim::Filtered(t),
+        None => Skim::Full,
+    }
+}
+
+/// How the full path reads a known key's value.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// `Option<Scalar>`: any value (null reads as absent).
+    Scalar,
+    /// `Option<Struct>`: an object (with known keys of its own) or null; an
+    /// array or anything else is not settled here.
+    Struct(&'static [(&'static [u8], Kind)]),
+    /// A resource list, read leniently: any value.
+    Any,
+}
+
+use Kind::{Any, Scalar, Struct};
+
+const ATTRIBUTES: &[(&[u8], Kind)] = &[(b"mfaAuthenticated", Scalar)];
+const SESSION_CONTEXT: &[(&[u8], Kind)] = &[(b"attributes", Struct(ATTRIBUTES))];
+const USER_IDENTITY: &[(&[u8], Kind)] = &[
+    (b"type", Scalar),
+    (b"arn", Scalar),
+    (b"userName", Scalar),
+    (b"principalId", Scalar),
+    (b"sessionContext", Struct(SESSION_CONTEXT)),
+];
+const ECS_EVENT: &[(&[u8], Kind)] = &[
+    (b"action", Scalar),
+    (b"provider", Scalar),
+    (b"dataset", Scalar),
+    (b"id", Scalar),
+];
+const ECS_USER_AGENT: &[(&[u8], Kind)] = &[(b"original", Scalar), (b"name", Scalar)];
+const ECS_USER: &[(&[u8], Kind)] = &[(b"name", Scalar), (b"id", Scalar)];
+const ECS_SOURCE: &[(&[u8], Kind)] = &[(b"address", Scalar), (b"ip", Scalar)];
+const ECS_SESSION_CONTEXT: &[(&[u8], Kind)] = &[(b"mfa_authenticated", Scalar)];
+const ECS_USER_IDENTITY: &[(&[u8], Kind)] = &[
+    (b"type", Scalar),
+    (b"arn", Scalar),
+    (b"session_context", Struct(ECS_SESSION_CONTEXT)),
+];
+const ECS_CLOUDTRAIL: &[(&[u8], Kind)] = &[
+    (b"user_identity", Struct(ECS_USER_IDENTITY)),
+    (b"recipient_account_id", Scalar),
+];
+const ECS_AWS: &[(&[u8], Kind)] = &[(b"cloudtrail", Struct(ECS_CLOUDTRAIL))];
+
+/// Top-level keys the pre-filter needs by name.
+const EVENT_TIME: usize = 0;
+const AT_TIMESTAMP: usize = 1;
+const TIME_GENERATED: usize = 2;
+
+/// Every top-level key the full path reads (`event::Doc`), with what marks
+/// a shape. The first three are the time keys, at the indexes above.
+const TOP: &[(&[u8], Kind, Mark)] = &[
+    (b"eventTime", Scalar, Mark::CloudTrail),
+    (b"@timestamp", Scalar, Mark::Ecs),
+    (b"TimeGenerated", Scalar, Mark::Sentinel),
+    (b"userAgent", Scalar, Mark::None),
+    (b"eventName", Scalar, Mark::CloudTrail),
+    (b"eventSource", Scalar, Mark::CloudTrail),
+    (b"userIdentity", Struct(USER_IDENTITY), Mark::CloudTrail),
+    (b"recipientAccountId", Scalar, Mark::None),
+    (b"sourceIPAddress", Scalar, Mark::None),
+    (b"resources", Any, Mark::None),
+    (b"eventID", Scalar, Mark::CloudTrail),
+    (b"eventVersion", Scalar, Mark::CloudTrail),
+    (b"UserAgent", Scalar, Mark::Sentinel),
+    (b"EventName", Scalar, Mark::Sentinel),
+    (b"EventSource", Scalar, Mark::Sentinel),
+    (b"UserIdentityType", Scalar, Mark::None),
+    (b"UserIdentityArn", Scalar, Mark::None),
+    (b"UserIdentityUserName", Scalar, Mark::None),
+    (b"UserIdentityPrincipalid", Scalar, Mark::None),
+    (b"RecipientAccountId", Scalar, Mark::None),
+    (b"SourceIpAddress", Scalar, Mark::None),
+    (b"SessionMfaAuthenticated", Scalar, Mark::None),
+    (b"Resources", Any, Mark::None),
+    (b"AwsEventId", Scalar, Mark::None),
+    (b"event", Struct(ECS_EVENT), Mark::Ecs),
+    (b"user_agent", Struct(ECS_USER_AGENT), Mark::Ecs),
+    (b"aws", Struct(ECS_AWS), Mark::None),
+    (b"user", Struct(ECS_USER), Mark::None),
+    (b"source", Struct(ECS_SOURCE), Mark::None),
+    (b"event.action", Scalar, Mark::Ecs),
+    (b"event.provider", Scalar, Mark::Ecs),
+    (b"event.dataset", Scalar, Mark::None),
+    (b"event.id", Scalar, Mark::None),
+    (b"user_agent.original", Scalar, Mark::Ecs),
+    (b"user_agent.name", Scalar, Mark::None),
+    (b"aws.cloudtrail.user_identity.type", Scalar, Mark::None),
+    (b"aws.cloudtrail.user_identity.arn", Scalar, Mark::None),
+    (
+        b"aws.cloudtrail.user_identity.session_context.mfa_authenticated",
+        Scalar,
+        Mark::None,
+    ),
+    (b"aws.cloudtrail.recipient_account_id", Scalar, Mark::None),
+    (b"user.name", Scalar, Mark::None),
+    (b"user.id", Scalar, Mark::None),
+    (b"source.address", Scalar, Mark::None),
+    (b"source.ip", Scalar, Mark::None),
+];
+
+/// Which shape a key's non-null presence marks (`event::from_doc`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    None,
+    CloudTrail,
+    Sentinel,
+    Ecs,
+}
+
+/// A value as far as the pre-filter cares.
+#[derive(Clone, Copy)]
+enum Val {
+    Null,
+    /// A string without escapes: its bytes.
+    Str(usize, usize),
+    /// An integer that fits `i64`.
+    Int(i64),
+    /// Anything else (object, array, boolean, other numbers, escaped
+    /// strings).
+    Other,
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+/// Bit masks: where a byte is `"`, `\` or below 0x20, eight bytes at a
+/// time. The lowest flagged byte is exact (borrows only spill upwards).
+#[inline]
+fn special_mask(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let quote = zero(x ^ (ONES * u64::from(b'"')));
+    let backslash = zero(x ^ (ONES * u64::from(b'\\')));
+    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    quote | backslash | control
+}
+
+impl Parser<'_> {
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// Index of the next `"`, `\` or control byte at or after `self.i`.
+    #[inline]
+    fn next_special(&self) -> Option<usize> {
+        let b = self.b;
+        let mut i = self.i;
+        while i + 8 <= b.len() {
+            let x = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+            let m = special_mask(x);
+            if m != 0 {
+                return Some(i + (m.trailing_zeros() / 8) as usize);
+            }
+            i += 8;
+        }
+        (i..b.len()).find(|&j| matches!(b[j], b'"' | b'\\' | 0..=0x1f))
+    }
+
+    /// A string, after its opening quote. Returns whether it held an
+    /// escape, or `None` when it is malformed or has a `\u` escape.
+    fn string(&mut self) -> Option<bool> {
+        let mut escaped = false;
+        loop {
+            let j = self.next_special()?;
+            match self.b[j] {
+                b'"' => {
+                    self.i = j + 1;
+                    return Some(escaped);
+                }
+                b'\\' => {
+                    match self.b.get(j + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        _ => return None,
+                    }
+                    escaped = true;
+                    self.i = j + 2;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A number; `None` when malformed, with an exponent, or too long.
+    fn number(&mut self) -> Option<Val> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        let int_start = self.i;
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => {
+                while matches!(self.peek(), Some(b'0'..=b'9')) {
+                    self.i += 1;
+                }
+            }
+            _ => return None,
+        }
+        if self.i - int_start > MAX_INT_DIGITS {
+            return None;
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            integer = false;
+            self.i += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return None;
+            }
+            while matches!(self.peek(), Some(b'0'..=b'9')) {
+                self.i += 1;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            return None;
+        }
+        if !integer {
+            return Some(Val::Other);
+        }
+        let digits = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+        Some(digits.parse::<i64>().map_or(Val::Other, Val::Int))
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + word.len())? == word {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// Any value, validated and skipped.
+    fn value(&mut self, depth: u32) -> Option<Val> {
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                let start = self.i;
+                let escaped = self.string()?;
+                Some(if escaped {
+                    Val::Other
+                } else {
+                    Val::Str(start, self.i - 1)
+                })
+            }
+            b'{' => {
+                self.object(depth + 1, &[])?;
+                Some(Val::Other)
+            }
+            b'[' => {
+                self.array(depth + 1)?;
+                Some(Val::Other)
+            }
+            b't' => self.literal(b"true").map(|_| Val::Other),
+            b'f' => self.literal(b"false").map(|_| Val::Other),
+            b'n' => self.literal(b"null").map(|_| Val::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn array(&mut self, depth: u32) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.i += 1; // '['
+        self.ws();
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            self.value(depth)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A key, after its opening quote: its bytes, or `None` when it has an
+    /// escape (its meaning would need decoding) or is malformed.
+    fn key(&mut self) -> Option<&[u8]> {
+        let start = self.i;
+        if self.string()? {
+            return None;
+        }
+        Some(&self.b[start..self.i - 1])
+    }
+
+    /// An object whose known keys are `known` (empty for objects the full
+    /// path skips). Known keys must not repeat; known objects must be
+    /// objects or null.
+    fn object(&mut self, depth: u32, known: &[(&[u8], Kind)]) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.i += 1; // '{'
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        let mut seen = 0u32;
+        loop {
+            self.ws();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            self.i += 1;
+            let key = self.key()?;
+            let slot = known.iter().position(|(k, _)| *k == key);
+            self.ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            match slot {
+                None => {
+                    self.value(depth)?;
+                }
+                Some(n) => {
+                    if seen & (1 << n) != 0 {
+                        return None;
+                    }
+                    seen |= 1 << n;
+                    self.known_value(depth, known[n].1)?;
+                }
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn known_value(&mut self, depth: u32, kind: Kind) -> Option<Val> {
+        match kind {
+            Scalar | Any => self.value(depth),
+            Struct(fields) => match self.peek()? {
+                b'{' => {
+                    self.object(depth + 1, fields)?;
+                    Some(Val::Other)
+                }
+                b'n' => self.literal(b"null").map(|_| Val::Null),
+                _ => None,
+            },
+        }
+    }
+
+    /// The whole record: a top-level object, then only whitespace. Returns
+    /// its time when the full path would read the same one.
+    fn record(&mut self) -> Option<i64> {
+        self.ws();
+        if self.peek()? != b'{' {
+            return None;
+        }
+        self.i += 1;
+        let mut seen = 0u64;
+        let mut times = [Val::Null; 3];
+        let (mut cloudtrail, mut sentinel, mut ecs) = (false, false, false);
+        self.ws();
+        if self.peek()? == b'}' {
+            return None; // no shape: the full path rejects it
+        }
+        loop {
+            self.ws();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            self.i += 1;
+            let key = self.key()?;
+            let slot = TOP.iter().position(|(k, _, _)| *k == key);
+            self.ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            match slot {
+                None => {
+                    self.value(1)?;
+                }
+                Some(n) => {
+                    if seen & (1 << n) != 0 {
+                        return None;
+                    }
+                    seen |= 1 << n;
+                    let (_, kind, mark) = TOP[n];
+                    let v = self.known_value(1, kind)?;
+                    if n < times.len() {
+                        times[n] = v;
+                    }
+                    if !matches!(v, Val::Null) {
+                        match mark {
+                            Mark::CloudTrail => cloudtrail = true,
+                            Mark::Sentinel => sentinel = true,
+                            Mark::Ecs => ecs = true,
+                            Mark::None => {}
+                        }
+                    }
+                }
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        self.ws();
+        if self.i != self.b.len() {
+            return None;
+        }
+        // The shape and time key, as `event::from_doc` picks them.
+        let t = if cloudtrail {
+            if !matches!(times[EVENT_TIME], Val::Null) || matches!(times[AT_TIMESTAMP], Val::Null)
+            {
+                times[EVENT_TIME]
+            } else {
+                times[AT_TIMESTAMP]
+            }
+        } else if sentinel {
+            times[TIME_GENERATED]
+        } else if ecs {
+            times[AT_TIMESTAMP]
+        } else {
+            return None;
+        };
+        self.time(t)
+    }
+
+    /// A time as `event::read_time` reads it, when it is a valid one.
+    fn time(&self, v: Val) -> Option<i64> {
+        match v {
+            Val::Str(s, e) => {
+                let text = std::str::from_utf8(&self.b[s..e]).ok()?;
+                if text.trim().is_empty() {
+                    return None;
+                }
+                time::parse_time(text).ok()
+            }
+            Val::Int(ms) => time::check_range(ms).ok(),
+            Val::Null | Val::Other => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECORD: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","principalId":"AROA:x","arn":"arn:aws:sts::1:assumed-role/R/x","sessionContext":{"attributes":{"creationDate":"2024-01-01T00:00:00Z","mfaAuthenticated":"false"}}},"eventTime":"2024-05-01T10:00:30Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","userAgent":"Boto3/1.34 Python/3.11","requestParameters":{"bucketName":"b","policy":"{\"a\":[1]}","n":[1,2.5,-3,true,null,{}]},"resources":[{"ARN":"arn:aws:s3:::b"}],"eventID":"e"}"#;
+
+    #[test]
+    fn an_ordinary_record_is_settled_with_its_time() {
+        let t = time::parse_time("2024-05-01T10:00:30Z").unwrap();
+        assert_eq!(skim(RECORD), Skim::Filtered(t));
+        assert_eq!(
+            skim(&format!("  {RECORD} \r")),
+            Skim::Filtered(t)
+        );
+    }
+
+    #[test]
+    fn anything_that_might_be_selected_or_is_unusual_takes_the_full_path() {
+        let cases = [
+            RECORD.replace("Boto3", "aws-cli"),
+            RECORD.replace("Boto3", "AwS-ClI"),
+            RECORD.replace("Boto3", "\\u0061ws-cli"),
+            RECORD.replace("bucketName", "bucket\\u004eame"),
+            RECORD.replace("\"eventID\":\"e\"", "\"eventID\":\"e\",\"eventID\":\"f\""),
+            RECORD.replace("{\"type\"", "[\"type\"").replace("\"}}},\"eventTime", "\"}}],\"eventTime"),
+            RECORD.replace("\"userIdentity\":{", "\"userIdentity\":\"x\",\"u\":{"),
+            RECORD.replace("2.5", "2.5e3"),
+            RECORD.replace("2.5", "02"),
+            RECORD.replace("true", "tru"),
+            RECORD.replace("2024-05-01T10:00:30Z", "yesterday"),
+            RECORD.replace("2024-05-01T10:00:30Z", " "),
+            RECORD.replace("\"eventTime\":\"2024-05-01T10:00:30Z\"", "\"eventTime\":null"),
+            RECORD.replace("mfaAuthenticated\":\"false", "mfaAuthenticated\":\"f\",\"mfaAuthenticated\":\"g"),
+            RECORD.replace("GetObject", "Get\u{1}Object"),
+            RECORD.replace("GetObject", "Get\\xObject"),
+            format!("{RECORD}x"),
+            format!("{RECORD},"),
+            RECORD[..RECORD.len() - 1].to_owned(),
+            "[1]".to_owned(),
+            "{}".to_owned(),
+            r#"{"foo":1}"#.to_owned(),
+            format!("{}{}", "[".repeat(100), "]".repeat(100)),
+        ];
+        for c in &cases {
+            assert_eq!(skim(c), Skim::Full, "{c}");
+        }
+    }
+
+    #[test]
+    fn shapes_pick_their_time_key() {
+        let ms = |s| time::parse_time(s).unwrap();
+        let sentinel = r#"{"TimeGenerated":"2024-05-01 10:00:30.5","EventName":"X"}"#;
+        assert_eq!(
+            skim(sentinel),
+            Skim::Filtered(ms("2024-05-01T10:00:30.500Z"))
+        );
+        let ecs = r#"{"@timestamp":1714557630000,"event":{"action":"X"}}"#;
+        assert_eq!(skim(ecs), Skim::Filtered(1_714_557_630_000));
+        // A raw record without eventTime takes Logstash's @timestamp.
+        let otrf = r#"{"@timestamp":"2020-09-14T01:19:40Z","eventName":"X"}"#;
+        assert_eq!(
+            skim(otrf),
+            Skim::Filtered(ms("2020-09-14T01:19:40Z"))
+        );
+        // A null marks no shape: this is an ECS document at 5 ms.
+        assert_eq!(
+            skim(r#"{"eventName":null,"@timestamp":5}"#),
+            Skim::Filtered(5)
+        );
+        // Escaped time strings are not settled here.
+        assert_eq!(
+            skim(r#"{"eventName":"X","eventTime":"2024-05-01T10:00:30\/"}"#),
+            Skim::Full
+        );
+    }
+
+    #[test]
+    fn the_string_scanner_finds_the_first_special_byte() {
+        for len in 0..40 {
+            for (pos, c) in [(len, b'"'), (len, b'\\'), (len, 0x1f)] {
+                let mut s = vec![b'a'; len + 5];
+                s[pos] = c;
+                s[pos + 1] = b'"';
+                let p = Parser { b: &s, i: 0 };
+                assert_eq!(p.next_special(), Some(pos), "len {len} byte {c}");
+            }
+        }
+        let high = "é\u{7f}ü\"".as_bytes();
+        let p = Parser { b: high, i: 0 };
+        assert_eq!(p.next_special(), Some(high.len() - 1));
+    }
+}
