@@ -11,10 +11,11 @@
 //! [`skim`] answers [`Skim::Filtered`] with the record's time only when it
 //! is sure the full path ([`crate::event::parse_event`] and every rule's
 //! `select`) would accept the record as valid, give it that time, and
-//! filter it in every rule. In every other case (the text might hold
-//! `aws-cli`, it has a `\u` escape that could hide it, it is malformed, of
-//! an unusual layout, or its time needs more than the common formats) it
-//! answers [`Skim::Full`] and the full path decides, messages included. So
+//! filter it in every rule. In every other case (a user-agent field starts
+//! with `aws-cli` in any case, or is an escaped string that might spell it;
+//! the record is malformed, of an unusual layout, or its time needs more
+//! than the common formats) it answers [`Skim::Full`] and the full path
+//! decides, messages included. So
 //! the pre-filter can make the detector faster, never different; a
 //! differential test holds it to that (`tests/skim.rs`).
 //!
@@ -45,28 +46,9 @@ pub enum Skim {
     Full,
 }
 
-/// Whether a record might be selected by some rule: it holds `aws-cli` in
-/// any case, or a `\u` escape (which could spell it). A record for which
-/// this is false is filtered by every rule, if it is valid.
-pub fn may_be_selected(b: &[u8]) -> bool {
-    for i in memchr::memchr_iter(b'-', b) {
-        if i >= 3
-            && i + 4 <= b.len()
-            && b[i - 3..i].eq_ignore_ascii_case(b"aws")
-            && b[i + 1..i + 4].eq_ignore_ascii_case(b"cli")
-        {
-            return true;
-        }
-    }
-    memchr::memmem::find(b, b"\\u").is_some()
-}
-
 /// Settles `text` if it can; see the module documentation.
 pub fn skim(text: &str) -> Skim {
     let text = text.as_bytes();
-    if may_be_selected(text) {
-        return Skim::Full;
-    }
     let mut p = Parser { b: text, i: 0 };
     match p.record() {
         Some(t) => Skim::Filtered(t),
@@ -84,9 +66,12 @@ enum Kind {
     Struct(&'static [(&'static [u8], Kind)]),
     /// A resource list, read leniently: any value.
     Any,
+    /// A user-agent field (`userAgent`, `user_agent.name`, …): a scalar
+    /// whose value decides whether a rule could select the record.
+    Ua,
 }
 
-use Kind::{Any, Scalar, Struct};
+use Kind::{Any, Scalar, Struct, Ua};
 
 const ATTRIBUTES: &[(&[u8], Kind)] = &[(b"mfaAuthenticated", Scalar)];
 const SESSION_CONTEXT: &[(&[u8], Kind)] = &[(b"attributes", Struct(ATTRIBUTES))];
@@ -103,7 +88,7 @@ const ECS_EVENT: &[(&[u8], Kind)] = &[
     (b"dataset", Scalar),
     (b"id", Scalar),
 ];
-const ECS_USER_AGENT: &[(&[u8], Kind)] = &[(b"original", Scalar), (b"name", Scalar)];
+const ECS_USER_AGENT: &[(&[u8], Kind)] = &[(b"original", Ua), (b"name", Ua)];
 const ECS_USER: &[(&[u8], Kind)] = &[(b"name", Scalar), (b"id", Scalar)];
 const ECS_SOURCE: &[(&[u8], Kind)] = &[(b"address", Scalar), (b"ip", Scalar)];
 const ECS_SESSION_CONTEXT: &[(&[u8], Kind)] = &[(b"mfa_authenticated", Scalar)];
@@ -129,7 +114,7 @@ const TOP: &[(&[u8], Kind, Mark)] = &[
     (b"eventTime", Scalar, Mark::CloudTrail),
     (b"@timestamp", Scalar, Mark::Ecs),
     (b"TimeGenerated", Scalar, Mark::Sentinel),
-    (b"userAgent", Scalar, Mark::None),
+    (b"userAgent", Ua, Mark::None),
     (b"eventName", Scalar, Mark::CloudTrail),
     (b"eventSource", Scalar, Mark::CloudTrail),
     (b"userIdentity", Struct(USER_IDENTITY), Mark::CloudTrail),
@@ -138,7 +123,7 @@ const TOP: &[(&[u8], Kind, Mark)] = &[
     (b"resources", Any, Mark::None),
     (b"eventID", Scalar, Mark::CloudTrail),
     (b"eventVersion", Scalar, Mark::CloudTrail),
-    (b"UserAgent", Scalar, Mark::Sentinel),
+    (b"UserAgent", Ua, Mark::Sentinel),
     (b"EventName", Scalar, Mark::Sentinel),
     (b"EventSource", Scalar, Mark::Sentinel),
     (b"UserIdentityType", Scalar, Mark::None),
@@ -159,8 +144,8 @@ const TOP: &[(&[u8], Kind, Mark)] = &[
     (b"event.provider", Scalar, Mark::Ecs),
     (b"event.dataset", Scalar, Mark::None),
     (b"event.id", Scalar, Mark::None),
-    (b"user_agent.original", Scalar, Mark::Ecs),
-    (b"user_agent.name", Scalar, Mark::None),
+    (b"user_agent.original", Ua, Mark::Ecs),
+    (b"user_agent.name", Ua, Mark::None),
     (b"aws.cloudtrail.user_identity.type", Scalar, Mark::None),
     (b"aws.cloudtrail.user_identity.arn", Scalar, Mark::None),
     (
@@ -174,6 +159,57 @@ const TOP: &[(&[u8], Kind, Mark)] = &[
     (b"source.address", Scalar, Mark::None),
     (b"source.ip", Scalar, Mark::None),
 ];
+
+/// The index in [`TOP`] of a top-level key (a `match`, which compiles to a
+/// length switch and a few comparisons, rather than a scan of the table).
+fn top_slot(key: &[u8]) -> Option<usize> {
+    Some(match key {
+        b"eventTime" => 0,
+        b"@timestamp" => 1,
+        b"TimeGenerated" => 2,
+        b"userAgent" => 3,
+        b"eventName" => 4,
+        b"eventSource" => 5,
+        b"userIdentity" => 6,
+        b"recipientAccountId" => 7,
+        b"sourceIPAddress" => 8,
+        b"resources" => 9,
+        b"eventID" => 10,
+        b"eventVersion" => 11,
+        b"UserAgent" => 12,
+        b"EventName" => 13,
+        b"EventSource" => 14,
+        b"UserIdentityType" => 15,
+        b"UserIdentityArn" => 16,
+        b"UserIdentityUserName" => 17,
+        b"UserIdentityPrincipalid" => 18,
+        b"RecipientAccountId" => 19,
+        b"SourceIpAddress" => 20,
+        b"SessionMfaAuthenticated" => 21,
+        b"Resources" => 22,
+        b"AwsEventId" => 23,
+        b"event" => 24,
+        b"user_agent" => 25,
+        b"aws" => 26,
+        b"user" => 27,
+        b"source" => 28,
+        b"event.action" => 29,
+        b"event.provider" => 30,
+        b"event.dataset" => 31,
+        b"event.id" => 32,
+        b"user_agent.original" => 33,
+        b"user_agent.name" => 34,
+        b"aws.cloudtrail.user_identity.type" => 35,
+        b"aws.cloudtrail.user_identity.arn" => 36,
+        b"aws.cloudtrail.user_identity.session_context.mfa_authenticated" => 37,
+        b"aws.cloudtrail.recipient_account_id" => 38,
+        b"user.name" => 39,
+        b"user.id" => 40,
+        b"source.address" => 41,
+        b"source.ip" => 42,
+        _ => return None,
+    })
+}
 
 /// Which shape a key's non-null presence marks (`event::from_doc`).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -440,6 +476,27 @@ impl Parser<'_> {
     fn known_value(&mut self, depth: u32, kind: Kind) -> Option<Val> {
         match kind {
             Scalar | Any => self.value(depth),
+            Ua => {
+                let v = self.value(depth)?;
+                match v {
+                    // Every rule needs the agent to start with `aws-cli`
+                    // (Sentinel: in any case; Elastic: `aws-cli/`, or an
+                    // ECS name equal to `aws-cli`).
+                    Val::Str(s, e) => {
+                        let text = &self.b[s..e];
+                        if text.len() >= 7 && text[..7].eq_ignore_ascii_case(b"aws-cli") {
+                            return None;
+                        }
+                    }
+                    // An escaped string might spell it.
+                    Val::Other if self.b[self.i - 1] == b'"' => return None,
+                    // A number, boolean, object or array reads as JSON text
+                    // that starts with a digit, `-`, a letter of a literal,
+                    // `{` or `[`.
+                    _ => {}
+                }
+                Some(v)
+            }
             Struct(fields) => match self.peek()? {
                 b'{' => {
                     self.object(depth + 1, fields)?;
@@ -473,7 +530,7 @@ impl Parser<'_> {
             }
             self.i += 1;
             let key = self.key()?;
-            let slot = TOP.iter().position(|(k, _, _)| *k == key);
+            let slot = top_slot(key);
             self.ws();
             if self.peek()? != b':' {
                 return None;
@@ -574,6 +631,7 @@ mod tests {
             RECORD.replace("Boto3", "aws-cli"),
             RECORD.replace("Boto3", "AwS-ClI"),
             RECORD.replace("Boto3", "\\u0061ws-cli"),
+            RECORD.replace("Boto3", "\\u0041WS-cli"),
             RECORD.replace("bucketName", "bucket\\u004eame"),
             RECORD.replace("\"eventID\":\"e\"", "\"eventID\":\"e\",\"eventID\":\"f\""),
             RECORD.replace("{\"type\"", "[\"type\"").replace("\"}}},\"eventTime", "\"}}],\"eventTime"),
@@ -626,6 +684,15 @@ mod tests {
             skim(r#"{"eventName":"X","eventTime":"2024-05-01T10:00:30\/"}"#),
             Skim::Full
         );
+    }
+
+    #[test]
+    fn the_key_lookup_agrees_with_the_table() {
+        for (i, (k, _, _)) in TOP.iter().enumerate() {
+            assert_eq!(top_slot(k), Some(i), "{}", String::from_utf8_lossy(k));
+        }
+        assert_eq!(top_slot(b"eventtime"), None);
+        assert_eq!(top_slot(b""), None);
     }
 
     #[test]

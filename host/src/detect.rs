@@ -1,34 +1,48 @@
-//! The `recon detect` pipeline as a library function: read inputs, push
-//! them through one detector per rule in one component instance, write
-//! alerts as NDJSON, report rejected records, and return a summary.
+//! The `recon detect` pipeline as a library function: read inputs, run
+//! every rule over one parse of each record, write alerts as NDJSON,
+//! report rejected records, and return a summary.
+//!
+//! The work is split the way the contract allows: a chunker thread cuts
+//! the input into NDJSON chunks (with a reader thread per input doing the
+//! I/O and gzip); `workers` threads, each with its own component instance
+//! and `scanner`, read and judge the records of a chunk (the costly,
+//! stateless part); the calling thread hands their payloads, in input
+//! order, to one `detector` (`apply`: windows, watermark, alerts). The
+//! result is exactly what one detector fed the records one by one would
+//! give. With one worker the calling thread does everything through
+//! `push-ndjson`.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
-use crate::input::{self, InputError, Record};
+use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
+
+use crate::input::{self, Chunk, ChunkOptions, InputMsg};
 use crate::output::alert_json;
-use crate::runtime::{DetectorHandle, HostError, Instance, RejectReason, Runtime, Stats};
+use crate::runtime::{
+    BatchError, BatchResult, Config, DetectorHandle, HostError, Instance, RejectReason, Rule,
+    RuleStats, Runtime, Scanned, Stats,
+};
 use crate::settings::{FileSettings, RuleName, SettingsError};
 use crate::state::{self, StateError};
 
 /// What `detect` needs beyond the inputs.
 #[derive(Debug, Clone)]
 pub struct DetectOptions {
-    /// Rules, profile, lateness, limits, batch size, sandbox.
+    /// Rules, profile, lateness, limits, chunking, workers, sandbox.
     pub settings: FileSettings,
     /// Most rejected records reported one by one on the diagnostics
     /// stream; the rest are counted in the summary.
     pub show_rejects: usize,
-    /// Longest a partial batch waits for more input before it is pushed,
+    /// Longest complete lines wait for more input before they are pushed,
     /// so that alerts from a slow stream (a pipe, `tail -f`) are not held
-    /// back until a batch fills. Reading files, batches fill long before.
+    /// back until a chunk fills. Reading files, chunks fill long before.
     pub linger: Duration,
-    /// A state file: detectors resume from it, and at the end their
-    /// snapshots are saved to it instead of ending the stream (open windows
+    /// A state file: the detector resumes from it, and at the end its
+    /// snapshot is saved to it instead of ending the stream (open windows
     /// carry over to the next run), unless `finish` is set.
     pub state: Option<PathBuf>,
     /// With `state`: end the stream (close every window) and remove the
@@ -44,8 +58,8 @@ pub const DEFAULT_LINGER: Duration = Duration::from_millis(200);
 pub struct RuleSummary {
     /// The rule.
     pub rule: RuleName,
-    /// The detector's final counters.
-    pub stats: Stats,
+    /// The rule's final counters.
+    pub stats: RuleStats,
 }
 
 /// What a run did.
@@ -57,6 +71,8 @@ pub struct Summary {
     pub alerts: u64,
     /// Per rule counters.
     pub rules: Vec<RuleSummary>,
+    /// The detector's final counters.
+    pub stats: Option<Stats>,
     /// Inputs that could not be read (whole or in part), with the reason.
     pub unreadable: Vec<String>,
 }
@@ -81,22 +97,8 @@ pub enum DetectError {
     Encode(#[from] serde_json::Error),
 }
 
-/// A record's input (index into the inputs), number and line.
-type Where = (usize, u64, Option<u64>);
-
-struct Run<'a, O: Write, E: Write> {
-    instance: Instance,
-    detectors: Vec<(RuleName, DetectorHandle)>,
-    /// Input names for messages.
-    sources: Vec<String>,
-    out: &'a mut O,
-    err: &'a mut E,
-    show_rejects: usize,
-    shown: usize,
-    summary: Summary,
-}
-
-fn reason_name(r: RejectReason) -> &'static str {
+/// The kebab-case name of a reject reason.
+pub fn reason_name(r: RejectReason) -> &'static str {
     match r {
         RejectReason::InvalidJson => "invalid-json",
         RejectReason::NotAnObject => "not-an-object",
@@ -108,106 +110,205 @@ fn reason_name(r: RejectReason) -> &'static str {
     }
 }
 
-impl<O: Write, E: Write> Run<'_, O, E> {
-    fn push(&mut self, batch: &[String], where_: &[Where]) -> Result<(), DetectError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut seen = BTreeSet::new();
-        for i in 0..self.detectors.len() {
-            let (rule, h) = self.detectors[i];
-            let result = self.instance.push_batch(h, batch)?;
-            for e in result.errors {
-                // Both detectors reject a malformed record alike: say it once.
-                let at = match where_.get(e.index as usize) {
-                    Some(&(source, n, l)) => {
-                        format!("{}: {}", self.sources[source], input::location(n, l))
-                    }
-                    None => "record ?".to_owned(),
+fn rule_name(r: Rule) -> RuleName {
+    match r {
+        Rule::SentinelAwsCliRecon => RuleName::Sentinel,
+        Rule::ElasticAwsDiscoveryBurst => RuleName::Elastic,
+    }
+}
+
+/// The detecting side of a run: the detector, where output goes, and the
+/// running summary.
+struct Sink<'a, O: Write, E: Write> {
+    instance: Instance,
+    detector: DetectorHandle,
+    sources: Vec<String>,
+    out: &'a mut O,
+    err: &'a mut E,
+    show_rejects: usize,
+    shown: usize,
+    summary: Summary,
+}
+
+impl<O: Write, E: Write> Sink<'_, O, E> {
+    /// Reports a batch's rejections (with where each record came from),
+    /// counts its records, and writes the alerts that became final.
+    fn report(
+        &mut self,
+        source: usize,
+        chunk: &Chunk,
+        result: &BatchResult,
+        scan_errors: &[BatchError],
+    ) -> Result<(), DetectError> {
+        self.summary.records += u64::from(result.records);
+        for e in scan_errors.iter().chain(&result.errors) {
+            if self.shown < self.show_rejects {
+                let rule = match e.rule {
+                    Some(r) => format!(" [{}]", rule_name(r).alert_name()),
+                    None => String::new(),
                 };
-                let line = format!(
-                    "recon: {at}: rejected ({}): {}",
+                writeln!(
+                    self.err,
+                    "recon: {}: {}: rejected ({}): {}{rule}",
+                    self.sources[source],
+                    chunk.loc(e.index),
                     reason_name(e.error.reason),
                     e.error.message
-                );
-                let line = if matches!(e.error.reason, RejectReason::StateLimit) {
-                    format!("{line} [{}]", rule.alert_name())
-                } else {
-                    line
-                };
-                if seen.insert(line.clone()) {
-                    if self.shown < self.show_rejects {
-                        writeln!(self.err, "{line}")?;
-                    }
-                    self.shown += 1;
-                }
+                )?;
             }
+            self.shown += 1;
         }
         self.drain()
     }
 
     fn drain(&mut self) -> Result<(), DetectError> {
-        for i in 0..self.detectors.len() {
-            let h = self.detectors[i].1;
-            for alert in self.instance.drain(h)? {
-                writeln!(self.out, "{}", alert_json(&alert)?)?;
-                self.summary.alerts += 1;
+        let alerts = self.instance.drain(self.detector)?;
+        for alert in &alerts {
+            writeln!(self.out, "{}", alert_json(alert)?)?;
+        }
+        self.summary.alerts += alerts.len() as u64;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn unreadable(&mut self, e: input::InputError) -> Result<(), DetectError> {
+        writeln!(self.err, "recon: {e}")?;
+        self.summary.unreadable.push(e.to_string());
+        Ok(())
+    }
+
+    /// Every chunk through `push-ndjson` on this thread.
+    fn run_direct(&mut self, chunks: &Receiver<InputMsg>) -> Result<(), DetectError> {
+        for msg in chunks {
+            match msg {
+                InputMsg::Chunk(source, chunk) => {
+                    let result = self.instance.push_ndjson(self.detector, &chunk.data)?;
+                    self.report(source, &chunk, &result, &[])?;
+                }
+                InputMsg::Unreadable(_, e) => self.unreadable(e)?,
             }
         }
-        self.out.flush()?;
+        Ok(())
+    }
+
+    /// Chunks scanned by `workers` threads, applied here in input order.
+    fn run_parallel(
+        &mut self,
+        runtime: &Runtime,
+        config: &Config,
+        workers: usize,
+        chunks: &Receiver<InputMsg>,
+    ) -> Result<(), DetectError> {
+        let max_in_flight = workers * 2;
+        let (job_tx, job_rx) = bounded::<Job>(max_in_flight);
+        let (done_tx, done_rx) = unbounded::<Done>();
+        thread::scope(|scope| {
+            for i in 0..workers {
+                let (jobs, done) = (job_rx.clone(), done_tx.clone());
+                thread::Builder::new()
+                    .name(format!("recon-scan-{i}"))
+                    .spawn_scoped(scope, move || scan_worker(runtime, config, &jobs, &done))
+                    .map_err(DetectError::Output)?;
+            }
+            drop(done_tx);
+            let result = self.apply_in_order(chunks, &job_tx, &done_rx, max_in_flight);
+            // Closing the job queue ends the workers, on error too.
+            drop(job_tx);
+            result
+        })
+    }
+
+    fn apply_in_order(
+        &mut self,
+        chunks: &Receiver<InputMsg>,
+        jobs: &Sender<Job>,
+        done: &Receiver<Done>,
+        max_in_flight: usize,
+    ) -> Result<(), DetectError> {
+        let mut next_seq = 0u64;
+        let mut next_apply = 0u64;
+        let mut ready: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut input_open = true;
+        let stopped = || DetectError::from(HostError::Load("the scanning threads stopped".into()));
+        while input_open || next_apply < next_seq {
+            let in_flight = (next_seq - next_apply) as usize;
+            if input_open && in_flight < max_in_flight {
+                select! {
+                    recv(chunks) -> msg => match msg {
+                        Ok(InputMsg::Chunk(source, chunk)) => {
+                            // Never blocks: at most `max_in_flight` jobs are queued.
+                            jobs.send(Job { seq: next_seq, source, chunk }).map_err(|_| stopped())?;
+                            next_seq += 1;
+                        }
+                        Ok(InputMsg::Unreadable(_, e)) => self.unreadable(e)?,
+                        Err(_) => input_open = false,
+                    },
+                    recv(done) -> d => {
+                        let d = d.map_err(|_| stopped())?;
+                        ready.insert(d.seq, d);
+                    }
+                }
+            } else {
+                let d = done.recv().map_err(|_| stopped())?;
+                ready.insert(d.seq, d);
+            }
+            while let Some(d) = ready.remove(&next_apply) {
+                next_apply += 1;
+                let scanned = d.scanned?;
+                let result = self.instance.apply(self.detector, &scanned.payload)?;
+                self.report(d.source, &d.chunk, &result, &scanned.errors)?;
+            }
+        }
         Ok(())
     }
 }
 
-/// What the reader thread hands the detection loop.
-enum Msg {
-    /// A record of input `source`.
-    Record(usize, Record),
-    /// An input could not be read (whole or from some point on).
-    Unreadable(InputError),
+/// A chunk for a worker to scan.
+struct Job {
+    seq: u64,
+    source: usize,
+    chunk: Chunk,
 }
 
-/// Reads every input in order on its own thread, so that the detection
-/// loop can push a partial batch when input pauses (see
-/// [`DetectOptions::linger`]). The channel is bounded: a slow detector
-/// holds the reader back instead of buffering the input.
-fn spawn_reader(inputs: Vec<PathBuf>, capacity: usize) -> Receiver<Msg> {
-    let (tx, rx) = mpsc::sync_channel(capacity);
-    thread::spawn(move || {
-        for (source, path) in inputs.iter().enumerate() {
-            let reader = match input::open(path) {
-                Ok(r) => r,
-                Err(e) => {
-                    if tx.send(Msg::Unreadable(e)).is_err() {
-                        return;
-                    }
-                    continue;
-                }
-            };
-            for record in reader {
-                let msg = match record {
-                    Ok(r) => Msg::Record(source, r),
-                    Err(e) => Msg::Unreadable(e),
-                };
-                if tx.send(msg).is_err() {
-                    return;
-                }
-            }
-        }
+/// A worker's result (the chunk's data freed, its locations kept).
+struct Done {
+    seq: u64,
+    source: usize,
+    chunk: Chunk,
+    scanned: Result<Scanned, HostError>,
+}
+
+fn scan_worker(runtime: &Runtime, config: &Config, jobs: &Receiver<Job>, done: &Sender<Done>) {
+    let mut setup = runtime.instantiate().and_then(|mut instance| {
+        let scanner = instance.create_scanner(config)?;
+        Ok((instance, scanner))
     });
-    rx
-}
-
-/// The name messages use for an input.
-fn source_name(path: &Path) -> String {
-    if path.as_os_str() == "-" {
-        "<stdin>".to_owned()
-    } else {
-        path.display().to_string()
+    for Job { seq, source, chunk } in jobs {
+        let scanned = match &mut setup {
+            Ok((instance, scanner)) => instance.scan(*scanner, &chunk.data),
+            Err(e) => Err(HostError::Load(e.to_string())),
+        };
+        let chunk = Chunk {
+            data: Vec::new(),
+            locs: chunk.locs,
+        };
+        let failed = scanned.is_err();
+        if done
+            .send(Done {
+                seq,
+                source,
+                chunk,
+                scanned,
+            })
+            .is_err()
+            || failed
+        {
+            return;
+        }
     }
 }
 
-/// Runs the detectors over `inputs` (`-` is stdin), writing alerts to `out`
+/// Runs the rules over `inputs` (`-` is stdin), writing alerts to `out`
 /// and diagnostics to `err`.
 pub fn detect<O: Write, E: Write>(
     runtime: &Runtime,
@@ -217,104 +318,85 @@ pub fn detect<O: Write, E: Write>(
     err: &mut E,
 ) -> Result<Summary, DetectError> {
     let settings = &options.settings;
-    let batch_size = settings.batch_size()?;
+    let config = settings.detector_config()?;
+    let workers = settings.workers()?;
+    let chunk = ChunkOptions {
+        chunk_bytes: settings.chunk_bytes()?,
+        linger: options.linger,
+    };
     let mut instance = runtime.instantiate()?;
+    let fingerprint = format!("{config:?}");
     let saved = match &options.state {
         Some(path) => state::load(path)?,
         None => Vec::new(),
     };
-    let mut detectors = Vec::new();
-    let mut configs = Vec::new();
-    for rule in settings.rules() {
-        let config = settings.detector_config(rule)?;
-        let fingerprint = format!("{config:?}");
-        let snapshot = match &options.state {
-            Some(path) => state::snapshot_of(path, &saved, rule.alert_name(), &fingerprint)?,
-            None => None,
-        };
-        let handle = match snapshot {
-            Some(bytes) => instance.restore(&bytes)?,
-            None => instance.create(&config)?,
-        };
-        detectors.push((rule, handle));
-        configs.push(fingerprint);
-    }
-    let mut run = Run {
+    let snapshot = match &options.state {
+        Some(path) => state::snapshot_of(path, &saved, state::DETECTOR, &fingerprint)?,
+        None => None,
+    };
+    let detector = match snapshot {
+        Some(bytes) => instance.restore(&bytes)?,
+        None => instance.create(&config)?,
+    };
+    let mut sink = Sink {
         instance,
-        detectors,
-        sources: inputs.iter().map(|p| source_name(p)).collect(),
+        detector,
+        sources: inputs.iter().map(|p| input::source_name(p)).collect(),
         out,
         err,
         show_rejects: options.show_rejects,
         shown: 0,
         summary: Summary::default(),
     };
-    let mut batch: Vec<String> = Vec::with_capacity(batch_size);
-    // Where each batched record came from, formatted only if it is rejected.
-    let mut where_: Vec<Where> = Vec::with_capacity(batch_size);
-    let rx = spawn_reader(inputs.to_vec(), batch_size.saturating_mul(4));
-    loop {
-        match rx.recv_timeout(options.linger) {
-            Ok(Msg::Record(source, r)) => {
-                run.summary.records += 1;
-                where_.push((source, r.number, r.line));
-                batch.push(r.text);
-                if batch.len() < batch_size {
-                    continue;
-                }
-            }
-            Ok(Msg::Unreadable(e)) => {
-                writeln!(run.err, "recon: {e}")?;
-                run.summary.unreadable.push(e.to_string());
-                continue;
-            }
-            // Input paused: push what has arrived so its alerts go out.
-            Err(RecvTimeoutError::Timeout) if !batch.is_empty() => {}
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        run.push(&batch, &where_)?;
-        batch.clear();
-        where_.clear();
-    }
-    run.push(&batch, &where_)?;
+    let (in_tx, in_rx) = bounded::<InputMsg>(workers * 2 + 2);
+    let inputs = inputs.to_vec();
+    let chunker = thread::Builder::new()
+        .name("recon-chunk".into())
+        .spawn(move || input::chunk_inputs(&inputs, chunk, &in_tx))
+        .map_err(DetectError::Output)?;
+    let run = if workers <= 1 {
+        sink.run_direct(&in_rx)
+    } else {
+        sink.run_parallel(runtime, &config, workers, &in_rx)
+    };
+    // Unblocks the chunker if the run stopped early.
+    drop(in_rx);
+    let _ = chunker.join();
+    run?;
     match &options.state {
         Some(path) if !options.finish => {
-            // Keep the stream open: save every detector for the next run,
+            // Keep the stream open: save the detector for the next run,
             // after handing out its alerts so none is saved twice.
-            run.drain()?;
-            let mut out = Vec::new();
-            for (i, config) in configs.iter().enumerate() {
-                let (rule, h) = run.detectors[i];
-                let bytes = run.instance.snapshot(h)?;
-                out.push(state::saved(rule.alert_name(), config, &bytes));
-            }
-            state::save(path, out)?;
+            sink.drain()?;
+            let bytes = sink.instance.snapshot(sink.detector)?;
+            state::save(path, vec![state::saved(state::DETECTOR, &fingerprint, &bytes)])?;
         }
         _ => {
-            for i in 0..run.detectors.len() {
-                let h = run.detectors[i].1;
-                run.instance.flush(h, None)?;
-            }
-            run.drain()?;
+            sink.instance.flush(sink.detector, None)?;
+            sink.drain()?;
             if let Some(path) = &options.state {
                 state::remove(path)?;
             }
         }
     }
-    if run.shown > run.show_rejects {
+    if sink.shown > sink.show_rejects {
         writeln!(
-            run.err,
+            sink.err,
             "recon: {} more rejected records not shown (--show-rejects)",
-            run.shown - run.show_rejects
+            sink.shown - sink.show_rejects
         )?;
     }
-    for i in 0..run.detectors.len() {
-        let (rule, h) = run.detectors[i];
-        let stats = run.instance.stats(h)?;
-        run.summary.rules.push(RuleSummary { rule, stats });
-    }
-    Ok(run.summary)
+    let stats = sink.instance.stats(sink.detector)?;
+    sink.summary.rules = stats
+        .rules
+        .iter()
+        .map(|r| RuleSummary {
+            rule: rule_name(r.rule),
+            stats: r.clone(),
+        })
+        .collect();
+    sink.summary.stats = Some(stats);
+    Ok(sink.summary)
 }
 
 /// The summary as the lines `recon detect` prints on stderr.

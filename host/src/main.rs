@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use recon::detect::{DetectOptions, detect, summary_lines};
-use recon::runtime::Runtime;
+use recon::runtime::{CacheOutcome, Runtime, default_cache_dir};
 use recon::settings::{FileSettings, ProfileName, RuleName};
 
 #[derive(Parser)]
@@ -112,16 +112,27 @@ struct DetectArgs {
     /// A TOML configuration file (see README); options given here win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Events per call into the component [default: 1000].
-    #[arg(long)]
-    batch_size: Option<usize>,
+    /// KiB of input per call into the component [default: 1024].
+    #[arg(long, value_name = "KIB")]
+    chunk_kib: Option<usize>,
+    /// Scanning threads, each with its own component instance
+    /// [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
     /// Most rejected records reported one by one.
     #[arg(long, default_value_t = 20)]
     show_rejects: usize,
-    /// Longest a partial batch waits for more input before it is pushed
+    /// Longest complete lines wait for more input before they are pushed
     /// (milliseconds), so alerts from a slow stream are not held back.
     #[arg(long, value_name = "MS", default_value_t = 200)]
     linger_ms: u64,
+    /// Where the compiled component is kept between runs [default:
+    /// $RECON_CACHE_DIR, else $XDG_CACHE_HOME/recon, else ~/.cache/recon].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile the component afresh and keep nothing.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
     /// Resume from, and save to, this state file: windows still open at
     /// the end carry over to the next run instead of being closed.
     #[arg(long, value_name = "FILE")]
@@ -146,15 +157,34 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
     if let Some(l) = args.allowed_lateness {
         settings.allowed_lateness_seconds = Some(l);
     }
-    if let Some(b) = args.batch_size {
-        settings.batch_size = Some(b);
+    if let Some(c) = args.chunk_kib {
+        settings.chunk_kib = Some(c);
+    }
+    if let Some(w) = args.workers {
+        settings.workers = Some(w);
     }
     let inputs = if args.inputs.is_empty() {
         vec![PathBuf::from("-")]
     } else {
         args.inputs
     };
-    let runtime = Runtime::new(settings.sandbox()?).context("starting the detector sandbox")?;
+    let limits = settings.sandbox()?;
+    let cache_dir = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.or_else(default_cache_dir)
+    };
+    let runtime = match &cache_dir {
+        Some(dir) => Runtime::cached(limits, dir),
+        None => Runtime::new(limits),
+    }
+    .context("starting the detector sandbox")?;
+    if let CacheOutcome::Miss {
+        refused: Some(why), ..
+    } = runtime.cache_outcome()
+    {
+        eprintln!("recon: the compiled component in the cache was not used ({why}); recompiled it");
+    }
     let options = DetectOptions {
         settings,
         show_rejects: args.show_rejects,

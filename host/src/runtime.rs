@@ -1,8 +1,20 @@
 //! Loading and running the detector component under wasmtime, inside a
 //! sandbox: the component gets no imports at all (an empty linker), its
-//! memory is capped, and every call runs on a fuel budget so a runaway
-//! guest traps instead of hanging the pipeline.
+//! memory is capped, and every call runs against a deadline (epoch
+//! interruption, and optionally a fuel budget) so a runaway guest traps
+//! instead of hanging the pipeline.
+//!
+//! Compiling the component takes most of a second; [`Runtime::cached`]
+//! keeps the compiled code in a cache directory, checked before it is
+//! trusted, so later starts take milliseconds.
 
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Config as EngineConfig, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
@@ -15,8 +27,9 @@ mod bindings {
 }
 
 pub use bindings::exports::recon::detector::detection::{
-    Alert, BatchError, BatchResult, Config, ConfigError, Entity, EventError, Limits, Outcome,
-    Profile, ReasonCount, RejectReason, Rule, SnapshotError, Stats,
+    Alert, ApplyError, BatchError, BatchResult, Config, ConfigError, Entity, EventError, Limits,
+    Outcome, Profile, ReasonCount, RejectReason, Rule, RuleConfig, RuleCounts, RuleStats, Scanned,
+    SnapshotError, Stats,
 };
 use bindings::{DetectorComponent, DetectorComponentPre};
 
@@ -26,9 +39,12 @@ pub static COMPONENT: &[u8] =
 
 /// Default cap on one instance's linear memory: 256 MiB.
 pub const DEFAULT_MAX_MEMORY_BYTES: usize = 256 << 20;
-/// Default fuel (roughly, wasm instructions) one call may burn: 20 billion,
-/// seconds of CPU. A batch of 1,000 CloudTrail records uses well under 1%.
-pub const DEFAULT_FUEL_PER_CALL: u64 = 20_000_000_000;
+/// Default longest one call may run: 10 s. Scanning a 1 MiB buffer takes a
+/// few milliseconds, so only a runaway guest comes near it.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the deadline clock ticks: the resolution of
+/// [`SandboxLimits::call_timeout`].
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Bounds the host enforces on a component instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +52,13 @@ pub struct SandboxLimits {
     /// Most bytes of linear memory the instance may grow to; growing past
     /// it traps.
     pub max_memory_bytes: usize,
-    /// Fuel for one call (`push-batch`, `flush`, …); `None` disables fuel
-    /// metering. Running out traps the call.
+    /// Longest one call (`push-ndjson`, `flush`, …) may run before it
+    /// traps; `None` disables the deadline. Enforced by epoch interruption,
+    /// which costs the guest almost nothing.
+    pub call_timeout: Option<Duration>,
+    /// Fuel (roughly, wasm instructions) one call may burn; `None` (the
+    /// default) disables fuel metering. Deterministic where the deadline is
+    /// not, but it slows the guest down by about a third.
     pub fuel_per_call: Option<u64>,
 }
 
@@ -45,7 +66,8 @@ impl Default for SandboxLimits {
     fn default() -> Self {
         SandboxLimits {
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
-            fuel_per_call: Some(DEFAULT_FUEL_PER_CALL),
+            call_timeout: Some(DEFAULT_CALL_TIMEOUT),
+            fuel_per_call: None,
         }
     }
 }
@@ -73,6 +95,9 @@ pub enum HostError {
     /// The component refused a snapshot.
     #[error("cannot restore the snapshot: {0}")]
     Snapshot(SnapshotError),
+    /// The detector refused a scanner's payload.
+    #[error("the detector refused a scanned payload: {0:?}")]
+    Apply(ApplyError),
 }
 
 fn guest_error(call: &'static str) -> impl FnOnce(wasmtime::Error) -> HostError {
@@ -83,11 +108,43 @@ fn guest_error(call: &'static str) -> impl FnOnce(wasmtime::Error) -> HostError 
     }
 }
 
-/// A compiled component, ready to instantiate many times.
+/// Where a compiled component came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// No cache was asked for: compiled now.
+    NotCached,
+    /// Loaded from this cache file.
+    Hit(PathBuf),
+    /// Compiled now and written to this file (`None` inside when writing
+    /// failed: the run goes on, uncached). The reason an existing entry
+    /// was not used, if there was one.
+    Miss {
+        /// The file written, if writing worked.
+        written: Option<PathBuf>,
+        /// Why an existing entry was refused (damaged, foreign, stale).
+        refused: Option<String>,
+    },
+}
+
+/// First bytes of a cache file; the digit is the file format version.
+const CACHE_MAGIC: &[u8; 8] = b"RECONCW1";
+
+/// Stops the deadline clock when the runtime is dropped.
+struct Ticker(Arc<AtomicBool>);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A compiled component, ready to instantiate many times, from any thread.
 pub struct Runtime {
     engine: Engine,
     pre: DetectorComponentPre<StoreLimits>,
     limits: SandboxLimits,
+    cache: CacheOutcome,
+    _ticker: Option<Ticker>,
 }
 
 impl Runtime {
@@ -99,20 +156,100 @@ impl Runtime {
     /// Compiles a component from bytes (the embedded one, or another build
     /// of the same contract).
     pub fn from_bytes(bytes: &[u8], limits: SandboxLimits) -> Result<Runtime, HostError> {
-        let load = |e: wasmtime::Error| HostError::Load(format!("{e:?}"));
-        let mut config = EngineConfig::new();
-        config.consume_fuel(limits.fuel_per_call.is_some());
-        let engine = Engine::new(&config).map_err(load)?;
+        let engine = engine(&limits)?;
         let component = Component::new(&engine, bytes).map_err(load)?;
+        Runtime::link(engine, &component, limits, CacheOutcome::NotCached)
+    }
+
+    /// The embedded component, compiled once and kept in `dir`: later
+    /// calls load the compiled code instead of compiling again. An entry is
+    /// used only when its name matches this component, this wasmtime and
+    /// this engine configuration, and its checksum matches its content;
+    /// anything else is recompiled and rewritten. The directory must be as
+    /// trusted as the program itself (compiled code in it is run).
+    pub fn cached(limits: SandboxLimits, dir: &Path) -> Result<Runtime, HostError> {
+        let engine = engine(&limits)?;
+        let path = dir.join(cache_name(&engine, COMPONENT));
+        let mut refused = None;
+        match std::fs::read(&path) {
+            Ok(bytes) => match checked_body(&bytes) {
+                Ok(body) => {
+                    // SAFETY: `body` was written by `Component::serialize` of
+                    // this program for this engine configuration (the file
+                    // name encodes both) and its checksum matches, so it is
+                    // the compiled code we wrote, not damaged or foreign.
+                    match unsafe { Component::deserialize(&engine, body) } {
+                        Ok(component) => {
+                            let outcome = CacheOutcome::Hit(path);
+                            return Runtime::link(engine, &component, limits, outcome);
+                        }
+                        Err(e) => refused = Some(format!("{e}")),
+                    }
+                }
+                Err(why) => refused = Some(why),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => refused = Some(e.to_string()),
+        }
+        let component = Component::new(&engine, COMPONENT).map_err(load)?;
+        let written = component
+            .serialize()
+            .ok()
+            .and_then(|body| write_cache(dir, &path, &body).ok())
+            .map(|()| path);
+        Runtime::link(
+            engine,
+            &component,
+            limits,
+            CacheOutcome::Miss { written, refused },
+        )
+    }
+
+    fn link(
+        engine: Engine,
+        component: &Component,
+        limits: SandboxLimits,
+        cache: CacheOutcome,
+    ) -> Result<Runtime, HostError> {
         // An empty linker: the component may import nothing.
         let linker = Linker::<StoreLimits>::new(&engine);
-        let pre = linker.instantiate_pre(&component).map_err(load)?;
+        let pre = linker.instantiate_pre(component).map_err(load)?;
         let pre = DetectorComponentPre::new(pre).map_err(load)?;
+        let ticker = limits.call_timeout.map(|_| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (engine, flag) = (engine.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("recon-deadline".into())
+                .spawn(move || {
+                    while !flag.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map(|_| Ticker(stop))
+        });
+        let ticker = match ticker {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => return Err(HostError::Load(format!("starting the deadline clock: {e}"))),
+            None => None,
+        };
         Ok(Runtime {
             engine,
             pre,
             limits,
+            cache,
+            _ticker: ticker,
         })
+    }
+
+    /// Where the compiled component came from.
+    pub fn cache_outcome(&self) -> &CacheOutcome {
+        &self.cache
+    }
+
+    /// The sandbox bounds every instance gets.
+    pub fn limits(&self) -> SandboxLimits {
+        self.limits
     }
 
     /// The imports the component declares, as `name` strings (the contract
@@ -134,19 +271,98 @@ impl Runtime {
             .build();
         let mut store = Store::new(&self.engine, limits);
         store.limiter(|l| l);
-        if let Some(fuel) = self.limits.fuel_per_call {
-            store.set_fuel(fuel).map_err(guest_error("instantiate"))?;
-        }
+        let deadline = self
+            .limits
+            .call_timeout
+            .map(|t| (t.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1);
+        let mut instance_store = InstanceStore {
+            store,
+            fuel_per_call: self.limits.fuel_per_call,
+            deadline,
+        };
+        instance_store.arm("instantiate")?;
         let bindings = self
             .pre
-            .instantiate(&mut store)
+            .instantiate(&mut instance_store.store)
             .map_err(guest_error("instantiate"))?;
         Ok(Instance {
-            store,
+            inner: instance_store,
             bindings,
-            fuel_per_call: self.limits.fuel_per_call,
         })
     }
+}
+
+fn load(e: wasmtime::Error) -> HostError {
+    HostError::Load(format!("{e:?}"))
+}
+
+fn engine(limits: &SandboxLimits) -> Result<Engine, HostError> {
+    let mut config = EngineConfig::new();
+    config.consume_fuel(limits.fuel_per_call.is_some());
+    config.epoch_interruption(limits.call_timeout.is_some());
+    Engine::new(&config).map_err(load)
+}
+
+/// The cache file name: a digest of the component, this crate's version
+/// and wasmtime's compatibility hash of the engine configuration.
+fn cache_name(engine: &Engine, component: &[u8]) -> String {
+    struct ShaHasher(Sha256);
+    impl Hasher for ShaHasher {
+        fn finish(&self) -> u64 {
+            0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+    let mut h = ShaHasher(Sha256::new());
+    h.0.update(component);
+    h.0.update(env!("CARGO_PKG_VERSION").as_bytes());
+    engine.precompile_compatibility_hash().hash(&mut h);
+    let digest = h.0.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("recon-component-{hex}.cwasm")
+}
+
+/// The compiled code inside a cache file, if its header and checksum hold.
+fn checked_body(bytes: &[u8]) -> Result<&[u8], String> {
+    let rest = bytes
+        .strip_prefix(CACHE_MAGIC)
+        .ok_or("not a recon cache file")?;
+    if rest.len() < 32 {
+        return Err("the cache file is truncated".into());
+    }
+    let (sum, body) = rest.split_at(32);
+    if Sha256::digest(body).as_slice() != sum {
+        return Err("the cache file's checksum does not match its content".into());
+    }
+    Ok(body)
+}
+
+/// Writes a cache entry atomically: a temporary file, then a rename.
+fn write_cache(dir: &Path, path: &Path, body: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut bytes = Vec::with_capacity(body.len() + 40);
+    bytes.extend_from_slice(CACHE_MAGIC);
+    bytes.extend_from_slice(&Sha256::digest(body));
+    bytes.extend_from_slice(body);
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, &bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The default cache directory: `$RECON_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/recon`, else `~/.cache/recon`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("RECON_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("recon"));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".cache").join("recon"))
 }
 
 /// A detector living in an [`Instance`]. Valid only with the instance that
@@ -154,51 +370,73 @@ impl Runtime {
 #[derive(Debug, Clone, Copy)]
 pub struct DetectorHandle(ResourceAny);
 
-/// One component instance: its store, and any number of detectors.
-pub struct Instance {
+/// A scanner living in an [`Instance`].
+#[derive(Debug, Clone, Copy)]
+pub struct ScannerHandle(ResourceAny);
+
+struct InstanceStore {
     store: Store<StoreLimits>,
-    bindings: DetectorComponent,
     fuel_per_call: Option<u64>,
+    deadline: Option<u64>,
 }
 
-impl Instance {
-    fn refuel(&mut self, call: &'static str) -> Result<(), HostError> {
+impl InstanceStore {
+    /// Gives the next call its full budget.
+    fn arm(&mut self, call: &'static str) -> Result<(), HostError> {
         if let Some(fuel) = self.fuel_per_call {
             self.store.set_fuel(fuel).map_err(guest_error(call))?;
         }
+        if let Some(ticks) = self.deadline {
+            self.store.set_epoch_deadline(ticks);
+        }
         Ok(())
     }
+}
 
+/// One component instance: its store, and any number of detectors and
+/// scanners.
+pub struct Instance {
+    inner: InstanceStore,
+    bindings: DetectorComponent,
+}
+
+macro_rules! call {
+    ($self:ident, $name:literal, $iface:ident, $method:ident ( $($arg:expr),* )) => {{
+        $self.inner.arm($name)?;
+        let i = $self.bindings.recon_detector_detection().$iface();
+        i.$method(&mut $self.inner.store, $($arg),*).map_err(guest_error($name))
+    }};
+}
+
+impl Instance {
     /// Creates a detector from a configuration.
     pub fn create(&mut self, config: &Config) -> Result<DetectorHandle, HostError> {
-        self.refuel("create")?;
-        let d = self.bindings.recon_detector_detection().detector();
-        d.call_create(&mut self.store, config)
-            .map_err(guest_error("create"))?
+        call!(self, "create", detector, call_create(config))?
             .map(DetectorHandle)
             .map_err(HostError::Config)
     }
 
     /// Recreates a detector from `snapshot` bytes.
     pub fn restore(&mut self, snapshot: &[u8]) -> Result<DetectorHandle, HostError> {
-        self.refuel("restore")?;
-        let d = self.bindings.recon_detector_detection().detector();
-        d.call_restore(&mut self.store, snapshot)
-            .map_err(guest_error("restore"))?
+        call!(self, "restore", detector, call_restore(snapshot))?
             .map(DetectorHandle)
             .map_err(HostError::Snapshot)
     }
 
-    /// Pushes one event.
+    /// Creates a scanner from a configuration.
+    pub fn create_scanner(&mut self, config: &Config) -> Result<ScannerHandle, HostError> {
+        call!(self, "scanner.create", scanner, call_create(config))?
+            .map(ScannerHandle)
+            .map_err(HostError::Config)
+    }
+
+    /// Pushes one event through every rule.
     pub fn push(
         &mut self,
         h: DetectorHandle,
         event: &str,
-    ) -> Result<Result<Outcome, EventError>, HostError> {
-        self.refuel("push")?;
-        let d = self.bindings.recon_detector_detection().detector();
-        d.call_push(&mut self.store, h.0, event)
-            .map_err(guest_error("push"))
+    ) -> Result<Result<Vec<Outcome>, EventError>, HostError> {
+        call!(self, "push", detector, call_push(h.0, event))
     }
 
     /// Pushes a batch of events in one call.
@@ -207,61 +445,75 @@ impl Instance {
         h: DetectorHandle,
         events: &[String],
     ) -> Result<BatchResult, HostError> {
-        self.refuel("push-batch")?;
-        let d = self.bindings.recon_detector_detection().detector();
-        d.call_push_batch(&mut self.store, h.0, events)
-            .map_err(guest_error("push-batch"))
+        call!(self, "push-batch", detector, call_push_batch(h.0, events))
+    }
+
+    /// Pushes a buffer of newline-delimited records in one call.
+    pub fn push_ndjson(
+        &mut self,
+        h: DetectorHandle,
+        records: &[u8],
+    ) -> Result<BatchResult, HostError> {
+        call!(self, "push-ndjson", detector, call_push_ndjson(h.0, records))
+    }
+
+    /// Scans a buffer of newline-delimited records (stateless).
+    pub fn scan(&mut self, s: ScannerHandle, records: &[u8]) -> Result<Scanned, HostError> {
+        call!(self, "scan", scanner, call_scan(s.0, records))
+    }
+
+    /// Applies a scanner's payload to a detector.
+    pub fn apply(&mut self, h: DetectorHandle, payload: &[u8]) -> Result<BatchResult, HostError> {
+        call!(self, "apply", detector, call_apply(h.0, payload))?.map_err(HostError::Apply)
     }
 
     /// Advances the watermark (`Some`) or ends the stream (`None`).
     pub fn flush(&mut self, h: DetectorHandle, to: Option<i64>) -> Result<u32, HostError> {
-        self.refuel("flush")?;
-        let d = self.bindings.recon_detector_detection().detector();
-        d.call_flush(&mut self.store, h.0, to)
-            .map_err(guest_error("flush"))
+        call!(self, "flush", detector, call_flush(h.0, to))
     }
 
     /// Takes the pending alerts.
     pub fn drain(&mut self, h: DetectorHandle) -> Result<Vec<Alert>, HostError> {
-        self.refuel("drain")?;
-        let d = self.bindings.recon_detector_detection().detector();
-        d.call_drain(&mut self.store, h.0)
-            .map_err(guest_error("drain"))
+        call!(self, "drain", detector, call_drain(h.0))
     }
 
     /// Reads the counters.
     pub fn stats(&mut self, h: DetectorHandle) -> Result<Stats, HostError> {
-        self.refuel("stats")?;
-        let d = self.bindings.recon_detector_detection().detector();
-        d.call_stats(&mut self.store, h.0)
-            .map_err(guest_error("stats"))
+        call!(self, "stats", detector, call_stats(h.0))
     }
 
     /// Serialises a detector.
     pub fn snapshot(&mut self, h: DetectorHandle) -> Result<Vec<u8>, HostError> {
-        self.refuel("snapshot")?;
-        let d = self.bindings.recon_detector_detection().detector();
-        d.call_snapshot(&mut self.store, h.0)
-            .map_err(guest_error("snapshot"))
+        call!(self, "snapshot", detector, call_snapshot(h.0))
     }
 
     /// Drops a detector and frees its state.
     pub fn drop_detector(&mut self, h: DetectorHandle) -> Result<(), HostError> {
-        h.0.resource_drop(&mut self.store)
+        h.0.resource_drop(&mut self.inner.store)
             .map_err(guest_error("drop"))
     }
 }
 
-impl Config {
-    /// A configuration with every tunable at its documented default.
-    pub fn defaults(rule: Rule, profile: Profile) -> Config {
-        Config {
+impl RuleConfig {
+    /// A rule with every tunable at its documented default.
+    pub fn defaults(rule: Rule) -> RuleConfig {
+        RuleConfig {
             rule,
-            profile,
             window_ms: None,
             min_distinct: None,
             commands: None,
             providers: None,
+        }
+    }
+}
+
+impl Config {
+    /// A configuration running `rules` with every tunable at its
+    /// documented default.
+    pub fn defaults(rules: &[Rule], profile: Profile) -> Config {
+        Config {
+            rules: rules.iter().map(|r| RuleConfig::defaults(*r)).collect(),
+            profile,
             allowed_lateness_ms: None,
             limits: Limits {
                 max_event_bytes: None,

@@ -7,7 +7,8 @@
 //! rules = ["sentinel", "elastic"]   # default: all
 //! profile = "default"               # or "seed"
 //! allowed_lateness_seconds = 60
-//! batch_size = 1000
+//! chunk_kib = 1024                  # bytes of input per call into the component
+//! workers = 2                       # scanning threads (default: the cores)
 //!
 //! [sentinel]
 //! window_seconds = 60
@@ -26,17 +27,24 @@
 //!
 //! [sandbox]
 //! max_memory_mib = 256
-//! fuel_per_call = 20000000000
+//! max_call_ms = 10000               # 0: no deadline
+//! fuel_per_call = 0                 # 0 (the default): no fuel metering
 //! ```
 
 use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::runtime::{Config, Limits, Profile, Rule, SandboxLimits};
+use std::time::Duration;
 
-/// Default events per `push-batch` call.
-pub const DEFAULT_BATCH_SIZE: usize = 1000;
+use crate::runtime::{Config, Limits, Profile, Rule, RuleConfig, SandboxLimits};
+
+/// Default bytes of input handed to the component per call: 1 MiB (about
+/// a thousand CloudTrail records). Large enough that the call boundary
+/// costs nothing measurable, small enough to keep latency and memory low.
+pub const DEFAULT_CHUNK_KIB: usize = 1024;
+/// Largest accepted `chunk_kib`: 64 MiB.
+pub const MAX_CHUNK_KIB: usize = 64 * 1024;
 
 /// A rule as named on the command line and in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -112,7 +120,10 @@ pub struct LimitsSection {
 pub struct SandboxSection {
     /// Linear memory cap in MiB (default 256).
     pub max_memory_mib: Option<u64>,
-    /// Fuel per call (default 20 billion); 0 disables metering.
+    /// Longest one call may run, in milliseconds (default 10000); 0
+    /// disables the deadline.
+    pub max_call_ms: Option<u64>,
+    /// Fuel per call; 0 or absent (the default) disables metering.
     pub fuel_per_call: Option<u64>,
 }
 
@@ -126,8 +137,11 @@ pub struct FileSettings {
     pub profile: Option<ProfileName>,
     /// Allowed lateness in seconds (default 60).
     pub allowed_lateness_seconds: Option<u64>,
-    /// Events per `push-batch` call (default 1000).
-    pub batch_size: Option<usize>,
+    /// KiB of input per call into the component (default 1024).
+    pub chunk_kib: Option<usize>,
+    /// Scanning threads, each with its own component instance (default:
+    /// the number of cores; 1 scans on the detecting thread).
+    pub workers: Option<usize>,
     /// Sentinel rule settings.
     #[serde(default)]
     pub sentinel: RuleSection,
@@ -202,22 +216,31 @@ impl FileSettings {
         }
     }
 
-    /// Events per batch.
-    pub fn batch_size(&self) -> Result<usize, SettingsError> {
-        match self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE) {
-            0 => Err(SettingsError::Invalid(
-                "batch_size must be at least 1".into(),
-            )),
-            n => Ok(n),
+    /// Bytes of input per call into the component.
+    pub fn chunk_bytes(&self) -> Result<usize, SettingsError> {
+        match self.chunk_kib.unwrap_or(DEFAULT_CHUNK_KIB) {
+            n @ 1..=MAX_CHUNK_KIB => Ok(n * 1024),
+            n => Err(SettingsError::Invalid(format!(
+                "chunk_kib = {n} is out of range; it must be between 1 and {MAX_CHUNK_KIB}"
+            ))),
         }
     }
 
-    /// The contract configuration of one rule.
-    pub fn detector_config(&self, rule: RuleName) -> Result<Config, SettingsError> {
-        let section = match rule {
-            RuleName::Sentinel => &self.sentinel,
-            RuleName::Elastic => &self.elastic,
-        };
+    /// Scanning threads.
+    pub fn workers(&self) -> Result<usize, SettingsError> {
+        match self.workers {
+            Some(0) => Err(SettingsError::Invalid("workers must be at least 1".into())),
+            Some(n) if n > 256 => Err(SettingsError::Invalid(format!(
+                "workers = {n} is out of range; it must be between 1 and 256"
+            ))),
+            Some(n) => Ok(n),
+            None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        }
+    }
+
+    /// The contract configuration of the detector: every rule to run, one
+    /// parse of each event.
+    pub fn detector_config(&self) -> Result<Config, SettingsError> {
         let ms = |field: &str, s: Option<u64>| -> Result<Option<u64>, SettingsError> {
             s.map(|v| {
                 v.checked_mul(1000)
@@ -229,13 +252,26 @@ impl FileSettings {
             ProfileName::Default => Profile::Default,
             ProfileName::Seed => Profile::Seed,
         };
+        let rules = self
+            .rules()
+            .into_iter()
+            .map(|rule| {
+                let section = match rule {
+                    RuleName::Sentinel => &self.sentinel,
+                    RuleName::Elastic => &self.elastic,
+                };
+                Ok(RuleConfig {
+                    rule: rule.rule(),
+                    window_ms: ms("window_seconds", section.window_seconds)?,
+                    min_distinct: section.min_distinct,
+                    commands: section.commands.clone(),
+                    providers: section.providers.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, SettingsError>>()?;
         Ok(Config {
-            rule: rule.rule(),
+            rules,
             profile,
-            window_ms: ms("window_seconds", section.window_seconds)?,
-            min_distinct: section.min_distinct,
-            commands: section.commands.clone(),
-            providers: section.providers.clone(),
             allowed_lateness_ms: ms("allowed_lateness_seconds", self.allowed_lateness_seconds)?,
             limits: Limits {
                 max_event_bytes: self.limits.max_event_bytes,
@@ -259,6 +295,9 @@ impl FileSettings {
                     ))
                 })?;
         }
+        if let Some(ms) = self.sandbox.max_call_ms {
+            limits.call_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        }
         if let Some(fuel) = self.sandbox.fuel_per_call {
             limits.fuel_per_call = (fuel > 0).then_some(fuel);
         }
@@ -274,10 +313,12 @@ mod tests {
     fn an_empty_file_means_every_default() {
         let s = FileSettings::parse("").unwrap();
         assert_eq!(s.rules(), RuleName::ALL.to_vec());
-        assert_eq!(s.batch_size().unwrap(), DEFAULT_BATCH_SIZE);
-        let c = s.detector_config(RuleName::Sentinel).unwrap();
-        assert_eq!(c.window_ms, None);
-        assert_eq!(c.commands, None);
+        assert_eq!(s.chunk_bytes().unwrap(), DEFAULT_CHUNK_KIB * 1024);
+        assert!(s.workers().unwrap() >= 1);
+        let c = s.detector_config().unwrap();
+        assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.rules[0].window_ms, None);
+        assert_eq!(c.rules[0].commands, None);
         assert_eq!(s.sandbox().unwrap(), SandboxLimits::default());
     }
 
@@ -293,18 +334,26 @@ mod tests {
             [elastic]
             window_seconds = 20
             [sandbox]
-            fuel_per_call = 0
+            fuel_per_call = 1000
+            max_call_ms = 0
             "#,
         )
         .unwrap();
         assert_eq!(s.rules(), vec![RuleName::Elastic]);
-        let e = s.detector_config(RuleName::Elastic).unwrap();
-        assert_eq!(e.window_ms, Some(20_000));
-        assert_eq!(e.allowed_lateness_ms, Some(5_000));
-        assert!(matches!(e.profile, Profile::Seed));
-        let c = s.detector_config(RuleName::Sentinel).unwrap();
-        assert_eq!(c.commands, Some(vec!["a.b".to_owned()]));
-        assert_eq!(s.sandbox().unwrap().fuel_per_call, None);
+        let c = s.detector_config().unwrap();
+        assert_eq!(c.rules.len(), 1);
+        assert_eq!(c.rules[0].window_ms, Some(20_000));
+        assert_eq!(c.allowed_lateness_ms, Some(5_000));
+        assert!(matches!(c.profile, Profile::Seed));
+        let mut both = s.clone();
+        both.rules = None;
+        let c = both.detector_config().unwrap();
+        assert_eq!(c.rules[0].commands, Some(vec!["a.b".to_owned()]));
+        let sandbox = s.sandbox().unwrap();
+        assert_eq!(sandbox.fuel_per_call, Some(1000));
+        assert_eq!(sandbox.call_timeout, None);
+        assert!(FileSettings::parse("chunk_kib = 0").unwrap().chunk_bytes().is_err());
+        assert!(FileSettings::parse("workers = 0").unwrap().workers().is_err());
     }
 
     #[test]

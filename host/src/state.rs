@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 /// The format name written into every state file.
 pub const STATE_FORMAT: &str = "recon-detect-state";
 /// The state file version this build writes and reads.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
+/// The name `recon detect` saves its one detector (every rule) under.
+pub const DETECTOR: &str = "detector";
 
 /// Why a state file could not be used.
 #[derive(Debug, thiserror::Error)]
