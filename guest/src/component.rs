@@ -14,8 +14,8 @@ use exports::recon::detector::detection as wit;
 use crate::config::{ConfigError, LimitSettings, RuleSettings};
 use crate::event::EventError;
 use crate::{
-    ApplyError, BatchError, BatchResult, Detector, Outcome, Profile, RejectReason, Rule,
-    Scanner, Settings, SnapshotError,
+    ApplyError, BatchError, BatchResult, Detector, Outcome, Profile, RejectReason, Rule, Scanner,
+    Settings, SnapshotError,
 };
 
 struct Component;

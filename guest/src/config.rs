@@ -455,7 +455,10 @@ mod tests {
             Err(ConfigError::InvalidList(m)) if m.contains("rules")
         ));
         let twice = Settings::with_rules(
-            vec![RuleSettings::new(Rule::Elastic), RuleSettings::new(Rule::Elastic)],
+            vec![
+                RuleSettings::new(Rule::Elastic),
+                RuleSettings::new(Rule::Elastic),
+            ],
             Profile::Default,
         );
         assert!(matches!(

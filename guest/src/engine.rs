@@ -15,8 +15,8 @@ use crate::alert::Alert;
 use crate::config::RuleConfig;
 use crate::event::{Event, EventError, RejectReason};
 use crate::rules::RuleLogic;
-use crate::wire::{Reader, WireError};
 use crate::time::{self, bucket_start};
+use crate::wire::{Reader, WireError};
 
 /// What happened to one valid event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +139,11 @@ impl<R: RuleLogic> Engine<R> {
         result
     }
 
-    fn apply(&mut self, t: i64, selection: Option<(R::Key, R::Item)>) -> Result<Outcome, EventError> {
+    fn apply(
+        &mut self,
+        t: i64,
+        selection: Option<(R::Key, R::Item)>,
+    ) -> Result<Outcome, EventError> {
         let outcome = match selection {
             None => Outcome::Filtered,
             Some((key, item)) => {

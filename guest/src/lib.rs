@@ -554,7 +554,11 @@ impl Detector {
     /// rule, or the error when no rule can read it.
     pub fn push(&mut self, event: &str) -> Result<Vec<RuleOutcome>, EventError> {
         self.pushed += 1;
-        match read_record(event, self.config.limits.max_event_bytes, self.scanner.prefilter) {
+        match read_record(
+            event,
+            self.config.limits.max_event_bytes,
+            self.scanner.prefilter,
+        ) {
             Err(e) => {
                 self.reject(e.reason);
                 Err(e)
@@ -798,17 +802,24 @@ impl Detector {
         let (mut sentinel, mut elastic) = (snap.sentinel, snap.elastic);
         let mut engines = Vec::new();
         for c in &config.rules {
-            let missing = || {
-                SnapshotError::Malformed(format!("no state for the {} rule", c.rule.name()))
-            };
+            let missing =
+                || SnapshotError::Malformed(format!("no state for the {} rule", c.rule.name()));
             engines.push(match c.rule {
                 Rule::Sentinel => RuleEngine::Sentinel(
-                    Engine::from_state(Sentinel::new(c), c.clone(), sentinel.take().ok_or_else(missing)?)
-                        .map_err(SnapshotError::Malformed)?,
+                    Engine::from_state(
+                        Sentinel::new(c),
+                        c.clone(),
+                        sentinel.take().ok_or_else(missing)?,
+                    )
+                    .map_err(SnapshotError::Malformed)?,
                 ),
                 Rule::Elastic => RuleEngine::Elastic(
-                    Engine::from_state(Elastic::new(c), c.clone(), elastic.take().ok_or_else(missing)?)
-                        .map_err(SnapshotError::Malformed)?,
+                    Engine::from_state(
+                        Elastic::new(c),
+                        c.clone(),
+                        elastic.take().ok_or_else(missing)?,
+                    )
+                    .map_err(SnapshotError::Malformed)?,
                 ),
             });
         }

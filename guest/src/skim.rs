@@ -577,8 +577,7 @@ impl Parser<'_> {
         }
         // The shape and time key, as `event::from_doc` picks them.
         let t = if cloudtrail {
-            if !matches!(times[EVENT_TIME], Val::Null) || matches!(times[AT_TIMESTAMP], Val::Null)
-            {
+            if !matches!(times[EVENT_TIME], Val::Null) || matches!(times[AT_TIMESTAMP], Val::Null) {
                 times[EVENT_TIME]
             } else {
                 times[AT_TIMESTAMP]
@@ -619,10 +618,7 @@ mod tests {
     fn an_ordinary_record_is_settled_with_its_time() {
         let t = time::parse_time("2024-05-01T10:00:30Z").unwrap();
         assert_eq!(skim(RECORD), Skim::Filtered(t));
-        assert_eq!(
-            skim(&format!("  {RECORD} \r")),
-            Skim::Filtered(t)
-        );
+        assert_eq!(skim(&format!("  {RECORD} \r")), Skim::Filtered(t));
     }
 
     #[test]
@@ -634,15 +630,23 @@ mod tests {
             RECORD.replace("Boto3", "\\u0041WS-cli"),
             RECORD.replace("bucketName", "bucket\\u004eame"),
             RECORD.replace("\"eventID\":\"e\"", "\"eventID\":\"e\",\"eventID\":\"f\""),
-            RECORD.replace("{\"type\"", "[\"type\"").replace("\"}}},\"eventTime", "\"}}],\"eventTime"),
+            RECORD
+                .replace("{\"type\"", "[\"type\"")
+                .replace("\"}}},\"eventTime", "\"}}],\"eventTime"),
             RECORD.replace("\"userIdentity\":{", "\"userIdentity\":\"x\",\"u\":{"),
             RECORD.replace("2.5", "2.5e3"),
             RECORD.replace("2.5", "02"),
             RECORD.replace("true", "tru"),
             RECORD.replace("2024-05-01T10:00:30Z", "yesterday"),
             RECORD.replace("2024-05-01T10:00:30Z", " "),
-            RECORD.replace("\"eventTime\":\"2024-05-01T10:00:30Z\"", "\"eventTime\":null"),
-            RECORD.replace("mfaAuthenticated\":\"false", "mfaAuthenticated\":\"f\",\"mfaAuthenticated\":\"g"),
+            RECORD.replace(
+                "\"eventTime\":\"2024-05-01T10:00:30Z\"",
+                "\"eventTime\":null",
+            ),
+            RECORD.replace(
+                "mfaAuthenticated\":\"false",
+                "mfaAuthenticated\":\"f\",\"mfaAuthenticated\":\"g",
+            ),
             RECORD.replace("GetObject", "Get\u{1}Object"),
             RECORD.replace("GetObject", "Get\\xObject"),
             format!("{RECORD}x"),
@@ -670,10 +674,7 @@ mod tests {
         assert_eq!(skim(ecs), Skim::Filtered(1_714_557_630_000));
         // A raw record without eventTime takes Logstash's @timestamp.
         let otrf = r#"{"@timestamp":"2020-09-14T01:19:40Z","eventName":"X"}"#;
-        assert_eq!(
-            skim(otrf),
-            Skim::Filtered(ms("2020-09-14T01:19:40Z"))
-        );
+        assert_eq!(skim(otrf), Skim::Filtered(ms("2020-09-14T01:19:40Z")));
         // A null marks no shape: this is an ECS document at 5 ms.
         assert_eq!(
             skim(r#"{"eventName":null,"@timestamp":5}"#),

@@ -111,7 +111,11 @@ fn ndjson_errors_name_the_line() {
     assert_eq!((r.records, r.rejected), (4, 3));
     let lines: Vec<u32> = r.errors.iter().map(|e| e.index).collect();
     assert_eq!(lines, [2, 3, 5]);
-    assert!(r.errors[1].error.message.contains("UTF-8"), "{:?}", r.errors[1]);
+    assert!(
+        r.errors[1].error.message.contains("UTF-8"),
+        "{:?}",
+        r.errors[1]
+    );
     assert_eq!(r.rules[0].filtered, 1);
 }
 
@@ -123,13 +127,19 @@ fn scanned_payloads_applied_in_order_equal_push_ndjson() {
         .split_inclusive(|b| *b == b'\n')
         .collect::<Vec<_>>()
         .chunks(333)
-        .map(|c| &buf[c[0].as_ptr() as usize - buf.as_ptr() as usize..][..c.iter().map(|l| l.len()).sum()])
+        .map(|c| {
+            &buf[c[0].as_ptr() as usize - buf.as_ptr() as usize..]
+                [..c.iter().map(|l| l.len()).sum()]
+        })
         .collect();
     let settings = Settings::all(Profile::Seed);
     let mut direct = Detector::new(settings.clone()).unwrap();
     let mut staged = Detector::new(settings.clone()).unwrap();
     // Two scanners, as two cores would run them.
-    let scanners = [Scanner::new(settings.clone()).unwrap(), Scanner::new(settings).unwrap()];
+    let scanners = [
+        Scanner::new(settings.clone()).unwrap(),
+        Scanner::new(settings).unwrap(),
+    ];
     let mut alerts_direct = Vec::new();
     let mut alerts_staged = Vec::new();
     for (i, chunk) in chunks.iter().enumerate() {
@@ -157,9 +167,14 @@ fn scanned_payloads_applied_in_order_equal_push_ndjson() {
 #[test]
 fn apply_refuses_foreign_and_damaged_payloads_without_applying_them() {
     let buf = ndjson(&generated(24, 2_000));
-    let scanned = Scanner::new(Settings::all(Profile::Default)).unwrap().scan(&buf);
+    let scanned = Scanner::new(Settings::all(Profile::Default))
+        .unwrap()
+        .scan(&buf);
     let mut other = Detector::new(Settings::all(Profile::Seed)).unwrap();
-    assert_eq!(other.apply(&scanned.payload), Err(ApplyError::ConfigMismatch));
+    assert_eq!(
+        other.apply(&scanned.payload),
+        Err(ApplyError::ConfigMismatch)
+    );
     let mut d = Detector::new(Settings::all(Profile::Default)).unwrap();
     let before = d.stats();
     let cut = &scanned.payload[..scanned.payload.len() - 3];

@@ -163,8 +163,14 @@ fn zero_lateness_makes_any_older_closed_bucket_late() {
 #[test]
 fn rejected_events_are_counted_by_reason() {
     let mut d = sentinel();
-    assert_eq!(push1(&mut d, "{").unwrap_err().reason, RejectReason::InvalidJson);
-    assert_eq!(push1(&mut d, "[]").unwrap_err().reason, RejectReason::NotAnObject);
+    assert_eq!(
+        push1(&mut d, "{").unwrap_err().reason,
+        RejectReason::InvalidJson
+    );
+    assert_eq!(
+        push1(&mut d, "[]").unwrap_err().reason,
+        RejectReason::NotAnObject
+    );
     assert_eq!(
         push1(&mut d, r#"{"eventName":"X"}"#).unwrap_err().reason,
         RejectReason::MissingTime
@@ -183,7 +189,10 @@ fn bounds_reject_and_truncate_instead_of_growing() {
     s.limits.max_list_entries = Some(8);
     let mut d = Detector::new(s).unwrap();
     assert_eq!(
-        push1(&mut d, &record("2026-02-08T16:31:00Z", COMMANDS[0], "alice")),
+        push1(
+            &mut d,
+            &record("2026-02-08T16:31:00Z", COMMANDS[0], "alice")
+        ),
         Ok(Outcome::Accepted)
     );
     let e = push1(&mut d, &record("2026-02-08T16:31:01Z", COMMANDS[0], "bob")).unwrap_err();
@@ -192,10 +201,16 @@ fn bounds_reject_and_truncate_instead_of_growing() {
         r#"{{"eventTime":"2026-02-08T16:31:00Z","pad":"{}"}}"#,
         "x".repeat(3000)
     );
-    assert_eq!(push1(&mut d, &big).unwrap_err().reason, RejectReason::TooLarge);
+    assert_eq!(
+        push1(&mut d, &big).unwrap_err().reason,
+        RejectReason::TooLarge
+    );
     for (i, c) in COMMANDS.iter().enumerate().skip(1) {
-        push1(&mut d, &record(&format!("2026-02-08T16:31:{:02}Z", i), c, "alice"))
-            .unwrap();
+        push1(
+            &mut d,
+            &record(&format!("2026-02-08T16:31:{:02}Z", i), c, "alice"),
+        )
+        .unwrap();
     }
     d.flush(None);
     let alerts = d.drain();
@@ -237,7 +252,11 @@ fn bad_snapshots_are_refused() {
 #[test]
 fn crafted_snapshots_are_refused_not_trusted() {
     let mut d = sentinel();
-    push1(&mut d, &record("2026-02-08T16:31:00Z", COMMANDS[0], "alice")).unwrap();
+    push1(
+        &mut d,
+        &record("2026-02-08T16:31:00Z", COMMANDS[0], "alice"),
+    )
+    .unwrap();
     let mut snap: serde_json::Value = serde_json::from_slice(&d.snapshot()).unwrap();
     // A window start that is not aligned to the minute.
     snap["sentinel"]["windows"][0][0] = 1_770_568_261_234i64.into();

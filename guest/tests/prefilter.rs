@@ -6,12 +6,12 @@
 
 use proptest::prelude::*;
 use recon_gen::{GenOptions, Generator};
+use recon_guest::Detector;
 use recon_guest::config::{Profile, Rule, RuleConfig, RuleSettings, Settings};
 use recon_guest::event::parse_event;
 use recon_guest::rules::RuleLogic;
 use recon_guest::rules::{elastic::Elastic, sentinel::Sentinel};
 use recon_guest::skim::{Skim, skim};
-use recon_guest::Detector;
 
 /// Rule configurations the claim must hold under: both profiles, and lists
 /// that name unusual commands and providers.
@@ -45,7 +45,12 @@ fn check(text: &str) -> Result<bool, TestCaseError> {
         return Ok(false);
     };
     let ev = parse_event(text);
-    prop_assert!(ev.is_ok(), "skim settled what the full path rejects: {:?}\n{}", ev, text);
+    prop_assert!(
+        ev.is_ok(),
+        "skim settled what the full path rejects: {:?}\n{}",
+        ev,
+        text
+    );
     let ev = ev.unwrap();
     prop_assert_eq!(ev.time_ms, t, "time differs: {}", text);
     let (sentinels, elastics) = rules();
@@ -79,16 +84,52 @@ fn generated_records_are_settled_exactly() {
         }
     }
     // The point of the pre-filter: most of a realistic trail is settled.
-    assert!(settled * 100 > records.len() * 90, "{settled} of {}", records.len());
+    assert!(
+        settled * 100 > records.len() * 90,
+        "{settled} of {}",
+        records.len()
+    );
 }
 
 /// Characters that change a record's meaning or validity where they land.
 const MUTATIONS: &[&str] = &[
-    "\"", "\\", "{", "}", "[", "]", ",", ":", " ", "\t", "\u{1}", "e", "E", "0", "-", ".", "n",
-    "null", "true", "\\u0041", "\\n", "\\\"", "aws-cli/2 ", "AWS-CLI", "é", "\u{feff}",
-    "\"eventTime\":\"2026-01-05T00:00:00Z\",", "\"userIdentity\":null,", "\"userIdentity\":[],",
-    "\"eventName\":\"X\",", "\"@timestamp\":1,", "\"TimeGenerated\":\"2026-01-05 00:00:01\",",
-    "\"event\":{},", "\"event\":\"x\",", "[[[[[[[[", "1e999", "12345678901234567890",
+    "\"",
+    "\\",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    " ",
+    "\t",
+    "\u{1}",
+    "e",
+    "E",
+    "0",
+    "-",
+    ".",
+    "n",
+    "null",
+    "true",
+    "\\u0041",
+    "\\n",
+    "\\\"",
+    "aws-cli/2 ",
+    "AWS-CLI",
+    "é",
+    "\u{feff}",
+    "\"eventTime\":\"2026-01-05T00:00:00Z\",",
+    "\"userIdentity\":null,",
+    "\"userIdentity\":[],",
+    "\"eventName\":\"X\",",
+    "\"@timestamp\":1,",
+    "\"TimeGenerated\":\"2026-01-05 00:00:01\",",
+    "\"event\":{},",
+    "\"event\":\"x\",",
+    "[[[[[[[[",
+    "1e999",
+    "12345678901234567890",
 ];
 
 proptest! {
@@ -151,13 +192,34 @@ fn json_doc() -> impl Strategy<Value = String> {
         "[a-z]{0,6}".prop_map(|s| format!("\"{s}\"")),
     ];
     let keys = prop_oneof![
-        Just("eventTime"), Just("eventName"), Just("eventSource"), Just("eventVersion"),
-        Just("eventID"), Just("userIdentity"), Just("userAgent"), Just("resources"),
-        Just("TimeGenerated"), Just("EventName"), Just("UserAgent"), Just("Resources"),
-        Just("@timestamp"), Just("event"), Just("user_agent"), Just("aws"), Just("cloudtrail"),
-        Just("user_identity"), Just("session_context"), Just("sessionContext"),
-        Just("attributes"), Just("mfaAuthenticated"), Just("event.action"),
-        Just("user_agent.original"), Just("type"), Just("arn"), Just("ARN"), Just("x"),
+        Just("eventTime"),
+        Just("eventName"),
+        Just("eventSource"),
+        Just("eventVersion"),
+        Just("eventID"),
+        Just("userIdentity"),
+        Just("userAgent"),
+        Just("resources"),
+        Just("TimeGenerated"),
+        Just("EventName"),
+        Just("UserAgent"),
+        Just("Resources"),
+        Just("@timestamp"),
+        Just("event"),
+        Just("user_agent"),
+        Just("aws"),
+        Just("cloudtrail"),
+        Just("user_identity"),
+        Just("session_context"),
+        Just("sessionContext"),
+        Just("attributes"),
+        Just("mfaAuthenticated"),
+        Just("event.action"),
+        Just("user_agent.original"),
+        Just("type"),
+        Just("arn"),
+        Just("ARN"),
+        Just("x"),
     ];
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![

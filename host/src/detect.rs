@@ -369,7 +369,10 @@ pub fn detect<O: Write, E: Write>(
             // after handing out its alerts so none is saved twice.
             sink.drain()?;
             let bytes = sink.instance.snapshot(sink.detector)?;
-            state::save(path, vec![state::saved(state::DETECTOR, &fingerprint, &bytes)])?;
+            state::save(
+                path,
+                vec![state::saved(state::DETECTOR, &fingerprint, &bytes)],
+            )?;
         }
         _ => {
             sink.instance.flush(sink.detector, None)?;

@@ -226,14 +226,16 @@ fn read_pieces(source: Box<dyn Read + Send>, tx: &Sender<Piece>) {
     loop {
         let mut piece = vec![0u8; PIECE_BYTES];
         let mut filled = 0;
-        // Fill the piece unless the source pauses (a short read from a pipe
-        // means nothing more is there for now).
+        // Fill the piece unless the source pauses: a short read (from a
+        // pipe, say) means nothing more is there for now, and what has come
+        // must go on rather than wait for more.
         loop {
+            let wanted = piece.len() - filled;
             match reader.read(&mut piece[filled..]) {
                 Ok(0) => break,
                 Ok(n) => {
                     filled += n;
-                    if filled == piece.len() || n < 16 * 1024 {
+                    if n < wanted {
                         break;
                     }
                 }
@@ -396,12 +398,10 @@ impl Chunker<'_> {
                 }
                 Next::Paused => buf = self.emit_complete(buf)?,
                 Next::End => {
-                    if !buf.is_empty() {
-                        if buf.last() != Some(&b'\n') {
-                            buf.push(b'\n');
-                        }
-                        self.emit(buf)?;
+                    if !buf.is_empty() && buf.last() != Some(&b'\n') {
+                        buf.push(b'\n');
                     }
+                    self.emit_complete(buf)?;
                     return Ok(());
                 }
                 Next::Failed(e) => {
@@ -412,14 +412,26 @@ impl Chunker<'_> {
         }
     }
 
-    /// Hands on the complete lines of `buf`; returns the rest.
+    /// Hands on the complete lines of `buf`, in chunks of about
+    /// `chunk_bytes`; returns the rest (a line not yet ended).
     fn emit_complete(&mut self, mut buf: Vec<u8>) -> Result<Vec<u8>, Closed> {
         let Some(last) = memchr::memrchr(b'\n', &buf) else {
             return Ok(buf);
         };
-        let rest = buf[last + 1..].to_vec();
-        buf.truncate(last + 1);
-        self.emit(buf)?;
+        let rest = buf.split_off(last + 1);
+        let size = self.options.chunk_bytes;
+        while buf.len() > size {
+            // The last line end within `size`, else the end of the long line.
+            let cut = memchr::memrchr(b'\n', &buf[..size])
+                .or_else(|| memchr::memchr(b'\n', &buf[size..]).map(|i| i + size))
+                .map_or(buf.len(), |i| i + 1);
+            let tail = buf.split_off(cut);
+            self.emit(buf)?;
+            buf = tail;
+        }
+        if !buf.is_empty() {
+            self.emit(buf)?;
+        }
         Ok(rest)
     }
 
@@ -697,7 +709,10 @@ mod tests {
 
     #[test]
     fn records_lines_and_documents_say_where_they_are() {
-        let (chunks, _) = chunks_of(b"{\"a\":1}\nnot json\n\n{\"Records\":[{\"b\":2},{\"c\":3}]}\n", 1 << 20);
+        let (chunks, _) = chunks_of(
+            b"{\"a\":1}\nnot json\n\n{\"Records\":[{\"b\":2},{\"c\":3}]}\n",
+            1 << 20,
+        );
         let c = &chunks[0];
         assert_eq!(c.loc(1).to_string(), "line 2");
         assert_eq!(c.loc(3).to_string(), "line 4, record 1");

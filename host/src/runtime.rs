@@ -230,7 +230,9 @@ impl Runtime {
         });
         let ticker = match ticker {
             Some(Ok(t)) => Some(t),
-            Some(Err(e)) => return Err(HostError::Load(format!("starting the deadline clock: {e}"))),
+            Some(Err(e)) => {
+                return Err(HostError::Load(format!("starting the deadline clock: {e}")));
+            }
             None => None,
         };
         Ok(Runtime {
@@ -454,7 +456,12 @@ impl Instance {
         h: DetectorHandle,
         records: &[u8],
     ) -> Result<BatchResult, HostError> {
-        call!(self, "push-ndjson", detector, call_push_ndjson(h.0, records))
+        call!(
+            self,
+            "push-ndjson",
+            detector,
+            call_push_ndjson(h.0, records)
+        )
     }
 
     /// Scans a buffer of newline-delimited records (stateless).

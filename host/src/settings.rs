@@ -352,8 +352,18 @@ mod tests {
         let sandbox = s.sandbox().unwrap();
         assert_eq!(sandbox.fuel_per_call, Some(1000));
         assert_eq!(sandbox.call_timeout, None);
-        assert!(FileSettings::parse("chunk_kib = 0").unwrap().chunk_bytes().is_err());
-        assert!(FileSettings::parse("workers = 0").unwrap().workers().is_err());
+        assert!(
+            FileSettings::parse("chunk_kib = 0")
+                .unwrap()
+                .chunk_bytes()
+                .is_err()
+        );
+        assert!(
+            FileSettings::parse("workers = 0")
+                .unwrap()
+                .workers()
+                .is_err()
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ fn cases() -> Vec<(Config, Reference)> {
             Box::new(|e: &[Value]| reference::sentinel(e, true, &SEED_COMMANDS, 8)),
         ),
         (
-            Config::defaults(Rule::ElasticAwsDiscoveryBurst, Profile::Default),
+            crate::util::elastic_rule(Profile::Default),
             Box::new(|e: &[Value]| reference::elastic(e, &PROVIDERS, 6)),
         ),
     ]
@@ -229,10 +229,10 @@ proptest! {
             let want = reference(&gv);
             let (alerts, stats) = run_split(&config, &generated, &cuts);
             prop_assert_eq!(stats.late, 0);
-            assert_rows(&as_rows(&alerts), &want, &format!("{:?} generated order", config.rule));
+            assert_rows(&as_rows(&alerts), &want, &format!("{:?} generated order", config.rules[0].rule));
             let (alerts2, stats2) = run_split(&config, &shuffled, &[(shuffled.len(), true)]);
             prop_assert_eq!(stats2.late, 0);
-            assert_rows(&as_rows(&alerts2), &reference(&sv), &format!("{:?} shuffled", config.rule));
+            assert_rows(&as_rows(&alerts2), &reference(&sv), &format!("{:?} shuffled", config.rules[0].rule));
             // Same rows whatever the order, up to the order of the lists.
             assert_rows(&order_free(&as_rows(&alerts2)), &order_free(&want), "order");
         }
@@ -254,7 +254,7 @@ fn injected_bursts_alert_and_near_misses_do_not() {
     let run_rule = |config: &Config| run_split(config, &events, &[(1000, true)]).0;
     let sentinel_alerts = run_rule(&sentinel(Profile::Default));
     let elastic_alerts = run_rule(&Config::defaults(
-        Rule::ElasticAwsDiscoveryBurst,
+        &[Rule::ElasticAwsDiscoveryBurst],
         Profile::Default,
     ));
     let alerted = |alerts: &[Alert], needle: &str| alerts.iter().any(|a| a.row.contains(needle));
@@ -296,7 +296,7 @@ fn injected_bursts_alert_and_near_misses_do_not() {
 #[test]
 fn events_beyond_the_lateness_are_counted_late_and_change_nothing() {
     let events = generate(11, 3000, 12, 0);
-    let mut config = Config::defaults(Rule::ElasticAwsDiscoveryBurst, Profile::Default);
+    let mut config = crate::util::elastic_rule(Profile::Default);
     config.allowed_lateness_ms = Some(5_000);
     let (want, before) = run_split(&config, &events, &[(events.len(), true)]);
     assert!(!want.is_empty());

@@ -1,6 +1,6 @@
 //! Real CloudTrail samples through the real component.
 
-use recon::runtime::{Config, Profile, Rule};
+use recon::runtime::Profile;
 
 use crate::util::{
     assert_accounted, burst_sample, read_records, row, run, sample_files, sentinel, sentinel_ai,
@@ -100,7 +100,7 @@ fn every_sample_loads_and_gives_no_sentinel_alert_with_the_built_in_list() {
             );
             assert_accounted(&stats, events.len());
         }
-        let elastic = Config::defaults(Rule::ElasticAwsDiscoveryBurst, Profile::Default);
+        let elastic = crate::util::elastic_rule(Profile::Default);
         let (_, stats) = run(&elastic, &events);
         assert_accounted(&stats, events.len());
     }

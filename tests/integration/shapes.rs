@@ -2,7 +2,7 @@
 //! `AWSCloudTrail` rows, ECS documents nested and dotted) give the same
 //! alerts, and every time format the specification lists is read.
 
-use recon::runtime::{Config, Profile, Rule};
+use recon::runtime::{Config, Profile};
 use serde_json::{Map, Value, json};
 
 use crate::differential::generate;
@@ -131,7 +131,7 @@ fn configs() -> Vec<Config> {
     vec![
         sentinel(Profile::Default),
         sentinel(Profile::Seed),
-        Config::defaults(Rule::ElasticAwsDiscoveryBurst, Profile::Default),
+        crate::util::elastic_rule(Profile::Default),
     ]
 }
 
@@ -159,12 +159,16 @@ fn the_three_shapes_give_the_same_alerts() {
     ];
     for config in configs() {
         let (want, stats) = run(&config, &raw_text);
-        assert!(!want.is_empty(), "{:?}: no alert to compare", config.rule);
+        assert!(
+            !want.is_empty(),
+            "{:?}: no alert to compare",
+            config.rules[0].rule
+        );
         assert_eq!(stats.rejected, 0);
         for (name, events) in &shapes {
             let (got, stats) = run(&config, events);
             assert_eq!(stats.rejected, 0, "{name}: {stats:?}");
-            assert_same_alerts(&got, &want, &format!("{:?} {name}", config.rule));
+            assert_same_alerts(&got, &want, &format!("{:?} {name}", config.rules[0].rule));
         }
     }
 }
@@ -184,7 +188,7 @@ fn every_listed_time_format_is_read() {
     ];
     let events: Vec<String> = times.iter().map(|t| format!("{{{t},{base}}}")).collect();
     let mut config = sentinel(Profile::Default);
-    config.min_distinct = Some(1);
+    config.rules[0].min_distinct = Some(1);
     let (alerts, stats) = run(&config, &events);
     assert_eq!(stats.accepted, times.len() as u64, "{stats:?}");
     assert_eq!(alerts.len(), 1);

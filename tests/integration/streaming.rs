@@ -55,12 +55,9 @@ fn events_strategy() -> impl Strategy<Value = Vec<String>> {
 }
 
 fn configs() -> [Config; 2] {
-    let mut sentinel = Config::defaults(Rule::SentinelAwsCliRecon, Profile::Default);
-    sentinel.min_distinct = Some(4);
-    [
-        sentinel,
-        Config::defaults(Rule::ElasticAwsDiscoveryBurst, Profile::Default),
-    ]
+    let mut sentinel = Config::defaults(&[Rule::SentinelAwsCliRecon], Profile::Default);
+    sentinel.rules[0].min_distinct = Some(4);
+    [sentinel, crate::util::elastic_rule(Profile::Default)]
 }
 
 proptest! {
@@ -74,7 +71,7 @@ proptest! {
         for config in configs() {
             let (whole, _) = run_split(&config, &events, &[(events.len(), true)]);
             let (split, _) = run_split(&config, &events, &cuts);
-            assert_same_alerts(&split, &whole, &format!("{:?}", config.rule));
+            assert_same_alerts(&split, &whole, &format!("{:?}", config.rules[0].rule));
         }
     }
 }
@@ -94,8 +91,12 @@ fn a_dense_fixed_case_splits_alike_and_alerts() {
         .collect();
     for config in configs() {
         let (whole, _) = run_split(&config, &events, &[(events.len(), true)]);
-        assert!(!whole.is_empty(), "{:?} gave no alert", config.rule);
+        assert!(
+            !whole.is_empty(),
+            "{:?} gave no alert",
+            config.rules[0].rule
+        );
         let (split, _) = run_split(&config, &events, &[(3, false), (7, true), (1, true)]);
-        assert_same_alerts(&split, &whole, &format!("{:?}", config.rule));
+        assert_same_alerts(&split, &whole, &format!("{:?}", config.rules[0].rule));
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use recon::input;
-use recon::runtime::{Alert, Config, Profile, Rule, Runtime, SandboxLimits, Stats};
+use recon::runtime::{Alert, Config, Profile, Rule, RuleStats, Runtime, SandboxLimits};
 
 /// The component, compiled once and shared (compiling takes a while).
 pub fn runtime() -> &'static Runtime {
@@ -26,10 +26,7 @@ pub fn burst_sample() -> PathBuf {
 
 /// Every record of one input file, as JSON text.
 pub fn read_records(path: &Path) -> Vec<String> {
-    input::open(path)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .map(|r| r.unwrap_or_else(|e| panic!("{e}")).text)
-        .collect()
+    input::read_records(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Every sample file under `tests/data/cloudtrail` (licences and notes
@@ -54,16 +51,21 @@ pub fn sample_files() -> Vec<PathBuf> {
     out
 }
 
-/// The Sentinel rule's default configuration in `profile`.
+/// The Sentinel rule alone, every tunable at its default, in `profile`.
 pub fn sentinel(profile: Profile) -> Config {
-    Config::defaults(Rule::SentinelAwsCliRecon, profile)
+    Config::defaults(&[Rule::SentinelAwsCliRecon], profile)
+}
+
+/// The Elastic rule alone, every tunable at its default, in `profile`.
+pub fn elastic_rule(profile: Profile) -> Config {
+    Config::defaults(&[Rule::ElasticAwsDiscoveryBurst], profile)
 }
 
 /// The Sentinel rule with the TrailDiscover burst's eleven AI commands as
 /// its command list.
 pub fn sentinel_ai(profile: Profile) -> Config {
     let mut config = sentinel(profile);
-    config.commands = Some(
+    config.rules[0].commands = Some(
         crate::samples::AI_COMMANDS
             .iter()
             .map(|s| s.to_string())
@@ -72,16 +74,18 @@ pub fn sentinel_ai(profile: Profile) -> Config {
     config
 }
 
-/// Runs `events` through one fresh detector (one batch call), flushes the
-/// stream and returns the alerts and final counters.
-pub fn run(config: &Config, events: &[String]) -> (Vec<Alert>, Stats) {
+/// Runs `events` through one fresh detector with one rule (one batch
+/// call), flushes the stream and returns the alerts and that rule's final
+/// counters.
+pub fn run(config: &Config, events: &[String]) -> (Vec<Alert>, RuleStats) {
     let mut inst = runtime().instantiate().unwrap();
     let d = inst.create(config).unwrap();
     inst.push_batch(d, events).unwrap();
     inst.flush(d, None).unwrap();
     let alerts = inst.drain(d).unwrap();
     let stats = inst.stats(d).unwrap();
-    (alerts, stats)
+    assert_eq!(stats.rules.len(), 1, "a one-rule configuration");
+    (alerts, stats.rules[0].clone())
 }
 
 /// The parsed row of an alert.
@@ -90,7 +94,7 @@ pub fn row(a: &Alert) -> serde_json::Value {
 }
 
 /// Asserts that every pushed event is accounted for.
-pub fn assert_accounted(stats: &Stats, read: usize) {
+pub fn assert_accounted(stats: &RuleStats, read: usize) {
     assert_eq!(stats.pushed, read as u64, "pushed vs read");
     assert_eq!(
         stats.accepted + stats.filtered + stats.rejected + stats.late,
@@ -129,7 +133,7 @@ pub fn run_split(
     config: &Config,
     events: &[String],
     cuts: &[(usize, bool)],
-) -> (Vec<Alert>, Stats) {
+) -> (Vec<Alert>, RuleStats) {
     let mut inst = runtime().instantiate().unwrap();
     let d = inst.create(config).unwrap();
     let mut alerts = Vec::new();
@@ -152,5 +156,6 @@ pub fn run_split(
     inst.flush(d, None).unwrap();
     alerts.extend(inst.drain(d).unwrap());
     let stats = inst.stats(d).unwrap();
-    (alerts, stats)
+    assert_eq!(stats.rules.len(), 1, "a one-rule configuration");
+    (alerts, stats.rules[0].clone())
 }

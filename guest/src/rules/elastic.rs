@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use crate::alert::{Alert, alert_id, strings};
 use crate::config::{Rule, RuleConfig};
-use crate::rules::sentinel::{insert_sorted, is_sorted_set};
-use crate::wire::{self, Reader, WireError};
 use crate::event::{Event, Shape};
 use crate::rules::RuleLogic;
+use crate::rules::sentinel::{insert_sorted, is_sorted_set};
 use crate::time::format_time;
+use crate::wire::{self, Reader, WireError};
 
 /// The upstream rule id (elastic/detection-rules).
 pub const RULE_ID: &str = "74f45152-9aee-11ef-b0a5-f661ea17fbcd";

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, Entity, alert_id, strings};
 use crate::config::{Profile, Rule, RuleConfig};
-use crate::wire::{self, Reader, WireError};
 use crate::event::Event;
 use crate::rules::RuleLogic;
 use crate::time::format_time;
+use crate::wire::{self, Reader, WireError};
 
 /// The upstream rule id (Azure-Sentinel, `AWSCloudTrail`).
 pub const RULE_ID: &str = "8c2dc344-9352-4ca1-8863-b1b7a5e09e59";
