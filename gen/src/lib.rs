@@ -155,6 +155,13 @@ pub struct GenOptions {
     pub bursts: u32,
     /// Fraction of records written twice (same `eventID`), in `[0, 1)`.
     pub duplicate_rate: f64,
+    /// `None`: the realistic mix (about 3 % of background records from the
+    /// aws-cli). `Some(f)`, `f` in `[0, 1]`: a fraction `f` of background
+    /// records is drawn from aws-cli principals running aws-cli commands
+    /// (the rest as in the realistic mix), so `Some(1.0)` makes every
+    /// background record an aws-cli call: the worst case for a detector's
+    /// pre-filter.
+    pub aws_cli_share: Option<f64>,
 }
 
 impl Default for GenOptions {
@@ -167,6 +174,7 @@ impl Default for GenOptions {
             max_disorder_ms: 5_000,
             bursts: 10,
             duplicate_rate: 0.002,
+            aws_cli_share: None,
         }
     }
 }
@@ -219,6 +227,9 @@ pub enum GenError {
     /// Writing the output failed.
     #[error("writing records failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The aws-cli share is outside `[0, 1]`.
+    #[error("the aws-cli share must be between 0 and 1, got {0}")]
+    InvalidAwsCliShare(f64),
 }
 
 impl GenOptions {
@@ -231,6 +242,11 @@ impl GenOptions {
         }
         if !(0.0..1.0).contains(&self.duplicate_rate) {
             return Err(GenError::InvalidDuplicateRate(self.duplicate_rate));
+        }
+        if let Some(share) = self.aws_cli_share
+            && !(0.0..=1.0).contains(&share)
+        {
+            return Err(GenError::InvalidAwsCliShare(share));
         }
         if !(0..=MAX_TIME_MS).contains(&self.start_ms) {
             return Err(GenError::InvalidStart(self.start_ms));
@@ -553,7 +569,16 @@ impl Generator {
     fn write_background(&mut self, out: &mut String, t: i64) {
         let rng = &mut self.rng;
         let pool = &self.pool;
-        let (idx, console, action) = pool.draw(rng).unwrap_or((0, false, 0));
+        let forced = self
+            .opts
+            .aws_cli_share
+            .is_some_and(|share| rng.chance(share));
+        let drawn = if forced {
+            pool.draw_cli(rng)
+        } else {
+            pool.draw(rng)
+        };
+        let (idx, console, action) = drawn.unwrap_or((0, false, 0));
         let (Some(id), Some(a)) = (pool.identities.get(idx), ACTIONS.get(action)) else {
             return;
         };

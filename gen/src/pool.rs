@@ -590,6 +590,16 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// An aws-cli principal making one of the calls aws-cli users make,
+    /// from the command line (never the console).
+    pub(crate) fn draw_cli(&self, rng: &mut Rng) -> Option<(usize, bool, usize)> {
+        let ids = &self.by_profile[CLI];
+        let idx = *ids.get(rng.index(ids.len()))? as usize;
+        Some((idx, false, self.action_pick[CLI].sample(rng)?))
+    }
+}
+
 /// The index of the action `(src, name)`.
 pub(crate) fn find(src: &str, name: &str) -> Option<u16> {
     ACTIONS

@@ -766,3 +766,51 @@ fn options_are_validated() {
     });
     assert_eq!(lines.len(), 100);
 }
+
+#[test]
+fn aws_cli_share_one_makes_every_record_an_aws_cli_call() {
+    let opts = GenOptions {
+        seed: 3,
+        count: 5_000,
+        bursts: 8,
+        aws_cli_share: Some(1.0),
+        ..GenOptions::default()
+    };
+    let records: Vec<String> = Generator::new(opts).unwrap().collect();
+    assert_eq!(records.len(), 5_000);
+    for r in &records {
+        let v: serde_json::Value = serde_json::from_str(r).unwrap();
+        let ua = v["userAgent"].as_str().unwrap_or_default();
+        assert!(ua.to_ascii_lowercase().contains("aws-cli"), "{ua}");
+    }
+    // The realistic mix is untouched by the option's existence.
+    let realistic = |share| {
+        Generator::new(GenOptions {
+            seed: 3,
+            count: 2_000,
+            aws_cli_share: share,
+            ..GenOptions::default()
+        })
+        .unwrap()
+        .collect::<Vec<String>>()
+    };
+    let cli = |rs: &[String]| {
+        rs.iter()
+            .filter(|r| r.contains("\"userAgent\":\"aws-cli"))
+            .count()
+    };
+    let mix = realistic(None);
+    assert!(
+        cli(&mix) * 10 < mix.len(),
+        "a realistic mix is mostly not aws-cli"
+    );
+    assert!(cli(&realistic(Some(0.5))) > cli(&mix));
+    assert!(
+        GenOptions {
+            aws_cli_share: Some(1.5),
+            ..GenOptions::default()
+        }
+        .validate()
+        .is_err()
+    );
+}

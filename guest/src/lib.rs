@@ -212,7 +212,9 @@ pub enum SnapshotError {
     InvalidConfig(ConfigError),
 }
 
-/// A record as the first, stateless stage reads it.
+/// A record as the first, stateless stage reads it. (Not boxed: it lives
+/// for one record and boxing would allocate for every candidate.)
+#[allow(clippy::large_enum_variant)]
 enum Read<'a> {
     /// Valid, and no rule can select it (settled by the pre-filter).
     Filtered(i64),

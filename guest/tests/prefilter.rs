@@ -63,12 +63,12 @@ fn check(text: &str) -> Result<bool, TestCaseError> {
     Ok(true)
 }
 
-fn generated(seed: u64, count: u64, _share: Option<f64>) -> Vec<String> {
+fn generated(seed: u64, count: u64, share: Option<f64>) -> Vec<String> {
     let opts = GenOptions {
         seed,
         count,
         bursts: 6,
-        // MERGE: aws_cli_share: share,
+        aws_cli_share: share,
         ..GenOptions::default()
     };
     Generator::new(opts).unwrap().collect()

@@ -279,7 +279,7 @@ fn one_line(value: &str, out: &mut Vec<u8>) {
 
 /// The records of one top-level JSON value: the members of its `Records`
 /// array when it has one, else the value itself.
-fn expand<'a>(value: &'a str) -> Option<Vec<&'a RawValue>> {
+fn expand(value: &str) -> Option<Vec<&RawValue>> {
     if !value.contains("\"Records\"") {
         return None;
     }

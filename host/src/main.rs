@@ -61,6 +61,11 @@ struct GenArgs {
     /// Fraction of records repeated as exact duplicates.
     #[arg(long, default_value_t = 0.002)]
     duplicates: f64,
+    /// Fraction of background records made by aws-cli principals running
+    /// aws-cli commands (1.0: every record from the aws-cli, the worst case
+    /// for a pre-filter) [default: the realistic mix, about 3 %].
+    #[arg(long, value_name = "FRACTION")]
+    aws_cli_share: Option<f64>,
     /// Write here instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
@@ -81,6 +86,7 @@ fn run_gen(args: GenArgs) -> Result<ExitCode> {
         max_disorder_ms: (args.disorder * 1000.0) as u64,
         bursts: args.bursts,
         duplicate_rate: args.duplicates,
+        aws_cli_share: args.aws_cli_share,
     };
     let written = match &args.output {
         Some(path) => {

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceAny};
-use wasmtime::{Config as EngineConfig, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{
+    Config as EngineConfig, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap,
+};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -129,6 +131,49 @@ pub enum CacheOutcome {
 /// First bytes of a cache file; the digit is the file format version.
 const CACHE_MAGIC: &[u8; 8] = b"RECONCW1";
 
+/// The store's resource limits, which also remember how large the linear
+/// memory has grown (it never shrinks): the instance's memory footprint.
+pub struct Limiter {
+    limits: StoreLimits,
+    memory_bytes: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = self.limits.memory_growing(current, desired, maximum)?;
+        if ok {
+            self.memory_bytes = self.memory_bytes.max(desired);
+        }
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
 /// Stops the deadline clock when the runtime is dropped.
 struct Ticker(Arc<AtomicBool>);
 
@@ -141,7 +186,7 @@ impl Drop for Ticker {
 /// A compiled component, ready to instantiate many times, from any thread.
 pub struct Runtime {
     engine: Engine,
-    pre: DetectorComponentPre<StoreLimits>,
+    pre: DetectorComponentPre<Limiter>,
     limits: SandboxLimits,
     cache: CacheOutcome,
     _ticker: Option<Ticker>,
@@ -212,7 +257,7 @@ impl Runtime {
         cache: CacheOutcome,
     ) -> Result<Runtime, HostError> {
         // An empty linker: the component may import nothing.
-        let linker = Linker::<StoreLimits>::new(&engine);
+        let linker = Linker::<Limiter>::new(&engine);
         let pre = linker.instantiate_pre(component).map_err(load)?;
         let pre = DetectorComponentPre::new(pre).map_err(load)?;
         let ticker = limits.call_timeout.map(|_| {
@@ -271,7 +316,13 @@ impl Runtime {
             .tables(8)
             .memories(2)
             .build();
-        let mut store = Store::new(&self.engine, limits);
+        let mut store = Store::new(
+            &self.engine,
+            Limiter {
+                limits,
+                memory_bytes: 0,
+            },
+        );
         store.limiter(|l| l);
         let deadline = self
             .limits
@@ -377,7 +428,7 @@ pub struct DetectorHandle(ResourceAny);
 pub struct ScannerHandle(ResourceAny);
 
 struct InstanceStore {
-    store: Store<StoreLimits>,
+    store: Store<Limiter>,
     fuel_per_call: Option<u64>,
     deadline: Option<u64>,
 }
@@ -492,6 +543,12 @@ impl Instance {
     /// Serialises a detector.
     pub fn snapshot(&mut self, h: DetectorHandle) -> Result<Vec<u8>, HostError> {
         call!(self, "snapshot", detector, call_snapshot(h.0))
+    }
+
+    /// How large the instance's linear memory has grown, in bytes (it never
+    /// shrinks): the peak memory of everything the instance holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.inner.store.data().memory_bytes
     }
 
     /// Drops a detector and frees its state.
