@@ -222,30 +222,34 @@ enum Read<'a> {
     Event(Event<'a>),
 }
 
-/// Reads one record: the size bound, then the pre-filter, then (when the
-/// pre-filter cannot settle it) the full parse.
-fn read_record(text: &str, max_bytes: u32, prefilter: bool) -> Result<Read<'_>, EventError> {
-    if text.len() > max_bytes as usize {
+/// Reads one record: the size bound, then the pre-filter (which also
+/// checks the text is UTF-8), then (when the pre-filter cannot settle it)
+/// the full parse.
+fn read_record(bytes: &[u8], max_bytes: u32, prefilter: bool) -> Result<Read<'_>, EventError> {
+    if bytes.len() > max_bytes as usize {
         return Err(EventError::new(
             RejectReason::TooLarge,
             format!(
                 "event is {} bytes; the limit is {max_bytes} (limits.max-event-bytes)",
-                text.len()
+                bytes.len()
             ),
         ));
     }
-    if prefilter && let Skim::Filtered(t) = skim::skim(text) {
+    if prefilter && let Skim::Filtered(t) = skim::skim(bytes) {
         return Ok(Read::Filtered(t));
     }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        EventError::new(
+            RejectReason::InvalidJson,
+            format!("not valid JSON: the text is not UTF-8 ({e})"),
+        )
+    })?;
     parse_event(text).map(Read::Event)
 }
 
-/// The lines of an NDJSON buffer: `(index, text)` for every non-blank line,
-/// or the UTF-8 error of a line that is not text. A `\r` before the `\n`
-/// is dropped.
-fn for_each_line(buf: &[u8], mut f: impl FnMut(u32, Result<&str, EventError>)) {
-    // Most buffers are valid UTF-8 as a whole: check once, then slice.
-    let whole = std::str::from_utf8(buf).ok();
+/// The non-blank lines of an NDJSON buffer, as `(index, bytes)`. A `\r`
+/// before the `\n` is dropped.
+fn for_each_line(buf: &[u8], mut f: impl FnMut(u32, &[u8])) {
     let mut start = 0usize;
     let mut index = 0u32;
     while start < buf.len() {
@@ -256,16 +260,7 @@ fn for_each_line(buf: &[u8], mut f: impl FnMut(u32, Result<&str, EventError>)) {
         }
         let bytes = &buf[start..line_end];
         if !bytes.iter().all(|c| matches!(c, b' ' | b'\t' | b'\r')) {
-            let text = match whole {
-                Some(all) => Ok(&all[start..line_end]),
-                None => std::str::from_utf8(bytes).map_err(|e| {
-                    EventError::new(
-                        RejectReason::InvalidJson,
-                        format!("not valid JSON: the line is not UTF-8 ({e})"),
-                    )
-                }),
-            };
-            f(index, text);
+            f(index, bytes);
         }
         index = index.saturating_add(1);
         start = end + 1;
@@ -345,7 +340,7 @@ impl Scanner {
         let mut sel = Vec::new();
         for_each_line(buf, |index, text| {
             records = records.saturating_add(1);
-            let read = text.and_then(|t| read_record(t, self.max_event_bytes, self.prefilter));
+            let read = read_record(text, self.max_event_bytes, self.prefilter);
             match read {
                 Ok(Read::Filtered(t)) => {
                     run += 1;
@@ -556,11 +551,8 @@ impl Detector {
     /// rule, or the error when no rule can read it.
     pub fn push(&mut self, event: &str) -> Result<Vec<RuleOutcome>, EventError> {
         self.pushed += 1;
-        match read_record(
-            event,
-            self.config.limits.max_event_bytes,
-            self.scanner.prefilter,
-        ) {
+        let max = self.config.limits.max_event_bytes;
+        match read_record(event.as_bytes(), max, self.scanner.prefilter) {
             Err(e) => {
                 self.reject(e.reason);
                 Err(e)

@@ -46,9 +46,9 @@ pub enum Skim {
     Full,
 }
 
-/// Settles `text` if it can; see the module documentation.
-pub fn skim(text: &str) -> Skim {
-    let text = text.as_bytes();
+/// Settles `text` if it can; see the module documentation. `text` need
+/// not be UTF-8: a record that is not is never settled here.
+pub fn skim(text: &[u8]) -> Skim {
     let mut p = Parser { b: text, i: 0 };
     match p.record() {
         Some(t) => Skim::Filtered(t),
@@ -238,8 +238,9 @@ struct Parser<'a> {
     i: usize,
 }
 
-/// Bit masks: where a byte is `"`, `\` or below 0x20, eight bytes at a
-/// time. The lowest flagged byte is exact (borrows only spill upwards).
+/// Bit masks: where a byte is `"`, `\`, below 0x20 or above 0x7f, eight
+/// bytes at a time. The lowest flagged byte is exact (borrows only spill
+/// upwards).
 #[inline]
 fn special_mask(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -248,7 +249,18 @@ fn special_mask(x: u64) -> u64 {
     let quote = zero(x ^ (ONES * u64::from(b'"')));
     let backslash = zero(x ^ (ONES * u64::from(b'\\')));
     let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-    quote | backslash | control
+    quote | backslash | control | (x & HIGH)
+}
+
+/// The length of the UTF-8 character starting at `b[0]` when it is valid.
+fn utf8_char(b: &[u8]) -> Option<usize> {
+    let len = match b.first()? {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return None,
+    };
+    std::str::from_utf8(b.get(..len)?).ok().map(|_| len)
 }
 
 impl Parser<'_> {
@@ -268,7 +280,8 @@ impl Parser<'_> {
         self.b.get(self.i).copied()
     }
 
-    /// Index of the next `"`, `\` or control byte at or after `self.i`.
+    /// Index of the next `"`, `\`, control or non-ASCII byte at or after
+    /// `self.i`.
     #[inline]
     fn next_special(&self) -> Option<usize> {
         let b = self.b;
@@ -281,7 +294,7 @@ impl Parser<'_> {
             }
             i += 8;
         }
-        (i..b.len()).find(|&j| matches!(b[j], b'"' | b'\\' | 0..=0x1f))
+        (i..b.len()).find(|&j| matches!(b[j], b'"' | b'\\' | 0..=0x1f | 0x80..=0xff))
     }
 
     /// A string, after its opening quote. Returns whether it held an
@@ -303,6 +316,9 @@ impl Parser<'_> {
                     escaped = true;
                     self.i = j + 2;
                 }
+                // Text is UTF-8, checked here rather than in a pass of its
+                // own: outside strings, JSON is ASCII.
+                0x80..=0xff => self.i = j + utf8_char(&self.b[j..])?,
                 _ => return None,
             }
         }
@@ -617,8 +633,8 @@ mod tests {
     #[test]
     fn an_ordinary_record_is_settled_with_its_time() {
         let t = time::parse_time("2024-05-01T10:00:30Z").unwrap();
-        assert_eq!(skim(RECORD), Skim::Filtered(t));
-        assert_eq!(skim(&format!("  {RECORD} \r")), Skim::Filtered(t));
+        assert_eq!(skim(RECORD.as_bytes()), Skim::Filtered(t));
+        assert_eq!(skim(format!("  {RECORD} \r").as_bytes()), Skim::Filtered(t));
     }
 
     #[test]
@@ -658,7 +674,7 @@ mod tests {
             format!("{}{}", "[".repeat(100), "]".repeat(100)),
         ];
         for c in &cases {
-            assert_eq!(skim(c), Skim::Full, "{c}");
+            assert_eq!(skim(c.as_bytes()), Skim::Full, "{c}");
         }
     }
 
@@ -667,22 +683,22 @@ mod tests {
         let ms = |s| time::parse_time(s).unwrap();
         let sentinel = r#"{"TimeGenerated":"2024-05-01 10:00:30.5","EventName":"X"}"#;
         assert_eq!(
-            skim(sentinel),
+            skim(sentinel.as_bytes()),
             Skim::Filtered(ms("2024-05-01T10:00:30.500Z"))
         );
         let ecs = r#"{"@timestamp":1714557630000,"event":{"action":"X"}}"#;
-        assert_eq!(skim(ecs), Skim::Filtered(1_714_557_630_000));
+        assert_eq!(skim(ecs.as_bytes()), Skim::Filtered(1_714_557_630_000));
         // A raw record without eventTime takes Logstash's @timestamp.
         let otrf = r#"{"@timestamp":"2020-09-14T01:19:40Z","eventName":"X"}"#;
-        assert_eq!(skim(otrf), Skim::Filtered(ms("2020-09-14T01:19:40Z")));
+        assert_eq!(skim(otrf.as_bytes()), Skim::Filtered(ms("2020-09-14T01:19:40Z")));
         // A null marks no shape: this is an ECS document at 5 ms.
         assert_eq!(
-            skim(r#"{"eventName":null,"@timestamp":5}"#),
+            skim(br#"{"eventName":null,"@timestamp":5}"#),
             Skim::Filtered(5)
         );
         // Escaped time strings are not settled here.
         assert_eq!(
-            skim(r#"{"eventName":"X","eventTime":"2024-05-01T10:00:30\/"}"#),
+            skim(br#"{"eventName":"X","eventTime":"2024-05-01T10:00:30\/"}"#),
             Skim::Full
         );
     }
@@ -707,8 +723,17 @@ mod tests {
                 assert_eq!(p.next_special(), Some(pos), "len {len} byte {c}");
             }
         }
-        let high = "é\u{7f}ü\"".as_bytes();
+        let high = "\u{7f}abcdefghé\"".as_bytes();
         let p = Parser { b: high, i: 0 };
-        assert_eq!(p.next_special(), Some(high.len() - 1));
+        assert_eq!(p.next_special(), Some(9));
+        // Non-ASCII text is checked as it is met.
+        let ok = r#"{"eventTime":"2024-05-01T10:00:30Z","eventName":"X","k":"héllo ✓ 😀"}"#;
+        assert!(matches!(skim(ok.as_bytes()), Skim::Filtered(_)));
+        for bad in [&b"\xff"[..], b"\xc3", b"\xe2\x9c", b"\xed\xa0\x80", b"\xc0\xaf"] {
+            let mut r = br#"{"eventTime":"2024-05-01T10:00:30Z","eventName":"X","k":""#.to_vec();
+            r.extend_from_slice(bad);
+            r.extend_from_slice(br#""}"#);
+            assert_eq!(skim(&r), Skim::Full, "{bad:?}");
+        }
     }
 }

@@ -41,7 +41,7 @@ fn rules() -> (Vec<Sentinel>, Vec<Elastic>) {
 
 /// The claim for one text; returns whether the pre-filter settled it.
 fn check(text: &str) -> Result<bool, TestCaseError> {
-    let Skim::Filtered(t) = skim(text) else {
+    let Skim::Filtered(t) = skim(text.as_bytes()) else {
         return Ok(false);
     };
     let ev = parse_event(text);
@@ -163,6 +163,25 @@ proptest! {
             }
         }
         check(&text)?;
+    }
+
+    /// Arbitrary bytes (invalid UTF-8 included) spliced into records: the
+    /// pre-filter settles only valid UTF-8 that the full path reads alike.
+    #[test]
+    fn byte_level_damage_is_never_settled_wrongly(
+        pick in 0usize..200,
+        at in any::<prop::sample::Index>(),
+        bytes in prop::collection::vec(any::<u8>(), 1..4),
+    ) {
+        let records = generated(7, 200, None);
+        let mut b = records[pick % records.len()].clone().into_bytes();
+        let i = at.index(b.len());
+        b.splice(i..i, bytes);
+        if let Skim::Filtered(_) = skim(&b) {
+            let text = std::str::from_utf8(&b);
+            prop_assert!(text.is_ok(), "settled bytes that are not UTF-8");
+            check(text.unwrap())?;
+        }
     }
 
     /// Small documents built from the keys the full path knows.
