@@ -160,55 +160,52 @@ const TOP: &[(&[u8], Kind, Mark)] = &[
     (b"source.ip", Scalar, Mark::None),
 ];
 
-/// The index in [`TOP`] of a top-level key (a `match`, which compiles to a
-/// length switch and a few comparisons, rather than a scan of the table).
+/// Byte-slice equality without a call to `memcmp`: keys are short, and in
+/// the component `memcmp` is a byte-at-a-time loop.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i + 8 <= a.len() {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().expect("8 bytes"));
+        let y = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != y {
+            return false;
+        }
+        i += 8;
+    }
+    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
+}
+
+/// For each key length below 64, the [`TOP`] entries of that length (a
+/// bit per entry).
+const TOP_BY_LEN: [u64; 64] = {
+    let mut masks = [0u64; 64];
+    let mut i = 0;
+    while i < TOP.len() {
+        let len = TOP[i].0.len();
+        if len < 64 {
+            masks[len] |= 1 << i;
+        }
+        i += 1;
+    }
+    masks
+};
+
+/// The index in [`TOP`] of a top-level key: only the keys of the same
+/// length are compared.
 fn top_slot(key: &[u8]) -> Option<usize> {
-    Some(match key {
-        b"eventTime" => 0,
-        b"@timestamp" => 1,
-        b"TimeGenerated" => 2,
-        b"userAgent" => 3,
-        b"eventName" => 4,
-        b"eventSource" => 5,
-        b"userIdentity" => 6,
-        b"recipientAccountId" => 7,
-        b"sourceIPAddress" => 8,
-        b"resources" => 9,
-        b"eventID" => 10,
-        b"eventVersion" => 11,
-        b"UserAgent" => 12,
-        b"EventName" => 13,
-        b"EventSource" => 14,
-        b"UserIdentityType" => 15,
-        b"UserIdentityArn" => 16,
-        b"UserIdentityUserName" => 17,
-        b"UserIdentityPrincipalid" => 18,
-        b"RecipientAccountId" => 19,
-        b"SourceIpAddress" => 20,
-        b"SessionMfaAuthenticated" => 21,
-        b"Resources" => 22,
-        b"AwsEventId" => 23,
-        b"event" => 24,
-        b"user_agent" => 25,
-        b"aws" => 26,
-        b"user" => 27,
-        b"source" => 28,
-        b"event.action" => 29,
-        b"event.provider" => 30,
-        b"event.dataset" => 31,
-        b"event.id" => 32,
-        b"user_agent.original" => 33,
-        b"user_agent.name" => 34,
-        b"aws.cloudtrail.user_identity.type" => 35,
-        b"aws.cloudtrail.user_identity.arn" => 36,
-        b"aws.cloudtrail.user_identity.session_context.mfa_authenticated" => 37,
-        b"aws.cloudtrail.recipient_account_id" => 38,
-        b"user.name" => 39,
-        b"user.id" => 40,
-        b"source.address" => 41,
-        b"source.ip" => 42,
-        _ => return None,
-    })
+    let mut mask = *TOP_BY_LEN.get(key.len())?;
+    while mask != 0 {
+        let i = mask.trailing_zeros() as usize;
+        if same(TOP[i].0, key) {
+            return Some(i);
+        }
+        mask &= mask - 1;
+    }
+    None
 }
 
 /// Which shape a key's non-null presence marks (`event::from_doc`).
@@ -252,6 +249,60 @@ fn special_mask(x: u64) -> u64 {
     quote | backslash | control | (x & HIGH)
 }
 
+/// Sixteen bytes at once: a bit per byte that is `"`, `\`, below 0x20 or
+/// above 0x7f. (A signed compare with 0x20 catches both of the last: bytes
+/// above 0x7f are negative.)
+mod simd {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline]
+    pub fn special16(block: &[u8; 16]) -> u32 {
+        use core::arch::wasm32::*;
+        // SAFETY: `block` is 16 readable bytes; `v128_load` has no
+        // alignment requirement.
+        let v = unsafe { v128_load(block.as_ptr().cast::<v128>()) };
+        let m = v128_or(
+            v128_or(
+                u8x16_eq(v, u8x16_splat(b'"')),
+                u8x16_eq(v, u8x16_splat(b'\\')),
+            ),
+            i8x16_lt(v, i8x16_splat(0x20)),
+        );
+        u32::from(u8x16_bitmask(m))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    pub fn special16(block: &[u8; 16]) -> u32 {
+        use core::arch::x86_64::*;
+        // SAFETY: SSE2 is part of every x86-64; `block` is 16 readable bytes
+        // and `_mm_loadu_si128` has no alignment requirement.
+        unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            let m = _mm_or_si128(
+                _mm_or_si128(
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+                ),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+            );
+            _mm_movemask_epi8(m) as u32
+        }
+    }
+
+    #[cfg(not(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        target_arch = "x86_64"
+    )))]
+    #[inline]
+    pub fn special16(block: &[u8; 16]) -> u32 {
+        block
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c, b'"' | b'\\' | 0..=0x1f | 0x80..=0xff))
+            .fold(0, |m, (i, _)| m | (1 << i))
+    }
+}
+
 /// The length of the UTF-8 character starting at `b[0]` when it is valid.
 fn utf8_char(b: &[u8]) -> Option<usize> {
     let len = match b.first()? {
@@ -281,11 +332,19 @@ impl Parser<'_> {
     }
 
     /// Index of the next `"`, `\`, control or non-ASCII byte at or after
-    /// `self.i`.
+    /// `self.i`: sixteen bytes at a time where the target has vectors, then
+    /// eight (SWAR), then one.
     #[inline]
     fn next_special(&self) -> Option<usize> {
         let b = self.b;
         let mut i = self.i;
+        while i + 16 <= b.len() {
+            let block: &[u8; 16] = b[i..i + 16].try_into().expect("16 bytes");
+            match simd::special16(block) {
+                0 => i += 16,
+                m => return Some(i + m.trailing_zeros() as usize),
+            }
+        }
         while i + 8 <= b.len() {
             let x = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
             let m = special_mask(x);
@@ -458,7 +517,7 @@ impl Parser<'_> {
             }
             self.i += 1;
             let key = self.key()?;
-            let slot = known.iter().position(|(k, _)| *k == key);
+            let slot = known.iter().position(|(k, _)| same(k, key));
             self.ws();
             if self.peek()? != b':' {
                 return None;
@@ -705,6 +764,7 @@ mod tests {
 
     #[test]
     fn the_key_lookup_agrees_with_the_table() {
+        assert!(TOP.len() <= 64 && TOP.iter().all(|(k, _, _)| k.len() < 64));
         for (i, (k, _, _)) in TOP.iter().enumerate() {
             assert_eq!(top_slot(k), Some(i), "{}", String::from_utf8_lossy(k));
         }
@@ -714,6 +774,15 @@ mod tests {
 
     #[test]
     fn the_string_scanner_finds_the_first_special_byte() {
+        for pos in 0..16 {
+            for c in [b'"', b'\\', 0, 0x1f, 0x80, 0xff] {
+                let mut block = [b'a'; 16];
+                block[pos] = c;
+                assert_eq!(simd::special16(&block), 1 << pos, "{c} at {pos}");
+            }
+        }
+        assert_eq!(simd::special16(&[b' '; 16]), 0);
+        assert_eq!(simd::special16(&[0x7f; 16]), 0);
         for len in 0..40 {
             for (pos, c) in [(len, b'"'), (len, b'\\'), (len, 0x1f)] {
                 let mut s = vec![b'a'; len + 5];

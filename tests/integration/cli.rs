@@ -5,8 +5,19 @@ use std::process::{Command, Output, Stdio};
 
 use crate::util::{burst_sample, data_dir};
 
+/// The CLI as a user runs it, with its compiled-component cache in the
+/// test's own directory rather than the user's.
+fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_recon"));
+    c.env(
+        "RECON_CACHE_DIR",
+        std::env::temp_dir().join(format!("recon-cli-cache-{}", std::process::id())),
+    );
+    c
+}
+
 fn recon(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_recon"))
+    let mut child = command()
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -207,7 +218,7 @@ fn alerts_leave_while_the_input_stream_stays_open() {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_recon"))
+    let mut child = command()
         .args(["detect", "--config", &example_config(), "--linger-ms", "50"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
