@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
 
-use crate::input::{self, Chunk, ChunkOptions, InputMsg};
+use crate::input::{self, BufferPool, Chunk, ChunkOptions, InputMsg};
 use crate::output::alert_json;
 use crate::runtime::{
     BatchError, BatchResult, Config, DetectorHandle, HostError, Instance, RejectReason, Rule,
@@ -128,6 +128,7 @@ struct Sink<'a, O: Write, E: Write> {
     show_rejects: usize,
     shown: usize,
     summary: Summary,
+    pool: BufferPool,
 }
 
 impl<O: Write, E: Write> Sink<'_, O, E> {
@@ -181,8 +182,9 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
     fn run_direct(&mut self, chunks: &Receiver<InputMsg>) -> Result<(), DetectError> {
         for msg in chunks {
             match msg {
-                InputMsg::Chunk(source, chunk) => {
+                InputMsg::Chunk(source, mut chunk) => {
                     let result = self.instance.push_ndjson(self.detector, &chunk.data)?;
+                    self.pool.put(std::mem::take(&mut chunk.data));
                     self.report(source, &chunk, &result, &[])?;
                 }
                 InputMsg::Unreadable(_, e) => self.unreadable(e)?,
@@ -202,12 +204,16 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
         let max_in_flight = workers * 2;
         let (job_tx, job_rx) = bounded::<Job>(max_in_flight);
         let (done_tx, done_rx) = unbounded::<Done>();
+        let pool = self.pool.clone();
+        let pool = &pool;
         thread::scope(|scope| {
             for i in 0..workers {
                 let (jobs, done) = (job_rx.clone(), done_tx.clone());
                 thread::Builder::new()
                     .name(format!("recon-scan-{i}"))
-                    .spawn_scoped(scope, move || scan_worker(runtime, config, &jobs, &done))
+                    .spawn_scoped(scope, move || {
+                        scan_worker(runtime, config, pool, &jobs, &done)
+                    })
                     .map_err(DetectError::Output)?;
             }
             drop(done_tx);
@@ -278,7 +284,13 @@ struct Done {
     scanned: Result<Scanned, HostError>,
 }
 
-fn scan_worker(runtime: &Runtime, config: &Config, jobs: &Receiver<Job>, done: &Sender<Done>) {
+fn scan_worker(
+    runtime: &Runtime,
+    config: &Config,
+    pool: &BufferPool,
+    jobs: &Receiver<Job>,
+    done: &Sender<Done>,
+) {
     let mut setup = runtime.instantiate().and_then(|mut instance| {
         let scanner = instance.create_scanner(config)?;
         Ok((instance, scanner))
@@ -288,6 +300,7 @@ fn scan_worker(runtime: &Runtime, config: &Config, jobs: &Receiver<Job>, done: &
             Ok((instance, scanner)) => instance.scan(*scanner, &chunk.data),
             Err(e) => Err(HostError::Load(e.to_string())),
         };
+        pool.put(chunk.data);
         let chunk = Chunk {
             data: Vec::new(),
             locs: chunk.locs,
@@ -347,12 +360,14 @@ pub fn detect<O: Write, E: Write>(
         show_rejects: options.show_rejects,
         shown: 0,
         summary: Summary::default(),
+        pool: BufferPool::default(),
     };
     let (in_tx, in_rx) = bounded::<InputMsg>(workers * 2 + 2);
     let inputs = inputs.to_vec();
+    let pool = sink.pool.clone();
     let chunker = thread::Builder::new()
         .name("recon-chunk".into())
-        .spawn(move || input::chunk_inputs(&inputs, chunk, &in_tx))
+        .spawn(move || input::chunk_inputs(&inputs, chunk, &pool, &in_tx))
         .map_err(DetectError::Output)?;
     let run = if workers <= 1 {
         sink.run_direct(&in_rx)

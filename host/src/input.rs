@@ -130,6 +130,38 @@ impl Chunk {
     }
 }
 
+/// Buffers handed back after use, so the reader reuses them instead of
+/// asking the allocator for a fresh megabyte (fresh pages cost a page fault
+/// each) for every piece of input.
+#[derive(Debug, Clone)]
+pub struct BufferPool {
+    tx: Sender<Vec<u8>>,
+    rx: Receiver<Vec<u8>>,
+}
+
+impl Default for BufferPool {
+    fn default() -> Self {
+        let (tx, rx) = bounded(16);
+        BufferPool { tx, rx }
+    }
+}
+
+impl BufferPool {
+    /// A buffer of `len` bytes (their content is whatever was there).
+    pub fn get(&self, len: usize) -> Vec<u8> {
+        let mut v = self.rx.try_recv().unwrap_or_default();
+        v.resize(len, 0);
+        v
+    }
+
+    /// Hands a buffer back (dropped when the pool is full).
+    pub fn put(&self, v: Vec<u8>) {
+        if v.capacity() >= PIECE_BYTES {
+            let _ = self.tx.try_send(v);
+        }
+    }
+}
+
 /// What the chunker hands on.
 #[derive(Debug)]
 pub enum InputMsg {
@@ -159,10 +191,15 @@ pub struct ChunkOptions {
 
 /// Reads every input in order and sends its chunks to `tx`; returns when
 /// the inputs are done or the receiver is gone. Run it on its own thread.
-pub fn chunk_inputs(inputs: &[PathBuf], options: ChunkOptions, tx: &Sender<InputMsg>) {
+pub fn chunk_inputs(
+    inputs: &[PathBuf],
+    options: ChunkOptions,
+    pool: &BufferPool,
+    tx: &Sender<InputMsg>,
+) {
     for (source, path) in inputs.iter().enumerate() {
         let name = source_name(path);
-        let pieces = match spawn_reader(path, &name) {
+        let pieces = match spawn_reader(path, &name, pool.clone()) {
             Ok(p) => p,
             Err(e) => {
                 if tx.send(InputMsg::Unreadable(source, e)).is_err() {
@@ -189,7 +226,7 @@ type Piece = Result<Vec<u8>, io::Error>;
 
 /// Opens `path` (`-` is stdin) and reads it on its own thread, in pieces,
 /// gunzipping when the content starts with gzip's magic bytes.
-fn spawn_reader(path: &Path, name: &str) -> Result<Receiver<Piece>, InputError> {
+fn spawn_reader(path: &Path, name: &str, pool: BufferPool) -> Result<Receiver<Piece>, InputError> {
     let source: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
@@ -201,7 +238,7 @@ fn spawn_reader(path: &Path, name: &str) -> Result<Receiver<Piece>, InputError> 
     let (tx, rx) = bounded(PIECES_AHEAD);
     thread::Builder::new()
         .name("recon-read".into())
-        .spawn(move || read_pieces(source, &tx))
+        .spawn(move || read_pieces(source, &pool, &tx))
         .map_err(|source| InputError::Io {
             source_name: name.to_owned(),
             source,
@@ -209,7 +246,7 @@ fn spawn_reader(path: &Path, name: &str) -> Result<Receiver<Piece>, InputError> 
     Ok(rx)
 }
 
-fn read_pieces(source: Box<dyn Read + Send>, tx: &Sender<Piece>) {
+fn read_pieces(source: Box<dyn Read + Send>, pool: &BufferPool, tx: &Sender<Piece>) {
     let mut buffered = BufReader::with_capacity(64 * 1024, source);
     let gzip = match buffered.fill_buf() {
         Ok(head) => head.starts_with(&[0x1f, 0x8b]),
@@ -224,7 +261,7 @@ fn read_pieces(source: Box<dyn Read + Send>, tx: &Sender<Piece>) {
         Box::new(buffered)
     };
     loop {
-        let mut piece = vec![0u8; PIECE_BYTES];
+        let mut piece = pool.get(PIECE_BYTES);
         let mut filled = 0;
         // Fill the piece unless the source pauses: a short read (from a
         // pipe, say) means nothing more is there for now, and what has come
@@ -389,8 +426,13 @@ impl Chunker<'_> {
                 continue;
             }
             match self.next(pieces) {
-                Next::Piece(p) => {
+                Next::Piece(mut p) => {
                     if buf.is_empty() {
+                        buf = p;
+                    } else if buf.len() < p.len() {
+                        // The end of a line cut by the last piece: put it in
+                        // front of this one rather than grow a small buffer.
+                        p.splice(0..0, buf);
                         buf = p;
                     } else {
                         buf.extend_from_slice(&p);
@@ -586,7 +628,7 @@ pub fn read_records(path: &Path) -> Result<Vec<String>, InputError> {
         chunk_bytes: 1 << 20,
         linger: Duration::from_secs(3600),
     };
-    let reader = thread::spawn(move || chunk_inputs(&inputs, options, &tx));
+    let reader = thread::spawn(move || chunk_inputs(&inputs, options, &BufferPool::default(), &tx));
     let mut out = Vec::new();
     let mut error = None;
     for msg in rx {
@@ -624,7 +666,7 @@ mod tests {
             chunk_bytes,
             linger: Duration::from_secs(3600),
         };
-        let t = thread::spawn(move || chunk_inputs(&inputs, options, &tx));
+        let t = thread::spawn(move || chunk_inputs(&inputs, options, &BufferPool::default(), &tx));
         let mut chunks = Vec::new();
         let mut errors = Vec::new();
         for m in rx {

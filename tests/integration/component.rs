@@ -292,7 +292,7 @@ fn a_call_past_its_deadline_is_interrupted() {
     // Far more than a few milliseconds of work in one call.
     let events = read_records(&burst_sample());
     let mut buf = Vec::new();
-    while buf.len() < 200 << 20 {
+    while buf.len() < 48 << 20 {
         buf.extend_from_slice(&ndjson(&events));
     }
     match inst.push_ndjson(d, &buf) {
