@@ -474,6 +474,38 @@ impl RuleEngine {
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Puts a snapshot's JSON body behind a line with its SHA-256
+/// (`sha256 <hex>\n`), as [`Detector::snapshot`] writes it; for tools that
+/// rewrite a snapshot on purpose.
+pub fn seal_snapshot(body: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut out = format!("sha256 {}\n", hex(&sha2::Sha256::digest(body))).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The JSON body of a sealed snapshot, when its checksum holds: a damaged
+/// or truncated snapshot is refused, never restored.
+pub fn unseal_snapshot(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
+    use sha2::Digest;
+    let bad = |m: &str| SnapshotError::Malformed(m.to_owned());
+    let rest = bytes
+        .strip_prefix(b"sha256 ")
+        .ok_or_else(|| bad("it does not start with its checksum line"))?;
+    let n = memchr::memchr(b'\n', rest).ok_or_else(|| bad("its checksum line never ends"))?;
+    let (sum, body) = (&rest[..n], &rest[n + 1..]);
+    if hex(&sha2::Sha256::digest(body)).as_bytes() != sum {
+        return Err(bad(
+            "its checksum does not match its content: it is damaged or truncated",
+        ));
+    }
+    Ok(body)
+}
+
 /// One running detection: its rules over one parse of each event, their
 /// open windows, watermarks, pending alerts and counters.
 pub struct Detector {
@@ -775,11 +807,14 @@ impl Detector {
                 RuleEngine::Elastic(e) => out.elastic = Some(e.state()),
             }
         }
-        serde_json::to_vec(&out).expect("detector state holds only strings, integers and lists")
+        let body = serde_json::to_vec(&out)
+            .expect("detector state holds only strings, integers and lists");
+        seal_snapshot(&body)
     }
 
     /// Rebuilds a detector from [`Detector::snapshot`] bytes.
     pub fn restore(bytes: &[u8]) -> Result<Detector, SnapshotError> {
+        let bytes = unseal_snapshot(bytes)?;
         let malformed = |e: serde_json::Error| SnapshotError::Malformed(e.to_string());
         let header: SnapshotHeader = serde_json::from_slice(bytes).map_err(malformed)?;
         if header.format != SNAPSHOT_FORMAT {

@@ -241,12 +241,46 @@ fn snapshot_restore_resumes_exactly() {
 fn bad_snapshots_are_refused() {
     assert!(Detector::restore(b"").is_err());
     assert!(Detector::restore(b"{}").is_err());
-    let mut bytes: serde_json::Value = serde_json::from_slice(&sentinel().snapshot()).unwrap();
+    let mut bytes = json(&sentinel().snapshot());
     bytes["version"] = 99.into();
-    let e = Detector::restore(&serde_json::to_vec(&bytes).unwrap())
-        .err()
-        .unwrap();
+    let e = Detector::restore(&seal(&bytes)).err().unwrap();
     assert_eq!(e, recon_guest::SnapshotError::UnsupportedVersion(99));
+}
+
+/// A snapshot's JSON body.
+fn json(snapshot: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(recon_guest::unseal_snapshot(snapshot).unwrap()).unwrap()
+}
+
+/// A snapshot rewritten on purpose, with a checksum that matches.
+fn seal(body: &serde_json::Value) -> Vec<u8> {
+    recon_guest::seal_snapshot(&serde_json::to_vec(body).unwrap())
+}
+
+#[test]
+fn damaged_snapshots_are_refused_by_their_checksum() {
+    let mut d = sentinel();
+    push1(
+        &mut d,
+        &record("2026-02-08T16:31:00Z", COMMANDS[0], "alice"),
+    )
+    .unwrap();
+    let good = d.snapshot();
+    // One digit of the state changed, as a flipped bit on disk would.
+    let text = String::from_utf8(good.clone()).unwrap();
+    let at = text.rfind("\"pushed\":1").unwrap() + "\"pushed\":".len();
+    let mut changed = text.clone();
+    changed.replace_range(at..at + 1, "7");
+    let cut = &good[..good.len() - 10];
+    for (what, bytes) in [("a changed digit", changed.as_bytes()), ("a cut", cut)] {
+        match Detector::restore(bytes) {
+            Err(recon_guest::SnapshotError::Malformed(m)) => {
+                assert!(m.contains("checksum"), "{what}: {m}")
+            }
+            other => panic!("{what}: {:?}", other.map(|d| d.stats())),
+        }
+    }
+    assert!(Detector::restore(&good).is_ok());
 }
 
 #[test]
@@ -257,18 +291,16 @@ fn crafted_snapshots_are_refused_not_trusted() {
         &record("2026-02-08T16:31:00Z", COMMANDS[0], "alice"),
     )
     .unwrap();
-    let mut snap: serde_json::Value = serde_json::from_slice(&d.snapshot()).unwrap();
+    let mut snap = json(&d.snapshot());
     // A window start that is not aligned to the minute.
     snap["sentinel"]["windows"][0][0] = 1_770_568_261_234i64.into();
-    let e = Detector::restore(&serde_json::to_vec(&snap).unwrap())
-        .err()
-        .unwrap();
+    let e = Detector::restore(&seal(&snap)).err().unwrap();
     assert!(matches!(e, recon_guest::SnapshotError::Malformed(m) if m.contains("bucket start")));
     // A stored configuration that is invalid.
-    let mut snap: serde_json::Value = serde_json::from_slice(&d.snapshot()).unwrap();
+    let mut snap = json(&d.snapshot());
     snap["settings"]["rules"][0]["window_ms"] = 0.into();
     assert!(matches!(
-        Detector::restore(&serde_json::to_vec(&snap).unwrap()),
+        Detector::restore(&seal(&snap)),
         Err(recon_guest::SnapshotError::InvalidConfig(_))
     ));
 }

@@ -339,6 +339,11 @@ pub fn detect<O: Write, E: Write>(
     };
     let mut instance = runtime.instantiate()?;
     let fingerprint = format!("{config:?}");
+    // Held until the run ends: a second run on the same state is refused.
+    let _lock = match &options.state {
+        Some(path) => Some(state::lock(path)?),
+        None => None,
+    };
     let saved = match &options.state {
         Some(path) => state::load(path)?,
         None => Vec::new(),

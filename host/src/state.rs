@@ -7,8 +7,25 @@
 //! here); next to each the host keeps the configuration it was made with,
 //! so a run with a different configuration is refused rather than silently
 //! resumed under the old one.
+//!
+//! The file is trusted only as far as it can be checked:
+//!
+//! - its first line names the format and version, its second carries the
+//!   SHA-256 of everything after it: a damaged, truncated or foreign file is
+//!   refused with an error naming the file and what is wrong, and left
+//!   exactly as it was;
+//! - it is written atomically: a temporary file in the same directory,
+//!   flushed to disk, then renamed over the old one (and the directory
+//!   flushed), so a crash leaves the old state or the new, never half;
+//! - a run holds an exclusive lock on `FILE.lock` from reading the state to
+//!   writing it back, so a second concurrent run is refused instead of both
+//!   resuming the same state and one overwriting the other.
 
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -17,7 +34,7 @@ use serde::{Deserialize, Serialize};
 /// The format name written into every state file.
 pub const STATE_FORMAT: &str = "recon-detect-state";
 /// The state file version this build writes and reads.
-pub const STATE_VERSION: u32 = 2;
+pub const STATE_VERSION: u32 = 3;
 /// The name `recon detect` saves its one detector (every rule) under.
 pub const DETECTOR: &str = "detector";
 
@@ -39,6 +56,15 @@ pub enum StateError {
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// Another run holds the state file's lock.
+    #[error(
+        "state file {path}: another recon run is using it (it holds {path}.lock); \
+         wait for it to finish"
+    )]
+    Locked {
+        /// The file.
+        path: PathBuf,
     },
     /// A detector was saved with another configuration.
     #[error(
@@ -65,16 +91,56 @@ pub struct SavedDetector {
 }
 
 #[derive(Serialize, Deserialize)]
-struct StateFile {
-    format: String,
-    version: u32,
+struct StateBody {
     detectors: Vec<SavedDetector>,
+}
+
+/// An exclusive lock on a state file, held until dropped.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
+}
+
+/// Takes the lock of `path` (on `path.lock`), or fails at once when another
+/// run holds it.
+pub fn lock(path: &Path) -> Result<StateLock, StateError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(name))
+        .map_err(|source| StateError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(StateLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StateError::Locked {
+            path: path.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StateError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn header() -> String {
+    format!("{STATE_FORMAT} {STATE_VERSION}\n")
 }
 
 /// The saved detectors of a state file, empty when it does not exist yet.
 pub fn load(path: &Path) -> Result<Vec<SavedDetector>, StateError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let text = match std::fs::read(path).map(String::from_utf8) {
+        Ok(Ok(t)) => t,
+        Ok(Err(_)) => {
+            return Err(StateError::Malformed {
+                path: path.to_owned(),
+                message: "it is not text: not a recon state file".into(),
+            });
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => {
             return Err(StateError::Io {
@@ -87,14 +153,37 @@ pub fn load(path: &Path) -> Result<Vec<SavedDetector>, StateError> {
         path: path.to_owned(),
         message,
     };
-    let file: StateFile = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
-    if file.format != STATE_FORMAT || file.version != STATE_VERSION {
+    let bytes = text.as_bytes();
+    let (first, rest) =
+        split_line(bytes).ok_or_else(|| malformed("it is empty or has no header line".into()))?;
+    if first != header().trim_end().as_bytes() {
         return Err(malformed(format!(
-            "format {:?} version {} is not {STATE_FORMAT:?} version {STATE_VERSION}",
-            file.format, file.version
+            "it is not a {STATE_FORMAT} file of version {STATE_VERSION} (it starts {:?})",
+            String::from_utf8_lossy(&first[..first.len().min(40)])
         )));
     }
+    let (sum_line, body) =
+        split_line(rest).ok_or_else(|| malformed("it is truncated after its header".into()))?;
+    let sum = sum_line
+        .strip_prefix(b"sha256 ")
+        .ok_or_else(|| malformed("its second line is not a sha256 checksum".into()))?;
+    if hex(&Sha256::digest(body)).as_bytes() != sum {
+        return Err(malformed(
+            "its checksum does not match its content: the file is damaged or truncated".into(),
+        ));
+    }
+    let file: StateBody = serde_json::from_slice(body).map_err(|e| malformed(e.to_string()))?;
     Ok(file.detectors)
+}
+
+/// The first line of `b` (without its `\n`) and the rest.
+fn split_line(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let n = b.iter().position(|c| *c == b'\n')?;
+    Some((&b[..n], &b[n + 1..]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The snapshot bytes of `rule` in `saved`, checking its configuration.
@@ -131,22 +220,41 @@ pub fn saved(rule: &str, config: &str, snapshot: &[u8]) -> SavedDetector {
     }
 }
 
-/// Writes the state file atomically (a temporary file, then a rename).
+/// Writes the state file atomically: a temporary file in the same
+/// directory, flushed to disk, renamed over the old one, and the directory
+/// flushed.
 pub fn save(path: &Path, detectors: Vec<SavedDetector>) -> Result<(), StateError> {
     let io = |source| StateError::Io {
         path: path.to_owned(),
         source,
     };
-    let file = StateFile {
-        format: STATE_FORMAT.to_owned(),
-        version: STATE_VERSION,
-        detectors,
-    };
-    let text = serde_json::to_string(&file).map_err(|e| io(std::io::Error::other(e)))?;
+    let body =
+        serde_json::to_vec(&StateBody { detectors }).map_err(|e| io(std::io::Error::other(e)))?;
+    let mut bytes = header().into_bytes();
+    bytes.extend_from_slice(format!("sha256 {}\n", hex(&Sha256::digest(&body))).as_bytes());
+    bytes.extend_from_slice(&body);
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable.
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(io)
 }
 
 /// Removes the state file (the stream has ended); a missing file is fine.
@@ -181,8 +289,36 @@ mod tests {
             snapshot_of(&path, &back, "r", "changed"),
             Err(StateError::ConfigChanged { .. })
         ));
-        std::fs::write(&path, "{}").unwrap();
-        assert!(matches!(load(&path), Err(StateError::Malformed { .. })));
+        // One digit changed, a cut, a foreign file: refused, left as they are.
+        let good = std::fs::read(&path).unwrap();
+        let text = String::from_utf8(good.clone()).unwrap();
+        let at = text.rfind(|c: char| c.is_ascii_digit()).unwrap();
+        let mut changed = text.clone();
+        let digit = if &text[at..at + 1] == "1" { "2" } else { "1" };
+        changed.replace_range(at..at + 1, digit);
+        let cut = text[..text.len() - 5].to_owned();
+        for (what, bytes) in [
+            ("a changed digit", changed.into_bytes()),
+            ("a truncated file", cut.into_bytes()),
+            ("a foreign file", b"{}".to_vec()),
+            ("binary junk", vec![0xff, 0x00, 0x13]),
+        ] {
+            std::fs::write(&path, &bytes).unwrap();
+            let e = load(&path).unwrap_err();
+            assert!(matches!(e, StateError::Malformed { .. }), "{what}: {e}");
+            assert!(e.to_string().contains("state.json"), "{what}: {e}");
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                bytes,
+                "{what}: left as it was"
+            );
+        }
+        std::fs::write(&path, &good).unwrap();
+        // A second run is locked out while the first holds the lock.
+        let held = lock(&path).unwrap();
+        assert!(matches!(lock(&path), Err(StateError::Locked { .. })));
+        drop(held);
+        lock(&path).unwrap();
         remove(&path).unwrap();
         remove(&path).unwrap();
         std::fs::remove_dir_all(&dir).ok();
