@@ -392,6 +392,18 @@ impl Parser<'_> {
     /// A number; `None` when malformed, with an exponent, or too long.
     fn number(&mut self) -> Option<Val> {
         let start = self.i;
+        let integer = self.skip_number()?;
+        if !integer {
+            return Some(Val::Other);
+        }
+        let digits = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+        Some(digits.parse::<i64>().map_or(Val::Other, Val::Int))
+    }
+
+    /// A number's grammar: `Some(true)` for an integer, `Some(false)` for
+    /// one with a fraction; `None` when malformed, with an exponent, or too
+    /// long.
+    fn skip_number(&mut self) -> Option<bool> {
         if self.peek() == Some(b'-') {
             self.i += 1;
         }
@@ -422,11 +434,7 @@ impl Parser<'_> {
         if matches!(self.peek(), Some(b'e' | b'E')) {
             return None;
         }
-        if !integer {
-            return Some(Val::Other);
-        }
-        let digits = std::str::from_utf8(&self.b[start..self.i]).ok()?;
-        Some(digits.parse::<i64>().map_or(Val::Other, Val::Int))
+        Some(integer)
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
@@ -452,7 +460,7 @@ impl Parser<'_> {
                 })
             }
             b'{' => {
-                self.object(depth + 1, &[])?;
+                self.skip_object(depth + 1)?;
                 Some(Val::Other)
             }
             b'[' => {
@@ -464,6 +472,62 @@ impl Parser<'_> {
             b'n' => self.literal(b"null").map(|_| Val::Null),
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
+        }
+    }
+
+    /// Any value the full path skips, validated and skipped: the common
+    /// case, kept free of what only known values need.
+    fn skip(&mut self, depth: u32) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                self.string().map(|_| ())
+            }
+            b'{' => self.skip_object(depth + 1),
+            b'[' => self.array(depth + 1),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.skip_number().map(|_| ()),
+            _ => None,
+        }
+    }
+
+    /// An object the full path skips: no key of it is read.
+    fn skip_object(&mut self, depth: u32) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.i += 1; // '{'
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            self.i += 1;
+            // Keys must be valid strings; their meaning does not matter.
+            self.string()?;
+            self.ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            self.skip(depth)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
         }
     }
 
@@ -479,7 +543,7 @@ impl Parser<'_> {
         }
         loop {
             self.ws();
-            self.value(depth)?;
+            self.skip(depth)?;
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
@@ -531,9 +595,7 @@ impl Parser<'_> {
             self.i += 1;
             self.ws();
             match slot {
-                None => {
-                    self.value(depth)?;
-                }
+                None => self.skip(depth)?,
                 Some(n) => {
                     if seen & (1 << n) != 0 {
                         return None;
@@ -619,9 +681,7 @@ impl Parser<'_> {
             self.i += 1;
             self.ws();
             match slot {
-                None => {
-                    self.value(1)?;
-                }
+                None => self.skip(1)?,
                 Some(n) => {
                     if seen & (1 << n) != 0 {
                         return None;
