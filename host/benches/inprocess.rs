@@ -98,6 +98,11 @@ fn throughput(out: &mut String, label: &str, records: &[String], n: usize) {
         ..SandboxLimits::default()
     })
     .expect("component");
+    let unbounded = Runtime::new(SandboxLimits {
+        call_timeout: None,
+        ..SandboxLimits::default()
+    })
+    .expect("component");
     let config = both();
     let component_ndjson = |rt: &Runtime, chunks: &[Vec<u8>]| {
         let mut inst = rt.instantiate().expect("instance");
@@ -199,6 +204,10 @@ fn throughput(out: &mut String, label: &str, records: &[String], n: usize) {
         (
             "component, push-ndjson 1 MiB, fuel metering instead of a deadline".into(),
             Box::new(|| component_ndjson(&fuel, &big)),
+        ),
+        (
+            "component, push-ndjson 1 MiB, no deadline at all (what the deadline costs)".into(),
+            Box::new(|| component_ndjson(&unbounded, &big)),
         ),
     ];
     let results = rounds(&mut cases, n);
