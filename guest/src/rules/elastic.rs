@@ -53,7 +53,9 @@ pub fn is_discovery_action(name: &str) -> bool {
 /// Step 7: the `roles` piece of `dissect arn
 /// "%{}::%{owner}:%{type}/%{roles}"`, or `None` when the ARN does not fit.
 pub fn dissect_roles(arn: &str) -> Option<&str> {
-    let rest = &arn[arn.find("::")? + 2..];
+    let b = arn.as_bytes();
+    let at = memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1) == Some(&b':'))?;
+    let rest = &arn[at + 2..];
     let rest = &rest[rest.find(':')? + 1..];
     Some(&rest[rest.find('/')? + 1..])
 }

@@ -5,6 +5,9 @@
 //! strings).
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,12 +49,17 @@ pub fn is_aws_cli(user_agent: &str) -> bool {
 pub fn extract_command(user_agent: &str, profile: Profile) -> &str {
     const LEGACY: &str = "off command/";
     const CURRENT: &str = "md/command#";
-    if let Some(i) = user_agent.find(LEGACY) {
+    // Searchers built once: building one per call (as `str::find` does)
+    // costs more than the search in an agent string.
+    static FINDERS: LazyLock<[Finder<'static>; 2]> =
+        LazyLock::new(|| [Finder::new(LEGACY), Finder::new(CURRENT)]);
+    let [legacy, current] = &*FINDERS;
+    if let Some(i) = legacy.find(user_agent.as_bytes()) {
         let rest = &user_agent[i + LEGACY.len()..];
-        return rest.find(LEGACY).map_or(rest, |j| &rest[..j]);
+        return legacy.find(rest.as_bytes()).map_or(rest, |j| &rest[..j]);
     }
     if profile == Profile::Default
-        && let Some(i) = user_agent.find(CURRENT)
+        && let Some(i) = current.find(user_agent.as_bytes())
     {
         let rest = &user_agent[i + CURRENT.len()..];
         return rest.find(' ').map_or(rest, |j| &rest[..j]);
@@ -63,12 +71,18 @@ pub fn extract_command(user_agent: &str, profile: Profile) -> &str {
 /// occurs in `command_lower` at a position where neither the character
 /// before nor the one after is an ASCII letter or digit.
 pub fn has_term(command_lower: &str, needle_lower: &str) -> bool {
-    if needle_lower.is_empty() {
+    has_term_with(command_lower, &Finder::new(needle_lower))
+}
+
+/// [`has_term`] with the needle's searcher built once.
+fn has_term_with(command_lower: &str, needle: &Finder<'_>) -> bool {
+    let len = needle.needle().len();
+    if len == 0 {
         return false;
     }
     let hay = command_lower.as_bytes();
-    command_lower.match_indices(needle_lower).any(|(i, _)| {
-        let end = i + needle_lower.len();
+    needle.find_iter(hay).any(|i| {
+        let end = i + len;
         let before_ok = i == 0 || !hay[i - 1].is_ascii_alphanumeric();
         let after_ok = end == hay.len() || !hay[end].is_ascii_alphanumeric();
         before_ok && after_ok
@@ -321,8 +335,8 @@ struct CustomDetails<'a> {
 #[derive(Debug, Clone)]
 pub struct Sentinel {
     profile: Profile,
-    /// Suspicious commands, ASCII-lowercased once.
-    needles: Vec<String>,
+    /// Suspicious commands, ASCII-lowercased once, with their searchers.
+    needles: Vec<Finder<'static>>,
 }
 
 impl Sentinel {
@@ -337,7 +351,10 @@ impl Sentinel {
         needles.dedup();
         Sentinel {
             profile: config.profile,
-            needles,
+            needles: needles
+                .iter()
+                .map(|n| Finder::new(n.as_bytes()).into_owned())
+                .collect(),
         }
     }
 
@@ -347,7 +364,7 @@ impl Sentinel {
             return false;
         }
         let lower = command.to_ascii_lowercase();
-        self.needles.iter().any(|n| has_term(&lower, n))
+        self.needles.iter().any(|n| has_term_with(&lower, n))
     }
 }
 
