@@ -247,6 +247,54 @@ fn read_record(bytes: &[u8], max_bytes: u32, prefilter: bool) -> Result<Read<'_>
     parse_event(text).map(Read::Event)
 }
 
+/// Whether to try the pre-filter on the next record of a buffer. Where
+/// most records need the full parse anyway (a trail of aws-cli calls), the
+/// pre-filter's look at each is wasted work: after a run of records it
+/// could not settle, records go straight to the full parse, with every
+/// sixteenth still tried so the route comes back when the mix changes.
+/// Either route gives the same result; this only picks the cheaper one.
+#[derive(Debug, Default)]
+struct Route {
+    /// Records the pre-filter could not settle, out of about the last 32
+    /// it tried (halved every 32 tries).
+    missed: u32,
+    tried: u32,
+    seen: u32,
+}
+
+impl Route {
+    fn try_prefilter(&mut self) -> bool {
+        self.seen = self.seen.wrapping_add(1);
+        self.missed < 24 || self.seen % 16 == 0
+    }
+
+    fn learn(&mut self, settled: bool) {
+        self.tried += 1;
+        if !settled {
+            self.missed += 1;
+        }
+        if self.tried == 32 {
+            self.tried = 16;
+            self.missed /= 2;
+        }
+    }
+}
+
+/// [`read_record`], routed: the pre-filter only where it pays.
+fn read_routed<'a>(
+    bytes: &'a [u8],
+    max_bytes: u32,
+    prefilter: bool,
+    route: &mut Route,
+) -> Result<Read<'a>, EventError> {
+    let tried = prefilter && route.try_prefilter();
+    let read = read_record(bytes, max_bytes, tried);
+    if tried {
+        route.learn(matches!(read, Ok(Read::Filtered(_))));
+    }
+    read
+}
+
 /// The non-blank lines of an NDJSON buffer, as `(index, bytes)`. A `\r`
 /// before the `\n` is dropped.
 fn for_each_line(buf: &[u8], mut f: impl FnMut(u32, &[u8])) {
@@ -338,9 +386,10 @@ impl Scanner {
         let mut run = 0u64;
         let mut run_max = i64::MIN;
         let mut sel = Vec::new();
+        let mut route = Route::default();
         for_each_line(buf, |index, text| {
             records = records.saturating_add(1);
-            let read = read_record(text, self.max_event_bytes, self.prefilter);
+            let read = read_routed(text, self.max_event_bytes, self.prefilter, &mut route);
             match read {
                 Ok(Read::Filtered(t)) => {
                     run += 1;

@@ -272,3 +272,39 @@ fn detectors_agree_with_and_without_the_prefilter() {
         assert_eq!(on.stats(), off.stats());
     }
 }
+
+/// The bulk path routes records around the pre-filter where it does not
+/// pay (long runs of aws-cli calls) and back: the same result either way.
+#[test]
+fn routing_around_the_prefilter_changes_nothing() {
+    let mut records = generated(13, 6_000, None);
+    records.extend(generated(14, 6_000, Some(1.0)));
+    records.extend(generated(15, 6_000, Some(0.5)));
+    records.extend(generated(16, 6_000, None));
+    let mut buf = Vec::new();
+    for r in &records {
+        buf.extend_from_slice(r.as_bytes());
+        buf.push(b'\n');
+    }
+    let mut on = Detector::new(Settings::all(Profile::Default)).unwrap();
+    let mut off = Detector::new(Settings::all(Profile::Default)).unwrap();
+    off.set_prefilter(false);
+    let mut start = 0;
+    while start < buf.len() {
+        let mut end = (start + 300_000).min(buf.len());
+        while end < buf.len() && buf[end - 1] != b'\n' {
+            end += 1;
+        }
+        assert_eq!(
+            on.push_ndjson(&buf[start..end]),
+            off.push_ndjson(&buf[start..end])
+        );
+        start = end;
+    }
+    on.flush(None);
+    off.flush(None);
+    let alerts = on.drain();
+    assert!(!alerts.is_empty());
+    assert_eq!(alerts, off.drain());
+    assert_eq!(on.stats(), off.stats());
+}
