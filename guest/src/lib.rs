@@ -265,7 +265,7 @@ struct Route {
 impl Route {
     fn try_prefilter(&mut self) -> bool {
         self.seen = self.seen.wrapping_add(1);
-        self.missed < 24 || self.seen % 16 == 0
+        self.missed < 24 || self.seen.is_multiple_of(16)
     }
 
     fn learn(&mut self, settled: bool) {
