@@ -27,6 +27,10 @@ use crate::runtime::{
     RuleStats, Runtime, Scanned, Stats,
 };
 use crate::settings::{FileSettings, RuleName, SettingsError};
+
+/// The contract's default `limits.max-event-bytes` (256 KiB), which the
+/// reader also uses as its line limit when the configuration leaves it out.
+pub const DEFAULT_MAX_EVENT_BYTES: u32 = 256 * 1024;
 use crate::state::{self, StateError};
 
 /// What `detect` needs beyond the inputs.
@@ -75,6 +79,9 @@ pub struct Summary {
     pub stats: Option<Stats>,
     /// Inputs that could not be read (whole or in part), with the reason.
     pub unreadable: Vec<String>,
+    /// Lines longer than `limits.max_event_bytes` skipped by the reader
+    /// (counted in `records`, never handed to the detector).
+    pub skipped_too_large: u64,
 }
 
 /// A failure that stops the run.
@@ -129,6 +136,8 @@ struct Sink<'a, O: Write, E: Write> {
     shown: usize,
     summary: Summary,
     pool: BufferPool,
+    /// The reader's line limit, for messages.
+    max_line: usize,
 }
 
 impl<O: Write, E: Write> Sink<'_, O, E> {
@@ -172,6 +181,22 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
         Ok(())
     }
 
+    /// A line the reader skipped for its size: reported like a rejection.
+    fn too_large(&mut self, source: usize, loc: input::Loc, bytes: u64) -> Result<(), DetectError> {
+        self.summary.records += 1;
+        self.summary.skipped_too_large += 1;
+        if self.shown < self.show_rejects {
+            writeln!(
+                self.err,
+                "recon: {}: {loc}: rejected (too-large): the line is {bytes} bytes; the limit is {} \
+                 (limits.max_event_bytes); skipped without being read whole",
+                self.sources[source], self.max_line
+            )?;
+        }
+        self.shown += 1;
+        Ok(())
+    }
+
     fn unreadable(&mut self, e: input::InputError) -> Result<(), DetectError> {
         writeln!(self.err, "recon: {e}")?;
         self.summary.unreadable.push(e.to_string());
@@ -188,6 +213,7 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
                     self.report(source, &chunk, &result, &[])?;
                 }
                 InputMsg::Unreadable(_, e) => self.unreadable(e)?,
+                InputMsg::TooLarge(source, loc, bytes) => self.too_large(source, loc, bytes)?,
             }
         }
         Ok(())
@@ -247,6 +273,9 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
                             next_seq += 1;
                         }
                         Ok(InputMsg::Unreadable(_, e)) => self.unreadable(e)?,
+                        Ok(InputMsg::TooLarge(source, loc, bytes)) => {
+                            self.too_large(source, loc, bytes)?;
+                        }
                         Err(_) => input_open = false,
                     },
                     recv(done) -> d => {
@@ -333,9 +362,14 @@ pub fn detect<O: Write, E: Write>(
     let settings = &options.settings;
     let config = settings.detector_config()?;
     let workers = settings.workers()?;
+    let max_line = config
+        .limits
+        .max_event_bytes
+        .unwrap_or(DEFAULT_MAX_EVENT_BYTES) as usize;
     let chunk = ChunkOptions {
         chunk_bytes: settings.chunk_bytes()?,
         linger: options.linger,
+        max_line_bytes: max_line,
     };
     let mut instance = runtime.instantiate()?;
     let fingerprint = format!("{config:?}");
@@ -366,6 +400,7 @@ pub fn detect<O: Write, E: Write>(
         shown: 0,
         summary: Summary::default(),
         pool: BufferPool::default(),
+        max_line,
     };
     let (in_tx, in_rx) = bounded::<InputMsg>(workers * 2 + 2);
     let inputs = inputs.to_vec();
@@ -428,6 +463,13 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
         "recon: read {} records; {} alerts",
         s.records, s.alerts
     )];
+    if s.skipped_too_large > 0 {
+        lines.push(format!(
+            "recon: {} lines longer than limits.max_event_bytes skipped by the reader \
+             (not counted by the rules below)",
+            s.skipped_too_large
+        ));
+    }
     for r in &s.rules {
         let st = &r.stats;
         let reasons: Vec<String> = st

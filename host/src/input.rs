@@ -169,6 +169,9 @@ pub enum InputMsg {
     Chunk(usize, Chunk),
     /// An input could not be read (whole, or from some point on).
     Unreadable(usize, InputError),
+    /// A line of input `source` longer than the limit, skipped to its end
+    /// without being held in memory: where it was and how long.
+    TooLarge(usize, Loc, u64),
 }
 
 /// The name messages use for an input.
@@ -187,6 +190,11 @@ pub struct ChunkOptions {
     pub chunk_bytes: usize,
     /// Longest complete lines wait for more input before they go out.
     pub linger: Duration,
+    /// Longest line held: a longer one is skipped to its end, in bounded
+    /// memory, and reported as [`InputMsg::TooLarge`] (the detector would
+    /// reject it as `too-large` anyway). `recon detect` uses
+    /// `limits.max_event_bytes`.
+    pub max_line_bytes: usize,
 }
 
 /// Reads every input in order and sends its chunks to `tx`; returns when
@@ -421,7 +429,20 @@ impl Chunker<'_> {
             buf.drain(..bom);
         }
         loop {
-            if buf.len() >= self.options.chunk_bytes {
+            let partial = memchr::memrchr(b'\n', &buf).map_or(buf.len(), |i| buf.len() - i - 1);
+            if partial > self.options.max_line_bytes {
+                // A line past the limit: hand on what precedes it, then
+                // skip it to its end without keeping it.
+                let rest = self.emit_complete(buf)?;
+                match self.skip_line(rest, pieces)? {
+                    Some(after) => {
+                        buf = after;
+                        continue;
+                    }
+                    None => return Ok(()),
+                }
+            }
+            if buf.len() >= self.options.chunk_bytes && partial < buf.len() {
                 buf = self.emit_complete(buf)?;
                 continue;
             }
@@ -449,6 +470,47 @@ impl Chunker<'_> {
                 Next::Failed(e) => {
                     self.emit_complete(buf)?;
                     return self.unreadable(e);
+                }
+            }
+        }
+    }
+
+    /// Skips the line `started` begins, to its end; reports it. Returns what
+    /// follows its end, or `None` when the input ended inside it.
+    fn skip_line(
+        &mut self,
+        started: Vec<u8>,
+        pieces: &Receiver<Piece>,
+    ) -> Result<Option<Vec<u8>>, Closed> {
+        let mut bytes = started.len() as u64;
+        drop(started);
+        let report = |this: &mut Self, bytes: u64| {
+            this.line += 1;
+            let loc = Loc {
+                line: Some(this.line),
+                record: None,
+            };
+            this.send(InputMsg::TooLarge(this.source, loc, bytes))
+        };
+        loop {
+            match self.next(pieces) {
+                Next::Piece(p) => match memchr::memchr(b'\n', &p) {
+                    Some(i) => {
+                        let end = if i > 0 && p[i - 1] == b'\r' { i - 1 } else { i };
+                        report(self, bytes + end as u64)?;
+                        return Ok(Some(p[i + 1..].to_vec()));
+                    }
+                    None => bytes += p.len() as u64,
+                },
+                Next::Paused => {}
+                Next::End => {
+                    report(self, bytes)?;
+                    return Ok(None);
+                }
+                Next::Failed(e) => {
+                    report(self, bytes)?;
+                    self.unreadable(e)?;
+                    return Ok(None);
                 }
             }
         }
@@ -627,6 +689,7 @@ pub fn read_records(path: &Path) -> Result<Vec<String>, InputError> {
     let options = ChunkOptions {
         chunk_bytes: 1 << 20,
         linger: Duration::from_secs(3600),
+        max_line_bytes: usize::MAX,
     };
     let reader = thread::spawn(move || chunk_inputs(&inputs, options, &BufferPool::default(), &tx));
     let mut out = Vec::new();
@@ -635,6 +698,7 @@ pub fn read_records(path: &Path) -> Result<Vec<String>, InputError> {
         match msg {
             InputMsg::Chunk(_, c) => out.extend(c.records()),
             InputMsg::Unreadable(_, e) => error = error.or(Some(e)),
+            InputMsg::TooLarge(..) => {}
         }
     }
     let _ = reader.join();
@@ -665,6 +729,7 @@ mod tests {
         let options = ChunkOptions {
             chunk_bytes,
             linger: Duration::from_secs(3600),
+            max_line_bytes: 4 << 20,
         };
         let t = thread::spawn(move || chunk_inputs(&inputs, options, &BufferPool::default(), &tx));
         let mut chunks = Vec::new();
@@ -673,6 +738,7 @@ mod tests {
             match m {
                 InputMsg::Chunk(_, c) => chunks.push(c),
                 InputMsg::Unreadable(_, e) => errors.push(e.to_string()),
+                InputMsg::TooLarge(_, loc, n) => errors.push(format!("{loc}: {n} bytes")),
             }
         }
         t.join().unwrap();
@@ -747,6 +813,32 @@ mod tests {
         }
         let all: Vec<String> = chunks.iter().flat_map(|c| c.records()).collect();
         assert_eq!(all.len(), 1000);
+    }
+
+    #[test]
+    fn lines_past_the_limit_are_skipped_in_bounded_memory() {
+        // Lines longer than a chunk must not stall the chunker either.
+        let mut input = b"{\"a\":1}\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 9 << 20));
+        input.extend_from_slice(b"\r\n{\"b\":2}\n");
+        input.extend(std::iter::repeat_n(b'y', 2 << 20));
+        input.extend_from_slice(b"\n{\"c\":3}\n");
+        input.extend(std::iter::repeat_n(b'z', 5 << 20));
+        let (chunks, errors) = chunks_of(&input, 64 << 10);
+        let records: Vec<String> = chunks.iter().flat_map(|c| c.records()).collect();
+        // The 2 MiB line is under the 4 MiB limit: it is handed on whole.
+        assert_eq!(records.len(), 4);
+        assert_eq!(records[0], r#"{"a":1}"#);
+        assert_eq!(records[3], r#"{"c":3}"#);
+        assert_eq!(
+            errors,
+            vec![
+                format!("line 2: {} bytes", 9 << 20),
+                format!("line 6: {} bytes", 5 << 20)
+            ]
+        );
+        let lines: Vec<Option<u64>> = chunks.iter().map(|c| c.loc(0).line).collect();
+        assert!(lines.contains(&Some(3)), "{lines:?}");
     }
 
     #[test]

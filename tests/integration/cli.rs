@@ -299,3 +299,31 @@ fn state_file_carries_open_windows_across_runs() {
     assert!(stderr.contains("another configuration"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_line_longer_than_the_limit_is_skipped_and_the_run_goes_on() {
+    // The burst sample with a 1 MiB line (past the 256 KiB default) in the
+    // middle: reported with its line, skipped, the alert still found.
+    let text = std::fs::read_to_string(burst_sample()).unwrap();
+    let mut records: Vec<String> = text.lines().map(str::to_owned).collect();
+    records.insert(5, format!("{{\"pad\":\"{}\"}}", "x".repeat(1 << 20)));
+    let input = records.join("\n");
+    let out = recon(
+        &[
+            "detect",
+            "--config",
+            &example_config(),
+            "--chunk-kib",
+            "64",
+            "-",
+        ],
+        Some(input.as_bytes()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("<stdin>: line 6: rejected (too-large)"),
+        "{stderr}"
+    );
+    assert_eq!(lines(&out.stdout).len(), 1, "{stderr}");
+}
