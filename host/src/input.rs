@@ -20,8 +20,10 @@
 //! them at the last line end into chunks of about `chunk_bytes`, without
 //! copying when it can. When input pauses (a pipe, `tail -f`), the
 //! complete lines read so far go out after `linger`, so alerts are not held
-//! back until a chunk fills. The other layouts are one JSON document each
-//! and are read whole.
+//! back until a chunk fills. The other layouts are one JSON document each,
+//! split into records as a stream ([`DocSplitter`]): memory holds a record
+//! and a chunk, never the document. A line or record longer than the limit
+//! is skipped to its end and reported, not held.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -555,78 +557,79 @@ impl Chunker<'_> {
         self.send(InputMsg::Chunk(self.source, chunk))
     }
 
-    /// One JSON document (or several concatenated): read whole, then cut
-    /// its records into chunks.
+    /// One JSON document (or several concatenated), read as a stream: the
+    /// members of a top-level array, the members of a top-level object's
+    /// `Records` array, or a top-level object itself, each handed on as
+    /// soon as it is complete. Memory holds one record and one chunk, not
+    /// the document, so a multi-gigabyte export runs in bounded memory. A
+    /// record longer than the line limit is skipped (reported as too large)
+    /// rather than held.
     fn document(&mut self, head: Vec<u8>, pieces: &Receiver<Piece>) -> Result<(), Closed> {
-        let mut buf = head;
-        let mut failed = None;
-        loop {
-            match self.next(pieces) {
-                Next::Piece(p) => buf.extend_from_slice(&p),
-                Next::Paused => {}
-                Next::End => break,
-                Next::Failed(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if let Some(e) = failed {
-            return self.unreadable(e);
-        }
-        let start = strip_bom(&buf);
-        let text = String::from_utf8_lossy(&buf[start..]);
+        let mut split = DocSplitter::new(self.options.max_line_bytes);
         let mut data = Vec::new();
         let mut locs = Vec::new();
         let mut number = 0u64;
-        let name = self.name.clone();
-        let bad = |message: String| InputError::Document {
-            source_name: name.clone(),
-            message,
-        };
-        let mut add = |value: &str, data: &mut Vec<u8>, locs: &mut Vec<Loc>| {
-            number += 1;
-            one_line(value, data);
-            locs.push(Loc {
-                line: None,
-                record: Some(number),
-            });
-        };
-        for value in serde_json::Deserializer::from_str(&text).into_iter::<&RawValue>() {
-            let value = match value {
-                Ok(v) => v,
-                Err(e) => {
-                    self.flush_document(&mut data, &mut locs)?;
-                    return self.send(InputMsg::Unreadable(self.source, bad(e.to_string())));
-                }
-            };
-            let mut members = Vec::new();
-            if value.get().starts_with('[') {
-                match serde_json::from_str::<Vec<&RawValue>>(value.get()) {
-                    Ok(items) => members.extend(items),
-                    Err(e) => {
-                        self.flush_document(&mut data, &mut locs)?;
-                        return self.send(InputMsg::Unreadable(self.source, bad(e.to_string())));
-                    }
-                }
-            } else {
-                members.push(value);
-            }
-            for m in members {
-                match expand(m.get()) {
-                    Some(records) => {
-                        for r in records {
-                            add(r.get(), &mut data, &mut locs);
+        let start = strip_bom(&head);
+        let mut piece = head;
+        let mut offset = start;
+        loop {
+            let mut events = Vec::new();
+            let fed = split.feed(&piece[offset..], &mut events);
+            for e in events {
+                number += 1;
+                let loc = Loc {
+                    line: None,
+                    record: Some(number),
+                };
+                match e {
+                    DocEvent::Record(r) => {
+                        one_line(&String::from_utf8_lossy(&r), &mut data);
+                        locs.push(loc);
+                        if data.len() >= self.options.chunk_bytes {
+                            self.flush_document(&mut data, &mut locs)?;
                         }
                     }
-                    None => add(m.get(), &mut data, &mut locs),
+                    DocEvent::TooLarge(n) => {
+                        self.send(InputMsg::TooLarge(self.source, loc, n))?;
+                    }
                 }
-                if data.len() >= self.options.chunk_bytes {
+            }
+            if let Err(message) = fed {
+                self.flush_document(&mut data, &mut locs)?;
+                let e = InputError::Document {
+                    source_name: self.name.clone(),
+                    message,
+                };
+                return self.send(InputMsg::Unreadable(self.source, e));
+            }
+            match self.next(pieces) {
+                Next::Piece(p) => {
+                    piece = p;
+                    offset = 0;
+                }
+                Next::Paused => {
+                    piece.clear();
+                    offset = 0;
+                }
+                Next::End => {
                     self.flush_document(&mut data, &mut locs)?;
+                    return match split.finish() {
+                        Ok(()) => Ok(()),
+                        Err(message) => {
+                            let e = InputError::Document {
+                                source_name: self.name.clone(),
+                                message,
+                            };
+                            self.send(InputMsg::Unreadable(self.source, e))
+                        }
+                    };
+                }
+                Next::Failed(e) => {
+                    self.flush_document(&mut data, &mut locs)?;
+                    return self.unreadable(e);
                 }
             }
         }
-        self.flush_document(&mut data, &mut locs)
     }
 
     fn flush_document(&self, data: &mut Vec<u8>, locs: &mut Vec<Loc>) -> Result<(), Closed> {
@@ -638,6 +641,264 @@ impl Chunker<'_> {
             locs: Locs::Records(std::mem::take(locs)),
         };
         self.send(InputMsg::Chunk(self.source, chunk))
+    }
+}
+
+/// What the document splitter finds.
+#[derive(Debug, PartialEq, Eq)]
+enum DocEvent {
+    /// A record's JSON text.
+    Record(Vec<u8>),
+    /// A record longer than the limit, skipped: its length.
+    TooLarge(u64),
+}
+
+/// Where the splitter is in the document's structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    /// A top-level array: its members are records.
+    TopArray,
+    /// A top-level object: a record itself, unless it has `Records`.
+    TopObject,
+    /// The `Records` array of a top-level object: its members are records.
+    Records,
+    /// Anything deeper (inside a record, or skipped).
+    Inner,
+}
+
+/// Splits a stream of JSON text into records without holding the document:
+/// it follows strings (and their escapes) and nesting, byte by byte, and
+/// keeps only the record being read. The records themselves are judged by
+/// the detector; structural damage (an unclosed document, text between
+/// documents) is an error at the point it is found.
+struct DocSplitter {
+    limit: usize,
+    stack: Vec<Frame>,
+    in_string: bool,
+    escaped: bool,
+    /// The record being read, when one is.
+    record: Option<Vec<u8>>,
+    /// Length of a record being skipped for its size.
+    skipping: Option<u64>,
+    /// Depth (stack length) at which the current record started.
+    record_depth: usize,
+    /// In a top-level object: the last key read at its level, to spot
+    /// `"Records": [`.
+    key: Vec<u8>,
+    reading_key: bool,
+    after_records_key: bool,
+    /// Bytes seen, for messages.
+    pos: u64,
+}
+
+impl DocSplitter {
+    fn new(limit: usize) -> Self {
+        DocSplitter {
+            limit,
+            stack: Vec::new(),
+            in_string: false,
+            escaped: false,
+            record: None,
+            skipping: None,
+            record_depth: 0,
+            key: Vec::new(),
+            reading_key: false,
+            after_records_key: false,
+            pos: 0,
+        }
+    }
+
+    fn capturing(&self) -> bool {
+        self.record.is_some() || self.skipping.is_some()
+    }
+
+    fn push_byte(&mut self, b: u8) {
+        if let Some(r) = &mut self.record {
+            r.push(b);
+            if r.len() > self.limit {
+                self.skipping = Some(r.len() as u64);
+                self.record = None;
+            }
+        } else if let Some(n) = &mut self.skipping {
+            *n += 1;
+        }
+    }
+
+    /// Starts a record at the current depth (for a top-level object: 0,
+    /// before its frame is pushed).
+    fn start_record(&mut self, b: u8) {
+        self.record = Some(vec![b]);
+        self.skipping = None;
+        self.record_depth = self.stack.len();
+    }
+
+    fn end_record(&mut self, out: &mut Vec<DocEvent>) {
+        if let Some(r) = self.record.take() {
+            out.push(DocEvent::Record(r));
+        } else if let Some(n) = self.skipping.take() {
+            out.push(DocEvent::TooLarge(n));
+        }
+    }
+
+    /// Where records start at the current depth.
+    fn members_are_records(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::TopArray | Frame::Records))
+    }
+
+    /// Whether the open record is a scalar member (a string, number or
+    /// literal directly in a top-level array or `Records`).
+    fn scalar_open(&self) -> bool {
+        self.capturing() && self.record_depth == self.stack.len() && self.members_are_records()
+    }
+
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<DocEvent>) -> Result<(), String> {
+        for &b in bytes {
+            self.pos += 1;
+            if self.in_string {
+                if self.capturing() {
+                    self.push_byte(b);
+                }
+                if self.escaped {
+                    self.escaped = false;
+                    if self.reading_key {
+                        self.key.push(b);
+                    }
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                    self.reading_key = false;
+                    if self.scalar_open() {
+                        self.end_record(out);
+                    }
+                } else if self.reading_key {
+                    self.key.push(b);
+                }
+                continue;
+            }
+            if b.is_ascii_whitespace() {
+                if self.capturing() {
+                    self.push_byte(b);
+                }
+                continue;
+            }
+            let at_member = !self.capturing() && self.members_are_records();
+            match b {
+                b'{' | b'[' if self.stack.is_empty() => {
+                    self.after_records_key = false;
+                    if b == b'{' {
+                        // The object may be a record: read it as one until
+                        // it shows a `Records` array.
+                        self.start_record(b);
+                        self.stack.push(Frame::TopObject);
+                    } else {
+                        self.stack.push(Frame::TopArray);
+                    }
+                }
+                b'[' if self.after_records_key => {
+                    // `{"Records": [`: what was read of the object is not a
+                    // record; the array's members are.
+                    self.record = None;
+                    self.skipping = None;
+                    self.after_records_key = false;
+                    self.stack.push(Frame::Records);
+                }
+                b'{' | b'[' => {
+                    self.after_records_key = false;
+                    if at_member {
+                        self.start_record(b);
+                    } else if self.capturing() {
+                        self.push_byte(b);
+                    }
+                    self.stack.push(Frame::Inner);
+                }
+                b'}' | b']' => {
+                    self.after_records_key = false;
+                    if self.scalar_open() {
+                        self.end_record(out);
+                    }
+                    let frame = self.stack.pop().ok_or_else(|| {
+                        format!("unexpected '{}' at byte {}", b as char, self.pos)
+                    })?;
+                    match frame {
+                        Frame::TopArray | Frame::Records => {}
+                        Frame::TopObject => {
+                            // A plain object is a record; one that held a
+                            // `Records` array has none left open.
+                            if self.capturing() {
+                                self.push_byte(b);
+                                self.end_record(out);
+                            }
+                        }
+                        Frame::Inner => {
+                            if self.capturing() {
+                                self.push_byte(b);
+                                if self.stack.len() == self.record_depth {
+                                    self.end_record(out);
+                                }
+                            }
+                        }
+                    }
+                }
+                b',' => {
+                    self.after_records_key = false;
+                    if self.scalar_open() {
+                        self.end_record(out);
+                    } else if self.capturing() {
+                        self.push_byte(b);
+                    }
+                }
+                b'"' => {
+                    self.after_records_key = false;
+                    self.in_string = true;
+                    if at_member {
+                        self.start_record(b);
+                    } else if self.capturing() {
+                        self.push_byte(b);
+                    }
+                    // A key of a top-level object, read to spot `Records`.
+                    if self.stack == [Frame::TopObject] {
+                        self.key.clear();
+                        self.reading_key = true;
+                    }
+                }
+                b':' => {
+                    if self.capturing() {
+                        self.push_byte(b);
+                    }
+                    self.after_records_key =
+                        self.stack == [Frame::TopObject] && self.key == b"Records";
+                }
+                _ => {
+                    self.after_records_key = false;
+                    if self.stack.is_empty() {
+                        return Err(format!(
+                            "unexpected '{}' at byte {} between documents",
+                            b.escape_ascii(),
+                            self.pos
+                        ));
+                    }
+                    if at_member {
+                        self.start_record(b);
+                    } else if self.capturing() {
+                        self.push_byte(b);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The input ended: fine only between documents.
+    fn finish(&self) -> Result<(), String> {
+        if self.stack.is_empty() && !self.in_string {
+            Ok(())
+        } else {
+            Err(format!(
+                "the document ends inside a value (byte {})",
+                self.pos
+            ))
+        }
     }
 }
 
@@ -839,6 +1100,66 @@ mod tests {
         );
         let lines: Vec<Option<u64>> = chunks.iter().map(|c| c.loc(0).line).collect();
         assert!(lines.contains(&Some(3)), "{lines:?}");
+    }
+
+    /// Splits `doc` fed in pieces of `n` bytes.
+    fn split(doc: &str, n: usize, limit: usize) -> Result<Vec<DocEvent>, String> {
+        let mut s = DocSplitter::new(limit);
+        let mut out = Vec::new();
+        for piece in doc.as_bytes().chunks(n.max(1)) {
+            s.feed(piece, &mut out)?;
+        }
+        s.finish()?;
+        Ok(out)
+    }
+
+    fn texts(events: &[DocEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                DocEvent::Record(r) => String::from_utf8_lossy(r).into_owned(),
+                DocEvent::TooLarge(n) => format!("<{n} bytes skipped>"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn documents_are_split_into_records_as_a_stream() {
+        let tricky = r#"{"a":"}]{[\"","b":[1,{"c":[]}],"Records":"not the key"}"#;
+        let doc = format!(
+            "{{ \"Other\": {{\"Records\": 1}}, \"Records\" :\n [ {tricky} , {{\"x\":2}},7, \"s\", null ], \"after\": [1] }}\n[{{\"y\":1}}, [2]] {{\"z\":{{\"w\":[]}}}}"
+        );
+        let want = vec![
+            tricky.to_owned(),
+            r#"{"x":2}"#.to_owned(),
+            "7".to_owned(),
+            r#""s""#.to_owned(),
+            "null ".to_owned(),
+            r#"{"y":1}"#.to_owned(),
+            "[2]".to_owned(),
+            r#"{"z":{"w":[]}}"#.to_owned(),
+        ];
+        for n in [1, 2, 3, 7, 64, 4096] {
+            let got = texts(&split(&doc, n, 1 << 20).unwrap());
+            assert_eq!(
+                got.iter().map(|t| t.trim()).collect::<Vec<_>>(),
+                want.iter().map(|t| t.trim()).collect::<Vec<_>>(),
+                "pieces of {n}"
+            );
+        }
+        // A record past the limit is skipped, counted, and the next read.
+        let big = format!(
+            "{{\"Records\":[{{\"p\":\"{}\"}},{{\"q\":1}}]}}",
+            "x".repeat(5000)
+        );
+        assert_eq!(
+            texts(&split(&big, 100, 1000).unwrap()),
+            vec!["<5008 bytes skipped>".to_owned(), r#"{"q":1}"#.to_owned()]
+        );
+        // Damage is found where it is.
+        assert!(split(r#"[{"a":1},{"b":"#, 5, 1 << 20).is_err());
+        assert!(split(r#"{"a":1} x"#, 5, 1 << 20).is_err());
+        assert!(split(r#"]"#, 5, 1 << 20).is_err());
     }
 
     #[test]
