@@ -21,7 +21,7 @@
 //! copying when it can. When input pauses (a pipe, `tail -f`), the
 //! complete lines read so far go out after `linger`, so alerts are not held
 //! back until a chunk fills. The other layouts are one JSON document each,
-//! split into records as a stream ([`DocSplitter`]): memory holds a record
+//! split into records as a stream (`DocSplitter`): memory holds a record
 //! and a chunk, never the document. A line or record longer than the limit
 //! is skipped to its end and reported, not held.
 
@@ -1129,7 +1129,7 @@ mod tests {
         let doc = format!(
             "{{ \"Other\": {{\"Records\": 1}}, \"Records\" :\n [ {tricky} , {{\"x\":2}},7, \"s\", null ], \"after\": [1] }}\n[{{\"y\":1}}, [2]] {{\"z\":{{\"w\":[]}}}}"
         );
-        let want = vec![
+        let want = [
             tricky.to_owned(),
             r#"{"x":2}"#.to_owned(),
             "7".to_owned(),
