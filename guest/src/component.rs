@@ -70,6 +70,8 @@ fn settings(c: wit::Config) -> Settings {
             max_event_bytes: c.limits.max_event_bytes,
             max_open_groups: c.limits.max_open_groups,
             max_list_entries: c.limits.max_list_entries,
+            max_time_jump_ms: c.limits.max_time_jump_ms,
+            time_confirmations: c.limits.time_confirmations,
         },
     }
 }
@@ -136,6 +138,7 @@ fn batch_result(r: BatchResult) -> wit::BatchResult {
             })
             .collect(),
         errors: batch_errors(r.errors),
+        ahead: r.ahead,
     }
 }
 
@@ -237,6 +240,7 @@ impl wit::GuestDetector for DetectorResource {
                     open_windows: r.open_windows,
                     open_groups: r.open_groups,
                     alerts: r.counters.alerts,
+                    ahead: r.counters.ahead,
                     watermark: r.watermark,
                 })
                 .collect(),

@@ -45,6 +45,16 @@ pub const DEFAULT_MAX_EVENT_BYTES: u32 = 256 * 1024;
 pub const DEFAULT_MAX_OPEN_GROUPS: u32 = 100_000;
 /// Default most entries kept in one group's lists.
 pub const DEFAULT_MAX_LIST_ENTRIES: u32 = 10_000;
+/// Default largest jump ahead of the watermark one record may make alone:
+/// one hour. CloudTrail delivers within minutes; a record an hour ahead of
+/// everything else is a clock error or a forgery until others agree.
+pub const DEFAULT_MAX_TIME_JUMP_MS: u64 = 3_600_000;
+/// Default number of records that must agree before the watermark follows
+/// a jump: 16. A real gap (a trail resuming hours later) brings them within
+/// a fraction of a second; a handful of wild records never does.
+pub const DEFAULT_TIME_CONFIRMATIONS: u32 = 16;
+/// Most records a detector may be asked to wait for.
+pub const MAX_TIME_CONFIRMATIONS: u32 = 1024;
 /// Largest accepted window or lateness: 7 days.
 pub const MAX_DURATION_MS: u64 = 7 * 24 * 3600 * 1000;
 
@@ -57,6 +67,12 @@ pub struct LimitSettings {
     pub max_open_groups: Option<u32>,
     /// See [`DEFAULT_MAX_LIST_ENTRIES`].
     pub max_list_entries: Option<u32>,
+    /// See [`DEFAULT_MAX_TIME_JUMP_MS`].
+    #[serde(default)]
+    pub max_time_jump_ms: Option<u64>,
+    /// See [`DEFAULT_TIME_CONFIRMATIONS`].
+    #[serde(default)]
+    pub time_confirmations: Option<u32>,
 }
 
 /// One rule of a detector as asked for. Mirrors the contract's
@@ -216,6 +232,10 @@ pub struct Limits {
     pub max_open_groups: u32,
     /// Most entries kept per group list.
     pub max_list_entries: u32,
+    /// Largest jump ahead of the watermark one record makes alone, ms.
+    pub max_time_jump_ms: i64,
+    /// Records that must agree before the watermark follows a jump.
+    pub time_confirmations: u32,
 }
 
 /// One rule's validated configuration with every default filled in.
@@ -329,6 +349,20 @@ impl Config {
                 l.max_list_entries,
                 DEFAULT_MAX_LIST_ENTRIES,
             )?,
+            max_time_jump_ms: duration(
+                "limits.max-time-jump-ms",
+                l.max_time_jump_ms,
+                DEFAULT_MAX_TIME_JUMP_MS,
+                1000,
+            )?,
+            time_confirmations: match l.time_confirmations.unwrap_or(DEFAULT_TIME_CONFIRMATIONS) {
+                n @ 1..=MAX_TIME_CONFIRMATIONS => n,
+                n => {
+                    return Err(ConfigError::OutOfRange(format!(
+                        "limits.time-confirmations is {n}; it must be between 1 and {MAX_TIME_CONFIRMATIONS}"
+                    )));
+                }
+            },
         };
         let rules = settings
             .rules

@@ -6,6 +6,17 @@
 //! become alerts (sorted by group key, so the output does not depend on
 //! arrival order or batching), and its state is freed. An event whose
 //! bucket is already final is late: counted, not applied.
+//!
+//! Time you can trust: one record cannot move the watermark far. A record
+//! more than `limits.max-time-jump-ms` ahead of it (a clock error, a
+//! forgery, a record dated 2099) is still counted in its own window, but
+//! the watermark follows it only once `limits.time-confirmations` records
+//! that far ahead have arrived within [`CONFIRMATION_HORIZON`] times that
+//! many records; it then moves to their median. A real gap (a trail that
+//! resumes hours later) brings that many at once and loses nothing; a
+//! handful of wild records never closes a window. Until the first
+//! confirmations the watermark is unset: no window closes on one record's
+//! word either.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,6 +40,11 @@ pub enum Outcome {
     Late,
 }
 
+/// Records far ahead count towards a jump for this many times
+/// `time-confirmations` arrivals; older ones are forgotten, so sporadic
+/// wild records never add up.
+pub const CONFIRMATION_HORIZON: u64 = 64;
+
 /// Running counters of one detector.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
@@ -44,6 +60,11 @@ pub struct Counters {
     pub rejected: [u64; 7],
     /// Alerts produced.
     pub alerts: u64,
+    /// Records that arrived more than the allowed jump ahead of the
+    /// watermark (counted in their windows; the watermark followed only
+    /// on confirmation).
+    #[serde(default)]
+    pub ahead: u64,
 }
 
 /// The serialisable part of an engine.
@@ -54,6 +75,17 @@ pub(crate) struct State<K, G> {
     ended: bool,
     pending: Vec<Alert>,
     counters: Counters,
+    #[serde(default)]
+    ahead: Vec<Ahead>,
+}
+
+/// Records far ahead of the watermark, waiting for confirmation: their
+/// latest time, how many, and the arrival count when they came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Ahead {
+    time: i64,
+    count: u64,
+    arrived: u64,
 }
 
 /// One rule running over event-time windows.
@@ -66,6 +98,7 @@ pub(crate) struct Engine<R: RuleLogic> {
     ended: bool,
     pending: Vec<Alert>,
     pub(crate) counters: Counters,
+    ahead: Vec<Ahead>,
 }
 
 impl<R: RuleLogic> Engine<R> {
@@ -79,6 +112,7 @@ impl<R: RuleLogic> Engine<R> {
             ended: false,
             pending: Vec::new(),
             counters: Counters::default(),
+            ahead: Vec::new(),
         }
     }
 
@@ -105,10 +139,65 @@ impl<R: RuleLogic> Engine<R> {
 
     /// Applies `n` valid records this rule filters, the latest at `max_t`:
     /// they count and move the watermark, nothing else.
-    pub(crate) fn filtered(&mut self, n: u64, max_t: i64) {
+    pub(crate) fn filtered(&mut self, n: u64, max_t: i64) -> bool {
         self.counters.pushed += n;
         self.counters.filtered += n;
-        self.advance(max_t);
+        self.observe(max_t, n)
+    }
+
+    /// Whether a time is within the allowed jump of a set watermark (so it
+    /// moves the watermark directly).
+    pub(crate) fn within(&self, t: i64) -> bool {
+        !self.ended
+            && self
+                .watermark
+                .is_some_and(|w| t <= w.saturating_add(self.config.limits.max_time_jump_ms))
+    }
+
+    /// The times of `n` readable records, the latest `t`: moves the
+    /// watermark under the time policy (module documentation). Returns
+    /// whether they were far ahead of it.
+    fn observe(&mut self, t: i64, n: u64) -> bool {
+        if self.ended {
+            return false;
+        }
+        let limits = self.config.limits;
+        let unset = self.watermark.is_none();
+        if let Some(w) = self.watermark
+            && t <= w.saturating_add(limits.max_time_jump_ms)
+        {
+            self.advance(t);
+            return false;
+        }
+        let arrivals = self.counters.pushed;
+        let horizon = CONFIRMATION_HORIZON * u64::from(limits.time_confirmations);
+        self.ahead
+            .retain(|a| arrivals.saturating_sub(a.arrived) <= horizon);
+        self.ahead.push(Ahead {
+            time: t,
+            count: n,
+            arrived: arrivals,
+        });
+        let total: u64 = self.ahead.iter().map(|a| a.count).sum();
+        if total >= u64::from(limits.time_confirmations) {
+            // Confirmed: the watermark moves to the median of them.
+            let mut times: Vec<Ahead> = std::mem::take(&mut self.ahead);
+            times.sort_by_key(|a| a.time);
+            let mut seen = 0;
+            let median = times
+                .iter()
+                .find(|a| {
+                    seen += a.count;
+                    seen * 2 >= total
+                })
+                .map_or(t, |a| a.time);
+            self.advance(median);
+        }
+        // Before the first confirmation no record is "ahead" of anything.
+        if !unset {
+            self.counters.ahead += n;
+        }
+        !unset
     }
 
     /// This rule's per-event steps on a readable event.
@@ -127,22 +216,24 @@ impl<R: RuleLogic> Engine<R> {
         &mut self,
         t: i64,
         selection: Option<(R::Key, R::Item)>,
-    ) -> Result<Outcome, EventError> {
+    ) -> (Result<Outcome, EventError>, bool) {
         self.counters.pushed += 1;
-        let result = self.apply(t, selection);
+        let mut ahead = false;
+        let result = self.apply(t, selection, &mut ahead);
         match &result {
             Ok(Outcome::Accepted) => self.counters.accepted += 1,
             Ok(Outcome::Filtered) => self.counters.filtered += 1,
             Ok(Outcome::Late) => self.counters.late += 1,
             Err(e) => self.counters.rejected[e.reason as usize] += 1,
         }
-        result
+        (result, ahead)
     }
 
     fn apply(
         &mut self,
         t: i64,
         selection: Option<(R::Key, R::Item)>,
+        ahead: &mut bool,
     ) -> Result<Outcome, EventError> {
         let outcome = match selection {
             None => Outcome::Filtered,
@@ -156,7 +247,7 @@ impl<R: RuleLogic> Engine<R> {
                 }
             }
         };
-        self.advance(t);
+        *ahead = self.observe(t, 1);
         Ok(outcome)
     }
 
@@ -269,6 +360,7 @@ impl<R: RuleLogic> Engine<R> {
             ended: self.ended,
             pending: self.pending.clone(),
             counters: self.counters.clone(),
+            ahead: self.ahead.clone(),
         }
     }
 
@@ -305,6 +397,7 @@ impl<R: RuleLogic> Engine<R> {
         engine.ended = state.ended;
         engine.pending = state.pending;
         engine.counters = state.counters;
+        engine.ahead = state.ahead;
         Ok(engine)
     }
 }

@@ -80,6 +80,10 @@ pub struct BatchResult {
     pub rules: Vec<RuleCounts>,
     /// Rejections, in index order.
     pub errors: Vec<BatchError>,
+    /// Records that arrived far ahead of the watermark (the first of each
+    /// run of them), by index: counted in their windows, but the watermark
+    /// waits for confirmation before it follows.
+    pub ahead: Vec<u32>,
 }
 
 impl BatchResult {
@@ -98,6 +102,7 @@ impl BatchResult {
                 })
                 .collect(),
             errors: Vec::new(),
+            ahead: Vec::new(),
         }
     }
 
@@ -341,6 +346,19 @@ impl Logic {
     }
 }
 
+/// Appends a run entry: its first record's index, how many, the latest time.
+/// Appends a run entry: its first record's index, how many, the latest
+/// time, then each record's index and time as deltas (`detail`), so the
+/// second stage can replay them one by one when the time policy needs to.
+fn put_run(out: &mut Vec<u8>, first: u32, n: u64, max_t: i64, first_t: i64, detail: &[u8]) {
+    out.push(wire::RUN);
+    wire::put_varint(out, u64::from(first));
+    wire::put_varint(out, n);
+    wire::put_i64(out, max_t);
+    wire::put_i64(out, first_t);
+    out.extend_from_slice(detail);
+}
+
 /// The stateless first stage: reads each record of an NDJSON buffer once
 /// and applies every rule's per-event steps, for a [`Detector`] with the
 /// same configuration to [`Detector::apply`]. Holds no state between
@@ -349,6 +367,7 @@ impl Logic {
 pub struct Scanner {
     fingerprint: u64,
     max_event_bytes: u32,
+    max_time_jump_ms: u64,
     rules: Vec<Logic>,
     prefilter: bool,
 }
@@ -363,6 +382,7 @@ impl Scanner {
         Scanner {
             fingerprint: config.fingerprint,
             max_event_bytes: config.limits.max_event_bytes,
+            max_time_jump_ms: config.limits.max_time_jump_ms.unsigned_abs(),
             rules: config.rules.iter().map(Logic::new).collect(),
             prefilter: true,
         }
@@ -385,16 +405,37 @@ impl Scanner {
         // latest time matter to the second stage.
         let mut run = 0u64;
         let mut run_max = i64::MIN;
+        let mut run_first = (0u32, 0i64);
+        let mut run_last = (0u32, 0i64);
+        let mut detail = Vec::new();
+        let jump = self.max_time_jump_ms;
         let mut sel = Vec::new();
         let mut route = Route::default();
         for_each_line(buf, |index, text| {
             records = records.saturating_add(1);
             let read = read_routed(text, self.max_event_bytes, self.prefilter, &mut route);
-            match read {
-                Ok(Read::Filtered(t)) => {
-                    run += 1;
-                    run_max = run_max.max(t);
+            // A run is cut where a time strays far from its first, so a
+            // record far ahead of the others is seen as such.
+            let mut extend = |out: &mut Vec<u8>, t: i64| {
+                if run > 0 && t.abs_diff(run_first.1) > jump {
+                    put_run(out, run_first.0, run, run_max, run_first.1, &detail);
+                    run = 0;
                 }
+                if run == 0 {
+                    run_first = (index, t);
+                    run_last = run_first;
+                    run_max = i64::MIN;
+                    detail.clear();
+                } else {
+                    wire::put_varint(&mut detail, u64::from(index - run_last.0));
+                    wire::put_zigzag(&mut detail, t.wrapping_sub(run_last.1));
+                    run_last = (index, t);
+                }
+                run += 1;
+                run_max = run_max.max(t);
+            };
+            match read {
+                Ok(Read::Filtered(t)) => extend(&mut out, t),
                 Ok(Read::Event(ev)) => {
                     sel.clear();
                     let mut any = false;
@@ -408,19 +449,15 @@ impl Scanner {
                     }
                     if any {
                         if run > 0 {
-                            out.push(wire::RUN);
-                            wire::put_varint(&mut out, run);
-                            wire::put_i64(&mut out, run_max);
+                            put_run(&mut out, run_first.0, run, run_max, run_first.1, &detail);
                             run = 0;
-                            run_max = i64::MIN;
                         }
                         out.push(wire::EVENT);
                         wire::put_varint(&mut out, u64::from(index));
                         wire::put_i64(&mut out, ev.time_ms);
                         out.extend_from_slice(&sel);
                     } else {
-                        run += 1;
-                        run_max = run_max.max(ev.time_ms);
+                        extend(&mut out, ev.time_ms);
                     }
                 }
                 Err(error) => {
@@ -437,9 +474,7 @@ impl Scanner {
             }
         });
         if run > 0 {
-            out.push(wire::RUN);
-            wire::put_varint(&mut out, run);
-            wire::put_i64(&mut out, run_max);
+            put_run(&mut out, run_first.0, run, run_max, run_first.1, &detail);
         }
         Scanned {
             records,
@@ -472,7 +507,8 @@ enum Selection {
 
 /// A decoded payload entry.
 enum Entry {
-    Run(u64, i64),
+    /// Count, latest time, and every record's (index, time).
+    Run(u64, i64, Vec<(u32, i64)>),
     Reject(RejectReason),
     Event(u32, i64, Vec<Option<Selection>>),
 }
@@ -489,7 +525,7 @@ impl RuleEngine {
         each!(self, e => e.config().rule)
     }
 
-    fn push(&mut self, event: &Event<'_>) -> RuleOutcome {
+    fn push(&mut self, event: &Event<'_>) -> (RuleOutcome, bool) {
         each!(self, e => {
             let sel = e.select(event);
             e.event(event.time_ms, sel)
@@ -503,7 +539,7 @@ impl RuleEngine {
         }
     }
 
-    fn apply(&mut self, t: i64, sel: Option<Selection>) -> RuleOutcome {
+    fn apply(&mut self, t: i64, sel: Option<Selection>) -> (RuleOutcome, bool) {
         match (self, sel) {
             (RuleEngine::Sentinel(e), Some(Selection::Sentinel(k, i))) => e.event(t, Some((k, i))),
             (RuleEngine::Elastic(e), Some(Selection::Elastic(k, i))) => e.event(t, Some((k, i))),
@@ -631,9 +667,16 @@ impl Detector {
     /// Pushes one event (JSON text) through every rule: one outcome per
     /// rule, or the error when no rule can read it.
     pub fn push(&mut self, event: &str) -> Result<Vec<RuleOutcome>, EventError> {
+        self.push_one(event).0
+    }
+
+    /// [`Detector::push`], and whether the event was far ahead of the
+    /// watermark.
+    fn push_one(&mut self, event: &str) -> (Result<Vec<RuleOutcome>, EventError>, bool) {
         self.pushed += 1;
         let max = self.config.limits.max_event_bytes;
-        match read_record(event.as_bytes(), max, self.scanner.prefilter) {
+        let mut ahead = false;
+        let result = match read_record(event.as_bytes(), max, self.scanner.prefilter) {
             Err(e) => {
                 self.reject(e.reason);
                 Err(e)
@@ -642,12 +685,21 @@ impl Detector {
                 .engines
                 .iter_mut()
                 .map(|e| {
-                    each!(e, e => e.filtered(1, t));
+                    ahead |= each!(e, e => e.filtered(1, t));
                     Ok(Outcome::Filtered)
                 })
                 .collect()),
-            Ok(Read::Event(ev)) => Ok(self.engines.iter_mut().map(|e| e.push(&ev)).collect()),
-        }
+            Ok(Read::Event(ev)) => Ok(self
+                .engines
+                .iter_mut()
+                .map(|e| {
+                    let (o, far) = e.push(&ev);
+                    ahead |= far;
+                    o
+                })
+                .collect()),
+        };
+        (result, ahead)
     }
 
     /// Pushes many events, in order; errors are reported by index.
@@ -656,7 +708,11 @@ impl Detector {
         for (i, event) in events.iter().enumerate() {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
             result.records = result.records.saturating_add(1);
-            match self.push(event.as_ref()) {
+            let (pushed, ahead) = self.push_one(event.as_ref());
+            if ahead {
+                result.ahead.push(index);
+            }
+            match pushed {
                 Ok(outcomes) => {
                     for (r, o) in outcomes.into_iter().enumerate() {
                         result.count(r, &o);
@@ -704,13 +760,29 @@ impl Detector {
         let mut result = BatchResult::new(&self.config.rules);
         for entry in entries {
             match entry {
-                Entry::Run(n, max_t) => {
+                Entry::Run(n, max_t, records) => {
                     let n32 = u32::try_from(n).unwrap_or(u32::MAX);
                     self.pushed += n;
                     result.records = result.records.saturating_add(n32);
-                    for (i, e) in self.engines.iter_mut().enumerate() {
-                        each!(e, e => e.filtered(n, max_t));
+                    for (i, _) in self.config.rules.iter().enumerate() {
                         result.rules[i].filtered = result.rules[i].filtered.saturating_add(n32);
+                    }
+                    if self.engines.iter().all(|e| each!(e, e => e.within(max_t))) {
+                        // No record of the run is far ahead: one step, as
+                        // the records one by one would move it.
+                        for e in &mut self.engines {
+                            each!(e, e => e.filtered(n, max_t));
+                        }
+                    } else {
+                        for (index, t) in records {
+                            let mut ahead = false;
+                            for e in &mut self.engines {
+                                ahead |= each!(e, e => e.filtered(1, t));
+                            }
+                            if ahead {
+                                result.ahead.push(index);
+                            }
+                        }
                     }
                 }
                 Entry::Reject(reason) => {
@@ -722,8 +794,10 @@ impl Detector {
                 Entry::Event(index, t, sels) => {
                     self.pushed += 1;
                     result.records = result.records.saturating_add(1);
+                    let mut ahead = false;
                     for (i, (e, sel)) in self.engines.iter_mut().zip(sels).enumerate() {
-                        let o = e.apply(t, sel);
+                        let (o, far) = e.apply(t, sel);
+                        ahead |= far;
                         result.count(i, &o);
                         if let Err(error) = o {
                             result.errors.push(BatchError {
@@ -732,6 +806,9 @@ impl Detector {
                                 error,
                             });
                         }
+                    }
+                    if ahead {
+                        result.ahead.push(index);
                     }
                 }
             }
@@ -754,11 +831,36 @@ impl Detector {
         while !r.is_empty() {
             let entry = match r.u8().map_err(bad)? {
                 wire::RUN => {
+                    let index = r.u32().map_err(bad)?;
                     let n = r.varint().map_err(bad)?;
                     let t = r.i64().map_err(bad)?;
-                    time::check_range(t)
-                        .map_err(|e| ApplyError::Malformed(format!("a run's time: {e}")))?;
-                    Entry::Run(n, t)
+                    let first_t = r.i64().map_err(bad)?;
+                    let range = |t: i64| {
+                        time::check_range(t)
+                            .map_err(|e| ApplyError::Malformed(format!("a run's time: {e}")))
+                    };
+                    range(t)?;
+                    range(first_t)?;
+                    if n == 0 || n > payload.len() as u64 {
+                        return Err(ApplyError::Malformed(format!("a run of {n} records")));
+                    }
+                    let mut records = Vec::with_capacity(n as usize);
+                    let (mut at, mut when) = (index, first_t);
+                    records.push((at, when));
+                    for _ in 1..n {
+                        at = at.checked_add(r.u32().map_err(bad)?).ok_or_else(|| {
+                            ApplyError::Malformed("a run's index overflows".into())
+                        })?;
+                        when = when.wrapping_add(r.zigzag().map_err(bad)?);
+                        range(when)?;
+                        records.push((at, when));
+                    }
+                    if records.iter().map(|r| r.1).max() != Some(t) {
+                        return Err(ApplyError::Malformed(
+                            "a run's latest time does not match".into(),
+                        ));
+                    }
+                    Entry::Run(n, t, records)
                 }
                 wire::REJECT => {
                     r.u32().map_err(bad)?;

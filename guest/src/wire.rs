@@ -3,7 +3,9 @@
 //!
 //! ```text
 //! payload := MAGIC fingerprint:u64le entry*
-//! entry   := 0x01 count:varint max_time:i64le          -- a run of records every rule filters
+//! entry   := 0x01 first:varint count:varint max_time:i64le first_time:i64le
+//!                (index_delta:varint time_delta:zigzag){count-1}
+//!                                                      -- a run of records every rule filters
 //!          | 0x02 index:varint reason:u8               -- a record no rule can read
 //!          | 0x03 index:varint time:i64le sel*         -- a record some rule selects
 //! sel     := 0x00                                      -- this rule filters it
@@ -16,7 +18,7 @@
 //! error, never a panic.
 
 /// First bytes of every payload; the digit is the format version.
-pub const MAGIC: &[u8; 4] = b"RCS1";
+pub const MAGIC: &[u8; 4] = b"RCS2";
 
 /// Entry tags.
 pub const RUN: u8 = 1;
@@ -42,6 +44,11 @@ pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
         v >>= 7;
     }
     out.push(v as u8);
+}
+
+/// Appends a signed value as a zigzag varint (small magnitudes, few bytes).
+pub fn put_zigzag(out: &mut Vec<u8>, v: i64) {
+    put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
 /// Appends a string: varint length, bytes.
@@ -115,6 +122,12 @@ impl<'a> Reader<'a> {
         Err(WireError(format!("varint too long at byte {}", self.i)))
     }
 
+    /// A zigzag varint.
+    pub fn zigzag(&mut self) -> Result<i64, WireError> {
+        let v = self.varint()?;
+        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+
     /// A varint that fits a `u32`.
     pub fn u32(&mut self) -> Result<u32, WireError> {
         let v = self.varint()?;
@@ -141,12 +154,18 @@ mod tests {
         }
         put_str(&mut out, "héllo");
         put_i64(&mut out, -5);
+        for z in [0i64, -1, 1, -300, i64::MIN, i64::MAX] {
+            put_zigzag(&mut out, z);
+        }
         let mut r = Reader::new(&out);
         for v in [0u64, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
             assert_eq!(r.varint().unwrap(), v);
         }
         assert_eq!(r.str().unwrap(), "héllo");
         assert_eq!(r.i64().unwrap(), -5);
+        for z in [0i64, -1, 1, -300, i64::MIN, i64::MAX] {
+            assert_eq!(r.zigzag().unwrap(), z);
+        }
         assert!(r.is_empty());
         assert!(r.u8().is_err());
         // A length past the end, a varint that never ends, bad UTF-8.

@@ -211,3 +211,34 @@ proptest! {
         prop_assert_eq!(d.stats().pushed, u64::from(r.records));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A few records with wild times (2099, days or hours ahead, 1970) at
+    /// random places change no alert: they never move the watermark alone.
+    #[test]
+    fn wild_times_at_random_places_change_no_alert(
+        picks in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), 0usize..4), 1..6),
+    ) {
+        let records = generated(31, 8_000);
+        let run = |records: &[String]| {
+            let mut d = Detector::new(Settings::all(Profile::Default)).unwrap();
+            d.push_ndjson(&ndjson(records));
+            d.flush(None);
+            d.drain()
+        };
+        let want = run(&records);
+        prop_assert!(!want.is_empty());
+        let mut wild = records.clone();
+        for (at, from, how) in picks {
+            let src = &records[from.index(records.len())];
+            let time = ["2099-01-01T00:00:00Z", "2026-01-08T00:00:00Z", "2026-01-05T04:00:00Z", "1970-01-01T00:00:00Z"][how];
+            let v: serde_json::Value = serde_json::from_str(src).unwrap();
+            let mut v = v;
+            v["eventTime"] = time.into();
+            wild.insert(at.index(wild.len()), v.to_string());
+        }
+        prop_assert_eq!(run(&wild), want);
+    }
+}

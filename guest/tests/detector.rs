@@ -133,9 +133,18 @@ fn windows_close_when_the_watermark_passes_end_plus_lateness() {
     assert_eq!(d.flush(None), 0);
 }
 
+/// A detector whose watermark follows every record at once (one
+/// confirmation): the classic watermark, to test windows and lateness one
+/// record at a time.
+fn sentinel_eager() -> Detector {
+    let mut s = Settings::new(Rule::Sentinel, Profile::Default);
+    s.limits.time_confirmations = Some(1);
+    Detector::new(s).unwrap()
+}
+
 #[test]
 fn events_advance_the_watermark_and_disorder_within_lateness_is_absorbed() {
-    let mut d = sentinel();
+    let mut d = sentinel_eager();
     let mut events = burst(8, |i| format!("2026-02-08T16:31:{:02}Z", i * 5));
     // The newest event first: the rest are up to 35 s behind it, within 60 s.
     events.reverse();
@@ -153,11 +162,81 @@ fn events_advance_the_watermark_and_disorder_within_lateness_is_absorbed() {
 fn zero_lateness_makes_any_older_closed_bucket_late() {
     let mut s = Settings::new(Rule::Sentinel, Profile::Default);
     s.allowed_lateness_ms = Some(0);
+    s.limits.time_confirmations = Some(1);
     let mut d = Detector::new(s).unwrap();
     let a = record("2026-02-08T16:32:00Z", COMMANDS[0], "alice");
     let b = record("2026-02-08T16:31:59Z", COMMANDS[1], "alice");
     assert_eq!(push1(&mut d, &a), Ok(Outcome::Accepted));
     assert_eq!(push1(&mut d, &b), Ok(Outcome::Late));
+}
+
+/// Background records, one per second from `start`, that no rule counts.
+fn background(start: &str, n: usize) -> Vec<String> {
+    let t0 = parse_time(start).unwrap();
+    (0..n)
+        .map(|i| {
+            let t = recon_guest::time::format_time(t0 + i as i64 * 1000, false);
+            format!(
+                r#"{{"eventTime":"{t}","eventName":"GetObject","eventSource":"s3.amazonaws.com","userAgent":"Boto3/1.34","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::1:user/app"}}}}"#
+            )
+        })
+        .collect()
+}
+
+/// A trail: background, a burst of 9 commands at 16:31, more background.
+fn trail_with_burst() -> Vec<String> {
+    let mut events = background("2026-02-08T16:25:00Z", 360);
+    events.extend(burst(9, |i| format!("2026-02-08T16:31:{:02}Z", i * 5)));
+    events.extend(background("2026-02-08T16:31:50Z", 600));
+    events
+}
+
+#[test]
+fn one_record_dated_2099_does_not_blind_the_detector() {
+    // The issue's defect: one wild record moved the watermark to 2099 and
+    // every later event was late. With the classic watermark the alert is
+    // lost; with the time policy it is not.
+    let mut events = trail_with_burst();
+    let wild = record("2099-01-01T00:00:00Z", "s3.ls", "mallory");
+    events.insert(100, wild.clone());
+    let mut classic = sentinel_eager();
+    assert!(run(&mut classic, &events).is_empty());
+    let mut d = sentinel();
+    let alerts = run(&mut d, &events);
+    assert_eq!(alerts.len(), 1);
+    let s = d.stats();
+    assert_eq!(s.rules[0].counters.late, 0);
+    assert_eq!(s.rules[0].counters.ahead, 1);
+    // Three days ahead, several times over: the same.
+    for at in [10, 200, 400, 420, 700] {
+        events.insert(at, record("2026-02-11T16:31:00Z", "s3.ls", "mallory"));
+    }
+    assert_eq!(run(&mut sentinel(), &events), alerts);
+}
+
+#[test]
+fn a_real_gap_loses_nothing() {
+    // A burst before and after gaps from minutes to days: every one alerts,
+    // as with the classic watermark.
+    for gap in [
+        "2026-02-08T16:45:00Z",
+        "2026-02-08T20:31:00Z",
+        "2026-02-11T16:31:00Z",
+    ] {
+        let mut events = trail_with_burst();
+        let later = parse_time(gap).unwrap();
+        events.extend(background(gap, 30));
+        let minute = recon_guest::time::format_time(later + 120_000, false);
+        let minute = &minute[..17];
+        events.extend(burst(8, |i| format!("{minute}{:02}Z", i * 5)));
+        events.extend(background(
+            &recon_guest::time::format_time(later + 200_000, false),
+            300,
+        ));
+        let want = run(&mut sentinel_eager(), &events);
+        assert_eq!(want.len(), 2, "{gap}");
+        assert_eq!(run(&mut sentinel(), &events), want, "{gap}");
+    }
 }
 
 #[test]

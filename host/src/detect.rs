@@ -151,6 +151,18 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
         scan_errors: &[BatchError],
     ) -> Result<(), DetectError> {
         self.summary.records += u64::from(result.records);
+        for &index in &result.ahead {
+            if self.shown < self.show_rejects {
+                writeln!(
+                    self.err,
+                    "recon: {}: {}: time far ahead of the stream (more than limits.max_time_jump_seconds): \
+                     counted, but the watermark waits for other records to agree",
+                    self.sources[source],
+                    chunk.loc(index),
+                )?;
+            }
+            self.shown += 1;
+        }
         for e in scan_errors.iter().chain(&result.errors) {
             if self.shown < self.show_rejects {
                 let rule = match e.rule {
@@ -482,8 +494,13 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
         } else {
             format!(" ({})", reasons.join(", "))
         };
+        let ahead = if st.ahead > 0 {
+            format!(", far ahead {}", st.ahead)
+        } else {
+            String::new()
+        };
         lines.push(format!(
-            "recon: {}: events {}, accepted {}, filtered {}, rejected {}{reasons}, late {}, alerts {}",
+            "recon: {}: events {}, accepted {}, filtered {}, rejected {}{reasons}, late {}{ahead}, alerts {}",
             r.rule.alert_name(),
             st.pushed,
             st.accepted,

@@ -583,6 +583,8 @@ impl Config {
                 max_event_bytes: None,
                 max_open_groups: None,
                 max_list_entries: None,
+                max_time_jump_ms: None,
+                time_confirmations: None,
             },
         }
     }

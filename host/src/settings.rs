@@ -24,6 +24,8 @@
 //! max_event_bytes = 262144
 //! max_open_groups = 100000
 //! max_list_entries = 10000
+//! max_time_jump_seconds = 3600      # a record further ahead moves the watermark
+//! time_confirmations = 16           # only once this many agree
 //!
 //! [sandbox]
 //! max_memory_mib = 256
@@ -112,6 +114,11 @@ pub struct LimitsSection {
     pub max_open_groups: Option<u32>,
     /// See `limits.max-list-entries`.
     pub max_list_entries: Option<u32>,
+    /// See `limits.max-time-jump-ms` (here in seconds; default 3600).
+    pub max_time_jump_seconds: Option<u64>,
+    /// See `limits.time-confirmations` (default 16; 1: the classic
+    /// watermark).
+    pub time_confirmations: Option<u32>,
 }
 
 /// Bounds the host puts on the component.
@@ -277,6 +284,8 @@ impl FileSettings {
                 max_event_bytes: self.limits.max_event_bytes,
                 max_open_groups: self.limits.max_open_groups,
                 max_list_entries: self.limits.max_list_entries,
+                max_time_jump_ms: ms("max_time_jump_seconds", self.limits.max_time_jump_seconds)?,
+                time_confirmations: self.limits.time_confirmations,
             },
         })
     }

@@ -227,10 +227,14 @@ fn alerts_leave_while_the_input_stream_stays_open() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut input = std::fs::read(burst_sample()).unwrap();
-    // A later event moves the watermark past the burst's minute + lateness.
-    input.extend_from_slice(
-        b"{\"eventTime\":\"2026-02-08T16:40:00Z\",\"eventName\":\"GetCallerIdentity\"}\n",
-    );
+    // Later events move the watermark past the burst's minute + lateness
+    // (enough of them to confirm the jump: one record alone cannot).
+    for s in 0..20 {
+        input.extend_from_slice(
+            format!("{{\"eventTime\":\"2026-02-08T16:40:{s:02}Z\",\"eventName\":\"GetCallerIdentity\"}}\n")
+                .as_bytes(),
+        );
+    }
     stdin.write_all(&input).unwrap();
     stdin.flush().unwrap();
     // Far fewer records than a batch, and stdin still open: the alert must
