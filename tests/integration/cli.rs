@@ -331,3 +331,29 @@ fn a_line_longer_than_the_limit_is_skipped_and_the_run_goes_on() {
     );
     assert_eq!(lines(&out.stdout).len(), 1, "{stderr}");
 }
+
+#[test]
+fn one_record_dated_2099_blinds_nothing() {
+    // The defect as a user met it: one record dated 2099 in a generated
+    // trail moved the watermark to 2099 and every later alert was lost.
+    let mut trail = Vec::new();
+    let opts = recon_gen::GenOptions {
+        seed: 5,
+        count: 20_000,
+        bursts: 12,
+        ..recon_gen::GenOptions::default()
+    };
+    recon_gen::write_ndjson(opts, &mut trail).unwrap();
+    let clean = recon(&["detect", "-"], Some(&trail));
+    let want = lines(&clean.stdout);
+    assert!(!want.is_empty());
+    let text = String::from_utf8(trail).unwrap();
+    let mut records: Vec<&str> = text.lines().collect();
+    let wild = records[50].replace("\"eventTime\":\"2026-", "\"eventTime\":\"2099-");
+    records.insert(100, &wild);
+    let out = recon(&["detect", "-"], Some(records.join("\n").as_bytes()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("line 101: time far ahead"), "{stderr}");
+    assert_eq!(lines(&out.stdout), want, "{stderr}");
+}
