@@ -357,3 +357,33 @@ fn one_record_dated_2099_blinds_nothing() {
     assert!(stderr.contains("line 101: time far ahead"), "{stderr}");
     assert_eq!(lines(&out.stdout), want, "{stderr}");
 }
+
+#[test]
+fn a_damaged_state_file_is_refused_and_left_as_it_was() {
+    let dir = std::env::temp_dir().join(format!("recon-state-damaged-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json");
+    let sample = std::fs::read(burst_sample()).unwrap();
+    let config = example_config();
+    let state_arg = state.to_str().unwrap().to_owned();
+    let run = |input: &[u8]| {
+        recon(
+            &["detect", "--config", &config, "--state", &state_arg, "-"],
+            Some(input),
+        )
+    };
+    assert!(run(&sample[..sample.len() / 2]).status.success());
+    // One digit changed inside the saved snapshot.
+    let good = std::fs::read_to_string(&state).unwrap();
+    let at = good.rfind(|c: char| c.is_ascii_digit()).unwrap();
+    let mut damaged = good.clone();
+    let digit = if &good[at..at + 1] == "7" { "8" } else { "7" };
+    damaged.replace_range(at..at + 1, digit);
+    std::fs::write(&state, &damaged).unwrap();
+    let out = run(&sample[sample.len() / 2..]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("state.json") && stderr.contains("checksum"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), damaged);
+    std::fs::remove_dir_all(&dir).ok();
+}
