@@ -383,7 +383,10 @@ fn a_damaged_state_file_is_refused_and_left_as_it_was() {
     let out = run(&sample[sample.len() / 2..]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("state.json") && stderr.contains("checksum"), "{stderr}");
+    assert!(
+        stderr.contains("state.json") && stderr.contains("checksum"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read_to_string(&state).unwrap(), damaged);
     std::fs::remove_dir_all(&dir).ok();
 }
