@@ -314,7 +314,7 @@ fn utf8_char(b: &[u8]) -> Option<usize> {
     std::str::from_utf8(b.get(..len)?).ok().map(|_| len)
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     /// Skips whitespace. Compact JSON has none: that case costs one test
     /// and enters no loop (in the component, every loop iteration also
     /// checks the call's deadline).
@@ -493,72 +493,83 @@ impl Parser<'_> {
         }
     }
 
-    /// An object the full path skips: no key of it is read.
-    fn skip_object(&mut self, depth: u32) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.i += 1; // '{'
+    /// A container at `self.i` (its opener): members read by `member`,
+    /// separated by commas, up to `close`.
+    #[inline(always)]
+    fn members(
+        &mut self,
+        close: u8,
+        mut member: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.i += 1;
         self.ws();
-        if self.peek()? == b'}' {
+        if self.peek()? == close {
             self.i += 1;
             return Some(());
         }
         loop {
             self.ws();
-            if self.peek()? != b'"' {
-                return None;
-            }
-            self.i += 1;
-            // Keys must be valid strings; their meaning does not matter.
-            self.string()?;
-            self.ws();
-            if self.peek()? != b':' {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            self.skip(depth)?;
+            member(self)?;
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
-                b'}' => {
+                c if c == close => {
                     self.i += 1;
                     return Some(());
                 }
                 _ => return None,
             }
         }
+    }
+
+    /// An object at `self.i`: `entry` reads each value, given its key
+    /// (when `keys`; otherwise keys are only checked to be valid strings,
+    /// their meaning does not matter, and `entry` gets an empty key).
+    #[inline(always)]
+    fn entries(
+        &mut self,
+        keys: bool,
+        mut entry: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
+    ) -> Option<()> {
+        self.members(b'}', |p| {
+            if p.peek()? != b'"' {
+                return None;
+            }
+            p.i += 1;
+            let key: &'a [u8] = if keys {
+                p.key()?
+            } else {
+                p.string()?;
+                &[]
+            };
+            p.ws();
+            if p.peek()? != b':' {
+                return None;
+            }
+            p.i += 1;
+            p.ws();
+            entry(p, key)
+        })
+    }
+
+    /// An object the full path skips: no key of it is read.
+    fn skip_object(&mut self, depth: u32) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.entries(false, |p, _| p.skip(depth))
     }
 
     fn array(&mut self, depth: u32) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
-        self.i += 1; // '['
-        self.ws();
-        if self.peek()? == b']' {
-            self.i += 1;
-            return Some(());
-        }
-        loop {
-            self.ws();
-            self.skip(depth)?;
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b']' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        self.members(b']', |p| p.skip(depth))
     }
 
     /// A key, after its opening quote: its bytes, or `None` when it has an
     /// escape (its meaning would need decoding) or is malformed.
-    fn key(&mut self) -> Option<&[u8]> {
+    fn key(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
         if self.string()? {
             return None;
@@ -573,47 +584,19 @@ impl Parser<'_> {
         if depth > MAX_DEPTH {
             return None;
         }
-        self.i += 1; // '{'
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
-            return Some(());
-        }
         let mut seen = 0u32;
-        loop {
-            self.ws();
-            if self.peek()? != b'"' {
-                return None;
-            }
-            self.i += 1;
-            let key = self.key()?;
-            let slot = known.iter().position(|(k, _)| same(k, key));
-            self.ws();
-            if self.peek()? != b':' {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            match slot {
-                None => self.skip(depth)?,
+        self.entries(true, |p, key| {
+            match known.iter().position(|(k, _)| same(k, key)) {
+                None => p.skip(depth),
                 Some(n) => {
                     if seen & (1 << n) != 0 {
                         return None;
                     }
                     seen |= 1 << n;
-                    self.known_value(depth, known[n].1)?;
+                    p.known_value(depth, known[n].1).map(|_| ())
                 }
             }
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        })
     }
 
     fn known_value(&mut self, depth: u32, kind: Kind) -> Option<Val> {
@@ -658,60 +641,32 @@ impl Parser<'_> {
         if self.peek()? != b'{' {
             return None;
         }
-        self.i += 1;
         let mut seen = 0u64;
         let mut times = [Val::Null; 3];
         let (mut cloudtrail, mut sentinel, mut ecs) = (false, false, false);
-        self.ws();
-        if self.peek()? == b'}' {
-            return None; // no shape: the full path rejects it
-        }
-        loop {
-            self.ws();
-            if self.peek()? != b'"' {
-                return None;
-            }
-            self.i += 1;
-            let key = self.key()?;
-            let slot = top_slot(key);
-            self.ws();
-            if self.peek()? != b':' {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            match slot {
-                None => self.skip(1)?,
-                Some(n) => {
-                    if seen & (1 << n) != 0 {
-                        return None;
-                    }
-                    seen |= 1 << n;
-                    let (_, kind, mark) = TOP[n];
-                    let v = self.known_value(1, kind)?;
-                    if n < times.len() {
-                        times[n] = v;
-                    }
-                    if !matches!(v, Val::Null) {
-                        match mark {
-                            Mark::CloudTrail => cloudtrail = true,
-                            Mark::Sentinel => sentinel = true,
-                            Mark::Ecs => ecs = true,
-                            Mark::None => {}
-                        }
+        self.entries(true, |p, key| match top_slot(key) {
+            None => p.skip(1),
+            Some(n) => {
+                if seen & (1 << n) != 0 {
+                    return None;
+                }
+                seen |= 1 << n;
+                let (_, kind, mark) = TOP[n];
+                let v = p.known_value(1, kind)?;
+                if n < times.len() {
+                    times[n] = v;
+                }
+                if !matches!(v, Val::Null) {
+                    match mark {
+                        Mark::CloudTrail => cloudtrail = true,
+                        Mark::Sentinel => sentinel = true,
+                        Mark::Ecs => ecs = true,
+                        Mark::None => {}
                     }
                 }
+                Some(())
             }
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    break;
-                }
-                _ => return None,
-            }
-        }
+        })?;
         self.ws();
         if self.i != self.b.len() {
             return None;
