@@ -63,47 +63,47 @@ def main() -> None:
     needles = "|".join(c.replace(".", r"\.") for c in SENTINEL_COMMANDS)
     has_any = f"(^|[^a-z0-9])({needles})($|[^a-z0-9])"
     providers = ", ".join(f"'{p}'" for p in PROVIDERS)
-    if "--auto" in args:
-        con.execute(
-            """
-            CREATE TEMP TABLE ev AS
-            SELECT CAST(eventTime AS TIMESTAMPTZ) AS t,
-                   userAgent AS ua, eventName AS name, eventSource AS src,
-                   userIdentity.type AS itype, userIdentity.arn AS arn,
-                   userIdentity.userName AS uname, userIdentity.principalId AS principal,
-                   json_extract_string(to_json(userIdentity),
-                       '$.sessionContext.attributes.mfaAuthenticated') AS mfa,
-                   recipientAccountId AS account, sourceIPAddress AS ip,
-                   json_extract_string(to_json(resources), '$[0].ARN') AS resource_arn
-            FROM (SELECT * FROM read_json_auto(?, maximum_object_size = 1048576))
-            """,
-            [path],
-        )
-    else:
-        load_declared(con, path)
+    load(con, path, auto="--auto" in args)
     run_rules(con, has_any, providers, show_rows)
 
 
-def load_declared(con, path):
-    """Reads only the fields the rules use, with their types declared."""
+# What each way of reading gives for the fields that differ: `read_json_auto`
+# infers `userIdentity` and `resources` in shapes of its own, so they are
+# read through JSON; declared, they are typed.
+AUTO = (
+    "json_extract_string(to_json(userIdentity), '$.sessionContext.attributes.mfaAuthenticated')",
+    "json_extract_string(to_json(resources), '$[0].ARN')",
+    "read_json_auto(?, maximum_object_size = 1048576)",
+)
+DECLARED = (
+    "userIdentity.sessionContext.attributes.mfaAuthenticated",
+    "json_extract_string(resources, '$[0].ARN')",
+    """read_ndjson(?, columns = {
+        eventTime: 'VARCHAR', userAgent: 'VARCHAR', eventName: 'VARCHAR',
+        eventSource: 'VARCHAR', recipientAccountId: 'VARCHAR', sourceIPAddress: 'VARCHAR',
+        resources: 'JSON',
+        userIdentity: 'STRUCT(type VARCHAR, arn VARCHAR, userName VARCHAR,
+            principalId VARCHAR,
+            sessionContext STRUCT(attributes STRUCT(mfaAuthenticated VARCHAR)))'
+    }, maximum_object_size = 1048576)""",
+)
+
+
+def load(con, path, auto):
+    """Reads the fields the rules use into the table `ev`: declared (only
+    those fields, typed), or with every column inferred (`auto`)."""
+    mfa, resource_arn, source = AUTO if auto else DECLARED
     con.execute(
-        """
+        f"""
         CREATE TEMP TABLE ev AS
         SELECT CAST(eventTime AS TIMESTAMPTZ) AS t,
                userAgent AS ua, eventName AS name, eventSource AS src,
                userIdentity.type AS itype, userIdentity.arn AS arn,
                userIdentity.userName AS uname, userIdentity.principalId AS principal,
-               userIdentity.sessionContext.attributes.mfaAuthenticated AS mfa,
+               {mfa} AS mfa,
                recipientAccountId AS account, sourceIPAddress AS ip,
-               json_extract_string(resources, '$[0].ARN') AS resource_arn
-        FROM read_ndjson(?, columns = {
-            eventTime: 'VARCHAR', userAgent: 'VARCHAR', eventName: 'VARCHAR',
-            eventSource: 'VARCHAR', recipientAccountId: 'VARCHAR', sourceIPAddress: 'VARCHAR',
-            resources: 'JSON',
-            userIdentity: 'STRUCT(type VARCHAR, arn VARCHAR, userName VARCHAR,
-                principalId VARCHAR,
-                sessionContext STRUCT(attributes STRUCT(mfaAuthenticated VARCHAR)))'
-        }, maximum_object_size = 1048576)
+               {resource_arn} AS resource_arn
+        FROM {source}
         """,
         [path],
     )

@@ -54,7 +54,12 @@ pub fn alert_id<K: Serialize>(rule: &str, window_start: i64, window_end: i64, ke
     let material = serde_json::to_vec(&(rule, window_start, window_end, key))
         .expect("serialising plain strings and integers cannot fail");
     let digest = Sha256::digest(&material);
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&digest[..16])
+}
+
+/// Lower-case hexadecimal of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn strings(list: &[&str]) -> Vec<String> {

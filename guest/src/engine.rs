@@ -161,14 +161,12 @@ impl<R: RuleLogic> Engine<R> {
         if self.ended {
             return false;
         }
-        let limits = self.config.limits;
-        let unset = self.watermark.is_none();
-        if let Some(w) = self.watermark
-            && t <= w.saturating_add(limits.max_time_jump_ms)
-        {
+        if self.within(t) {
             self.advance(t);
             return false;
         }
+        let limits = self.config.limits;
+        let unset = self.watermark.is_none();
         let arrivals = self.counters.pushed;
         let horizon = CONFIRMATION_HORIZON * u64::from(limits.time_confirmations);
         self.ahead
@@ -327,10 +325,6 @@ impl<R: RuleLogic> Engine<R> {
 
     pub(crate) fn drain(&mut self) -> Vec<Alert> {
         std::mem::take(&mut self.pending)
-    }
-
-    pub(crate) fn ended(&self) -> bool {
-        self.ended
     }
 
     pub(crate) fn open_windows(&self) -> usize {

@@ -506,11 +506,48 @@ enum Selection {
 }
 
 /// A decoded payload entry.
-enum Entry {
-    /// Count, latest time, and every record's (index, time).
-    Run(u64, i64, Vec<(u32, i64)>),
+enum Entry<'p> {
+    /// A run: count, latest time, and its records (read again, one by one,
+    /// only when the time policy needs them).
+    Run(u64, i64, RunRecords<'p>),
     Reject(RejectReason),
     Event(u32, i64, Vec<Option<Selection>>),
+}
+
+/// The records of a run, as the payload holds them: the first one's index
+/// and time, then deltas.
+#[derive(Clone, Copy)]
+struct RunRecords<'p> {
+    first: (u32, i64),
+    n: u64,
+    deltas: &'p [u8],
+}
+
+impl RunRecords<'_> {
+    /// Calls `f` with each record's index and time, in order; fails on
+    /// damaged deltas or a time out of range. Returns the latest time and
+    /// how many bytes of deltas the run takes.
+    fn walk(&self, mut f: impl FnMut(u32, i64)) -> Result<(i64, usize), ApplyError> {
+        let bad = |e: WireError| ApplyError::Malformed(e.0);
+        let range = |t: i64| {
+            time::check_range(t)
+                .map(|_| t)
+                .map_err(|e| ApplyError::Malformed(format!("a run's time: {e}")))
+        };
+        let mut r = Reader::new(self.deltas);
+        let (mut at, mut when) = (self.first.0, range(self.first.1)?);
+        let mut max = when;
+        f(at, when);
+        for _ in 1..self.n {
+            at = at
+                .checked_add(r.u32().map_err(bad)?)
+                .ok_or_else(|| ApplyError::Malformed("a run's index overflows".into()))?;
+            when = range(when.wrapping_add(r.zigzag().map_err(bad)?))?;
+            max = max.max(when);
+            f(at, when);
+        }
+        Ok((max, r.position()))
+    }
 }
 
 impl RuleEngine {
@@ -559,16 +596,12 @@ impl RuleEngine {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Puts a snapshot's JSON body behind a line with its SHA-256
 /// (`sha256 <hex>\n`), as [`Detector::snapshot`] writes it; for tools that
 /// rewrite a snapshot on purpose.
 pub fn seal_snapshot(body: &[u8]) -> Vec<u8> {
     use sha2::Digest;
-    let mut out = format!("sha256 {}\n", hex(&sha2::Sha256::digest(body))).into_bytes();
+    let mut out = format!("sha256 {}\n", alert::hex(&sha2::Sha256::digest(body))).into_bytes();
     out.extend_from_slice(body);
     out
 }
@@ -583,7 +616,7 @@ pub fn unseal_snapshot(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
         .ok_or_else(|| bad("it does not start with its checksum line"))?;
     let n = memchr::memchr(b'\n', rest).ok_or_else(|| bad("its checksum line never ends"))?;
     let (sum, body) = (&rest[..n], &rest[n + 1..]);
-    if hex(&sha2::Sha256::digest(body)).as_bytes() != sum {
+    if alert::hex(&sha2::Sha256::digest(body)).as_bytes() != sum {
         return Err(bad(
             "its checksum does not match its content: it is damaged or truncated",
         ));
@@ -764,8 +797,8 @@ impl Detector {
                     let n32 = u32::try_from(n).unwrap_or(u32::MAX);
                     self.pushed += n;
                     result.records = result.records.saturating_add(n32);
-                    for (i, _) in self.config.rules.iter().enumerate() {
-                        result.rules[i].filtered = result.rules[i].filtered.saturating_add(n32);
+                    for c in &mut result.rules {
+                        c.filtered = c.filtered.saturating_add(n32);
                     }
                     if self.engines.iter().all(|e| each!(e, e => e.within(max_t))) {
                         // No record of the run is far ahead: one step, as
@@ -774,15 +807,18 @@ impl Detector {
                             each!(e, e => e.filtered(n, max_t));
                         }
                     } else {
-                        for (index, t) in records {
-                            let mut ahead = false;
-                            for e in &mut self.engines {
-                                ahead |= each!(e, e => e.filtered(1, t));
+                        let engines = &mut self.engines;
+                        let ahead = &mut result.ahead;
+                        // Checked in `decode`: it cannot fail here.
+                        let _ = records.walk(|index, t| {
+                            let mut far = false;
+                            for e in engines.iter_mut() {
+                                far |= each!(e, e => e.filtered(1, t));
                             }
-                            if ahead {
-                                result.ahead.push(index);
+                            if far {
+                                ahead.push(index);
                             }
-                        }
+                        });
                     }
                 }
                 Entry::Reject(reason) => {
@@ -816,7 +852,7 @@ impl Detector {
         Ok(result)
     }
 
-    fn decode(&self, payload: &[u8]) -> Result<Vec<Entry>, ApplyError> {
+    fn decode<'p>(&self, payload: &'p [u8]) -> Result<Vec<Entry<'p>>, ApplyError> {
         let bad = |e: WireError| ApplyError::Malformed(e.0);
         let mut r = Reader::new(payload);
         if r.bytes(4, "the header").map_err(bad)? != wire::MAGIC {
@@ -835,27 +871,19 @@ impl Detector {
                     let n = r.varint().map_err(bad)?;
                     let t = r.i64().map_err(bad)?;
                     let first_t = r.i64().map_err(bad)?;
-                    let range = |t: i64| {
-                        time::check_range(t)
-                            .map_err(|e| ApplyError::Malformed(format!("a run's time: {e}")))
-                    };
-                    range(t)?;
-                    range(first_t)?;
                     if n == 0 || n > payload.len() as u64 {
                         return Err(ApplyError::Malformed(format!("a run of {n} records")));
                     }
-                    let mut records = Vec::with_capacity(n as usize);
-                    let (mut at, mut when) = (index, first_t);
-                    records.push((at, when));
-                    for _ in 1..n {
-                        at = at.checked_add(r.u32().map_err(bad)?).ok_or_else(|| {
-                            ApplyError::Malformed("a run's index overflows".into())
-                        })?;
-                        when = when.wrapping_add(r.zigzag().map_err(bad)?);
-                        range(when)?;
-                        records.push((at, when));
-                    }
-                    if records.iter().map(|r| r.1).max() != Some(t) {
+                    // Checked now, so that nothing is applied from a damaged
+                    // payload; read again only if the time policy needs it.
+                    let mut records = RunRecords {
+                        first: (index, first_t),
+                        n,
+                        deltas: r.rest(),
+                    };
+                    let (max, used) = records.walk(|_, _| {})?;
+                    records.deltas = r.bytes(used, "a run").map_err(bad)?;
+                    if max != t {
                         return Err(ApplyError::Malformed(
                             "a run's latest time does not match".into(),
                         ));
@@ -934,11 +962,6 @@ impl Detector {
                 .map(|e| each!(e, e => e.pending()) as u32)
                 .sum(),
         }
-    }
-
-    /// Whether the stream was ended by `flush(None)`.
-    pub fn ended(&self) -> bool {
-        self.engines.iter().any(|e| each!(e, e => e.ended()))
     }
 
     /// Serialises settings, state and counters (versioned JSON).

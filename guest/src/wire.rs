@@ -74,6 +74,16 @@ impl<'a> Reader<'a> {
         Reader { b, i: 0 }
     }
 
+    /// How many bytes have been read.
+    pub fn position(&self) -> usize {
+        self.i
+    }
+
+    /// The bytes not yet read.
+    pub fn rest(&self) -> &'a [u8] {
+        &self.b[self.i.min(self.b.len())..]
+    }
+
     /// Whether every byte has been read.
     pub fn is_empty(&self) -> bool {
         self.i >= self.b.len()

@@ -373,8 +373,7 @@ fn cache_name(engine: &Engine, component: &[u8]) -> String {
     h.0.update(env!("CARGO_PKG_VERSION").as_bytes());
     engine.precompile_compatibility_hash().hash(&mut h);
     let digest = h.0.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("recon-component-{hex}.cwasm")
+    format!("recon-component-{}.cwasm", crate::state::hex(&digest[..16]))
 }
 
 /// The compiled code inside a cache file, if its header and checksum hold.

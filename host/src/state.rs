@@ -182,7 +182,8 @@ fn split_line(b: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&b[..n], &b[n + 1..]))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hexadecimal of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
