@@ -35,6 +35,30 @@ enum Command {
     /// The same options always give the same bytes. Output goes to stdout
     /// (or `--output`), ready for `recon detect -`.
     Gen(GenArgs),
+    /// Write the detector component (the WebAssembly file this program
+    /// embeds) for other hosts to load: the Node and Python packages under
+    /// `hosts/` take it from here.
+    Component(ComponentArgs),
+}
+
+#[derive(Args)]
+struct ComponentArgs {
+    /// Write here instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+fn run_component(args: ComponentArgs) -> Result<ExitCode> {
+    use std::io::Write;
+    match &args.output {
+        Some(path) => std::fs::write(path, recon::runtime::COMPONENT)
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => io::stdout()
+            .lock()
+            .write_all(recon::runtime::COMPONENT)
+            .context("writing the component to stdout")?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Args)]
@@ -222,6 +246,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Detect(args) => run_detect(args),
         Command::Gen(args) => run_gen(args),
+        Command::Component(args) => run_component(args),
     };
     match result {
         Ok(code) => code,
