@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
 
+use crate::guard::{Guarded, GuardedDetector, GuardedScanner, Quarantined, ScannedPiece};
 use crate::input::{self, BufferPool, Chunk, ChunkOptions, InputMsg};
 use crate::output::alert_json;
 use crate::runtime::{
-    BatchError, BatchResult, Config, DetectorHandle, HostError, Instance, RejectReason, Rule,
-    RuleStats, Runtime, Scanned, Stats,
+    BatchError, BatchResult, Config, HostError, RejectReason, Rule, RuleStats, Runtime, Stats,
 };
 use crate::settings::{FileSettings, RuleName, SettingsError};
 
@@ -52,6 +52,10 @@ pub struct DetectOptions {
     /// With `state`: end the stream (close every window) and remove the
     /// file.
     pub finish: bool,
+    /// A file for the quarantined records (those that made the component
+    /// trap on their own), one per line as read; created (or emptied) at
+    /// the start of the run.
+    pub quarantine: Option<PathBuf>,
 }
 
 /// Default [`DetectOptions::linger`]: 200 ms.
@@ -82,6 +86,11 @@ pub struct Summary {
     /// Lines longer than `limits.max_event_bytes` skipped by the reader
     /// (counted in `records`, never handed to the detector).
     pub skipped_too_large: u64,
+    /// Records left out because the component trapped on each of them
+    /// alone (counted in `records`, never seen by the rules).
+    pub quarantined: u64,
+    /// Times a component instance was rebuilt after a trap.
+    pub recoveries: u64,
 }
 
 /// A failure that stops the run.
@@ -102,6 +111,22 @@ pub enum DetectError {
     /// An alert could not be encoded.
     #[error("encoding an alert: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The quarantine file could not be written.
+    #[error("quarantine file: {0}")]
+    Quarantine(String),
+    /// Too many records made the component trap: more likely a broken
+    /// component or sandbox bounds too tight for this input than poisoned
+    /// records.
+    #[error(
+        "{count} records made the component trap (more than sandbox.max_quarantined); \
+         giving up. The last: {last}"
+    )]
+    TooManyTraps {
+        /// Records quarantined.
+        count: u64,
+        /// The last trap.
+        last: String,
+    },
 }
 
 /// The kebab-case name of a reject reason.
@@ -126,9 +151,10 @@ fn rule_name(r: Rule) -> RuleName {
 
 /// The detecting side of a run: the detector, where output goes, and the
 /// running summary.
-struct Sink<'a, O: Write, E: Write> {
-    instance: Instance,
-    detector: DetectorHandle,
+struct Sink<'a, 'r, O: Write, E: Write> {
+    det: GuardedDetector<'r>,
+    quarantine: Option<std::io::BufWriter<std::fs::File>>,
+    max_quarantined: u64,
     sources: Vec<String>,
     out: &'a mut O,
     err: &'a mut E,
@@ -140,18 +166,21 @@ struct Sink<'a, O: Write, E: Write> {
     max_line: usize,
 }
 
-impl<O: Write, E: Write> Sink<'_, O, E> {
+impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
     /// Reports a batch's rejections (with where each record came from),
     /// counts its records, and writes the alerts that became final.
+    /// Indices in `result` and `scan_errors` are lines of the chunk from
+    /// line `offset` on.
     fn report(
         &mut self,
         source: usize,
         chunk: &Chunk,
+        offset: u32,
         result: &BatchResult,
         scan_errors: &[BatchError],
     ) -> Result<(), DetectError> {
         self.summary.records += u64::from(result.records);
-        for &index in &result.ahead {
+        for index in result.ahead.iter().map(|i| i + offset) {
             if self.shown < self.show_rejects {
                 writeln!(
                     self.err,
@@ -173,7 +202,7 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
                     self.err,
                     "recon: {}: {}: rejected ({}): {}{rule}",
                     self.sources[source],
-                    chunk.loc(e.index),
+                    chunk.loc(e.index + offset),
                     reason_name(e.error.reason),
                     e.error.message
                 )?;
@@ -183,8 +212,58 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
         self.drain()
     }
 
+    /// Records that trapped alone: reported, counted, and written to the
+    /// quarantine file if there is one.
+    fn quarantined(
+        &mut self,
+        source: usize,
+        chunk: &Chunk,
+        offset: u32,
+        records: &[Quarantined],
+    ) -> Result<(), DetectError> {
+        for q in records {
+            self.summary.records += 1;
+            self.summary.quarantined += 1;
+            writeln!(
+                self.err,
+                "recon: {}: {}: quarantined: the record made the component trap on its own \
+                 ({}); left out, the stream goes on",
+                self.sources[source],
+                chunk.loc(q.index + offset),
+                q.reason
+            )?;
+            if let Some(file) = &mut self.quarantine {
+                file.write_all(&q.bytes)?;
+                file.write_all(b"\n")?;
+                file.flush()?;
+            }
+            if self.summary.quarantined > self.max_quarantined {
+                return Err(DetectError::TooManyTraps {
+                    count: self.summary.quarantined,
+                    last: q.reason.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A guarded push's or apply's outcome, from line `offset` of `chunk`.
+    fn guarded(
+        &mut self,
+        source: usize,
+        chunk: &Chunk,
+        offset: u32,
+        g: &Guarded<BatchResult>,
+        scan_errors: &[BatchError],
+    ) -> Result<(), DetectError> {
+        self.quarantined(source, chunk, offset, &g.quarantined)?;
+        // After a trap the result covers the scan's rejections too.
+        let scan_errors = if g.recovered { &[] } else { scan_errors };
+        self.report(source, chunk, offset, &g.result, scan_errors)
+    }
+
     fn drain(&mut self) -> Result<(), DetectError> {
-        let alerts = self.instance.drain(self.detector)?;
+        let alerts = self.det.drain()?;
         for alert in &alerts {
             writeln!(self.out, "{}", alert_json(alert)?)?;
         }
@@ -220,9 +299,9 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
         for msg in chunks {
             match msg {
                 InputMsg::Chunk(source, mut chunk) => {
-                    let result = self.instance.push_ndjson(self.detector, &chunk.data)?;
+                    let g = self.det.push_ndjson(&chunk.data)?;
                     self.pool.put(std::mem::take(&mut chunk.data));
-                    self.report(source, &chunk, &result, &[])?;
+                    self.guarded(source, &chunk, 0, &g, &[])?;
                 }
                 InputMsg::Unreadable(_, e) => self.unreadable(e)?,
                 InputMsg::TooLarge(source, loc, bytes) => self.too_large(source, loc, bytes)?,
@@ -234,7 +313,7 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
     /// Chunks scanned by `workers` threads, applied here in input order.
     fn run_parallel(
         &mut self,
-        runtime: &Runtime,
+        runtime: &'r Runtime,
         config: &Config,
         workers: usize,
         chunks: &Receiver<InputMsg>,
@@ -242,16 +321,12 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
         let max_in_flight = workers * 2;
         let (job_tx, job_rx) = bounded::<Job>(max_in_flight);
         let (done_tx, done_rx) = unbounded::<Done>();
-        let pool = self.pool.clone();
-        let pool = &pool;
         thread::scope(|scope| {
             for i in 0..workers {
                 let (jobs, done) = (job_rx.clone(), done_tx.clone());
                 thread::Builder::new()
                     .name(format!("recon-scan-{i}"))
-                    .spawn_scoped(scope, move || {
-                        scan_worker(runtime, config, pool, &jobs, &done)
-                    })
+                    .spawn_scoped(scope, move || scan_worker(runtime, config, &jobs, &done))
                     .map_err(DetectError::Output)?;
             }
             drop(done_tx);
@@ -299,11 +374,22 @@ impl<O: Write, E: Write> Sink<'_, O, E> {
                 let d = done.recv().map_err(|_| stopped())?;
                 ready.insert(d.seq, d);
             }
-            while let Some(d) = ready.remove(&next_apply) {
+            while let Some(mut d) = ready.remove(&next_apply) {
                 next_apply += 1;
                 let scanned = d.scanned?;
-                let result = self.instance.apply(self.detector, &scanned.payload)?;
-                self.report(d.source, &d.chunk, &result, &scanned.errors)?;
+                self.quarantined(d.source, &d.chunk, 0, &scanned.quarantined)?;
+                for piece in &scanned.result {
+                    let raw = &d.chunk.data[piece.bytes.clone()];
+                    let g = self.det.apply(&piece.scanned.payload, raw)?;
+                    self.guarded(
+                        d.source,
+                        &d.chunk,
+                        piece.first_line,
+                        &g,
+                        &piece.scanned.errors,
+                    )?;
+                }
+                self.pool.put(std::mem::take(&mut d.chunk.data));
             }
         }
         Ok(())
@@ -317,34 +403,21 @@ struct Job {
     chunk: Chunk,
 }
 
-/// A worker's result (the chunk's data freed, its locations kept).
+/// A worker's result, with its chunk: the detector falls back on the
+/// chunk's records if applying the payload traps.
 struct Done {
     seq: u64,
     source: usize,
     chunk: Chunk,
-    scanned: Result<Scanned, HostError>,
+    scanned: Result<Guarded<Vec<ScannedPiece>>, HostError>,
 }
 
-fn scan_worker(
-    runtime: &Runtime,
-    config: &Config,
-    pool: &BufferPool,
-    jobs: &Receiver<Job>,
-    done: &Sender<Done>,
-) {
-    let mut setup = runtime.instantiate().and_then(|mut instance| {
-        let scanner = instance.create_scanner(config)?;
-        Ok((instance, scanner))
-    });
+fn scan_worker(runtime: &Runtime, config: &Config, jobs: &Receiver<Job>, done: &Sender<Done>) {
+    let mut scanner = GuardedScanner::new(runtime, config);
     for Job { seq, source, chunk } in jobs {
-        let scanned = match &mut setup {
-            Ok((instance, scanner)) => instance.scan(*scanner, &chunk.data),
+        let scanned = match &mut scanner {
+            Ok(scanner) => scanner.scan(&chunk.data),
             Err(e) => Err(HostError::Load(e.to_string())),
-        };
-        pool.put(chunk.data);
-        let chunk = Chunk {
-            data: Vec::new(),
-            locs: chunk.locs,
         };
         let failed = scanned.is_err();
         if done
@@ -383,7 +456,15 @@ pub fn detect<O: Write, E: Write>(
         linger: options.linger,
         max_line_bytes: max_line,
     };
-    let mut instance = runtime.instantiate()?;
+    let guard = settings.guard()?;
+    let quarantine = match &options.quarantine {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| {
+                DetectError::Quarantine(format!("creating {}: {e}", path.display()))
+            })?,
+        )),
+        None => None,
+    };
     let fingerprint = format!("{config:?}");
     // Held until the run ends: a second run on the same state is refused.
     let _lock = match &options.state {
@@ -398,13 +479,14 @@ pub fn detect<O: Write, E: Write>(
         Some(path) => state::snapshot_of(path, &saved, state::DETECTOR, &fingerprint)?,
         None => None,
     };
-    let detector = match snapshot {
-        Some(bytes) => instance.restore(&bytes)?,
-        None => instance.create(&config)?,
+    let det = match snapshot {
+        Some(bytes) => GuardedDetector::restore(runtime, &bytes, guard)?,
+        None => GuardedDetector::create(runtime, &config, guard)?,
     };
     let mut sink = Sink {
-        instance,
-        detector,
+        det,
+        quarantine,
+        max_quarantined: settings.max_quarantined(),
         sources: inputs.iter().map(|p| input::source_name(p)).collect(),
         out,
         err,
@@ -435,14 +517,14 @@ pub fn detect<O: Write, E: Write>(
             // Keep the stream open: save the detector for the next run,
             // after handing out its alerts so none is saved twice.
             sink.drain()?;
-            let bytes = sink.instance.snapshot(sink.detector)?;
+            let bytes = sink.det.snapshot()?;
             state::save(
                 path,
                 vec![state::saved(state::DETECTOR, &fingerprint, &bytes)],
             )?;
         }
         _ => {
-            sink.instance.flush(sink.detector, None)?;
+            sink.det.flush(None)?;
             sink.drain()?;
             if let Some(path) = &options.state {
                 state::remove(path)?;
@@ -456,7 +538,8 @@ pub fn detect<O: Write, E: Write>(
             sink.shown - sink.show_rejects
         )?;
     }
-    let stats = sink.instance.stats(sink.detector)?;
+    let stats = sink.det.stats()?;
+    sink.summary.recoveries = sink.det.recoveries();
     sink.summary.rules = stats
         .rules
         .iter()
@@ -475,6 +558,13 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
         "recon: read {} records; {} alerts",
         s.records, s.alerts
     )];
+    if s.quarantined > 0 {
+        lines.push(format!(
+            "recon: {} records quarantined: each made the component trap on its own \
+             (not counted by the rules below)",
+            s.quarantined
+        ));
+    }
     if s.skipped_too_large > 0 {
         lines.push(format!(
             "recon: {} lines longer than limits.max_event_bytes skipped by the reader \

@@ -9,6 +9,7 @@
 //! - [`state`]: detector snapshots kept between runs (`--state`).
 
 pub mod detect;
+pub mod guard;
 pub mod input;
 pub mod output;
 pub mod runtime;

@@ -171,6 +171,10 @@ struct DetectArgs {
     /// state file.
     #[arg(long, requires = "state")]
     finish: bool,
+    /// Write records that make the component trap on their own (they are
+    /// left out, reported and counted) to this file, one per line.
+    #[arg(long, value_name = "FILE")]
+    quarantine: Option<PathBuf>,
 }
 
 fn run_detect(args: DetectArgs) -> Result<ExitCode> {
@@ -221,6 +225,7 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
         linger: Duration::from_millis(args.linger_ms),
         state: args.state,
         finish: args.finish,
+        quarantine: args.quarantine,
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -39,6 +39,7 @@ use serde::Deserialize;
 
 use std::time::Duration;
 
+use crate::guard::GuardSettings;
 use crate::runtime::{Config, Limits, Profile, Rule, RuleConfig, SandboxLimits};
 
 /// Default bytes of input handed to the component per call: 1 MiB (about
@@ -132,7 +133,18 @@ pub struct SandboxSection {
     pub max_call_ms: Option<u64>,
     /// Fuel per call; 0 or absent (the default) disables metering.
     pub fuel_per_call: Option<u64>,
+    /// MiB of input kept for replay after a trap before the detector is
+    /// snapshotted again (default 16). See `guard`.
+    pub checkpoint_mib: Option<u64>,
+    /// Most records quarantined (each made the component trap on its own)
+    /// before the run gives up (default 100): past that, a broken
+    /// component or bounds too tight for the input are likelier than
+    /// poisoned records.
+    pub max_quarantined: Option<u64>,
 }
+
+/// Default `sandbox.max_quarantined`.
+pub const DEFAULT_MAX_QUARANTINED: u64 = 100;
 
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -288,6 +300,29 @@ impl FileSettings {
                 time_confirmations: self.limits.time_confirmations,
             },
         })
+    }
+
+    /// How the detector recovers from traps.
+    pub fn guard(&self) -> Result<GuardSettings, SettingsError> {
+        let mut g = GuardSettings::default();
+        if let Some(mib) = self.sandbox.checkpoint_mib {
+            g.checkpoint_bytes = usize::try_from(mib)
+                .ok()
+                .and_then(|m| m.checked_mul(1 << 20))
+                .ok_or_else(|| {
+                    SettingsError::Invalid(format!(
+                        "sandbox.checkpoint_mib = {mib} is out of range"
+                    ))
+                })?;
+        }
+        Ok(g)
+    }
+
+    /// `sandbox.max_quarantined` or its default.
+    pub fn max_quarantined(&self) -> u64 {
+        self.sandbox
+            .max_quarantined
+            .unwrap_or(DEFAULT_MAX_QUARANTINED)
     }
 
     /// The sandbox bounds.

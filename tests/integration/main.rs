@@ -5,6 +5,7 @@
 mod cli;
 mod component;
 mod differential;
+mod recovery;
 mod reference;
 mod samples;
 mod shapes;

@@ -159,3 +159,12 @@ pub fn run_split(
     assert_eq!(stats.rules.len(), 1, "a one-rule configuration");
     (alerts, stats.rules[0].clone())
 }
+
+/// A fresh directory for one test's files, under the system's temporary
+/// directory.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("recon-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
