@@ -20,13 +20,14 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
 
-use crate::guard::{Guarded, GuardedDetector, GuardedScanner, Quarantined, ScannedPiece};
+use crate::guard::{Guarded, GuardedScanner, Quarantined, ScannedPiece};
 use crate::input::{self, BufferPool, Chunk, ChunkOptions, InputMsg};
-use crate::output::alert_json;
+use crate::output::alert_json_for;
 use crate::runtime::{
     BatchError, BatchResult, Config, HostError, RejectReason, Rule, RuleStats, Runtime, Stats,
 };
 use crate::settings::{FileSettings, RuleName, SettingsError};
+use crate::tenants::{Router, TenantId};
 
 /// The contract's default `limits.max-event-bytes` (256 KiB), which the
 /// reader also uses as its line limit when the configuration leaves it out.
@@ -70,6 +71,19 @@ pub struct RuleSummary {
     pub stats: RuleStats,
 }
 
+/// One tenant's account of a run.
+#[derive(Debug, Clone)]
+pub struct TenantSummary {
+    /// Who.
+    pub tenant: TenantId,
+    /// Alerts written for it.
+    pub alerts: u64,
+    /// Its records quarantined.
+    pub quarantined: u64,
+    /// Its detector's final counters.
+    pub stats: Stats,
+}
+
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
@@ -77,10 +91,14 @@ pub struct Summary {
     pub records: u64,
     /// Alerts written.
     pub alerts: u64,
-    /// Per rule counters.
+    /// Per rule counters (summed over tenants).
     pub rules: Vec<RuleSummary>,
-    /// The detector's final counters.
+    /// The detector's final counters (the first tenant's, with a tenant
+    /// key).
     pub stats: Option<Stats>,
+    /// With a tenant key: each tenant's own account, in order of first
+    /// appearance.
+    pub tenants: Vec<TenantSummary>,
     /// Inputs that could not be read (whole or in part), with the reason.
     pub unreadable: Vec<String>,
     /// Lines longer than `limits.max_event_bytes` skipped by the reader
@@ -152,7 +170,7 @@ fn rule_name(r: Rule) -> RuleName {
 /// The detecting side of a run: the detector, where output goes, and the
 /// running summary.
 struct Sink<'a, 'r, O: Write, E: Write> {
-    det: GuardedDetector<'r>,
+    router: Router<'r>,
     quarantine: Option<std::io::BufWriter<std::fs::File>>,
     max_quarantined: u64,
     sources: Vec<String>,
@@ -168,7 +186,7 @@ struct Sink<'a, 'r, O: Write, E: Write> {
 
 impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
     /// Reports a batch's rejections (with where each record came from),
-    /// counts its records, and writes the alerts that became final.
+    /// and counts its records.
     /// Indices in `result` and `scan_errors` are lines of the chunk from
     /// line `offset` on.
     fn report(
@@ -209,7 +227,7 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
             }
             self.shown += 1;
         }
-        self.drain()
+        Ok(())
     }
 
     /// Records that trapped alone: reported, counted, and written to the
@@ -263,9 +281,11 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
     }
 
     fn drain(&mut self) -> Result<(), DetectError> {
-        let alerts = self.det.drain()?;
-        for alert in &alerts {
-            writeln!(self.out, "{}", alert_json(alert)?)?;
+        let alerts = self.router.drain()?;
+        let keyed = self.router.key().is_some();
+        for (tenant, alert) in &alerts {
+            let name = keyed.then(|| self.router.tenants()[*tenant].id.to_string());
+            writeln!(self.out, "{}", alert_json_for(alert, name.as_deref())?)?;
         }
         self.summary.alerts += alerts.len() as u64;
         self.out.flush()?;
@@ -299,9 +319,12 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         for msg in chunks {
             match msg {
                 InputMsg::Chunk(source, mut chunk) => {
-                    let g = self.det.push_ndjson(&chunk.data)?;
+                    let batches = self.router.push_ndjson(&chunk.data)?;
                     self.pool.put(std::mem::take(&mut chunk.data));
-                    self.guarded(source, &chunk, 0, &g, &[])?;
+                    for b in &batches {
+                        self.guarded(source, &chunk, 0, &b.outcome, &[])?;
+                    }
+                    self.drain()?;
                 }
                 InputMsg::Unreadable(_, e) => self.unreadable(e)?,
                 InputMsg::TooLarge(source, loc, bytes) => self.too_large(source, loc, bytes)?,
@@ -380,7 +403,9 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
                 self.quarantined(d.source, &d.chunk, 0, &scanned.quarantined)?;
                 for piece in &scanned.result {
                     let raw = &d.chunk.data[piece.bytes.clone()];
-                    let g = self.det.apply(&piece.scanned.payload, raw)?;
+                    let g = self.router.tenants_mut()[0]
+                        .detector
+                        .apply(&piece.scanned.payload, raw)?;
                     self.guarded(
                         d.source,
                         &d.chunk,
@@ -390,6 +415,7 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
                     )?;
                 }
                 self.pool.put(std::mem::take(&mut d.chunk.data));
+                self.drain()?;
             }
         }
         Ok(())
@@ -465,7 +491,10 @@ pub fn detect<O: Write, E: Write>(
         )),
         None => None,
     };
-    let fingerprint = format!("{config:?}");
+    let fingerprint = match settings.tenant_key()? {
+        Some(key) => format!("{config:?} tenant-key={key}"),
+        None => format!("{config:?}"),
+    };
     // Held until the run ends: a second run on the same state is refused.
     let _lock = match &options.state {
         Some(path) => Some(state::lock(path)?),
@@ -475,16 +504,46 @@ pub fn detect<O: Write, E: Write>(
         Some(path) => state::load(path)?,
         None => Vec::new(),
     };
+    let keyed = settings.tenant_key()?.is_some();
     let snapshot = match &options.state {
-        Some(path) => state::snapshot_of(path, &saved, state::DETECTOR, &fingerprint)?,
-        None => None,
+        Some(path) if !keyed => {
+            if let Some(other) = saved.iter().find(|e| e.rule != state::DETECTOR) {
+                // Saved by a run with a tenant key.
+                return Err(StateError::ConfigChanged {
+                    path: path.clone(),
+                    rule: other.rule.clone(),
+                }
+                .into());
+            }
+            state::snapshot_of(path, &saved, state::DETECTOR, &fingerprint)?
+        }
+        _ => None,
     };
-    let det = match snapshot {
-        Some(bytes) => GuardedDetector::restore(runtime, &bytes, guard)?,
-        None => GuardedDetector::create(runtime, &config, guard)?,
+    let key = settings.tenant_key()?;
+    let mut router = match (&key, snapshot) {
+        (None, Some(bytes)) => {
+            let mut r = Router::new(runtime, &config, guard, None, 0)?;
+            r.tenants_mut()[0].detector =
+                crate::guard::GuardedDetector::restore(runtime, &bytes, guard)?;
+            r
+        }
+        _ => Router::new(runtime, &config, guard, key.clone(), settings.max_tenants())?,
     };
+    if let (Some(path), Some(_)) = (&options.state, &key) {
+        for entry in &saved {
+            let id = TenantId::from_state_name(&entry.rule).ok_or_else(|| {
+                StateError::ConfigChanged {
+                    path: path.clone(),
+                    rule: entry.rule.clone(),
+                }
+            })?;
+            if let Some(bytes) = state::snapshot_of(path, &saved, &entry.rule, &fingerprint)? {
+                router.restore(id, &bytes)?;
+            }
+        }
+    }
     let mut sink = Sink {
-        det,
+        router,
         quarantine,
         max_quarantined: settings.max_quarantined(),
         sources: inputs.iter().map(|p| input::source_name(p)).collect(),
@@ -503,7 +562,7 @@ pub fn detect<O: Write, E: Write>(
         .name("recon-chunk".into())
         .spawn(move || input::chunk_inputs(&inputs, chunk, &pool, &in_tx))
         .map_err(DetectError::Output)?;
-    let run = if workers <= 1 {
+    let run = if workers <= 1 || keyed {
         sink.run_direct(&in_rx)
     } else {
         sink.run_parallel(runtime, &config, workers, &in_rx)
@@ -517,14 +576,20 @@ pub fn detect<O: Write, E: Write>(
             // Keep the stream open: save the detector for the next run,
             // after handing out its alerts so none is saved twice.
             sink.drain()?;
-            let bytes = sink.det.snapshot()?;
-            state::save(
-                path,
-                vec![state::saved(state::DETECTOR, &fingerprint, &bytes)],
-            )?;
+            let mut entries = Vec::new();
+            for t in sink.router.tenants_mut() {
+                let bytes = t.detector.snapshot()?;
+                let name = if keyed {
+                    t.id.state_name()
+                } else {
+                    state::DETECTOR.to_owned()
+                };
+                entries.push(state::saved(&name, &fingerprint, &bytes));
+            }
+            state::save(path, entries)?;
         }
         _ => {
-            sink.det.flush(None)?;
+            sink.router.flush(None)?;
             sink.drain()?;
             if let Some(path) = &options.state {
                 state::remove(path)?;
@@ -538,18 +603,83 @@ pub fn detect<O: Write, E: Write>(
             sink.shown - sink.show_rejects
         )?;
     }
-    let stats = sink.det.stats()?;
-    sink.summary.recoveries = sink.det.recoveries();
-    sink.summary.rules = stats
-        .rules
-        .iter()
-        .map(|r| RuleSummary {
-            rule: rule_name(r.rule),
-            stats: r.clone(),
-        })
-        .collect();
-    sink.summary.stats = Some(stats);
+    let all = sink.router.stats()?;
+    sink.summary.recoveries = sink.router.recoveries();
+    sink.summary.rules = sum_rules(&all);
+    if keyed {
+        sink.summary.tenants = sink
+            .router
+            .tenants()
+            .iter()
+            .zip(&all)
+            .map(|(t, stats)| TenantSummary {
+                tenant: t.id.clone(),
+                alerts: t.alerts,
+                quarantined: t.quarantined,
+                stats: stats.clone(),
+            })
+            .collect();
+    }
+    sink.summary.stats = all.into_iter().next();
     Ok(sink.summary)
+}
+
+/// Per rule counters summed over several detectors (the latest watermark).
+fn sum_rules(all: &[Stats]) -> Vec<RuleSummary> {
+    let mut out: Vec<RuleSummary> = Vec::new();
+    for r in all.iter().flat_map(|s| &s.rules) {
+        let Some(acc) = out.iter_mut().find(|a| a.rule == rule_name(r.rule)) else {
+            out.push(RuleSummary {
+                rule: rule_name(r.rule),
+                stats: r.clone(),
+            });
+            continue;
+        };
+        let a = &mut acc.stats;
+        a.pushed += r.pushed;
+        a.accepted += r.accepted;
+        a.filtered += r.filtered;
+        a.rejected += r.rejected;
+        a.late += r.late;
+        a.open_windows += r.open_windows;
+        a.open_groups += r.open_groups;
+        a.alerts += r.alerts;
+        a.ahead += r.ahead;
+        a.watermark = a.watermark.max(r.watermark);
+        for rc in &r.rejected_by_reason {
+            match a
+                .rejected_by_reason
+                .iter_mut()
+                .find(|x| x.reason == rc.reason)
+            {
+                Some(x) => x.count += rc.count,
+                None => a.rejected_by_reason.push(*rc),
+            }
+        }
+    }
+    out
+}
+
+fn rule_line(name: &str, st: &RuleStats) -> String {
+    let reasons: Vec<String> = st
+        .rejected_by_reason
+        .iter()
+        .map(|rc| format!("{} {}", reason_name(rc.reason), rc.count))
+        .collect();
+    let reasons = if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", reasons.join(", "))
+    };
+    let ahead = if st.ahead > 0 {
+        format!(", far ahead {}", st.ahead)
+    } else {
+        String::new()
+    };
+    format!(
+        "{name}: events {}, accepted {}, filtered {}, rejected {}{reasons}, late {}{ahead}, alerts {}",
+        st.pushed, st.accepted, st.filtered, st.rejected, st.late, st.alerts
+    )
 }
 
 /// The summary as the lines `recon detect` prints on stderr.
@@ -573,32 +703,38 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
         ));
     }
     for r in &s.rules {
-        let st = &r.stats;
-        let reasons: Vec<String> = st
-            .rejected_by_reason
-            .iter()
-            .map(|rc| format!("{} {}", reason_name(rc.reason), rc.count))
-            .collect();
-        let reasons = if reasons.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", reasons.join(", "))
-        };
-        let ahead = if st.ahead > 0 {
-            format!(", far ahead {}", st.ahead)
-        } else {
-            String::new()
-        };
         lines.push(format!(
-            "recon: {}: events {}, accepted {}, filtered {}, rejected {}{reasons}, late {}{ahead}, alerts {}",
-            r.rule.alert_name(),
-            st.pushed,
-            st.accepted,
-            st.filtered,
-            st.rejected,
-            st.late,
-            st.alerts
+            "recon: {}",
+            rule_line(r.rule.alert_name(), &r.stats)
         ));
+    }
+    for t in &s.tenants {
+        let st = &t.stats;
+        let late: u64 = st.rules.iter().map(|r| r.late).sum();
+        let ahead = st.rules.iter().map(|r| r.ahead).max().unwrap_or(0);
+        let limited: u64 = st
+            .rules
+            .iter()
+            .flat_map(|r| &r.rejected_by_reason)
+            .filter(|rc| matches!(rc.reason, RejectReason::StateLimit))
+            .map(|rc| rc.count)
+            .sum();
+        let mut line = format!(
+            "recon: tenant {}: records {}, alerts {}",
+            t.tenant, st.pushed, t.alerts
+        );
+        for (what, n) in [
+            ("rejected", st.rejected),
+            ("state-limit", limited),
+            ("late", late),
+            ("far ahead", ahead),
+            ("quarantined", t.quarantined),
+        ] {
+            if n > 0 {
+                line.push_str(&format!(", {what} {n}"));
+            }
+        }
+        lines.push(line);
     }
     lines
 }

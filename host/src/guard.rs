@@ -117,10 +117,7 @@ trait Attempt {
 
 /// Tries `data` in halves, recursively, recovering after each trap; lines
 /// that trap alone are quarantined. Pieces come back in buffer order.
-fn bisect<A: Attempt>(
-    a: &mut A,
-    data: &[u8],
-) -> Result<Bisected<A::Out>, HostError> {
+fn bisect<A: Attempt>(a: &mut A, data: &[u8]) -> Result<Bisected<A::Out>, HostError> {
     let starts = line_starts(data);
     let lines = starts.len() - 1;
     let mut pieces = Vec::new();

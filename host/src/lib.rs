@@ -15,3 +15,4 @@ pub mod output;
 pub mod runtime;
 pub mod settings;
 pub mod state;
+pub mod tenants;

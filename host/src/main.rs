@@ -171,6 +171,11 @@ struct DetectArgs {
     /// state file.
     #[arg(long, requires = "state")]
     finish: bool,
+    /// Give each tenant its own detector, in its own component instance,
+    /// by this field of each record (a dotted path, e.g.
+    /// `recipientAccountId`); alerts then carry a `tenant` member.
+    #[arg(long, value_name = "FIELD")]
+    tenant_key: Option<String>,
     /// Write records that make the component trap on their own (they are
     /// left out, reported and counted) to this file, one per line.
     #[arg(long, value_name = "FILE")]
@@ -196,6 +201,9 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
     }
     if let Some(w) = args.workers {
         settings.workers = Some(w);
+    }
+    if let Some(k) = args.tenant_key {
+        settings.tenants.key = Some(k);
     }
     let inputs = if args.inputs.is_empty() {
         vec![PathBuf::from("-")]

@@ -19,6 +19,8 @@ pub fn format_time(ms: i64) -> String {
 
 #[derive(Serialize)]
 struct Line<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<&'a str>,
     rule: &'a str,
     rule_id: &'a str,
     id: &'a str,
@@ -39,6 +41,12 @@ struct Line<'a> {
 /// are embedded as the JSON the detector wrote; an entity becomes
 /// `{"type": kind, field: value, …}`.
 pub fn alert_json(a: &Alert) -> Result<String, serde_json::Error> {
+    alert_json_for(a, None)
+}
+
+/// One alert as a JSON object, with the tenant it belongs to first (when
+/// records are routed by tenant).
+pub fn alert_json_for(a: &Alert, tenant: Option<&str>) -> Result<String, serde_json::Error> {
     let row: &RawValue = serde_json::from_str(&a.row)?;
     let custom_details: &RawValue = serde_json::from_str(&a.custom_details)?;
     let entities = a
@@ -54,6 +62,7 @@ pub fn alert_json(a: &Alert) -> Result<String, serde_json::Error> {
         })
         .collect();
     serde_json::to_string(&Line {
+        tenant,
         rule: &a.rule,
         rule_id: &a.rule_id,
         id: &a.id,

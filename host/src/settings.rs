@@ -41,6 +41,7 @@ use std::time::Duration;
 
 use crate::guard::GuardSettings;
 use crate::runtime::{Config, Limits, Profile, Rule, RuleConfig, SandboxLimits};
+use crate::tenants::{DEFAULT_MAX_TENANTS, TenantKey};
 
 /// Default bytes of input handed to the component per call: 1 MiB (about
 /// a thousand CloudTrail records). Large enough that the call boundary
@@ -173,6 +174,22 @@ pub struct FileSettings {
     /// Sandbox bounds.
     #[serde(default)]
     pub sandbox: SandboxSection,
+    /// One detector per tenant.
+    #[serde(default)]
+    pub tenants: TenantsSection,
+}
+
+/// Routing records to one detector per tenant, each in its own component
+/// instance (see `tenants`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantsSection {
+    /// The field that names a record's tenant, as a dotted path (e.g.
+    /// `recipientAccountId`); absent (the default): one detector for all.
+    pub key: Option<String>,
+    /// Most tenants with a detector of their own (default 64); records of
+    /// further tenants share one more, `(other)`.
+    pub max_tenants: Option<usize>,
 }
 
 /// Why a configuration file could not be used.
@@ -316,6 +333,21 @@ impl FileSettings {
                 })?;
         }
         Ok(g)
+    }
+
+    /// The tenant key, if records are routed by tenant.
+    pub fn tenant_key(&self) -> Result<Option<TenantKey>, SettingsError> {
+        self.tenants
+            .key
+            .as_deref()
+            .map(TenantKey::parse)
+            .transpose()
+            .map_err(|e| SettingsError::Invalid(format!("tenants.key: {e}")))
+    }
+
+    /// `tenants.max_tenants` or its default.
+    pub fn max_tenants(&self) -> usize {
+        self.tenants.max_tenants.unwrap_or(DEFAULT_MAX_TENANTS)
     }
 
     /// `sandbox.max_quarantined` or its default.

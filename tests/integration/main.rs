@@ -10,4 +10,5 @@ mod reference;
 mod samples;
 mod shapes;
 mod streaming;
+mod tenants;
 mod util;

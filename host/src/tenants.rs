@@ -1,0 +1,468 @@
+//! Tenants: one detector per tenant, each in its own component instance.
+//!
+//! A multi-tenant pipeline must not let one tenant's traffic change what is
+//! detected for another: a flood of identities filling the state bounds,
+//! records with wild times moving the watermark, records that trap. The
+//! [`Router`] reads one field of each record (the *tenant key*, e.g.
+//! `recipientAccountId`) and hands the record to that tenant's detector,
+//! which lives in its own component instance with its own linear memory,
+//! fuel, deadline, state bounds, watermark and trap recovery. What one
+//! tenant does reaches no other: each tenant's alerts are exactly those it
+//! gets when it runs alone.
+//!
+//! Without a key the router holds one detector and routes nothing (no
+//! record is read on the host side): that is the ordinary `recon detect`.
+//!
+//! Bounds: at most `max_tenants` tenants get their own detector; records of
+//! any further tenant share one more, [`TenantId::Other`] (so a stream that
+//! invents tenant names cannot make the host start instances without end).
+//! Records without the key, or that are not JSON objects, go to
+//! [`TenantId::Missing`] (where the detector rejects what it cannot read,
+//! so they are still counted).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+use crate::guard::{GuardSettings, Guarded, GuardedDetector};
+use crate::runtime::{Alert, BatchResult, Config, HostError, Runtime, Stats};
+
+/// Default most tenants with a detector of their own: 64.
+pub const DEFAULT_MAX_TENANTS: usize = 64;
+
+/// Which tenant a record belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TenantId {
+    /// The key's value (a number is written as its JSON text).
+    Named(String),
+    /// The record has no such key (or a value that is neither text nor a
+    /// number, or it is not a JSON object).
+    Missing,
+    /// A tenant past `max_tenants`: all such tenants share this one.
+    Other,
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TenantId::Named(v) => f.write_str(v),
+            TenantId::Missing => f.write_str("(missing)"),
+            TenantId::Other => f.write_str("(other)"),
+        }
+    }
+}
+
+impl TenantId {
+    /// The name its state is saved under in a state file.
+    pub fn state_name(&self) -> String {
+        match self {
+            TenantId::Named(v) => format!("tenant={v}"),
+            TenantId::Missing => "tenant-missing".into(),
+            TenantId::Other => "tenant-other".into(),
+        }
+    }
+
+    /// The tenant a state entry name belongs to.
+    pub fn from_state_name(name: &str) -> Option<TenantId> {
+        match name {
+            "tenant-missing" => Some(TenantId::Missing),
+            "tenant-other" => Some(TenantId::Other),
+            _ => name
+                .strip_prefix("tenant=")
+                .map(|v| TenantId::Named(v.to_owned())),
+        }
+    }
+}
+
+/// A field of a record, as a dotted path (`recipientAccountId`,
+/// `userIdentity.accountId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantKey {
+    path: Vec<String>,
+}
+
+impl TenantKey {
+    /// Parses a dotted path.
+    pub fn parse(s: &str) -> Result<TenantKey, String> {
+        let path: Vec<String> = s.split('.').map(str::to_owned).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(format!(
+                "tenant key {s:?} is not a dotted path of field names"
+            ));
+        }
+        Ok(TenantKey { path })
+    }
+
+    /// The tenant of one NDJSON line: the key's value, read without
+    /// building the record (other members are skipped).
+    pub fn tenant_of(&self, line: &[u8]) -> Option<String> {
+        let mut de = serde_json::Deserializer::from_slice(line);
+        Probe { path: &self.path }
+            .deserialize(&mut de)
+            .ok()
+            .flatten()
+    }
+}
+
+impl fmt::Display for TenantKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.path.join("."))
+    }
+}
+
+/// Looks for `path` in a JSON value; the first occurrence wins.
+struct Probe<'p> {
+    path: &'p [String],
+}
+
+impl<'de> DeserializeSeed<'de> for Probe<'_> {
+    type Value = Option<String>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Probe<'_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            if found.is_none() && k == self.path[0].as_str() {
+                found = Some(if self.path.len() == 1 {
+                    match map.next_value::<serde_json::Value>()? {
+                        serde_json::Value::String(s) => Some(s),
+                        serde_json::Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    }
+                } else {
+                    map.next_value_seed(Probe {
+                        path: &self.path[1..],
+                    })?
+                });
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found.flatten())
+    }
+
+    // Anything but an object holds no key.
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+/// A member name, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// One tenant: its detector and what went through it.
+pub struct Tenant<'r> {
+    /// Who.
+    pub id: TenantId,
+    /// Its detector, in its own instance.
+    pub detector: GuardedDetector<'r>,
+    /// Alerts it produced in this run.
+    pub alerts: u64,
+    /// Records of it quarantined in this run.
+    pub quarantined: u64,
+}
+
+/// One tenant's part of a buffer.
+pub struct TenantBatch {
+    /// Index of the tenant in [`Router::tenants`].
+    pub tenant: usize,
+    /// What its detector did; every index (errors, far-ahead records,
+    /// quarantined records) is a line of the whole buffer.
+    pub outcome: Guarded<BatchResult>,
+}
+
+/// Records to detectors, one per tenant (see the module documentation).
+pub struct Router<'r> {
+    runtime: &'r Runtime,
+    config: Config,
+    guard: GuardSettings,
+    key: Option<TenantKey>,
+    max_tenants: usize,
+    tenants: Vec<Tenant<'r>>,
+    index: HashMap<TenantId, usize>,
+    /// Per tenant: its lines of the current buffer, and where each came
+    /// from (reused between buffers).
+    scratch: Vec<(Vec<u8>, Vec<u32>)>,
+}
+
+impl<'r> Router<'r> {
+    /// A router by `key` (or, without one, a single detector created now).
+    pub fn new(
+        runtime: &'r Runtime,
+        config: &Config,
+        guard: GuardSettings,
+        key: Option<TenantKey>,
+        max_tenants: usize,
+    ) -> Result<Self, HostError> {
+        let mut router = Router {
+            runtime,
+            config: config.clone(),
+            guard,
+            key,
+            max_tenants: max_tenants.max(1),
+            tenants: Vec::new(),
+            index: HashMap::new(),
+            scratch: Vec::new(),
+        };
+        if router.key.is_none() {
+            router.tenant(TenantId::Missing)?;
+        }
+        Ok(router)
+    }
+
+    /// The tenant key, if records are routed.
+    pub fn key(&self) -> Option<&TenantKey> {
+        self.key.as_ref()
+    }
+
+    /// The tenants so far, in order of first appearance.
+    pub fn tenants(&self) -> &[Tenant<'r>] {
+        &self.tenants
+    }
+
+    /// The tenants, to call their detectors directly.
+    pub fn tenants_mut(&mut self) -> &mut [Tenant<'r>] {
+        &mut self.tenants
+    }
+
+    /// Adds a tenant restored from a snapshot (resuming a saved run).
+    pub fn restore(&mut self, id: TenantId, snapshot: &[u8]) -> Result<usize, HostError> {
+        let detector = GuardedDetector::restore(self.runtime, snapshot, self.guard)?;
+        Ok(self.add(id, detector))
+    }
+
+    fn add(&mut self, id: TenantId, detector: GuardedDetector<'r>) -> usize {
+        let i = self.tenants.len();
+        self.index.insert(id.clone(), i);
+        self.tenants.push(Tenant {
+            id,
+            detector,
+            alerts: 0,
+            quarantined: 0,
+        });
+        i
+    }
+
+    /// The index of tenant `id`, created if new (past `max_tenants`, the
+    /// shared [`TenantId::Other`]).
+    pub fn tenant(&mut self, id: TenantId) -> Result<usize, HostError> {
+        if let Some(&i) = self.index.get(&id) {
+            return Ok(i);
+        }
+        let named = self
+            .tenants
+            .iter()
+            .filter(|t| matches!(t.id, TenantId::Named(_)))
+            .count();
+        let id = match id {
+            TenantId::Named(_) if named >= self.max_tenants => TenantId::Other,
+            other => other,
+        };
+        if let Some(&i) = self.index.get(&id) {
+            return Ok(i);
+        }
+        let detector = GuardedDetector::create(self.runtime, &self.config, self.guard)?;
+        Ok(self.add(id, detector))
+    }
+
+    /// The index of the tenant `line` belongs to.
+    pub fn route(&mut self, line: &[u8]) -> Result<usize, HostError> {
+        let id = match self.key.as_ref().and_then(|k| k.tenant_of(line)) {
+            Some(v) => TenantId::Named(v),
+            None => TenantId::Missing,
+        };
+        self.tenant(id)
+    }
+
+    /// Pushes a buffer of NDJSON: each line to its tenant's detector (one
+    /// `push-ndjson` per tenant present), recovering from traps.
+    pub fn push_ndjson(&mut self, data: &[u8]) -> Result<Vec<TenantBatch>, HostError> {
+        if self.key.is_none() {
+            let outcome = self.tenants[0].detector.push_ndjson(data)?;
+            self.count(0, &outcome);
+            return Ok(vec![TenantBatch { tenant: 0, outcome }]);
+        }
+        for (buf, lines) in &mut self.scratch {
+            buf.clear();
+            lines.clear();
+        }
+        let mut start = 0;
+        let mut line_no = 0u32;
+        while start < data.len() {
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i + 1);
+            let line = &data[start..end];
+            if !line
+                .iter()
+                .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            {
+                let t = self.route(line)?;
+                if self.scratch.len() <= t {
+                    self.scratch.resize_with(t + 1, Default::default);
+                }
+                let (buf, lines) = &mut self.scratch[t];
+                buf.extend_from_slice(line);
+                if !line.ends_with(b"\n") {
+                    buf.push(b'\n');
+                }
+                lines.push(line_no);
+            }
+            start = end;
+            line_no += 1;
+        }
+        let mut batches = Vec::new();
+        for t in 0..self.scratch.len() {
+            if self.scratch[t].1.is_empty() {
+                continue;
+            }
+            let mut outcome = self.tenants[t].detector.push_ndjson(&self.scratch[t].0)?;
+            let lines = &self.scratch[t].1;
+            let map = |i: u32| lines.get(i as usize).copied().unwrap_or(i);
+            for e in &mut outcome.result.errors {
+                e.index = map(e.index);
+            }
+            for a in &mut outcome.result.ahead {
+                *a = map(*a);
+            }
+            for q in &mut outcome.quarantined {
+                q.index = map(q.index);
+            }
+            self.count(t, &outcome);
+            batches.push(TenantBatch { tenant: t, outcome });
+        }
+        Ok(batches)
+    }
+
+    fn count(&mut self, t: usize, outcome: &Guarded<BatchResult>) {
+        self.tenants[t].quarantined += outcome.quarantined.len() as u64;
+    }
+
+    /// Every tenant's final alerts, tenant by tenant.
+    pub fn drain(&mut self) -> Result<Vec<(usize, Alert)>, HostError> {
+        let mut out = Vec::new();
+        for (i, t) in self.tenants.iter_mut().enumerate() {
+            let alerts = t.detector.drain()?;
+            t.alerts += alerts.len() as u64;
+            out.extend(alerts.into_iter().map(|a| (i, a)));
+        }
+        Ok(out)
+    }
+
+    /// `flush` on every tenant's detector.
+    pub fn flush(&mut self, to: Option<i64>) -> Result<(), HostError> {
+        for t in &mut self.tenants {
+            t.detector.flush(to)?;
+        }
+        Ok(())
+    }
+
+    /// Every tenant's counters, in tenant order.
+    pub fn stats(&mut self) -> Result<Vec<Stats>, HostError> {
+        self.tenants
+            .iter_mut()
+            .map(|t| t.detector.stats())
+            .collect()
+    }
+
+    /// Rebuilds after traps, over every tenant.
+    pub fn recoveries(&self) -> u64 {
+        self.tenants.iter().map(|t| t.detector.recoveries()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(key: &str, line: &str) -> Option<String> {
+        TenantKey::parse(key).unwrap().tenant_of(line.as_bytes())
+    }
+
+    #[test]
+    fn the_key_is_read_without_the_rest_of_the_record() {
+        let r = r#"{"eventTime":"x","recipientAccountId":"111","userIdentity":{"accountId":222,"arn":"a"}}"#;
+        assert_eq!(tenant("recipientAccountId", r).as_deref(), Some("111"));
+        assert_eq!(tenant("userIdentity.accountId", r).as_deref(), Some("222"));
+        assert_eq!(tenant("userIdentity.missing", r), None);
+        assert_eq!(tenant("nope", r), None);
+        // Escaped names and values are read as JSON says.
+        assert_eq!(
+            tenant(
+                "recipientAccountId",
+                r#"{"x":"recipientAccountId","recipient\u0041ccountId":"a\"b"}"#
+            )
+            .as_deref(),
+            Some("a\"b")
+        );
+        // Not an object, not JSON, a value of the wrong type: no tenant.
+        assert_eq!(tenant("a", "[1,2]"), None);
+        assert_eq!(tenant("a", "{\"a\":"), None);
+        assert_eq!(tenant("a", r#"{"a":{"b":1}}"#), None);
+        assert_eq!(tenant("a", r#"{"a":null}"#), None);
+        // The first occurrence wins.
+        assert_eq!(tenant("a", r#"{"a":"1","a":"2"}"#).as_deref(), Some("1"));
+        assert!(TenantKey::parse("a..b").is_err());
+        assert!(TenantKey::parse("").is_err());
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for id in [
+            TenantId::Named("123".into()),
+            TenantId::Named("tenant-other".into()),
+            TenantId::Missing,
+            TenantId::Other,
+        ] {
+            assert_eq!(TenantId::from_state_name(&id.state_name()), Some(id));
+        }
+    }
+}
