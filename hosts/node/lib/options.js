@@ -1,0 +1,124 @@
+// Detector options (camelCase, JavaScript numbers) to the contract's
+// `config` record (wit/detector.wit) as the jco bindings take it.
+//
+// Only the shape and types are checked here: the bindings would silently
+// wrap a negative or fractional number into an unsigned integer, so such
+// values are refused before they get there. Ranges (a window of 0 ms, an
+// empty command list) are the component's to judge; its message names the
+// field.
+
+import { ConfigError } from './errors.js';
+
+/** The rules, by their short and full names; in the order `recon detect` runs them. */
+export const RULES = Object.freeze({
+  sentinel: 'sentinel-aws-cli-recon',
+  elastic: 'elastic-aws-discovery-burst',
+});
+const FULL_NAMES = new Set(Object.values(RULES));
+const PROFILES = new Set(['default', 'seed']);
+
+const U32_MAX = 0xffff_ffff;
+const U64_MAX = (1n << 64n) - 1n;
+
+const OPTION_KEYS = ['rules', 'profile', 'allowedLatenessMs', 'limits'];
+const RULE_KEYS = ['rule', 'windowMs', 'minDistinct', 'commands', 'providers'];
+const LIMIT_KEYS = ['maxEventBytes', 'maxOpenGroups', 'maxListEntries', 'maxTimeJumpMs', 'timeConfirmations'];
+
+function invalid(message) {
+  return new ConfigError('invalid-option', message);
+}
+
+function isPlainObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function checkKeys(obj, known, where) {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) {
+      throw invalid(`unknown option ${where}${key} (expected one of ${known.map((k) => where + k).join(', ')})`);
+    }
+  }
+}
+
+function show(v) {
+  return typeof v === 'bigint' ? `${v}n` : typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+/** An optional u32 (a non-negative integer number). */
+function u32(value, name) {
+  if (value === undefined || value === null) return undefined;
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > U32_MAX) {
+    throw invalid(`${name} must be an integer from 0 to ${U32_MAX}, got ${show(value)}`);
+  }
+  return n;
+}
+
+/** An optional u64 (a non-negative integer number or bigint), as a bigint. */
+function u64(value, name) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) return value;
+  throw invalid(`${name} must be a non-negative integer (a safe integer number, or a bigint below 2^64), got ${show(value)}`);
+}
+
+function stringList(value, name) {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) {
+    throw invalid(`${name} must be an array of strings`);
+  }
+  return [...value];
+}
+
+/** A rule's full name from its short or full name. */
+export function ruleName(name, where = 'rule') {
+  if (typeof name === 'string') {
+    if (Object.hasOwn(RULES, name)) return RULES[name];
+    if (FULL_NAMES.has(name)) return name;
+  }
+  throw invalid(
+    `${where}: unknown rule ${show(name)} (expected ${Object.keys(RULES).join(' or ')}, or ${[...FULL_NAMES].join(' or ')})`,
+  );
+}
+
+/**
+ * The contract's config for these options.
+ *
+ * @param {import('./index.js').DetectorOptions} [options]
+ */
+export function toConfig(options = {}) {
+  if (!isPlainObject(options)) throw invalid('the detector options must be an object');
+  checkKeys(options, OPTION_KEYS, '');
+  const rulesIn = options.rules ?? Object.keys(RULES);
+  if (!Array.isArray(rulesIn)) throw invalid('rules must be an array of rule names or rule objects');
+  const rules = rulesIn.map((r, i) => {
+    const where = `rules[${i}]`;
+    if (typeof r === 'string') return { rule: ruleName(r, where) };
+    if (!isPlainObject(r)) throw invalid(`${where} must be a rule name or an object with a rule field`);
+    checkKeys(r, RULE_KEYS, `${where}.`);
+    return {
+      rule: ruleName(r.rule, `${where}.rule`),
+      windowMs: u64(r.windowMs, `${where}.windowMs`),
+      minDistinct: u32(r.minDistinct, `${where}.minDistinct`),
+      commands: stringList(r.commands, `${where}.commands`),
+      providers: stringList(r.providers, `${where}.providers`),
+    };
+  });
+  const profile = options.profile ?? 'default';
+  if (!PROFILES.has(profile)) throw invalid(`profile must be "default" or "seed", got ${show(profile)}`);
+  const limitsIn = options.limits ?? {};
+  if (!isPlainObject(limitsIn)) throw invalid('limits must be an object');
+  checkKeys(limitsIn, LIMIT_KEYS, 'limits.');
+  return {
+    rules,
+    profile,
+    allowedLatenessMs: u64(options.allowedLatenessMs, 'allowedLatenessMs'),
+    limits: {
+      maxEventBytes: u32(limitsIn.maxEventBytes, 'limits.maxEventBytes'),
+      maxOpenGroups: u32(limitsIn.maxOpenGroups, 'limits.maxOpenGroups'),
+      maxListEntries: u32(limitsIn.maxListEntries, 'limits.maxListEntries'),
+      maxTimeJumpMs: u64(limitsIn.maxTimeJumpMs, 'limits.maxTimeJumpMs'),
+      timeConfirmations: u32(limitsIn.timeConfirmations, 'limits.timeConfirmations'),
+    },
+  };
+}
