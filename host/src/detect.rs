@@ -15,10 +15,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, select, unbounded};
 
 use crate::guard::{Guarded, GuardedScanner, Quarantined, ScannedPiece};
 use crate::input::{self, BufferPool, Chunk, ChunkOptions, InputMsg};
@@ -57,6 +59,49 @@ pub struct DetectOptions {
     /// trap on their own), one per line as read; created (or emptied) at
     /// the start of the run.
     pub quarantine: Option<PathBuf>,
+    /// Live mode: on a quiet stream, windows close on the host's clock
+    /// (see [`LiveOptions`]). `None`: windows close on event time only.
+    pub live: Option<LiveOptions>,
+    /// Set (by a signal handler, say) to stop reading: what was read is
+    /// still processed, the stream is then ended (or saved with `state`)
+    /// as at the end of input.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// Live mode. The component has no clock; when input pauses, the host
+/// advances each detector's watermark by the time that has passed on its
+/// own clock since the last input arrived (never *to* the wall clock), so
+/// a window on a quiet stream still closes and its alert leaves. Only a
+/// stream that is live is advanced: one whose watermark is within
+/// `max_lag` of the wall clock. A backtest piped from last year's exports
+/// is never advanced, and so loses nothing to a pause in its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// Input quiet for this long starts the host's clock.
+    pub idle: Duration,
+    /// How far behind the wall clock a watermark may be for its stream to
+    /// count as live.
+    pub max_lag: Duration,
+}
+
+/// Default [`LiveOptions::idle`]: 5 s.
+pub const DEFAULT_LIVE_IDLE: Duration = Duration::from_secs(5);
+/// Default [`LiveOptions::max_lag`]: one hour (CloudTrail delivers within
+/// about fifteen minutes).
+pub const DEFAULT_LIVE_MAX_LAG: Duration = Duration::from_secs(3600);
+
+/// How often the detecting thread looks at the clock and the stop flag
+/// while input is quiet.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Live mode's running state.
+struct LiveState {
+    options: LiveOptions,
+    last_input: Instant,
+    /// Each tenant's watermark when input paused (taken once it is idle).
+    paused: Option<Vec<Option<i64>>>,
+    /// Quiet time already added to the watermarks.
+    advanced: Duration,
 }
 
 /// Default [`DetectOptions::linger`]: 200 ms.
@@ -109,6 +154,11 @@ pub struct Summary {
     pub quarantined: u64,
     /// Times a component instance was rebuilt after a trap.
     pub recoveries: u64,
+    /// Windows closed on the host's clock in live mode (flush calls that
+    /// advanced a watermark).
+    pub live_advances: u64,
+    /// The run was stopped (`DetectOptions::stop`) before its input ended.
+    pub stopped: bool,
 }
 
 /// A failure that stops the run.
@@ -182,6 +232,10 @@ struct Sink<'a, 'r, O: Write, E: Write> {
     pool: BufferPool,
     /// The reader's line limit, for messages.
     max_line: usize,
+    live: Option<LiveState>,
+    stop: Option<Arc<AtomicBool>>,
+    /// How long buffered lines may wait in the chunker (for a clean stop).
+    linger: Duration,
 }
 
 impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
@@ -314,23 +368,99 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         Ok(())
     }
 
-    /// Every chunk through `push-ndjson` on this thread.
-    fn run_direct(&mut self, chunks: &Receiver<InputMsg>) -> Result<(), DetectError> {
-        for msg in chunks {
-            match msg {
-                InputMsg::Chunk(source, mut chunk) => {
-                    let batches = self.router.push_ndjson(&chunk.data)?;
-                    self.pool.put(std::mem::take(&mut chunk.data));
-                    for b in &batches {
-                        self.guarded(source, &chunk, 0, &b.outcome, &[])?;
-                    }
-                    self.drain()?;
-                }
-                InputMsg::Unreadable(_, e) => self.unreadable(e)?,
-                InputMsg::TooLarge(source, loc, bytes) => self.too_large(source, loc, bytes)?,
+    /// Input arrived: live mode's clock starts again from here.
+    fn input_seen(&mut self) {
+        if let Some(live) = &mut self.live {
+            live.last_input = Instant::now();
+            live.paused = None;
+            live.advanced = Duration::ZERO;
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+
+    /// Input is quiet: in live mode, once it has been for `idle`, advance
+    /// every live watermark by the quiet time (in whole seconds) and write
+    /// the alerts that closes.
+    fn tick(&mut self) -> Result<(), DetectError> {
+        let Some(live) = &mut self.live else {
+            return Ok(());
+        };
+        let quiet = live.last_input.elapsed();
+        if quiet < live.options.idle {
+            return Ok(());
+        }
+        if live.paused.is_none() {
+            let mut marks = Vec::new();
+            for t in self.router.tenants_mut() {
+                let stats = t.detector.stats()?;
+                marks.push(stats.rules.iter().filter_map(|r| r.watermark).max());
+            }
+            live.paused = Some(marks);
+        }
+        let quiet = Duration::from_secs(quiet.as_secs());
+        if quiet <= live.advanced {
+            return Ok(());
+        }
+        live.advanced = quiet;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let max_lag = live.options.max_lag.as_millis() as i64;
+        let marks = live.paused.clone().unwrap_or_default();
+        for (t, mark) in self.router.tenants_mut().iter_mut().zip(marks) {
+            let Some(mark) = mark else { continue };
+            if now_ms.saturating_sub(mark) <= max_lag {
+                t.detector
+                    .flush(Some(mark.saturating_add(quiet.as_millis() as i64)))?;
+                self.summary.live_advances += 1;
             }
         }
-        Ok(())
+        self.drain()
+    }
+
+    fn handle(&mut self, msg: InputMsg) -> Result<(), DetectError> {
+        match msg {
+            InputMsg::Chunk(source, mut chunk) => {
+                self.input_seen();
+                let batches = self.router.push_ndjson(&chunk.data)?;
+                self.pool.put(std::mem::take(&mut chunk.data));
+                for b in &batches {
+                    self.guarded(source, &chunk, 0, &b.outcome, &[])?;
+                }
+                self.drain()
+            }
+            InputMsg::Unreadable(_, e) => self.unreadable(e),
+            InputMsg::TooLarge(source, loc, bytes) => {
+                self.input_seen();
+                self.too_large(source, loc, bytes)
+            }
+        }
+    }
+
+    /// Every chunk through `push-ndjson` on this thread.
+    fn run_direct(&mut self, chunks: &Receiver<InputMsg>) -> Result<(), DetectError> {
+        loop {
+            match chunks.recv_timeout(TICK) {
+                Ok(msg) => self.handle(msg)?,
+                Err(RecvTimeoutError::Timeout) => self.tick()?,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            if self.stop_requested() {
+                // What the chunker holds leaves within its linger.
+                self.summary.stopped = true;
+                loop {
+                    match chunks.recv_timeout(self.linger + TICK) {
+                        Ok(msg) => self.handle(msg)?,
+                        Err(_) => return Ok(()),
+                    }
+                }
+            }
+        }
     }
 
     /// Chunks scanned by `workers` threads, applied here in input order.
@@ -371,13 +501,24 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         let mut next_apply = 0u64;
         let mut ready: BTreeMap<u64, Done> = BTreeMap::new();
         let mut input_open = true;
+        let mut stop_deadline: Option<Instant> = None;
         let stopped = || DetectError::from(HostError::Load("the scanning threads stopped".into()));
         while input_open || next_apply < next_seq {
             let in_flight = (next_seq - next_apply) as usize;
             if input_open && in_flight < max_in_flight {
+                if let Some(deadline) = stop_deadline {
+                    if Instant::now() >= deadline {
+                        input_open = false;
+                        continue;
+                    }
+                } else if self.stop_requested() {
+                    self.summary.stopped = true;
+                    stop_deadline = Some(Instant::now() + self.linger + TICK);
+                }
                 select! {
                     recv(chunks) -> msg => match msg {
                         Ok(InputMsg::Chunk(source, chunk)) => {
+                            self.input_seen();
                             // Never blocks: at most `max_in_flight` jobs are queued.
                             jobs.send(Job { seq: next_seq, source, chunk }).map_err(|_| stopped())?;
                             next_seq += 1;
@@ -391,6 +532,11 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
                     recv(done) -> d => {
                         let d = d.map_err(|_| stopped())?;
                         ready.insert(d.seq, d);
+                    }
+                    default(TICK) => {
+                        if next_apply == next_seq {
+                            self.tick()?;
+                        }
                     }
                 }
             } else {
@@ -554,6 +700,14 @@ pub fn detect<O: Write, E: Write>(
         summary: Summary::default(),
         pool: BufferPool::default(),
         max_line,
+        live: options.live.map(|options| LiveState {
+            options,
+            last_input: Instant::now(),
+            paused: None,
+            advanced: Duration::ZERO,
+        }),
+        stop: options.stop.clone(),
+        linger: options.linger,
     };
     let (in_tx, in_rx) = bounded::<InputMsg>(workers * 2 + 2);
     let inputs = inputs.to_vec();
@@ -569,7 +723,11 @@ pub fn detect<O: Write, E: Write>(
     };
     // Unblocks the chunker if the run stopped early.
     drop(in_rx);
-    let _ = chunker.join();
+    if !sink.summary.stopped {
+        // Stopped, the chunker may wait on a reader blocked in a read that
+        // will not return: leave it.
+        let _ = chunker.join();
+    }
     run?;
     match &options.state {
         Some(path) if !options.finish => {
@@ -688,6 +846,19 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
         "recon: read {} records; {} alerts",
         s.records, s.alerts
     )];
+    if s.stopped {
+        lines.push(
+            "recon: stopped by a signal: what was read was processed and the stream ended \
+             (or saved) as at the end of input"
+                .to_owned(),
+        );
+    }
+    if s.live_advances > 0 {
+        lines.push(format!(
+            "recon: live mode: {} watermark advances on this machine's clock while input was quiet",
+            s.live_advances
+        ));
+    }
     if s.quarantined > 0 {
         lines.push(format!(
             "recon: {} records quarantined: each made the component trap on its own \

@@ -4,6 +4,8 @@
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -124,6 +126,24 @@ fn run_gen(args: GenArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LiveMode {
+    Auto,
+    On,
+    Off,
+}
+
+/// True if stdin is a pipe, a terminal or a socket (not a file).
+fn stdin_is_a_stream() -> bool {
+    use std::os::fd::AsFd;
+    let Ok(fd) = io::stdin().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    std::fs::File::from(fd)
+        .metadata()
+        .is_ok_and(|m| !m.file_type().is_file())
+}
+
 #[derive(Args)]
 struct DetectArgs {
     /// Input files; `-` is stdin (the default when none is given).
@@ -176,6 +196,12 @@ struct DetectArgs {
     /// `recipientAccountId`); alerts then carry a `tenant` member.
     #[arg(long, value_name = "FIELD")]
     tenant_key: Option<String>,
+    /// Live mode: when input goes quiet, close windows on this machine's
+    /// clock (advancing by the time passed since input paused, only for a
+    /// stream within `live.max_lag_seconds` of the wall clock). `auto`: on
+    /// when reading stdin from a pipe or terminal.
+    #[arg(long, value_enum, default_value_t = LiveMode::Auto)]
+    live: LiveMode,
     /// Write records that make the component trap on their own (they are
     /// left out, reported and counted) to this file, one per line.
     #[arg(long, value_name = "FILE")]
@@ -227,6 +253,20 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
     {
         eprintln!("recon: the compiled component in the cache was not used ({why}); recompiled it");
     }
+    let reads_stdin = inputs.iter().all(|p| p.as_os_str() == "-");
+    let live = match args.live {
+        LiveMode::On => Some(settings.live_options()?),
+        LiveMode::Auto if reads_stdin && stdin_is_a_stream() => Some(settings.live_options()?),
+        _ => None,
+    };
+    // SIGINT and SIGTERM stop reading; what was read is processed and the
+    // stream ended (or saved) as at the end of input.
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
+            .context("installing the signal handler")?;
+    }
     let options = DetectOptions {
         settings,
         show_rejects: args.show_rejects,
@@ -234,6 +274,8 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
         state: args.state,
         finish: args.finish,
         quarantine: args.quarantine,
+        live,
+        stop: Some(stop),
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -39,6 +39,7 @@ use serde::Deserialize;
 
 use std::time::Duration;
 
+use crate::detect::{DEFAULT_LIVE_IDLE, DEFAULT_LIVE_MAX_LAG, LiveOptions};
 use crate::guard::GuardSettings;
 use crate::runtime::{Config, Limits, Profile, Rule, RuleConfig, SandboxLimits};
 use crate::tenants::{DEFAULT_MAX_TENANTS, TenantKey};
@@ -177,6 +178,22 @@ pub struct FileSettings {
     /// One detector per tenant.
     #[serde(default)]
     pub tenants: TenantsSection,
+    /// Live mode.
+    #[serde(default)]
+    pub live: LiveSection,
+}
+
+/// Live mode: windows close on the host's clock when a live stream goes
+/// quiet (see `detect::LiveOptions`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveSection {
+    /// Milliseconds of quiet input before the host's clock moves the
+    /// watermark (default 5000).
+    pub idle_ms: Option<u64>,
+    /// A stream whose watermark is further behind the wall clock than this
+    /// is a backtest, never advanced (default 3600).
+    pub max_lag_seconds: Option<u64>,
 }
 
 /// Routing records to one detector per tenant, each in its own component
@@ -333,6 +350,26 @@ impl FileSettings {
                 })?;
         }
         Ok(g)
+    }
+
+    /// Live mode's settings.
+    pub fn live_options(&self) -> Result<LiveOptions, SettingsError> {
+        let idle = self
+            .live
+            .idle_ms
+            .map_or(DEFAULT_LIVE_IDLE, Duration::from_millis);
+        if idle.is_zero() {
+            return Err(SettingsError::Invalid(
+                "live.idle_ms must be at least 1".into(),
+            ));
+        }
+        Ok(LiveOptions {
+            idle,
+            max_lag: self
+                .live
+                .max_lag_seconds
+                .map_or(DEFAULT_LIVE_MAX_LAG, Duration::from_secs),
+        })
     }
 
     /// The tenant key, if records are routed by tenant.

@@ -5,6 +5,7 @@
 mod cli;
 mod component;
 mod differential;
+mod live;
 mod recovery;
 mod reference;
 mod samples;

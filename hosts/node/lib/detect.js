@@ -1,0 +1,160 @@
+// `detect(source, options)`: records in, alerts out as they become final.
+
+import { Readable } from 'node:stream';
+
+import { Detector } from './detector.js';
+import { chunkLoc, readChunks } from './input.js';
+
+const DEFAULT_CHUNK_BYTES = 1 << 20;
+const DEFAULT_LINGER_MS = 200;
+const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
+
+const DETECT_KEYS = ['detector', 'finish', 'chunkBytes', 'lingerMs', 'onBatch', 'onSkip', 'signal'];
+
+/** Whether `source` is bytes (a stream, a buffer, a string) rather than records. */
+function isByteSource(source) {
+  return (
+    typeof source === 'string' ||
+    source instanceof Uint8Array ||
+    source instanceof Readable ||
+    (typeof globalThis.ReadableStream === 'function' && source instanceof globalThis.ReadableStream)
+  );
+}
+
+function recordLine(item) {
+  if (typeof item === 'string') return item;
+  if (item instanceof Uint8Array) return Buffer.from(item.buffer, item.byteOffset, item.byteLength);
+  if (item !== null && typeof item === 'object') return JSON.stringify(item);
+  throw new TypeError('each record must be a string, a Uint8Array or an object');
+}
+
+/**
+ * Iterates an (async) iterable of records and yields NDJSON batches of
+ * about `chunkBytes`, or sooner when the source pauses for `lingerMs`.
+ */
+async function* recordBatches(source, chunkBytes, lingerMs) {
+  const it = source[Symbol.asyncIterator] ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  const nl = Buffer.from('\n');
+  let parts = [];
+  let size = 0;
+  let lines = 0;
+  let first = 1;
+  const take = () => {
+    const batch = { data: Buffer.concat(parts), locs: { record: first } };
+    first += lines;
+    parts = [];
+    size = 0;
+    lines = 0;
+    return batch;
+  };
+  let pending = null;
+  try {
+    for (;;) {
+      pending ??= Promise.resolve(it.next());
+      let result;
+      if (parts.length > 0 && Number.isFinite(lingerMs)) {
+        let timer;
+        const paused = new Promise((resolve) => {
+          timer = setTimeout(resolve, lingerMs, null);
+        });
+        result = await Promise.race([pending, paused]);
+        clearTimeout(timer);
+        if (result === null) {
+          yield take();
+          continue;
+        }
+      } else {
+        result = await pending;
+      }
+      pending = null;
+      if (result.done) break;
+      const line = recordLine(result.value);
+      const bytes = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
+      parts.push(bytes);
+      size += bytes.length;
+      // An item is a record, or several lines of NDJSON.
+      for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) lines += 1;
+      if (bytes.length === 0 || bytes[bytes.length - 1] !== 0x0a) {
+        parts.push(nl);
+        size += 1;
+        lines += 1;
+      }
+      if (size >= chunkBytes) yield take();
+    }
+    if (parts.length > 0) yield take();
+  } finally {
+    if (pending === null) await it.return?.();
+    else Promise.resolve(it.return?.()).catch(() => {});
+  }
+}
+
+/**
+ * Runs the rules over `source` and yields alerts as they become final,
+ * then ends the stream (`flush()`) and yields the rest. Returns the
+ * detector's final stats (the value of the generator's last `next()`).
+ *
+ * `source` is either bytes, read as `recon detect` reads a file (a Node
+ * Readable such as `fs.createReadStream(path)` or `process.stdin`, a web
+ * ReadableStream, a Buffer or a string: NDJSON, `{"Records":[...]}`, a JSON
+ * array, gzipped or not), or an (async) iterable of records (strings such
+ * as the lines `readline` yields, Buffers, or objects, serialised with
+ * JSON.stringify), which are batched into `pushNdjson` calls.
+ *
+ * @param {any} source
+ * @param {import('./index.js').DetectOptions} [options]
+ */
+export async function* detect(source, options = {}) {
+  const detectorOptions = { ...options };
+  for (const k of DETECT_KEYS) delete detectorOptions[k];
+  const {
+    detector: given,
+    finish = true,
+    chunkBytes = DEFAULT_CHUNK_BYTES,
+    lingerMs = DEFAULT_LINGER_MS,
+    onBatch,
+    onSkip,
+    signal,
+  } = options;
+  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw new RangeError('chunkBytes must be a positive integer');
+  if (typeof lingerMs !== 'number' || !(lingerMs >= 0)) throw new RangeError('lingerMs must be a non-negative number');
+  if (given && Object.keys(detectorOptions).length > 0) {
+    throw new TypeError('pass either a detector or detector options, not both');
+  }
+  const detector = given ?? (await Detector.create(detectorOptions));
+  try {
+    let batches;
+    if (isByteSource(source)) {
+      const maxLineBytes = detectorOptions.limits?.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+      batches = readChunks(source, { chunkBytes, lingerMs, maxLineBytes });
+    } else if (source && (source[Symbol.asyncIterator] || source[Symbol.iterator])) {
+      batches = recordBatches(source, chunkBytes, lingerMs);
+    } else {
+      throw new TypeError('detect takes a stream, a Buffer, a string, or an (async) iterable of records');
+    }
+    for await (const batch of batches) {
+      signal?.throwIfAborted();
+      if (batch.type === 'too-large') {
+        onSkip?.({ loc: batch.loc, bytes: batch.bytes });
+        continue;
+      }
+      const result = detector.pushNdjson(batch.data);
+      onBatch?.(result, (index) => locate(batch, index));
+      yield* detector.drain();
+    }
+    signal?.throwIfAborted();
+    if (finish) {
+      detector.flush();
+      yield* detector.drain();
+    }
+    return detector.stats();
+  } finally {
+    if (!given) detector.close();
+  }
+}
+
+function locate(batch, index) {
+  if (batch.locs && batch.locs.record !== undefined && !Array.isArray(batch.locs)) {
+    return { record: batch.locs.record + index };
+  }
+  return chunkLoc(batch, index);
+}

@@ -1,0 +1,266 @@
+// The `detector` resource of wit/detector.wit, in the shape JavaScript
+// expects: camelCase options, Numbers, plain objects, thrown Errors.
+
+import { toAlert } from './alert.js';
+import { instantiateComponent } from './component.js';
+import { EventError, ReconError, configErrorFrom, snapshotErrorFrom } from './errors.js';
+import { toConfig } from './options.js';
+
+const CONSTRUCT = Symbol('construct');
+const DISPOSE = Symbol.dispose ?? Symbol.for('nodejs.dispose');
+const encoder = new TextEncoder();
+
+/** True for a typed error value the bindings throw (a WIT `result` error case). */
+function isErrorValue(e) {
+  return e !== null && typeof e === 'object' && !(e instanceof Error);
+}
+
+function num(v) {
+  return typeof v === 'bigint' ? Number(v) : v;
+}
+
+function reasons(list) {
+  const out = {};
+  for (const { reason, count } of list) out[reason] = num(count);
+  return out;
+}
+
+/** A WIT batch-result as a plain object. */
+function batchResult(r) {
+  return {
+    records: r.records,
+    rejected: r.rejected,
+    rules: r.rules.map((c) => ({
+      rule: c.rule,
+      accepted: c.accepted,
+      filtered: c.filtered,
+      late: c.late,
+      rejected: c.rejected,
+    })),
+    errors: r.errors.map((e) => ({
+      index: e.index,
+      rule: e.rule ?? null,
+      reason: e.error.reason,
+      message: e.error.message,
+    })),
+    ahead: Array.from(r.ahead),
+  };
+}
+
+function eventText(event) {
+  if (typeof event === 'string') return event;
+  if (event !== null && typeof event === 'object' && !ArrayBuffer.isView(event)) return JSON.stringify(event);
+  throw new TypeError('an event must be a JSON string or an object');
+}
+
+function toBytes(data) {
+  if (typeof data === 'string') return encoder.encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new TypeError('pushNdjson takes a string, a Uint8Array (Buffer) or an ArrayBuffer');
+}
+
+function timeArg(to) {
+  if (to === undefined || to === null) return undefined;
+  if (to instanceof Date) to = to.getTime();
+  if (typeof to === 'number' && Number.isSafeInteger(to)) return BigInt(to);
+  if (typeof to === 'bigint' && BigInt.asIntN(64, to) === to) return to;
+  throw new TypeError(`flush takes a time in ms since the epoch (an integer or a Date), got ${String(to)}`);
+}
+
+/**
+ * One running detection (its rules, open windows, watermark, pending alerts
+ * and counters) in a component instance of its own.
+ */
+export class Detector {
+  #handle;
+  #rules;
+  #failure = null;
+  #closed = false;
+
+  /** @private Use `Detector.create` or `Detector.restore`. */
+  constructor(token, handle) {
+    if (token !== CONSTRUCT) throw new TypeError('use Detector.create(options) or Detector.restore(bytes)');
+    this.#handle = handle;
+    this.#rules = Object.freeze(handle.stats().rules.map((r) => r.rule));
+  }
+
+  /**
+   * Builds a detector. Throws a ConfigError when the options are invalid.
+   *
+   * @param {import('./index.js').DetectorOptions} [options]
+   * @returns {Promise<Detector>}
+   */
+  static async create(options = {}) {
+    const config = toConfig(options);
+    const api = await instantiateComponent();
+    let handle;
+    try {
+      handle = api.Detector.create(config);
+    } catch (e) {
+      throw isErrorValue(e) ? configErrorFrom(e) : e;
+    }
+    return new Detector(CONSTRUCT, handle);
+  }
+
+  /**
+   * Rebuilds a detector from bytes written by `snapshot()`, with the
+   * configuration, state and counters it had then. Throws a SnapshotError
+   * for damaged or foreign bytes.
+   *
+   * @param {Uint8Array | ArrayBuffer} bytes
+   * @returns {Promise<Detector>}
+   */
+  static async restore(bytes) {
+    const data = toBytes(bytes);
+    const api = await instantiateComponent();
+    let handle;
+    try {
+      handle = api.Detector.restore(data);
+    } catch (e) {
+      throw isErrorValue(e) ? snapshotErrorFrom(e) : e;
+    }
+    return new Detector(CONSTRUCT, handle);
+  }
+
+  /** The rules (full names), in configuration order: the order of per-rule results and stats. */
+  get rules() {
+    return this.#rules;
+  }
+
+  /** Calls into the component; a trap (a bug, memory exhausted) ends this detector. */
+  #call(fn) {
+    if (this.#closed) throw new ReconError('the detector is closed');
+    if (this.#failure) {
+      throw new ReconError(`the detector failed earlier and cannot be used: ${this.#failure.message}`, {
+        cause: this.#failure,
+      });
+    }
+    try {
+      return fn(this.#handle);
+    } catch (e) {
+      if (isErrorValue(e) || e instanceof TypeError) throw e;
+      this.#failure = e;
+      throw new ReconError(`the detector component failed: ${e?.message ?? e}`, { cause: e });
+    }
+  }
+
+  /**
+   * Pushes one event (a JSON object, as text or as an object, which is
+   * serialised with JSON.stringify) through every rule. Returns what each
+   * rule made of it, in configuration order; throws an EventError (with
+   * its `reason`) when no rule can read it.
+   *
+   * @param {string | object} event
+   * @returns {{ rule: string, outcome: 'accepted' | 'filtered' | 'late' | 'state-limit' }[]}
+   */
+  push(event) {
+    const text = eventText(event);
+    let outcomes;
+    try {
+      outcomes = this.#call((h) => h.push(text));
+    } catch (e) {
+      if (isErrorValue(e)) throw new EventError(e.reason, e.message);
+      throw e;
+    }
+    return outcomes.map((outcome, i) => ({ rule: this.#rules[i], outcome }));
+  }
+
+  /**
+   * Pushes many events, in order, as `push` on each would; never throws for
+   * a bad event: rejections are in the result, by index.
+   *
+   * @param {Iterable<string | object>} events
+   */
+  pushBatch(events) {
+    const texts = Array.from(events, eventText);
+    return batchResult(this.#call((h) => h.pushBatch(texts)));
+  }
+
+  /**
+   * Pushes the records of newline-delimited JSON, one per line, in order
+   * (a `\r` before `\n` is dropped; blank lines are skipped but count in
+   * indexes; the last line needs no line end). Never throws for a bad
+   * record: rejections are in the result, by line index.
+   *
+   * @param {string | Uint8Array | ArrayBuffer} data
+   */
+  pushNdjson(data) {
+    const bytes = toBytes(data);
+    return batchResult(this.#call((h) => h.pushNdjson(bytes)));
+  }
+
+  /**
+   * Advances the watermark to `to` (ms since the epoch, or a Date) if that is
+   * later than it, closing every window that became final; with no
+   * argument, ends the stream: closes every window (later events are
+   * late). Returns how many alerts the closed windows produced (collect
+   * them with `drain`).
+   *
+   * @param {number | bigint | Date} [to]
+   * @returns {number}
+   */
+  flush(to) {
+    const arg = timeArg(to);
+    return this.#call((h) => h.flush(arg));
+  }
+
+  /**
+   * The alerts produced so far, which the detector then forgets: ordered by
+   * window end, then rule (configuration order), then group.
+   *
+   * @returns {import('./index.js').Alert[]}
+   */
+  drain() {
+    return this.#call((h) => h.drain()).map(toAlert);
+  }
+
+  /** The detector's counters, 64-bit counts as Numbers. */
+  stats() {
+    const s = this.#call((h) => h.stats());
+    return {
+      pushed: num(s.pushed),
+      rejected: num(s.rejected),
+      rejectedByReason: reasons(s.rejectedByReason),
+      rules: s.rules.map((r) => ({
+        rule: r.rule,
+        pushed: num(r.pushed),
+        accepted: num(r.accepted),
+        filtered: num(r.filtered),
+        rejected: num(r.rejected),
+        rejectedByReason: reasons(r.rejectedByReason),
+        late: num(r.late),
+        openWindows: r.openWindows,
+        openGroups: r.openGroups,
+        alerts: num(r.alerts),
+        ahead: num(r.ahead),
+        watermark: r.watermark === undefined ? null : num(r.watermark),
+      })),
+      pendingAlerts: s.pendingAlerts,
+    };
+  }
+
+  /**
+   * Configuration, open windows, watermarks, pending alerts and counters
+   * as bytes for `Detector.restore` (checksummed and versioned by the
+   * component).
+   *
+   * @returns {Uint8Array}
+   */
+  snapshot() {
+    return this.#call((h) => h.snapshot());
+  }
+
+  /** Frees the detector's state in the component; later calls throw. */
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handle[DISPOSE]?.();
+    this.#handle = null;
+  }
+
+  [DISPOSE]() {
+    this.close();
+  }
+}

@@ -1,0 +1,209 @@
+// The `recon` configuration file (TOML), read as the Rust host reads it
+// (host/src/settings.rs): every key optional, unknown keys an error, values
+// checked against the types the Rust host declares.
+//
+//   rules = ["sentinel", "elastic"]   # default: all
+//   profile = "default"               # or "seed"
+//   allowed_lateness_seconds = 60
+//   chunk_kib = 1024                  # bytes of input per call into the component
+//   workers = 2                       # accepted; this host scans on one thread
+//   [sentinel] window_seconds, min_distinct, commands
+//   [elastic]  window_seconds, min_distinct, providers
+//   [limits]   max_event_bytes, max_open_groups, max_list_entries,
+//              max_time_jump_seconds, time_confirmations
+//   [sandbox]  max_memory_mib, max_call_ms, fuel_per_call
+//              (checked, but not enforceable under V8: see docs/hosts/node.md)
+
+import { readFile } from 'node:fs/promises';
+import { parse } from 'smol-toml';
+
+import { RULES } from './options.js';
+
+/** Default KiB of input per call into the component. */
+export const DEFAULT_CHUNK_KIB = 1024;
+/** Largest accepted `chunk_kib`. */
+export const MAX_CHUNK_KIB = 64 * 1024;
+
+const U32_MAX = 0xffff_ffffn;
+const U64_MAX = (1n << 64n) - 1n;
+
+/** A configuration file or setting that cannot be used. */
+export class SettingsError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'SettingsError';
+  }
+}
+
+const SECTIONS = {
+  '': {
+    rules: 'rules',
+    profile: 'profile',
+    allowed_lateness_seconds: 'u64',
+    chunk_kib: 'usize',
+    workers: 'usize',
+    sentinel: 'table',
+    elastic: 'table',
+    limits: 'table',
+    sandbox: 'table',
+  },
+  sentinel: { window_seconds: 'u64', min_distinct: 'u32', commands: 'strings', providers: 'strings' },
+  elastic: { window_seconds: 'u64', min_distinct: 'u32', commands: 'strings', providers: 'strings' },
+  limits: {
+    max_event_bytes: 'u32',
+    max_open_groups: 'u32',
+    max_list_entries: 'u32',
+    max_time_jump_seconds: 'u64',
+    time_confirmations: 'u32',
+  },
+  sandbox: { max_memory_mib: 'u64', max_call_ms: 'u64', fuel_per_call: 'u64' },
+};
+
+function describe(v) {
+  if (typeof v === 'bigint') return `integer \`${v}\``;
+  if (typeof v === 'number') return `floating point \`${v}\``;
+  if (typeof v === 'string') return `string ${JSON.stringify(v)}`;
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'boolean') return `boolean \`${v}\``;
+  return typeof v === 'object' ? 'table' : typeof v;
+}
+
+function check(section, key, value) {
+  const kind = SECTIONS[section][key];
+  const where = section ? `${section}.${key}` : key;
+  const bad = (expected) => new SettingsError(`${where}: invalid value: ${describe(value)}, expected ${expected}`);
+  switch (kind) {
+    case 'u32':
+      if (typeof value !== 'bigint' || value < 0n || value > U32_MAX) throw bad('an integer from 0 to 4294967295');
+      return Number(value);
+    case 'u64':
+    case 'usize':
+      if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) throw bad('a non-negative integer');
+      return value;
+    case 'strings':
+      if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) throw bad('an array of strings');
+      return [...value];
+    case 'rules':
+      if (!Array.isArray(value)) throw bad('an array of rule names');
+      for (const r of value) {
+        if (typeof r !== 'string' || !Object.hasOwn(RULES, r)) {
+          throw new SettingsError(`${where}: unknown variant ${describe(r)}, expected \`sentinel\` or \`elastic\``);
+        }
+      }
+      return [...value];
+    case 'profile':
+      if (value !== 'default' && value !== 'seed') {
+        throw new SettingsError(`${where}: unknown variant ${describe(value)}, expected \`default\` or \`seed\``);
+      }
+      return value;
+    case 'table':
+      if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) throw bad('a table');
+      return readSection(key, value);
+    default:
+      throw new SettingsError(`${where}: unexpected setting`);
+  }
+}
+
+function readSection(section, table) {
+  const known = SECTIONS[section];
+  const out = {};
+  for (const [key, value] of Object.entries(table)) {
+    if (!Object.hasOwn(known, key)) {
+      const where = section ? ` in [${section}]` : '';
+      throw new SettingsError(
+        `unknown field \`${key}\`${where}, expected one of ${Object.keys(known)
+          .map((k) => `\`${k}\``)
+          .join(', ')}`,
+      );
+    }
+    out[key] = check(section, key, value);
+  }
+  return out;
+}
+
+/**
+ * Parses configuration text into settings (snake_case keys as in the file;
+ * integers as BigInts). Throws a SettingsError naming the key at fault.
+ */
+export function parseSettings(text) {
+  let table;
+  try {
+    table = parse(text, { integersAsBigInt: true });
+  } catch (e) {
+    throw new SettingsError(e.message);
+  }
+  const s = readSection('', table);
+  for (const name of ['sentinel', 'elastic', 'limits', 'sandbox']) s[name] ??= {};
+  return s;
+}
+
+/** Reads and parses a configuration file; errors name the file. */
+export async function loadSettings(path) {
+  let text;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new SettingsError(`reading ${path}: ${e.message}`);
+  }
+  try {
+    return parseSettings(text);
+  } catch (e) {
+    throw new SettingsError(`${path}: ${e.message}`);
+  }
+}
+
+/** The rules to run, in the Rust host's output order (sentinel, elastic), without duplicates; all when none are named. */
+export function ruleNames(settings) {
+  const all = Object.keys(RULES);
+  const named = settings.rules;
+  if (!named || named.length === 0) return all;
+  return all.filter((r) => named.includes(r));
+}
+
+function ms(field, seconds) {
+  if (seconds === undefined) return undefined;
+  const v = BigInt(seconds) * 1000n;
+  if (v > U64_MAX) throw new SettingsError(`${field} = ${seconds} is too large`);
+  return v;
+}
+
+/** The detector options (see `Detector.create`) these settings stand for. */
+export function detectorOptions(settings) {
+  return {
+    rules: ruleNames(settings).map((name) => {
+      const section = settings[name] ?? {};
+      const rule = { rule: name };
+      if (section.window_seconds !== undefined) rule.windowMs = ms('window_seconds', section.window_seconds);
+      if (section.min_distinct !== undefined) rule.minDistinct = section.min_distinct;
+      if (section.commands !== undefined) rule.commands = section.commands;
+      if (section.providers !== undefined) rule.providers = section.providers;
+      return rule;
+    }),
+    profile: settings.profile ?? 'default',
+    allowedLatenessMs: ms('allowed_lateness_seconds', settings.allowed_lateness_seconds),
+    limits: {
+      maxEventBytes: settings.limits?.max_event_bytes,
+      maxOpenGroups: settings.limits?.max_open_groups,
+      maxListEntries: settings.limits?.max_list_entries,
+      maxTimeJumpMs: ms('max_time_jump_seconds', settings.limits?.max_time_jump_seconds),
+      timeConfirmations: settings.limits?.time_confirmations,
+    },
+  };
+}
+
+/** Bytes of input per call into the component. */
+export function chunkBytes(settings) {
+  const kib = settings.chunk_kib ?? BigInt(DEFAULT_CHUNK_KIB);
+  if (kib < 1n || kib > BigInt(MAX_CHUNK_KIB)) {
+    throw new SettingsError(`chunk_kib = ${kib} is out of range; it must be between 1 and ${MAX_CHUNK_KIB}`);
+  }
+  return Number(kib) * 1024;
+}
+
+/** Checks `workers` as the Rust host does (this host scans on one thread whatever it says). */
+export function checkWorkers(settings) {
+  const w = settings.workers;
+  if (w === undefined) return;
+  if (w === 0n) throw new SettingsError('workers must be at least 1');
+  if (w > 256n) throw new SettingsError(`workers = ${w} is out of range; it must be between 1 and 256`);
+}
