@@ -24,7 +24,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, select, unb
 
 use crate::guard::{Guarded, GuardedScanner, Quarantined, ScannedPiece};
 use crate::input::{self, BufferPool, Chunk, ChunkOptions, InputMsg};
-use crate::output::alert_json_for;
+use crate::output::{Format, alert_line};
 use crate::runtime::{
     BatchError, BatchResult, Config, HostError, RejectReason, Rule, RuleStats, Runtime, Stats,
 };
@@ -66,6 +66,8 @@ pub struct DetectOptions {
     /// still processed, the stream is then ended (or saved with `state`)
     /// as at the end of input.
     pub stop: Option<Arc<AtomicBool>>,
+    /// How alerts are written.
+    pub format: Format,
 }
 
 /// Live mode. The component has no clock; when input pauses, the host
@@ -234,6 +236,7 @@ struct Sink<'a, 'r, O: Write, E: Write> {
     max_line: usize,
     live: Option<LiveState>,
     stop: Option<Arc<AtomicBool>>,
+    format: Format,
     /// How long buffered lines may wait in the chunker (for a clean stop).
     linger: Duration,
 }
@@ -339,7 +342,11 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         let keyed = self.router.key().is_some();
         for (tenant, alert) in &alerts {
             let name = keyed.then(|| self.router.tenants()[*tenant].id.to_string());
-            writeln!(self.out, "{}", alert_json_for(alert, name.as_deref())?)?;
+            writeln!(
+                self.out,
+                "{}",
+                alert_line(alert, name.as_deref(), self.format)?
+            )?;
         }
         self.summary.alerts += alerts.len() as u64;
         self.out.flush()?;
@@ -707,6 +714,7 @@ pub fn detect<O: Write, E: Write>(
             advanced: Duration::ZERO,
         }),
         stop: options.stop.clone(),
+        format: options.format,
         linger: options.linger,
     };
     let (in_tx, in_rx) = bounded::<InputMsg>(workers * 2 + 2);

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use recon::detect::{DetectOptions, detect, summary_lines};
+use recon::output::Format;
 use recon::runtime::{CacheOutcome, Runtime, default_cache_dir};
 use recon::settings::{FileSettings, ProfileName, RuleName};
 
@@ -202,6 +203,10 @@ struct DetectArgs {
     /// when reading stdin from a pipe or terminal.
     #[arg(long, value_enum, default_value_t = LiveMode::Auto)]
     live: LiveMode,
+    /// `native` (the rule's own row and metadata) or `ocsf` (an OCSF 1.8
+    /// Detection Finding, the native line under `unmapped`).
+    #[arg(long, value_enum, default_value_t = Format::Native)]
+    format: Format,
     /// Write records that make the component trap on their own (they are
     /// left out, reported and counted) to this file, one per line.
     #[arg(long, value_name = "FILE")]
@@ -276,6 +281,7 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
         quarantine: args.quarantine,
         live,
         stop: Some(stop),
+        format: args.format,
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());

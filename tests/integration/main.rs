@@ -6,6 +6,7 @@ mod cli;
 mod component;
 mod differential;
 mod live;
+mod ocsf;
 mod recovery;
 mod reference;
 mod samples;

@@ -32,8 +32,7 @@ function recordLine(item) {
  * Iterates an (async) iterable of records and yields NDJSON batches of
  * about `chunkBytes`, or sooner when the source pauses for `lingerMs`.
  */
-async function* recordBatches(source, chunkBytes, lingerMs) {
-  const it = source[Symbol.asyncIterator] ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+async function* recordBatches(it, chunkBytes, lingerMs) {
   const nl = Buffer.from('\n');
   let parts = [];
   let size = 0;
@@ -120,17 +119,29 @@ export async function* detect(source, options = {}) {
   if (given && Object.keys(detectorOptions).length > 0) {
     throw new TypeError('pass either a detector or detector options, not both');
   }
-  const detector = given ?? (await Detector.create(detectorOptions));
+  // Start iterating a record source before anything is awaited: some
+  // (readline's interface) drop what they emit while nobody listens.
+  let records = null;
+  if (!isByteSource(source)) {
+    if (source && typeof source[Symbol.asyncIterator] === 'function') records = source[Symbol.asyncIterator]();
+    else if (source && typeof source[Symbol.iterator] === 'function') records = source[Symbol.iterator]();
+    else throw new TypeError('detect takes a stream, a Buffer, a string, or an (async) iterable of records');
+  }
+  let detector;
   try {
-    let batches;
-    if (isByteSource(source)) {
-      const maxLineBytes = detectorOptions.limits?.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
-      batches = readChunks(source, { chunkBytes, lingerMs, maxLineBytes });
-    } else if (source && (source[Symbol.asyncIterator] || source[Symbol.iterator])) {
-      batches = recordBatches(source, chunkBytes, lingerMs);
-    } else {
-      throw new TypeError('detect takes a stream, a Buffer, a string, or an (async) iterable of records');
-    }
+    detector = given ?? (await Detector.create(detectorOptions));
+  } catch (e) {
+    Promise.resolve(records?.return?.()).catch(() => {});
+    throw e;
+  }
+  try {
+    const batches = records
+      ? recordBatches(records, chunkBytes, lingerMs)
+      : readChunks(source, {
+          chunkBytes,
+          lingerMs,
+          maxLineBytes: detectorOptions.limits?.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+        });
     for await (const batch of batches) {
       signal?.throwIfAborted();
       if (batch.type === 'too-large') {

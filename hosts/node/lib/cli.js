@@ -1,0 +1,287 @@
+// `recon.js detect FILE...`: the Rust `recon detect` on the Node host. Same
+// inputs, options and defaults, the same alert lines on stdout, the same
+// report of rejected records and summary on stderr.
+
+import { createReadStream, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+
+import { formatAlert } from './alert.js';
+import { Detector } from './detector.js';
+import { ConfigError, InputError } from './errors.js';
+import { chunkLoc, formatLoc, readChunks } from './input.js';
+import { RULES } from './options.js';
+import { SettingsError, checkWorkers, chunkBytes, detectorOptions, loadSettings } from './settings.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
+
+const USAGE = `Usage: recon.js detect [OPTIONS] [FILE|-]...
+
+Run the detection rules over CloudTrail and print alerts as NDJSON (the
+Node.js host of recon; same options, defaults and output as \`recon detect\`).
+
+Inputs may be {"Records":[...]} files, JSON arrays, single objects or one
+record per line, any of them gzip-compressed; \`-\` (or no input) reads stdin.
+Alerts go to stdout, one JSON object per line; rejected records and a
+summary go to stderr.
+
+Options:
+  --rules <RULES>               Rules to run, comma-separated: sentinel, elastic [default: all]
+  --profile <PROFILE>           default (the queries' intent) or seed (their letter) [default: default]
+  --allowed-lateness <SECONDS>  How late (seconds behind the newest event) an event may arrive
+                                and still count [default: 60]
+  --config <FILE>               A TOML configuration file (keys: host/src/settings.rs in the
+                                repository); options given here win
+  --chunk-kib <KIB>             KiB of input per call into the component [default: 1024]
+  --show-rejects <N>            Most rejected records reported one by one [default: 20]
+  --linger-ms <MS>              Longest complete lines wait for more input before they are
+                                pushed [default: 200]
+  --workers <N>                 Accepted for compatibility; this host scans on one thread
+  -h, --help                    Print help
+  -V, --version                 Print version
+
+Exit status: 0 when every input was read, 1 when one could not be (the others
+are still processed) or the run failed, 2 on a usage or configuration error.
+`;
+
+class UsageError extends Error {}
+
+function unsigned(name, text, max = Number.MAX_SAFE_INTEGER) {
+  if (!/^[0-9]+$/.test(text)) throw new UsageError(`invalid value '${text}' for '--${name}': expected a non-negative integer`);
+  const v = BigInt(text);
+  if (v > BigInt(max)) throw new UsageError(`invalid value '${text}' for '--${name}': number too large`);
+  return v;
+}
+
+function parse(argv) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        rules: { type: 'string', multiple: true },
+        profile: { type: 'string' },
+        'allowed-lateness': { type: 'string' },
+        config: { type: 'string' },
+        'chunk-kib': { type: 'string' },
+        workers: { type: 'string' },
+        'show-rejects': { type: 'string' },
+        'linger-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(e.message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { help: true };
+  if (values.version) return { version: true };
+  const [command, ...inputs] = positionals;
+  if (command === undefined) throw new UsageError('a command is required: detect');
+  if (command !== 'detect') throw new UsageError(`unrecognized subcommand '${command}' (this host has: detect)`);
+  const args = { inputs: inputs.length > 0 ? inputs : ['-'] };
+  if (values.rules) {
+    args.rules = values.rules.flatMap((v) => v.split(','));
+    for (const r of args.rules) {
+      if (!Object.hasOwn(RULES, r)) {
+        throw new UsageError(`invalid value '${r}' for '--rules <RULES>' [possible values: sentinel, elastic]`);
+      }
+    }
+  }
+  if (values.profile !== undefined) {
+    if (values.profile !== 'default' && values.profile !== 'seed') {
+      throw new UsageError(`invalid value '${values.profile}' for '--profile <PROFILE>' [possible values: default, seed]`);
+    }
+    args.profile = values.profile;
+  }
+  if (values['allowed-lateness'] !== undefined) {
+    args.allowedLateness = unsigned('allowed-lateness', values['allowed-lateness'], (1n << 64n) - 1n);
+  }
+  if (values['chunk-kib'] !== undefined) args.chunkKib = unsigned('chunk-kib', values['chunk-kib']);
+  if (values.workers !== undefined) args.workers = unsigned('workers', values.workers);
+  args.showRejects = Number(values['show-rejects'] !== undefined ? unsigned('show-rejects', values['show-rejects']) : 20n);
+  args.lingerMs = Number(values['linger-ms'] !== undefined ? unsigned('linger-ms', values['linger-ms']) : 200n);
+  args.config = values.config;
+  return args;
+}
+
+function version() {
+  return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+}
+
+/**
+ * An input error's message; a system error (`ENOENT: no such file or
+ * directory, open 'x'`) as the Rust host words it (`No such file or
+ * directory (os error 2)`), the file being named already.
+ */
+function ioMessage(e) {
+  const sys = e.cause;
+  const m = typeof sys?.code === 'string' && typeof sys?.errno === 'number' && /^[A-Z0-9_]+: (.+?)(, \w+ '.*')?$/.exec(sys.message);
+  if (!m) return e.message;
+  return `${m[1][0].toUpperCase()}${m[1].slice(1)} (os error ${Math.abs(sys.errno)})`;
+}
+
+/** Writes text, waiting when the stream asks to. */
+async function write(stream, text) {
+  if (text.length > 0 && !stream.write(text)) await once(stream, 'drain');
+}
+
+/** The summary as the lines `recon detect` prints on stderr. */
+export function summaryLines(summary, stats) {
+  const lines = [`recon: read ${summary.records} records; ${summary.alerts} alerts`];
+  if (summary.skippedTooLarge > 0) {
+    lines.push(
+      `recon: ${summary.skippedTooLarge} lines longer than limits.max_event_bytes skipped by the reader ` +
+        '(not counted by the rules below)',
+    );
+  }
+  for (const r of stats.rules) {
+    const reasons = Object.entries(r.rejectedByReason).map(([reason, n]) => `${reason} ${n}`);
+    const why = reasons.length > 0 ? ` (${reasons.join(', ')})` : '';
+    const ahead = r.ahead > 0 ? `, far ahead ${r.ahead}` : '';
+    lines.push(
+      `recon: ${r.rule}: events ${r.pushed}, accepted ${r.accepted}, filtered ${r.filtered}, ` +
+        `rejected ${r.rejected}${why}, late ${r.late}${ahead}, alerts ${r.alerts}`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * Runs the command line `argv` (without `node` and the script) and
+ * resolves to the exit status.
+ *
+ * @param {string[]} argv
+ * @param {{ stdin?: NodeJS.ReadableStream, stdout?: NodeJS.WritableStream, stderr?: NodeJS.WritableStream }} [io]
+ */
+export async function main(argv, io = {}) {
+  const stdin = io.stdin ?? process.stdin;
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const err = (line) => write(stderr, `${line}\n`);
+
+  let args;
+  try {
+    args = parse(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    await err(`error: ${e.message}\n\n${USAGE.split('\n\n')[0]}\n\nFor more information, try '--help'.`);
+    return EXIT_USAGE;
+  }
+  if (args.help) {
+    await write(stdout, USAGE);
+    return EXIT_OK;
+  }
+  if (args.version) {
+    await write(stdout, `recon-detector ${version()}\n`);
+    return EXIT_OK;
+  }
+
+  let detector;
+  let settings;
+  let options;
+  let chunk;
+  try {
+    settings = args.config
+      ? await loadSettings(args.config)
+      : { sentinel: {}, elastic: {}, limits: {}, sandbox: {} };
+    if (args.rules) settings.rules = args.rules;
+    if (args.profile) settings.profile = args.profile;
+    if (args.allowedLateness !== undefined) settings.allowed_lateness_seconds = args.allowedLateness;
+    if (args.chunkKib !== undefined) settings.chunk_kib = args.chunkKib;
+    if (args.workers !== undefined) settings.workers = args.workers;
+    checkWorkers(settings);
+    chunk = chunkBytes(settings);
+    options = detectorOptions(settings);
+    if (Object.values(settings.sandbox ?? {}).some((v) => v !== undefined)) {
+      await err(
+        'recon: note: [sandbox] settings are not enforced by the Node.js host ' +
+          '(V8 gives it no memory cap, deadline or fuel for one component; see docs/hosts/node.md)',
+      );
+    }
+    detector = await Detector.create(options);
+  } catch (e) {
+    if (e instanceof SettingsError || e instanceof ConfigError) {
+      await err(`recon: error: ${e.message}`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+
+  const maxLine = options.limits.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  const summary = { records: 0, alerts: 0, skippedTooLarge: 0, unreadable: [] };
+  let shown = 0;
+  const report = async (line) => {
+    if (shown < args.showRejects) await err(line);
+    shown += 1;
+  };
+  const drain = async () => {
+    const alerts = detector.drain();
+    if (alerts.length === 0) return;
+    summary.alerts += alerts.length;
+    await write(stdout, alerts.map((a) => `${formatAlert(a)}\n`).join(''));
+  };
+
+  try {
+    for (const path of args.inputs) {
+      const name = path === '-' ? '<stdin>' : path;
+      const source = path === '-' ? stdin : createReadStream(path, { highWaterMark: 1 << 20 });
+      try {
+        for await (const item of readChunks(source, { chunkBytes: chunk, lingerMs: args.lingerMs, maxLineBytes: maxLine })) {
+          if (item.type === 'too-large') {
+            summary.records += 1;
+            summary.skippedTooLarge += 1;
+            await report(
+              `recon: ${name}: ${formatLoc(item.loc)}: rejected (too-large): the line is ${item.bytes} bytes; ` +
+                `the limit is ${maxLine} (limits.max_event_bytes); skipped without being read whole`,
+            );
+            continue;
+          }
+          const result = detector.pushNdjson(item.data);
+          summary.records += result.records;
+          for (const index of result.ahead) {
+            await report(
+              `recon: ${name}: ${formatLoc(chunkLoc(item, index))}: time far ahead of the stream ` +
+                '(more than limits.max_time_jump_seconds): counted, but the watermark waits for other records to agree',
+            );
+          }
+          for (const e of result.errors) {
+            const rule = e.rule ? ` [${e.rule}]` : '';
+            await report(`recon: ${name}: ${formatLoc(chunkLoc(item, e.index))}: rejected (${e.reason}): ${e.message}${rule}`);
+          }
+          await drain();
+        }
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        const message = `${name}: ${ioMessage(e)}`;
+        await err(`recon: ${message}`);
+        summary.unreadable.push(message);
+      } finally {
+        if (path !== '-') source.destroy();
+      }
+    }
+    detector.flush();
+    await drain();
+    if (shown > args.showRejects) {
+      await err(`recon: ${shown - args.showRejects} more rejected records not shown (--show-rejects)`);
+    }
+    const stats = detector.stats();
+    for (const line of summaryLines(summary, stats)) await err(line);
+  } catch (e) {
+    await err(`recon: error: ${e.message}`);
+    return EXIT_FAILED;
+  } finally {
+    detector.close();
+  }
+  if (summary.unreadable.length > 0) {
+    await err(`recon: ${summary.unreadable.length} input(s) could not be read completely`);
+    return EXIT_FAILED;
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,231 @@
+// Type declarations of recon-detector: the recon detector component
+// (wit/detector.wit, recon:detector/detection@0.2.0) on Node.js.
+
+/// <reference types="node" />
+
+/** A rule by its short name (as on the command line) or its full name (as in alerts and stats). */
+export type RuleName = 'sentinel' | 'elastic' | FullRuleName;
+export type FullRuleName = 'sentinel-aws-cli-recon' | 'elastic-aws-discovery-burst';
+
+/** Short rule names to full names, in the order `recon detect` runs them. */
+export declare const RULES: Readonly<{ sentinel: 'sentinel-aws-cli-recon'; elastic: 'elastic-aws-discovery-burst' }>;
+
+/** Integers up to 2^53 as numbers; 64-bit fields also take bigints. */
+export type U64 = number | bigint;
+
+/** One rule of a detector. Options left out take the rule's default. */
+export interface RuleOptions {
+  rule: RuleName;
+  /** Window width in ms. Default 60000 (Sentinel), 10000 (Elastic). Must be positive. */
+  windowMs?: U64;
+  /** Smallest distinct count that alerts. Default 8 (Sentinel), 6 (Elastic). At least 1. */
+  minDistinct?: number;
+  /** Sentinel: the suspicious commands (`service.command`). Default: the seed's list. Must not be empty. */
+  commands?: string[];
+  /** Elastic: the event sources that count (`iam.amazonaws.com`, ...). Default: the seed's nine. Must not be empty. */
+  providers?: string[];
+}
+
+/** Bounds on what one detector accepts and holds (WIT `limits`). */
+export interface LimitOptions {
+  /** Largest event accepted, in bytes of JSON text. Default 262144 (256 KiB). */
+  maxEventBytes?: number;
+  /** Most groups (window x key) one rule holds open; past it, events are rejected as `state-limit`. Default 100000. */
+  maxOpenGroups?: number;
+  /** Most entries kept in one group's lists (counts stay exact; the alert says `truncated`). Default 10000. */
+  maxListEntries?: number;
+  /** Largest jump ahead of the watermark one record makes alone, in ms. Default 3600000; at least 1000. */
+  maxTimeJumpMs?: U64;
+  /** Records that must agree before the watermark follows a jump. Default 16; 1 to 1024. */
+  timeConfirmations?: number;
+}
+
+/** Configuration of a detector (WIT `config`). Unknown keys are an error. */
+export interface DetectorOptions {
+  /** The rules, each at most once, by name or with settings. Default: both, Sentinel then Elastic. The order is that of stats and batch results, and breaks ties in `drain`. */
+  rules?: Array<RuleName | RuleOptions>;
+  /** `default`: the queries' evident intent; `seed`: their letter. Default `default`. */
+  profile?: 'default' | 'seed';
+  /** How far behind the watermark an event may arrive and still count, in ms. Default 60000. */
+  allowedLatenessMs?: U64;
+  limits?: LimitOptions;
+}
+
+export type Outcome = 'accepted' | 'filtered' | 'late' | 'state-limit';
+export type RejectReason =
+  | 'invalid-json'
+  | 'not-an-object'
+  | 'unknown-shape'
+  | 'missing-time'
+  | 'invalid-time'
+  | 'too-large'
+  | 'state-limit';
+
+/** What a batch call did. For every rule, accepted + filtered + late + rejected + the batch's rejected = records. */
+export interface BatchResult {
+  /** Records in the batch (for pushNdjson: non-blank lines). */
+  records: number;
+  /** Records no rule could read. */
+  rejected: number;
+  rules: Array<{ rule: FullRuleName; accepted: number; filtered: number; late: number; rejected: number }>;
+  /** Rejected events by index (the line of pushNdjson, blank lines counted); `rule` is null when no rule could read the record. */
+  errors: Array<{ index: number; rule: FullRuleName | null; reason: RejectReason; message: string }>;
+  /** Indexes of records far ahead of the watermark (counted, not trusted to move it alone). */
+  ahead: number[];
+}
+
+export interface RuleStats {
+  rule: FullRuleName;
+  pushed: number;
+  accepted: number;
+  filtered: number;
+  rejected: number;
+  rejectedByReason: Partial<Record<RejectReason, number>>;
+  late: number;
+  openWindows: number;
+  openGroups: number;
+  alerts: number;
+  ahead: number;
+  /** ms since the epoch; null until the first `timeConfirmations` records. */
+  watermark: number | null;
+}
+
+export interface Stats {
+  pushed: number;
+  rejected: number;
+  rejectedByReason: Partial<Record<RejectReason, number>>;
+  rules: RuleStats[];
+  pendingAlerts: number;
+}
+
+/** An alert, in the shape of a `recon detect` output line. */
+export interface Alert {
+  rule: FullRuleName;
+  rule_id: string;
+  /** Stable id from rule, window and group: the same alert always has the same id. */
+  id: string;
+  /** RFC 3339 UTC, e.g. `2026-02-08T16:31:00Z`. */
+  window_start: string;
+  window_end: string;
+  /** The query's output row (field names as the query emits them). */
+  row: Record<string, unknown>;
+  title: string;
+  description: string;
+  severity: 'Low' | 'Medium' | 'High' | string;
+  tactics: string[];
+  techniques: string[];
+  /** `{ type: kind, <field>: <value>, ... }` per entity. */
+  entities: Array<{ type: string } & Record<string, string>>;
+  custom_details: Record<string, unknown>;
+  truncated: boolean;
+}
+
+/** One running detection in a component instance of its own. */
+export declare class Detector implements Disposable {
+  private constructor();
+  /** Builds a detector; throws ConfigError when the options are invalid. */
+  static create(options?: DetectorOptions): Promise<Detector>;
+  /** Rebuilds a detector from `snapshot()` bytes; throws SnapshotError for damaged or foreign bytes. */
+  static restore(snapshot: Uint8Array | ArrayBuffer): Promise<Detector>;
+  /** The rules (full names), in configuration order. */
+  readonly rules: readonly FullRuleName[];
+  /** One event (JSON text, or an object to serialise); throws EventError when no rule can read it. */
+  push(event: string | object): Array<{ rule: FullRuleName; outcome: Outcome }>;
+  /** Many events, in order; rejections are in the result. */
+  pushBatch(events: Iterable<string | object>): BatchResult;
+  /** Newline-delimited JSON, one record per line; rejections are in the result, by line. */
+  pushNdjson(data: string | Uint8Array | ArrayBuffer): BatchResult;
+  /** Advances the watermark to `to` (ms since the epoch, or a Date); with no argument ends the stream. Returns the alerts produced. */
+  flush(to?: number | bigint | Date): number;
+  /** The alerts produced so far (then forgotten), by window end, rule, group. */
+  drain(): Alert[];
+  stats(): Stats;
+  /** Configuration, state and counters as bytes for `Detector.restore`. */
+  snapshot(): Uint8Array;
+  /** Frees the detector; later calls throw. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** Where a record came from: the line (line-delimited input) and/or the record within a document or a line's `Records` array, 1-based. */
+export interface Loc {
+  line?: number;
+  record?: number;
+}
+
+export interface DetectOptions extends DetectorOptions {
+  /** Run on this detector (created or restored by you) instead of one made from the options; it is not closed at the end. */
+  detector?: Detector;
+  /** End the stream at the end of the source (`flush()`: every window closes). Default true. */
+  finish?: boolean;
+  /** Bytes of records per pushNdjson call. Default 1048576. */
+  chunkBytes?: number;
+  /** When the source pauses this long (ms), what was read is pushed at once. Default 200. */
+  lingerMs?: number;
+  /** Called after every batch, with a function giving where a batch index came from. */
+  onBatch?: (result: BatchResult, locate: (index: number) => Loc) => void;
+  /** Called for a line or record of a byte source longer than `limits.maxEventBytes`, skipped by the reader. */
+  onSkip?: (skipped: { loc: Loc; bytes: number }) => void;
+  /** Stops the run (the generator throws the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs the rules over `source` and yields alerts as they become final; at
+ * the end (unless `finish: false`) closes every window and yields the rest.
+ * The generator's return value is the detector's final stats.
+ *
+ * `source` is bytes read as `recon detect` reads a file (a Readable such as
+ * `fs.createReadStream(path)` or `process.stdin`, a web ReadableStream, a
+ * Buffer or a string: NDJSON, `{"Records":[...]}`, a JSON array, gzipped or
+ * not), or an (async) iterable of records (strings such as readline's
+ * lines, Buffers, or objects).
+ */
+export declare function detect(
+  source:
+    | NodeJS.ReadableStream
+    | ReadableStream<Uint8Array>
+    | Uint8Array
+    | string
+    | Iterable<string | Uint8Array | object>
+    | AsyncIterable<string | Uint8Array | object>,
+  options?: DetectOptions,
+): AsyncGenerator<Alert, Stats, undefined>;
+
+/** The alert as one NDJSON line (no line end), byte for byte what `recon detect` prints. */
+export declare function formatAlert(alert: Alert): string;
+
+/** ms since the epoch as RFC 3339 UTC as the Rust host writes it (`2026-02-08T16:31:00Z`, `1969-12-31T23:59:59.999Z`). */
+export declare function formatTime(ms: number | bigint): string;
+
+/** What was transpiled at install: the interface, the component's size and SHA-256, the transpiler. */
+export declare function componentInfo(): Promise<{
+  interface: string;
+  component: { source: string; bytes: number; sha256: string };
+  transpiler: string;
+}>;
+
+/** The input reader of the CLI: chunks of NDJSON for pushNdjson, and lines skipped for their size. */
+export declare function readChunks(
+  source: NodeJS.ReadableStream | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string> | Uint8Array | string,
+  options?: { chunkBytes?: number; lingerMs?: number; maxLineBytes?: number },
+): AsyncGenerator<
+  | { type: 'chunk'; data: Buffer; locs: { firstLine: number } | Loc[] }
+  | { type: 'too-large'; loc: Loc; bytes: number },
+  void,
+  undefined
+>;
+
+export declare class ReconError extends Error {}
+export declare class ConfigError extends ReconError {
+  kind: 'out-of-range' | 'invalid-list' | 'invalid-option';
+}
+export declare class EventError extends ReconError {
+  reason: RejectReason;
+}
+export declare class SnapshotError extends ReconError {
+  kind: 'malformed' | 'unsupported-version' | 'invalid-config';
+  version?: number;
+  configKind?: 'out-of-range' | 'invalid-list';
+}
+export declare class InputError extends ReconError {}
