@@ -63,17 +63,17 @@ fn check_object(
         }
         check_value(schema, attr, v, &at, profiles, errors);
         // An enum's sibling holds its caption (unless "Other").
-        if let (Some(sibling), Some(n)) = (attr["sibling"].as_str(), v.as_i64()) {
-            if let (Some(label), Some(caption)) = (
+        if let (Some(sibling), Some(n)) = (attr["sibling"].as_str(), v.as_i64())
+            && let (Some(label), Some(caption)) = (
                 obj.get(sibling).and_then(Value::as_str),
                 attr["enum"][n.to_string()]["caption"].as_str(),
-            ) {
-                if n != 99 && label != caption {
-                    errors.push(format!(
-                        "{at}: {n} is {caption:?}, but {sibling} says {label:?}"
-                    ));
-                }
-            }
+            )
+            && n != 99
+            && label != caption
+        {
+            errors.push(format!(
+                "{at}: {n} is {caption:?}, but {sibling} says {label:?}"
+            ));
         }
     }
     for (name, attr) in attrs {
@@ -88,21 +88,19 @@ fn check_object(
                 .count()
         })
     };
-    if let Some(n) = present(&def["constraints"]["at_least_one"]) {
-        if n == 0 {
-            errors.push(format!(
-                "{path}: needs one of {}",
-                def["constraints"]["at_least_one"]
-            ));
-        }
+    if let Some(0) = present(&def["constraints"]["at_least_one"]) {
+        errors.push(format!(
+            "{path}: needs one of {}",
+            def["constraints"]["at_least_one"]
+        ));
     }
-    if let Some(n) = present(&def["constraints"]["just_one"]) {
-        if n != 1 {
-            errors.push(format!(
-                "{path}: needs just one of {}",
-                def["constraints"]["just_one"]
-            ));
-        }
+    if let Some(n) = present(&def["constraints"]["just_one"])
+        && n != 1
+    {
+        errors.push(format!(
+            "{path}: needs just one of {}",
+            def["constraints"]["just_one"]
+        ));
     }
 }
 
