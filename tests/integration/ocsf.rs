@@ -170,10 +170,10 @@ fn check_one(
     if !ok {
         errors.push(format!("{path}: {v} is not a {ty}"));
     }
-    if let Some(values) = attr["enum"].as_object() {
-        if !values.contains_key(&v.to_string()) {
-            errors.push(format!("{path}: {v} is not one of the enum's values"));
-        }
+    if let Some(values) = attr["enum"].as_object()
+        && !values.contains_key(&v.to_string())
+    {
+        errors.push(format!("{path}: {v} is not one of the enum's values"));
     }
 }
 
