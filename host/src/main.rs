@@ -38,10 +38,20 @@ enum Command {
     /// The same options always give the same bytes. Output goes to stdout
     /// (or `--output`), ready for `recon detect -`.
     Gen(GenArgs),
+    /// Work with the configuration file.
+    Config(ConfigArgs),
     /// Write the detector component (the WebAssembly file this program
     /// embeds) for other hosts to load: the Node and Python packages under
     /// `hosts/` take it from here.
     Component(ComponentArgs),
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    /// Write the complete default configuration file, every key with its
+    /// default and what it does.
+    #[arg(long, required = true)]
+    print_default: bool,
 }
 
 #[derive(Args)]
@@ -308,12 +318,36 @@ fn main() -> ExitCode {
         Command::Detect(args) => run_detect(args),
         Command::Gen(args) => run_gen(args),
         Command::Component(args) => run_component(args),
+        Command::Config(_) => {
+            print!("{}", recon::settings::default_file());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("recon: error: {e:#}");
-            ExitCode::FAILURE
+            if is_config_error(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// True for errors in the configuration (exit status 2, like a usage
+/// error); anything else that stops a run is status 1.
+fn is_config_error(e: &anyhow::Error) -> bool {
+    use recon::detect::DetectError;
+    use recon::runtime::HostError;
+    use recon::settings::SettingsError;
+    e.chain().any(|c| {
+        c.is::<SettingsError>()
+            || matches!(c.downcast_ref::<HostError>(), Some(HostError::Config(_)))
+            || matches!(
+                c.downcast_ref::<DetectError>(),
+                Some(DetectError::Settings(_) | DetectError::Host(HostError::Config(_)))
+            )
+    })
 }

@@ -418,6 +418,120 @@ impl FileSettings {
     }
 }
 
+/// The complete default configuration file: every key, with its default
+/// and what it does (`recon config --print-default`). Keys whose default
+/// depends on something else (the profile's command list, the number of
+/// cores, the tenant key) are written commented out.
+pub fn default_file() -> String {
+    use recon_guest::config as g;
+    let list = |items: &[&str]| {
+        let quoted: Vec<String> = items.iter().map(|s| format!("#   {s:?},")).collect();
+        quoted.join("\n")
+    };
+    format!(
+        r#"# recon configuration: every key with its default. Every key is optional;
+# unknown keys are errors. Options on the command line win over this file.
+
+# Rules to run, over one parse of each record.
+rules = ["sentinel", "elastic"]
+# "default" (the queries' evident intent) or "seed" (their letter).
+profile = "default"
+# How far behind the newest event (seconds) an event may arrive and count.
+allowed_lateness_seconds = {lateness}
+# KiB of input per call into the component.
+chunk_kib = {chunk}
+# Scanning threads, each with its own component instance (default: the
+# number of cores; 1 runs everything on one thread).
+# workers = 2
+
+[sentinel]
+# Window width and the smallest number of distinct commands that alerts.
+window_seconds = 60
+min_distinct = 8
+# The suspicious commands (whole-term, case-insensitive match). Default: the
+# profile's list; with profile "default" it is
+# commands = [
+{sentinel_default}
+# ]
+# and with profile "seed" the seed's text, lost comma included:
+# commands = [
+{sentinel_seed}
+# ]
+
+[elastic]
+# Window width and the smallest number of distinct event names that alerts
+# (the query's "> 5").
+window_seconds = 10
+min_distinct = 6
+# Event sources that count (the whole list: it replaces the default).
+providers = [
+{providers}
+]
+
+[limits]
+# Largest record in bytes; a longer one is rejected as too-large (a longer
+# line is skipped by the reader in bounded memory).
+max_event_bytes = {max_event_bytes}
+# Open (identity, window) groups per detector; past it, state-limit.
+max_open_groups = {max_open_groups}
+# Entries kept in an alert's lists (counts stay exact).
+max_list_entries = {max_list_entries}
+# A record further ahead of the watermark (seconds) moves it only once
+# time_confirmations records agree (1: the classic watermark).
+max_time_jump_seconds = {max_jump}
+time_confirmations = {confirmations}
+
+[sandbox]
+# Linear memory cap of each component instance, MiB.
+max_memory_mib = {memory}
+# Longest one call may run, ms (0: no deadline).
+max_call_ms = {call_ms}
+# Fuel per call (0: no fuel metering).
+fuel_per_call = 0
+# MiB of input kept for replay after a trap before a new checkpoint.
+checkpoint_mib = {checkpoint}
+# Records quarantined (each trapped the component on its own) before the
+# run gives up.
+max_quarantined = {quarantined}
+
+[tenants]
+# One detector per tenant, each in its own instance, by this field of each
+# record (a dotted path). Default: one detector for all.
+# key = "recipientAccountId"
+# Most tenants with a detector of their own; further ones share "(other)".
+max_tenants = {tenants}
+
+[live]
+# Live mode (stdin from a pipe): input quiet this long (ms) starts moving
+# the watermark on this machine's clock...
+idle_ms = {idle}
+# ...but only for a stream within this many seconds of the wall clock.
+max_lag_seconds = {max_lag}
+"#,
+        lateness = g::DEFAULT_ALLOWED_LATENESS_MS / 1000,
+        chunk = DEFAULT_CHUNK_KIB,
+        sentinel_default = list(g::SENTINEL_DEFAULT_COMMANDS),
+        sentinel_seed = list(g::SENTINEL_SEED_COMMANDS),
+        providers = g::ELASTIC_SEED_PROVIDERS
+            .iter()
+            .map(|p| format!("  {p:?},"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        max_event_bytes = g::DEFAULT_MAX_EVENT_BYTES,
+        max_open_groups = g::DEFAULT_MAX_OPEN_GROUPS,
+        max_list_entries = g::DEFAULT_MAX_LIST_ENTRIES,
+        max_jump = g::DEFAULT_MAX_TIME_JUMP_MS / 1000,
+        confirmations = g::DEFAULT_TIME_CONFIRMATIONS,
+        memory = crate::runtime::DEFAULT_MAX_MEMORY_BYTES >> 20,
+        call_ms = crate::runtime::DEFAULT_CALL_TIMEOUT.as_millis(),
+        checkpoint = crate::guard::DEFAULT_CHECKPOINT_BYTES >> 20,
+        quarantined = DEFAULT_MAX_QUARANTINED,
+        tenants = DEFAULT_MAX_TENANTS,
+        idle = DEFAULT_LIVE_IDLE.as_millis(),
+        max_lag = DEFAULT_LIVE_MAX_LAG.as_secs(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,6 +591,57 @@ mod tests {
                 .workers()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_default_file_parses_to_the_defaults() {
+        let text = default_file();
+        let s = FileSettings::parse(&text).unwrap();
+        let d = FileSettings::default();
+        assert_eq!(s.rules(), d.rules());
+        assert_eq!(s.sandbox().unwrap(), d.sandbox().unwrap());
+        assert_eq!(s.guard().unwrap(), d.guard().unwrap());
+        assert_eq!(s.max_quarantined(), d.max_quarantined());
+        assert_eq!(s.max_tenants(), d.max_tenants());
+        assert_eq!(s.live_options().unwrap(), d.live_options().unwrap());
+        assert_eq!(s.chunk_bytes().unwrap(), d.chunk_bytes().unwrap());
+        // Every key of the file format is written (set or commented out).
+        for key in [
+            "rules",
+            "profile",
+            "allowed_lateness_seconds",
+            "chunk_kib",
+            "workers",
+            "window_seconds",
+            "min_distinct",
+            "commands",
+            "providers",
+            "max_event_bytes",
+            "max_open_groups",
+            "max_list_entries",
+            "max_time_jump_seconds",
+            "time_confirmations",
+            "max_memory_mib",
+            "max_call_ms",
+            "fuel_per_call",
+            "checkpoint_mib",
+            "max_quarantined",
+            "key",
+            "max_tenants",
+            "idle_ms",
+            "max_lag_seconds",
+            "[sentinel]",
+            "[elastic]",
+            "[limits]",
+            "[sandbox]",
+            "[tenants]",
+            "[live]",
+        ] {
+            assert!(
+                text.contains(&format!("{key} ")) || text.contains(key),
+                "{key}"
+            );
+        }
     }
 
     #[test]

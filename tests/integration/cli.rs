@@ -172,8 +172,8 @@ fn configuration_errors_name_the_problem() {
         &["detect", "--config", bad.to_str().unwrap(), "-"],
         Some(b""),
     );
-    assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("window_secs"), "{stderr}");
 
     std::fs::write(&bad, "[sentinel]\nmin_distinct = 0\n").unwrap();
@@ -181,10 +181,56 @@ fn configuration_errors_name_the_problem() {
         &["detect", "--config", bad.to_str().unwrap(), "-"],
         Some(b""),
     );
-    assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("min-distinct"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn exit_status_tells_usage_config_and_input_errors_apart() {
+    // 2: usage.
+    let out = recon(&["detect", "--no-such-flag"], Some(b""));
+    assert_eq!(out.status.code(), Some(2));
+    // 1: an input that cannot be read (the others still are).
+    let out = recon(&["detect", "/nonexistent/trail.json"], None);
+    assert_eq!(out.status.code(), Some(1));
+    // 0: records that are malformed are not an unreadable input.
+    let out = recon(&["detect", "-"], Some(b"not json\n{}\n"));
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn the_printed_default_configuration_changes_nothing() {
+    let dir = crate::util::scratch_dir("default-config");
+    let out = recon(&["config", "--print-default"], None);
+    assert!(out.status.success());
+    let config = dir.join("default.toml");
+    std::fs::write(&config, &out.stdout).unwrap();
+    let mut trail = Vec::new();
+    let opts = recon_gen::GenOptions {
+        seed: 8,
+        count: 20_000,
+        bursts: 16,
+        ..recon_gen::GenOptions::default()
+    };
+    recon_gen::write_ndjson(opts, &mut trail).unwrap();
+    let bare = recon(&["detect", "-"], Some(&trail));
+    let with = recon(
+        &["detect", "--config", config.to_str().unwrap(), "-"],
+        Some(&trail),
+    );
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    assert!(!bare.stdout.is_empty());
+    assert_eq!(bare.stdout, with.stdout);
+    assert_eq!(
+        String::from_utf8_lossy(&bare.stderr),
+        String::from_utf8_lossy(&with.stderr)
+    );
 }
 
 #[test]

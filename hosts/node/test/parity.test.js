@@ -119,7 +119,7 @@ describe('bundled real samples', () => {
 
   for (const [name, files] of Object.entries(groups)) {
     for (const config of [[], ['--config', AI_RECON_TOML], ['--profile', 'seed']]) {
-      test(`${name} ${config.join(' ')}: same alerts, same rejections and counts`, () => {
+      test(`${name} ${config.length > 0 ? config.join(' ') : '(defaults)'}: same alerts, same rejections and counts`, () => {
         assert.ok(files.length > 0);
         const rust = bothAgree([...config, ...files]);
         // The stderr summary (compared above) counts every record: make

@@ -1,0 +1,381 @@
+// The JavaScript API: Detector, detect(), formatAlert, errors.
+
+import assert from 'node:assert/strict';
+import { createReadStream, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { before, describe, test } from 'node:test';
+
+import {
+  ConfigError,
+  Detector,
+  EventError,
+  SnapshotError,
+  componentInfo,
+  detect,
+  formatAlert,
+  formatTime,
+} from '../lib/index.js';
+import { detectorOptions, loadSettings } from '../lib/settings.js';
+import { AI_RECON_COMMANDS, AI_RECON_TOML, BURST_SAMPLE, generate, lines, rustRecon } from './helpers.js';
+
+/** The options examples/ai-recon.toml stands for, written out. */
+const AI_RECON = { rules: [{ rule: 'sentinel', commands: AI_RECON_COMMANDS }], profile: 'default' };
+
+/** NDJSON cut at line ends into pieces of about `size` bytes. */
+function pieces(buf, size) {
+  const out = [];
+  let start = 0;
+  while (start < buf.length) {
+    let end = buf.indexOf(0x0a, Math.min(start + size, buf.length - 1));
+    end = end === -1 ? buf.length : end + 1;
+    out.push(buf.subarray(start, end));
+    start = end;
+  }
+  return out;
+}
+
+/** Every alert line a detector gives for `chunks`, then the end of the stream. */
+function run(detector, chunks) {
+  const out = [];
+  for (const c of chunks) {
+    detector.pushNdjson(c);
+    out.push(...detector.drain().map(formatAlert));
+  }
+  detector.flush();
+  out.push(...detector.drain().map(formatAlert));
+  return out;
+}
+
+function aRecord(user, second) {
+  return {
+    eventTime: `2026-01-01T00:00:${String(second).padStart(2, '0')}Z`,
+    eventSource: 'iam.amazonaws.com',
+    eventName: 'ListUsers',
+    userAgent: 'aws-cli/2.15.0 Python/3.11 Linux/6 exe/x86_64 prompt/off command/iam.list-users',
+    userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::111111111111:user/${user}`, userName: user },
+    sourceIPAddress: '192.0.2.1',
+    recipientAccountId: '111111111111',
+  };
+}
+
+describe('the TrailDiscover burst with the ai-recon command list', () => {
+  test('gives the one alert: AdanAlvarez, CommadCount 11', async () => {
+    const d = await Detector.create(AI_RECON);
+    const result = d.pushNdjson(readFileSync(BURST_SAMPLE));
+    assert.equal(result.records, 29);
+    assert.equal(result.rejected, 0);
+    assert.equal(d.flush(), 1);
+    const alerts = d.drain();
+    assert.equal(alerts.length, 1);
+    const [a] = alerts;
+    assert.equal(a.rule, 'sentinel-aws-cli-recon');
+    assert.equal(a.row.AccountName, 'AdanAlvarez');
+    assert.equal(a.row.CommadCount, 11);
+    assert.equal(a.window_start, '2026-02-08T16:31:00Z');
+    assert.equal(a.window_end, '2026-02-08T16:32:00Z');
+    assert.deepEqual(a.entities[0], {
+      type: 'Account',
+      Name: 'AdanAlvarez',
+      UPNSuffix: '',
+      CloudAppAccountId: '111111111111',
+    });
+    // The line is the Rust CLI's, byte for byte; JSON.stringify agrees.
+    const rust = rustRecon(['detect', '--config', AI_RECON_TOML, BURST_SAMPLE]);
+    assert.equal(`${formatAlert(a)}\n`, rust.stdout.toString('utf8'));
+    assert.equal(JSON.stringify(a), formatAlert(a));
+    d.close();
+  });
+
+  test('examples/ai-recon.toml maps onto the same options', async () => {
+    const options = detectorOptions(await loadSettings(AI_RECON_TOML));
+    assert.deepEqual(options.rules, [{ rule: 'sentinel', commands: AI_RECON_COMMANDS }]);
+    assert.equal(options.profile, 'default');
+  });
+
+  test('without the list (the seed\'s commands) the burst goes unseen', async () => {
+    const d = await Detector.create({ rules: ['sentinel'] });
+    d.pushNdjson(readFileSync(BURST_SAMPLE));
+    d.flush();
+    assert.equal(d.drain().length, 0);
+    assert.equal(d.stats().rules[0].pushed, 29);
+  });
+
+  test('flush(time) closes the windows before it; later records then count as late', async () => {
+    const d = await Detector.create(AI_RECON);
+    d.pushNdjson(readFileSync(BURST_SAMPLE));
+    assert.equal(d.drain().length, 0, 'the watermark waits for confirmations');
+    assert.equal(d.flush(Date.parse('2026-02-08T16:40:00Z')), 1);
+    assert.equal(d.drain()[0].row.CommadCount, 11);
+    assert.equal(d.stats().rules[0].watermark, Date.parse('2026-02-08T16:40:00Z'));
+    const burstLine = lines(readFileSync(BURST_SAMPLE)).find((l) => l.includes('md/command#bedrock-agent.list-agents'));
+    const late = d.push({ ...JSON.parse(burstLine), eventTime: '2026-02-08T16:31:30Z' });
+    assert.deepEqual(late, [{ rule: 'sentinel-aws-cli-recon', outcome: 'late' }]);
+  });
+});
+
+describe('a generated trail', () => {
+  let trail;
+  let rustLines;
+  before(() => {
+    // A slow rate spreads the bursts over an hour of event time, so alerts
+    // become final all along the stream, not only at its end.
+    trail = generate(['--seed', '7', '--count', '20000', '--bursts', '20', '--rate', '5']);
+    rustLines = lines(rustRecon(['detect', '-'], { input: trail }).stdout);
+    assert.ok(rustLines.length >= 5);
+  });
+
+  test('pushNdjson in pieces gives the Rust CLI\'s lines', async () => {
+    const d = await Detector.create();
+    assert.deepEqual(run(d, pieces(trail, 300 * 1024)), rustLines);
+    const s = d.stats();
+    assert.equal(s.pushed, 20000);
+    assert.equal(s.rules.reduce((n, r) => n + r.alerts, 0), rustLines.length);
+  });
+
+  test('snapshot and restore mid-stream give the same alerts and counters', async () => {
+    const chunks = pieces(trail, 256 * 1024);
+    const half = Math.floor(chunks.length / 2);
+    const whole = await Detector.create();
+    const expected = run(whole, chunks);
+
+    const first = await Detector.create();
+    const before = [];
+    for (const c of chunks.slice(0, half)) {
+      first.pushNdjson(c);
+      before.push(...first.drain().map(formatAlert));
+    }
+    // One more piece without draining: its alerts travel in the snapshot.
+    first.pushNdjson(chunks[half]);
+    const pending = first.stats().pendingAlerts;
+    const bytes = first.snapshot();
+    assert.ok(bytes instanceof Uint8Array && bytes.length > 0);
+    first.close();
+
+    const resumed = await Detector.restore(bytes);
+    assert.equal(resumed.stats().pendingAlerts, pending);
+    const after = run(resumed, chunks.slice(half + 1));
+    assert.ok(before.length > 0 && after.length > 0, 'alerts on both sides of the snapshot');
+    assert.deepEqual([...before, ...after], expected);
+    assert.deepEqual(resumed.stats(), whole.stats());
+  });
+
+  test('detect() over a stream, a Buffer and readline lines yields the same alerts', async () => {
+    const fromBuffer = [];
+    const gen = detect(trail);
+    let r;
+    while (!(r = await gen.next()).done) fromBuffer.push(formatAlert(r.value));
+    assert.deepEqual(fromBuffer, rustLines);
+    assert.equal(r.value.pushed, 20000, 'the return value is the final stats');
+
+    const fromLines = [];
+    const batches = [];
+    for await (const a of detect(createInterface({ input: Readable.from([trail]) }), {
+      chunkBytes: 64 * 1024,
+      onBatch: (result) => batches.push(result.records),
+    })) {
+      fromLines.push(formatAlert(a));
+    }
+    assert.deepEqual(fromLines, rustLines);
+    assert.equal(batches.reduce((a, b) => a + b, 0), 20000);
+    assert.ok(batches.length > 10);
+  });
+});
+
+describe('rejections', () => {
+  test('a malformed record is counted as rejected and pushNdjson does not throw', async () => {
+    const d = await Detector.create();
+    const good = JSON.stringify(aRecord('alice', 1));
+    const result = d.pushNdjson(`${good}\n{"eventTime": \n\n${good}\n[]\n`);
+    assert.equal(result.records, 4);
+    assert.equal(result.rejected, 2);
+    assert.deepEqual(
+      result.errors.map((e) => [e.index, e.rule, e.reason]),
+      [
+        [1, null, 'invalid-json'],
+        [4, null, 'not-an-object'],
+      ],
+    );
+    assert.match(result.errors[0].message, /JSON/);
+    const bad = d.pushNdjson(Buffer.from([0x7b, 0xff, 0x7d, 0x0a]));
+    assert.equal(bad.errors[0].reason, 'invalid-json');
+    const s = d.stats();
+    assert.equal(s.pushed, 5);
+    assert.equal(s.rejected, 3);
+    assert.deepEqual(s.rejectedByReason, { 'invalid-json': 2, 'not-an-object': 1 });
+    assert.equal(s.rules[0].pushed, s.rules[0].accepted + s.rules[0].filtered + s.rules[0].rejected + s.rules[0].late);
+  });
+
+  test('push throws an EventError with the reason for an unreadable event', async () => {
+    const d = await Detector.create();
+    assert.throws(() => d.push('{"eventTime": "yesterday", "eventName": "X"}'), (e) => {
+      assert.ok(e instanceof EventError);
+      assert.equal(e.reason, 'invalid-time');
+      assert.match(e.message, /eventTime/);
+      return true;
+    });
+    assert.throws(() => d.push('not json'), { name: 'EventError', reason: 'invalid-json' });
+    assert.equal(d.stats().rejected, 2);
+    assert.deepEqual(d.push(aRecord('alice', 1)), [
+      { rule: 'sentinel-aws-cli-recon', outcome: 'accepted' },
+      { rule: 'elastic-aws-discovery-burst', outcome: 'accepted' },
+    ]);
+  });
+
+  test('a rule at its group limit rejects with state-limit, naming itself', async () => {
+    const d = await Detector.create({ rules: ['sentinel'], limits: { maxOpenGroups: 1 } });
+    const result = d.pushBatch([aRecord('alice', 1), aRecord('bob', 2), aRecord('alice', 3)]);
+    assert.deepEqual(result.rules, [{ rule: 'sentinel-aws-cli-recon', accepted: 2, filtered: 0, late: 0, rejected: 1 }]);
+    assert.deepEqual(
+      result.errors.map((e) => [e.index, e.rule, e.reason]),
+      [[1, 'sentinel-aws-cli-recon', 'state-limit']],
+    );
+  });
+});
+
+describe('configuration errors', () => {
+  test('the component\'s errors name the field', async () => {
+    await assert.rejects(Detector.create({ rules: [{ rule: 'sentinel', windowMs: 0 }] }), (e) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.kind, 'out-of-range');
+      assert.match(e.message, /window-ms/);
+      return true;
+    });
+    await assert.rejects(Detector.create({ rules: [{ rule: 'elastic', minDistinct: 0 }] }), {
+      name: 'ConfigError',
+      kind: 'out-of-range',
+      message: /min-distinct/,
+    });
+    await assert.rejects(Detector.create({ rules: [] }), { kind: 'invalid-list', message: /rules/ });
+    await assert.rejects(Detector.create({ rules: ['elastic', 'elastic'] }), { kind: 'invalid-list' });
+    await assert.rejects(Detector.create({ rules: [{ rule: 'sentinel', commands: [] }] }), {
+      kind: 'invalid-list',
+      message: /commands/,
+    });
+    await assert.rejects(Detector.create({ limits: { timeConfirmations: 0 } }), {
+      kind: 'out-of-range',
+      message: /time-confirmations/,
+    });
+  });
+
+  test('malformed options are refused before the component, naming the option', async () => {
+    await assert.rejects(Detector.create({ allowedLateness: 5 }), {
+      kind: 'invalid-option',
+      message: /allowedLateness/,
+    });
+    await assert.rejects(Detector.create({ rules: [{ rule: 'sentinel', minDistinct: -1 }] }), {
+      kind: 'invalid-option',
+      message: /rules\[0\]\.minDistinct/,
+    });
+    await assert.rejects(Detector.create({ allowedLatenessMs: 1.5 }), { message: /allowedLatenessMs/ });
+    await assert.rejects(Detector.create({ rules: ['splunk'] }), { message: /unknown rule "splunk"/ });
+    await assert.rejects(Detector.create({ profile: 'strict' }), { message: /profile/ });
+    await assert.rejects(Detector.create({ limits: { maxEventBytes: 2 ** 32 } }), {
+      message: /limits\.maxEventBytes/,
+    });
+  });
+
+  test('defaults: both rules, in order; bigints and Numbers both accepted', async () => {
+    const d = await Detector.create({ allowedLatenessMs: 5000n, limits: { maxTimeJumpMs: 7_200_000 } });
+    assert.deepEqual(d.rules, ['sentinel-aws-cli-recon', 'elastic-aws-discovery-burst']);
+    const e = await Detector.create({ rules: ['elastic-aws-discovery-burst', 'sentinel'] });
+    assert.deepEqual(e.rules, ['elastic-aws-discovery-burst', 'sentinel-aws-cli-recon']);
+  });
+});
+
+describe('snapshots', () => {
+  test('damaged or foreign bytes are refused with a SnapshotError', async () => {
+    const d = await Detector.create();
+    d.push(aRecord('alice', 1));
+    const bytes = d.snapshot();
+    const damaged = bytes.slice();
+    damaged[damaged.length - 1] ^= 1;
+    await assert.rejects(Detector.restore(damaged), (e) => {
+      assert.ok(e instanceof SnapshotError);
+      assert.equal(e.kind, 'malformed');
+      assert.match(e.message, /checksum/);
+      return true;
+    });
+    await assert.rejects(Detector.restore(bytes.subarray(0, bytes.length >> 1)), { kind: 'malformed' });
+    await assert.rejects(Detector.restore(new Uint8Array([1, 2, 3])), { kind: 'malformed' });
+    const restored = await Detector.restore(bytes);
+    assert.deepEqual(restored.stats(), d.stats());
+    assert.deepEqual(restored.rules, d.rules);
+  });
+});
+
+describe('detect()', () => {
+  test('alerts leave while the source stays open (linger), and it ends with a flush', async () => {
+    const records = lines(readFileSync(BURST_SAMPLE));
+    // Later events move the watermark past the burst's minute + lateness
+    // (enough of them to confirm the jump: one record alone cannot).
+    for (let s = 0; s < 20; s++) {
+      records.push(`{"eventTime":"2026-02-08T16:40:${String(s).padStart(2, '0')}Z","eventName":"GetCallerIdentity"}`);
+    }
+    let release;
+    const held = new Promise((resolve) => {
+      release = resolve;
+    });
+    async function* source() {
+      yield* records;
+      await held; // the source stays open until the alert has come out
+      yield JSON.stringify(aRecord('late', 5));
+    }
+    const seen = [];
+    const gen = detect(source(), { ...AI_RECON, lingerMs: 20 });
+    const first = await gen.next();
+    seen.push(first.value);
+    assert.equal(first.value.row.CommadCount, 11);
+    release();
+    for await (const a of gen) seen.push(a);
+    assert.equal(seen.length, 1);
+  });
+
+  test('finish: false leaves windows open on a given detector', async () => {
+    const d = await Detector.create(AI_RECON);
+    const got = [];
+    for await (const a of detect(createReadStream(BURST_SAMPLE), { detector: d, finish: false })) got.push(a);
+    assert.equal(got.length, 0);
+    assert.ok(d.stats().rules[0].openGroups > 0);
+    assert.equal(d.flush(), 1);
+    assert.equal(d.drain()[0].row.AccountName, 'AdanAlvarez');
+  });
+
+  test('an unreadable byte source throws an InputError after what it read', async () => {
+    const seen = [];
+    await assert.rejects(
+      (async () => {
+        for await (const a of detect('[{"eventName":"A"},\n{"ev', { onBatch: (r) => seen.push(r.records) })) {
+          assert.fail(`unexpected alert ${a.id}`);
+        }
+      })(),
+      { name: 'InputError', message: /not a readable CloudTrail document/ },
+    );
+    assert.deepEqual(seen, [1]);
+  });
+});
+
+test('formatTime writes RFC 3339 as the Rust host does', () => {
+  assert.equal(formatTime(0), '1970-01-01T00:00:00Z');
+  assert.equal(formatTime(1_770_568_260_000), '2026-02-08T16:31:00Z');
+  assert.equal(formatTime(-1), '1969-12-31T23:59:59.999Z');
+  assert.equal(formatTime(951_868_800_000n), '2000-03-01T00:00:00Z');
+  assert.equal(formatTime(1_500), '1970-01-01T00:00:01.5Z');
+  assert.equal(formatTime(1_020), '1970-01-01T00:00:01.02Z');
+  assert.equal(formatTime(-62_167_219_200_000), '0000-01-01T00:00:00Z');
+  assert.equal(formatTime(253_402_300_800_000), '253402300800000');
+  assert.equal(formatTime(-62_167_219_200_001n), '-62167219200001');
+});
+
+test('componentInfo names the transpiled component', async () => {
+  const info = await componentInfo();
+  assert.equal(info.interface, 'recon:detector/detection@0.2.0');
+  assert.match(info.component.sha256, /^[0-9a-f]{64}$/);
+  assert.match(info.transpiler, /^@bytecodealliance\/jco-transpile@/);
+});
+
+test('a closed detector refuses calls', async () => {
+  const d = await Detector.create();
+  d.close();
+  assert.throws(() => d.stats(), /closed/);
+});
