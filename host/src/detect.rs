@@ -68,6 +68,19 @@ pub struct DetectOptions {
     pub stop: Option<Arc<AtomicBool>>,
     /// How alerts are written.
     pub format: Format,
+    /// Running totals for a progress display, updated as the run goes.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Running totals of a run, for a progress display on another thread.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes of records handed to the detectors.
+    pub bytes: std::sync::atomic::AtomicU64,
+    /// Records read.
+    pub records: std::sync::atomic::AtomicU64,
+    /// Alerts written.
+    pub alerts: std::sync::atomic::AtomicU64,
 }
 
 /// Live mode. The component has no clock; when input pauses, the host
@@ -237,6 +250,7 @@ struct Sink<'a, 'r, O: Write, E: Write> {
     live: Option<LiveState>,
     stop: Option<Arc<AtomicBool>>,
     format: Format,
+    progress: Option<Arc<Progress>>,
     /// How long buffered lines may wait in the chunker (for a clean stop).
     linger: Duration,
 }
@@ -349,6 +363,10 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
             )?;
         }
         self.summary.alerts += alerts.len() as u64;
+        if let Some(p) = &self.progress {
+            p.records.store(self.summary.records, Ordering::Relaxed);
+            p.alerts.store(self.summary.alerts, Ordering::Relaxed);
+        }
         self.out.flush()?;
         Ok(())
     }
@@ -381,6 +399,12 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
             live.last_input = Instant::now();
             live.paused = None;
             live.advanced = Duration::ZERO;
+        }
+    }
+
+    fn count_bytes(&self, n: usize) {
+        if let Some(p) = &self.progress {
+            p.bytes.fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 
@@ -434,6 +458,7 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         match msg {
             InputMsg::Chunk(source, mut chunk) => {
                 self.input_seen();
+                self.count_bytes(chunk.data.len());
                 let batches = self.router.push_ndjson(&chunk.data)?;
                 self.pool.put(std::mem::take(&mut chunk.data));
                 for b in &batches {
@@ -526,6 +551,7 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
                     recv(chunks) -> msg => match msg {
                         Ok(InputMsg::Chunk(source, chunk)) => {
                             self.input_seen();
+                            self.count_bytes(chunk.data.len());
                             // Never blocks: at most `max_in_flight` jobs are queued.
                             jobs.send(Job { seq: next_seq, source, chunk }).map_err(|_| stopped())?;
                             next_seq += 1;
@@ -715,6 +741,7 @@ pub fn detect<O: Write, E: Write>(
         }),
         stop: options.stop.clone(),
         format: options.format,
+        progress: options.progress.clone(),
         linger: options.linger,
     };
     let (in_tx, in_rx) = bounded::<InputMsg>(workers * 2 + 2);

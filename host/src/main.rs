@@ -1,7 +1,7 @@
 //! `recon`: streaming detection of AWS CLI reconnaissance in CloudTrail,
 //! with the detection logic in a sandboxed WebAssembly component.
 
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use recon::detect::{DetectOptions, detect, summary_lines};
+use recon::detect::{DetectOptions, Progress, detect, summary_lines};
 use recon::output::Format;
 use recon::runtime::{CacheOutcome, Runtime, default_cache_dir};
 use recon::settings::{FileSettings, ProfileName, RuleName};
@@ -217,6 +217,12 @@ struct DetectArgs {
     /// Detection Finding, the native line under `unmapped`).
     #[arg(long, value_enum, default_value_t = Format::Native)]
     format: Format,
+    /// Write alerts to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// No progress display (it is shown only when stderr is a terminal).
+    #[arg(long)]
+    no_progress: bool,
     /// Write records that make the component trap on their own (they are
     /// left out, reported and counted) to this file, one per line.
     #[arg(long, value_name = "FILE")]
@@ -292,11 +298,29 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
         live,
         stop: Some(stop),
         format: args.format,
+        progress: None,
     };
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let mut err = io::stderr().lock();
-    let summary = detect(&runtime, &inputs, &options, &mut out, &mut err)?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    let show_progress = !args.no_progress && io::stderr().is_terminal();
+    let summary = if show_progress {
+        let progress = Arc::new(Progress::default());
+        let mut options = options;
+        options.progress = Some(progress.clone());
+        let display = ProgressDisplay::start(progress);
+        let mut err = display.writer();
+        let summary = detect(&runtime, &inputs, &options, &mut out, &mut err);
+        display.finish();
+        summary?
+    } else {
+        let mut err = io::stderr().lock();
+        detect(&runtime, &inputs, &options, &mut out, &mut err)?
+    };
+    out.flush().context("writing alerts")?;
     drop(out);
     for line in summary_lines(&summary) {
         eprintln!("{line}");
@@ -309,6 +333,87 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
             summary.unreadable.len()
         );
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// A progress line on stderr (a terminal): bytes and records read, the
+/// rate, alerts so far; redrawn ten times a second from the run's totals.
+struct ProgressDisplay {
+    bar: indicatif::ProgressBar,
+    done: Arc<AtomicBool>,
+    ticker: std::thread::JoinHandle<()>,
+}
+
+impl ProgressDisplay {
+    fn start(progress: Arc<Progress>) -> ProgressDisplay {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                .expect("a valid template"),
+        );
+        let done = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let (bar, done) = (bar.clone(), done.clone());
+            std::thread::spawn(move || {
+                let start = std::time::Instant::now();
+                while !done.load(Ordering::Relaxed) {
+                    let records = progress.records.load(Ordering::Relaxed);
+                    let secs = start.elapsed().as_secs_f64().max(0.001);
+                    bar.set_message(format!(
+                        "{} read, {records} records ({:.0}/s), {} alerts",
+                        indicatif::HumanBytes(progress.bytes.load(Ordering::Relaxed)),
+                        records as f64 / secs,
+                        progress.alerts.load(Ordering::Relaxed),
+                    ));
+                    bar.tick();
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        ProgressDisplay { bar, done, ticker }
+    }
+
+    /// Diagnostics written around the progress line, a whole line at a time.
+    fn writer(&self) -> LinesAround {
+        LinesAround {
+            bar: self.bar.clone(),
+            pending: Vec::new(),
+        }
+    }
+
+    fn finish(self) {
+        self.done.store(true, Ordering::Relaxed);
+        let _ = self.ticker.join();
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Writes whole lines to stderr with the progress line out of the way.
+struct LinesAround {
+    bar: indicatif::ProgressBar,
+    pending: Vec<u8>,
+}
+
+impl Write for LinesAround {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if let Some(end) = self.pending.iter().rposition(|b| *b == b'\n') {
+            let lines: Vec<u8> = self.pending.drain(..=end).collect();
+            self.bar.suspend(|| io::stderr().lock().write_all(&lines))?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LinesAround {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = io::stderr().lock().write_all(&self.pending);
+        }
     }
 }
 

@@ -436,3 +436,45 @@ fn a_damaged_state_file_is_refused_and_left_as_it_was() {
     assert_eq!(std::fs::read_to_string(&state).unwrap(), damaged);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn progress_shows_on_a_terminal_only_and_output_goes_to_the_file() {
+    let dir = crate::util::scratch_dir("progress");
+    let alerts = dir.join("alerts.ndjson");
+    let sample = burst_sample();
+    let args = format!(
+        "{} detect --no-cache --config {} --output {} {}",
+        env!("CARGO_BIN_EXE_recon"),
+        example_config(),
+        alerts.display(),
+        sample.display()
+    );
+    // Not a terminal: no progress line.
+    let plain = command()
+        .args(["detect", "--config", &example_config(), "--output"])
+        .arg(&alerts)
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert!(plain.status.success());
+    assert!(plain.stdout.is_empty(), "alerts go to --output");
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains(" records ("));
+    assert_eq!(std::fs::read_to_string(&alerts).unwrap().lines().count(), 1);
+    // A terminal (util-linux `script` gives the run one), where there is one.
+    let Ok(tty) = Command::new("script")
+        .args(["-qec", &args, "/dev/null"])
+        .output()
+    else {
+        eprintln!("no `script` here: the terminal half is skipped");
+        return;
+    };
+    assert!(
+        tty.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tty.stdout)
+    );
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert!(screen.contains(" records ("), "{screen}");
+    assert!(screen.contains("read 29 records; 1 alerts"), "{screen}");
+    assert_eq!(std::fs::read_to_string(&alerts).unwrap().lines().count(), 1);
+}
