@@ -11,7 +11,7 @@ import { Detector } from './detector.js';
 import { ConfigError, InputError } from './errors.js';
 import { chunkLoc, formatLoc, readChunks } from './input.js';
 import { RULES } from './options.js';
-import { SettingsError, checkWorkers, chunkBytes, detectorOptions, loadSettings } from './settings.js';
+import { SettingsError, checkWorkers, chunkBytes, detectorOptions, loadSettings, parseSettings, unappliedNotes } from './settings.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -188,9 +188,7 @@ export async function main(argv, io = {}) {
   let options;
   let chunk;
   try {
-    settings = args.config
-      ? await loadSettings(args.config)
-      : { sentinel: {}, elastic: {}, limits: {}, sandbox: {} };
+    settings = args.config ? await loadSettings(args.config) : parseSettings('');
     if (args.rules) settings.rules = args.rules;
     if (args.profile) settings.profile = args.profile;
     if (args.allowedLateness !== undefined) settings.allowed_lateness_seconds = args.allowedLateness;
@@ -199,12 +197,7 @@ export async function main(argv, io = {}) {
     checkWorkers(settings);
     chunk = chunkBytes(settings);
     options = detectorOptions(settings);
-    if (Object.values(settings.sandbox ?? {}).some((v) => v !== undefined)) {
-      await err(
-        'recon: note: [sandbox] settings are not enforced by the Node.js host ' +
-          '(V8 gives it no memory cap, deadline or fuel for one component; see docs/hosts/node.md)',
-      );
-    }
+    for (const note of unappliedNotes(settings)) await err(`recon: note: ${note}`);
     detector = await Detector.create(options);
   } catch (e) {
     if (e instanceof SettingsError || e instanceof ConfigError) {

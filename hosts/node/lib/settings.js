@@ -11,8 +11,11 @@
 //   [elastic]  window_seconds, min_distinct, providers
 //   [limits]   max_event_bytes, max_open_groups, max_list_entries,
 //              max_time_jump_seconds, time_confirmations
-//   [sandbox]  max_memory_mib, max_call_ms, fuel_per_call
-//              (checked, but not enforceable under V8: see docs/hosts/node.md)
+//   [sandbox]  max_memory_mib, max_call_ms, fuel_per_call, checkpoint_mib,
+//              max_quarantined (checked; not enforceable under V8, see
+//              docs/hosts/node.md)
+//   [tenants]  key (refused: this host has no routing by tenant), max_tenants
+//   [live]     idle_ms, max_lag_seconds (checked; this host has no live mode)
 
 import { readFile } from 'node:fs/promises';
 import { parse } from 'smol-toml';
@@ -46,6 +49,8 @@ const SECTIONS = {
     elastic: 'table',
     limits: 'table',
     sandbox: 'table',
+    tenants: 'table',
+    live: 'table',
   },
   sentinel: { window_seconds: 'u64', min_distinct: 'u32', commands: 'strings', providers: 'strings' },
   elastic: { window_seconds: 'u64', min_distinct: 'u32', commands: 'strings', providers: 'strings' },
@@ -56,7 +61,15 @@ const SECTIONS = {
     max_time_jump_seconds: 'u64',
     time_confirmations: 'u32',
   },
-  sandbox: { max_memory_mib: 'u64', max_call_ms: 'u64', fuel_per_call: 'u64' },
+  sandbox: {
+    max_memory_mib: 'u64',
+    max_call_ms: 'u64',
+    fuel_per_call: 'u64',
+    checkpoint_mib: 'u64',
+    max_quarantined: 'u64',
+  },
+  tenants: { key: 'string', max_tenants: 'usize' },
+  live: { idle_ms: 'u64', max_lag_seconds: 'u64' },
 };
 
 function describe(v) {
@@ -79,6 +92,9 @@ function check(section, key, value) {
     case 'u64':
     case 'usize':
       if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) throw bad('a non-negative integer');
+      return value;
+    case 'string':
+      if (typeof value !== 'string') throw bad('a string');
       return value;
     case 'strings':
       if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) throw bad('an array of strings');
@@ -133,7 +149,13 @@ export function parseSettings(text) {
     throw new SettingsError(e.message);
   }
   const s = readSection('', table);
-  for (const name of ['sentinel', 'elastic', 'limits', 'sandbox']) s[name] ??= {};
+  for (const name of ['sentinel', 'elastic', 'limits', 'sandbox', 'tenants', 'live']) s[name] ??= {};
+  if (s.tenants.key !== undefined) {
+    throw new SettingsError(
+      'tenants.key: routing records by tenant is not implemented by the Node.js host ' +
+        '(with the API, run one Detector per tenant)',
+    );
+  }
   return s;
 }
 
@@ -198,6 +220,24 @@ export function chunkBytes(settings) {
     throw new SettingsError(`chunk_kib = ${kib} is out of range; it must be between 1 and ${MAX_CHUNK_KIB}`);
   }
   return Number(kib) * 1024;
+}
+
+/**
+ * Notes for settings this host reads but cannot apply (nothing it does
+ * depends on them): the sandbox bounds and live mode.
+ */
+export function unappliedNotes(settings) {
+  const notes = [];
+  if (Object.keys(settings.sandbox ?? {}).length > 0) {
+    notes.push(
+      '[sandbox] settings are not enforced by the Node.js host (V8 gives it no memory cap, ' +
+        'deadline, fuel or trap recovery for one component; see docs/hosts/node.md)',
+    );
+  }
+  if (Object.keys(settings.live ?? {}).length > 0) {
+    notes.push('[live] settings have no effect: the Node.js host has no live mode (windows close on record time only)');
+  }
+  return notes;
 }
 
 /** Checks `workers` as the Rust host does (this host scans on one thread whatever it says). */

@@ -1,10 +1,11 @@
 // The JavaScript API: Detector, detect(), formatAlert, errors.
 
 import assert from 'node:assert/strict';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 
 import {
   ConfigError,
@@ -17,7 +18,7 @@ import {
   formatTime,
 } from '../lib/index.js';
 import { detectorOptions, loadSettings } from '../lib/settings.js';
-import { AI_RECON_COMMANDS, AI_RECON_TOML, BURST_SAMPLE, generate, lines, rustRecon } from './helpers.js';
+import { AI_RECON_COMMANDS, AI_RECON_TOML, BURST_SAMPLE, generate, lines, rustRecon, tempDir } from './helpers.js';
 
 /** The options examples/ai-recon.toml stands for, written out. */
 const AI_RECON = { rules: [{ rule: 'sentinel', commands: AI_RECON_COMMANDS }], profile: 'default' };
@@ -117,13 +118,18 @@ describe('the TrailDiscover burst with the ai-recon command list', () => {
 describe('a generated trail', () => {
   let trail;
   let rustLines;
+  let tmp;
   before(() => {
     // A slow rate spreads the bursts over an hour of event time, so alerts
     // become final all along the stream, not only at its end.
     trail = generate(['--seed', '7', '--count', '20000', '--bursts', '20', '--rate', '5']);
-    rustLines = lines(rustRecon(['detect', '-'], { input: trail }).stdout);
+    tmp = tempDir();
+    const file = join(tmp.dir, 'trail.ndjson');
+    writeFileSync(file, trail);
+    rustLines = lines(rustRecon(['detect', file]).stdout);
     assert.ok(rustLines.length >= 5);
   });
+  after(() => tmp?.remove());
 
   test('pushNdjson in pieces gives the Rust CLI\'s lines', async () => {
     const d = await Detector.create();
