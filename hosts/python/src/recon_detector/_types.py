@@ -1,0 +1,284 @@
+"""The contract's types (wit/detector.wit) as Python enums and dataclasses.
+
+Configuration (`Config`, `RuleConfig`, `Limits`) maps field for field onto
+the contract's ``config`` record, in snake_case; a field left ``None``
+takes the contract's documented default, which the docstrings repeat.
+`Sandbox` holds the bounds this host puts around the component.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence, Union
+
+__all__ = [
+    "Rule",
+    "Profile",
+    "RejectReason",
+    "Outcome",
+    "RuleConfig",
+    "Limits",
+    "Config",
+    "Sandbox",
+    "RuleCounts",
+    "BatchError",
+    "BatchResult",
+    "RuleStats",
+    "Stats",
+    "DEFAULT_MAX_EVENT_BYTES",
+]
+
+
+class Rule(str, enum.Enum):
+    """Which published detection a rule runs (the contract's ``rule``)."""
+
+    #: Microsoft Sentinel "Suspicious AWS CLI Command Execution": 1-minute
+    #: windows, alert at 8 or more distinct suspicious aws-cli commands.
+    SENTINEL = "sentinel-aws-cli-recon"
+    #: Elastic "AWS Discovery API Calls via CLI from a Single Resource":
+    #: 10-second windows, alert at more than 5 distinct discovery API names
+    #: from one identity ARN.
+    ELASTIC = "elastic-aws-discovery-burst"
+
+    @property
+    def short_name(self) -> str:
+        """``sentinel`` or ``elastic``, as the command line names it."""
+        return "sentinel" if self is Rule.SENTINEL else "elastic"
+
+    @classmethod
+    def parse(cls, name: "Rule | str") -> "Rule":
+        """A rule from its short (``sentinel``) or full name."""
+        if isinstance(name, Rule):
+            return name
+        if isinstance(name, str):
+            for r in cls:
+                if name in (r.value, r.short_name):
+                    return r
+        raise ValueError(f"unknown rule {name!r}; expected sentinel or elastic")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Profile(str, enum.Enum):
+    """How literally the rules follow their published query text."""
+
+    #: The queries' evident intent (reads aws-cli v2 user agents, restores
+    #: the lost comma of the Sentinel command list, fills AccountUPNSuffix).
+    DEFAULT = "default"
+    #: The queries' letter: what the SIEM returns, quirks included.
+    SEED = "seed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RejectReason(str, enum.Enum):
+    """Why an event was rejected (counted per reason, never dropped silently)."""
+
+    INVALID_JSON = "invalid-json"
+    NOT_AN_OBJECT = "not-an-object"
+    UNKNOWN_SHAPE = "unknown-shape"
+    MISSING_TIME = "missing-time"
+    INVALID_TIME = "invalid-time"
+    TOO_LARGE = "too-large"
+    STATE_LIMIT = "state-limit"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Outcome(str, enum.Enum):
+    """What one rule made of one readable event (`Detector.push`)."""
+
+    ACCEPTED = "accepted"
+    FILTERED = "filtered"
+    LATE = "late"
+    STATE_LIMIT = "state-limit"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: The contract's default ``limits.max-event-bytes`` (256 KiB, CloudTrail's
+#: own maximum); the reader uses it as its line limit too.
+DEFAULT_MAX_EVENT_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """One rule of a detector (the contract's ``rule-config``).
+
+    ``None`` takes the rule's default.
+    """
+
+    #: The rule: a `Rule`, or its short (``"sentinel"``) or full name.
+    rule: Rule | str
+    #: Window width in ms. Default 60000 (Sentinel), 10000 (Elastic).
+    window_ms: int | None = None
+    #: Smallest distinct count that alerts. Default 8 (Sentinel), 6 (Elastic).
+    min_distinct: int | None = None
+    #: Sentinel: the suspicious commands (``service.command``, whole terms,
+    #: any case). Default: the seed's list as the profile reads it.
+    commands: Sequence[str] | None = None
+    #: Elastic: the event sources that count. Default: the seed's nine.
+    providers: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one detector accepts and holds (the contract's ``limits``)."""
+
+    #: Largest event in bytes of JSON text; larger ones are rejected as
+    #: ``too-large`` unread. Default 262144 (256 KiB).
+    max_event_bytes: int | None = None
+    #: Most groups (window x key) one rule holds open; past it, events are
+    #: rejected as ``state-limit``. Default 100000.
+    max_open_groups: int | None = None
+    #: Most entries kept in an alert's lists (counts stay exact; the alert
+    #: says ``truncated``). Default 10000.
+    max_list_entries: int | None = None
+    #: Largest jump ahead of the watermark one record makes alone, in ms.
+    #: Default 3600000 (one hour); at least 1000.
+    max_time_jump_ms: int | None = None
+    #: Records that must agree before the watermark follows a jump.
+    #: Default 16; 1 to 1024 (1: the classic watermark).
+    time_confirmations: int | None = None
+
+
+RuleSpec = Union[RuleConfig, Rule, str]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A detector's configuration (the contract's ``config``).
+
+    The component validates ranges and lists; what it refuses raises
+    `ConfigError` with its message, which names the field.
+    """
+
+    #: The rules, each at most once, as `RuleConfig` or names; their order
+    #: is that of statistics and batch results (and breaks ties in
+    #: `Detector.drain`). Default: both, Sentinel first.
+    rules: Sequence[RuleSpec] = (Rule.SENTINEL, Rule.ELASTIC)
+    #: Letter or intent of the queries. Default ``Profile.DEFAULT``.
+    profile: Profile | str = Profile.DEFAULT
+    #: How far behind the watermark an event may arrive and still count, in
+    #: ms. Default 60000 (one minute).
+    allowed_lateness_ms: int | None = None
+    #: State bounds.
+    limits: Limits = field(default_factory=Limits)
+
+    def rule_configs(self) -> tuple[RuleConfig, ...]:
+        """The rules as `RuleConfig`s (names turned into default ones)."""
+        return tuple(r if isinstance(r, RuleConfig) else RuleConfig(rule=r) for r in self.rules)
+
+
+#: Default `Sandbox.max_memory_bytes`: 256 MiB (the Rust host's default).
+DEFAULT_MAX_MEMORY_BYTES = 256 << 20
+#: Default `Sandbox.call_timeout`: 10 s (the Rust host's default).
+DEFAULT_CALL_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Bounds this host enforces on a detector's component instance.
+
+    Each `Detector` runs in an instance (and a wasmtime store) of its own,
+    so these bound one detector, and a trap ends only that one.
+    """
+
+    #: Cap on the instance's linear memory, in bytes (wasmtime's store
+    #: limits): growing past it fails inside the component, whose allocator
+    #: then traps (`ComponentTrap`). Input handed over in one call is copied
+    #: into that memory and counts against the cap. Default 256 MiB.
+    max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
+    #: Longest one call may run, in seconds (epoch interruption, ticking
+    #: every 10 ms while a call runs); ``None`` disables the deadline.
+    #: Default 10 s.
+    call_timeout: float | None = DEFAULT_CALL_TIMEOUT
+    #: Fuel (about one unit per WebAssembly instruction) one call may burn;
+    #: ``None`` (the default) disables metering, which costs speed when on.
+    fuel_per_call: int | None = None
+
+
+@dataclass(frozen=True)
+class RuleCounts:
+    """What one rule made of a batch."""
+
+    rule: Rule
+    accepted: int
+    filtered: int
+    late: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class BatchError:
+    """A rejected event of a batch."""
+
+    #: Position in the batch from 0: the list index (`Detector.push_batch`)
+    #: or the line (`Detector.push_ndjson`, blank lines counted).
+    index: int
+    #: ``None`` when no rule could read the record; else the rule that
+    #: rejected it (``state-limit``).
+    rule: Rule | None
+    reason: RejectReason
+    #: Names the field and what is wrong with it.
+    message: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The result of `Detector.push_batch` / `Detector.push_ndjson`.
+
+    For every rule, ``accepted + filtered + late + rejected`` plus the
+    batch's ``rejected`` equals ``records``.
+    """
+
+    #: Records in the batch (for NDJSON: non-blank lines).
+    records: int
+    #: Records no rule could read.
+    rejected: int
+    #: Per rule, in configuration order.
+    rules: tuple[RuleCounts, ...]
+    #: Rejections, in index order.
+    errors: tuple[BatchError, ...]
+    #: Indexes of records far ahead of the watermark (counted, but not
+    #: trusted to move it alone).
+    ahead: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RuleStats:
+    """Counters of one rule since the detector was created (or as restored).
+
+    ``pushed == accepted + filtered + rejected + late``.
+    """
+
+    rule: Rule
+    pushed: int
+    accepted: int
+    filtered: int
+    rejected: int
+    rejected_by_reason: Mapping[RejectReason, int]
+    late: int
+    open_windows: int
+    open_groups: int
+    alerts: int
+    ahead: int
+    #: ms since the epoch; ``None`` until the first confirmations.
+    watermark: int | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    """A detector's counters."""
+
+    pushed: int
+    rejected: int
+    rejected_by_reason: Mapping[RejectReason, int]
+    rules: tuple[RuleStats, ...]
+    #: Alerts produced and not yet drained.
+    pending_alerts: int

@@ -1,0 +1,389 @@
+"""The Python API: Detector, detect()/detect_file(), errors, sandbox bounds."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+import recon_detector as rd
+from helpers import AI_COMMANDS, AI_RECON, BURST, Trails, run_rust
+
+AI_CONFIG = rd.Config(rules=[rd.RuleConfig("sentinel", commands=AI_COMMANDS)])
+
+
+def chunks(data: bytes, size: int = 1 << 20) -> list[bytes]:
+    """``data`` cut at line ends into pieces of about ``size`` bytes."""
+    out, pos = [], 0
+    while pos < len(data):
+        end = data.rfind(b"\n", pos, pos + size)
+        end = len(data) - 1 if end < 0 else end
+        out.append(data[pos : end + 1])
+        pos = end + 1
+    return out
+
+
+def run_all(d: rd.Detector, data: bytes, size: int = 1 << 20) -> list[rd.Alert]:
+    alerts: list[rd.Alert] = []
+    for c in chunks(data, size):
+        d.push_ndjson(c)
+        alerts += d.drain()
+    d.flush()
+    return alerts + d.drain()
+
+
+# -- alerts -------------------------------------------------------------------
+
+
+def test_the_burst_through_the_api_is_the_rust_cli_line(recon_bin: Path) -> None:
+    rust = run_rust(recon_bin, "--config", AI_RECON, BURST)
+    alerts = list(rd.detect_file(BURST, AI_CONFIG))
+    assert len(alerts) == 1
+    a = alerts[0]
+    assert (a.to_json() + "\n").encode() == rust.out
+    assert a.rule == rd.Rule.SENTINEL.value
+    assert a.row_data["AccountName"] == "AdanAlvarez"
+    assert a.row_data["CommadCount"] == 11
+    assert a.title == "Suspicious AWS CLI reconnaissance by AdanAlvarez - 11 commands"
+    assert a.window_start.isoformat() == "2026-02-08T16:31:00+00:00"
+    assert a.window_end_ms - a.window_start_ms == 60_000
+    assert a.entities[0].kind == "Account"
+    assert a.to_dict()["entities"][0]["type"] == "Account"
+
+
+def test_detect_over_lines_strings_and_objects() -> None:
+    lines = BURST.read_text().splitlines(keepends=True)
+    by_text = list(rd.detect(lines, AI_CONFIG))
+    by_bytes = list(rd.detect((line.encode() for line in lines), AI_CONFIG, chunk_bytes=100))
+    by_object = list(rd.detect((json.loads(line) for line in lines), AI_CONFIG))
+    assert len(by_text) == 1
+    assert by_text == by_bytes
+    # Re-serialised records are judged the same way (no repeated keys here).
+    assert [a.to_json() for a in by_object] == [a.to_json() for a in by_text]
+
+
+def test_detect_returns_the_final_stats_and_reports_batches() -> None:
+    results: list[rd.BatchResult] = []
+    gen = rd.detect(BURST.read_bytes().splitlines(), AI_CONFIG, on_batch=results.append)
+    alerts = []
+    while True:
+        try:
+            alerts.append(next(gen))
+        except StopIteration as stop:
+            stats = stop.value
+            break
+    assert len(alerts) == 1
+    assert isinstance(stats, rd.Stats)
+    assert stats.pushed == sum(r.records for r in results) == 29
+    assert stats.rules[0].alerts == 1
+
+
+def test_detect_file_reads_gzip_documents_from_memory() -> None:
+    records = [json.loads(line) for line in BURST.read_text().splitlines()]
+    doc = gzip.compress(json.dumps({"Records": records}).encode())
+    assert [a.id for a in rd.detect_file(io.BytesIO(doc), AI_CONFIG)] == [
+        a.id for a in rd.detect_file(BURST, AI_CONFIG)
+    ]
+    assert len(list(rd.detect_file(doc, AI_CONFIG))) == 1
+
+
+def test_an_alert_waits_for_its_window_and_flush_closes_it() -> None:
+    d = rd.Detector(AI_CONFIG)
+    d.push_ndjson(BURST.read_bytes())
+    assert d.drain() == []
+    assert d.stats().rules[0].open_groups > 0
+    assert d.flush() == 1
+    (alert,) = d.drain()
+    assert alert.row_data["CommadCount"] == 11
+    assert d.drain() == []
+    # After the end of the stream, events the rule would count are late.
+    lines = BURST.read_text().splitlines()
+    fresh = rd.Detector(AI_CONFIG)
+    counted = [line for line in lines if fresh.push(line)[rd.Rule.SENTINEL] is rd.Outcome.ACCEPTED]
+    assert len(counted) >= 11
+    assert d.push(counted[0]) == {rd.Rule.SENTINEL: rd.Outcome.LATE}
+    assert d.stats().rules[0].late == 1
+
+
+def test_flush_to_a_time_closes_only_the_windows_before_it() -> None:
+    d = rd.Detector(AI_CONFIG)
+    d.push_ndjson(BURST.read_bytes())
+    # The burst's window ends 16:32:00; with a minute of lateness it is final at 16:33:00.
+    assert d.flush(1770568320000) == 0
+    from datetime import datetime, timezone
+
+    assert d.flush(datetime(2026, 2, 8, 16, 33, 1, tzinfo=timezone.utc)) == 1
+    assert len(d.drain()) == 1
+
+
+# -- snapshot / restore -------------------------------------------------------------
+
+
+def test_snapshot_restore_mid_stream_gives_the_same_alerts(trails: Trails) -> None:
+    data = trails.seed11.read_bytes()
+    pieces = chunks(data, 256 << 10)
+    whole = rd.Detector()
+    expected = run_all(whole, data, 256 << 10)
+    assert len(expected) == 8
+
+    half = len(pieces) // 2
+    first = rd.Detector()
+    got: list[rd.Alert] = []
+    for c in pieces[:half]:
+        first.push_ndjson(c)
+        got += first.drain()
+    # Leave an alert pending across the snapshot if one is.
+    for c in pieces[half : half + 3]:
+        first.push_ndjson(c)
+    snap = first.snapshot()
+    pending = first.stats().pending_alerts
+    first.close()
+
+    resumed = rd.Detector.restore(snap)
+    assert resumed.rules == (rd.Rule.SENTINEL, rd.Rule.ELASTIC)
+    assert resumed.stats().pending_alerts == pending
+    got += resumed.drain()
+    for c in pieces[half + 3 :]:
+        resumed.push_ndjson(c)
+        got += resumed.drain()
+    resumed.flush()
+    got += resumed.drain()
+    assert [a.to_json() for a in got] == [a.to_json() for a in expected]
+    assert resumed.stats() == whole.stats()
+
+
+def test_damaged_snapshots_are_refused() -> None:
+    d = rd.Detector()
+    d.push_ndjson(BURST.read_bytes())
+    snap = bytearray(d.snapshot())
+    snap[len(snap) // 2] ^= 0x55
+    with pytest.raises(rd.SnapshotError) as e:
+        rd.Detector.restore(bytes(snap))
+    assert e.value.kind == "malformed"
+    with pytest.raises(rd.SnapshotError) as e:
+        rd.Detector.restore(b"")
+    assert e.value.kind == "malformed"
+    assert str(e.value)
+
+
+# -- rejected records ------------------------------------------------------------
+
+
+def test_malformed_records_are_counted_not_raised() -> None:
+    good = BURST.read_bytes().splitlines()[0]
+    buf = b"not json\n" + good + b"\n\n[1,2]\n" + b'{"eventTime":"yesterday","eventName":"x"}\r\n' + b"\xff\xfe\n"
+    d = rd.Detector()
+    r = d.push_ndjson(buf)
+    assert r.records == 5  # the blank line is not a record
+    assert r.rejected == 4
+    assert [(e.index, e.reason) for e in r.errors] == [
+        (0, rd.RejectReason.INVALID_JSON),
+        (3, rd.RejectReason.NOT_AN_OBJECT),
+        (4, rd.RejectReason.INVALID_TIME),
+        (5, rd.RejectReason.INVALID_JSON),
+    ]
+    assert all(e.rule is None and e.message for e in r.errors)
+    assert "yesterday" in r.errors[2].message
+    stats = d.stats()
+    assert stats.pushed == 5
+    assert stats.rejected == 4
+    assert stats.rejected_by_reason == {
+        rd.RejectReason.INVALID_JSON: 2,
+        rd.RejectReason.NOT_AN_OBJECT: 1,
+        rd.RejectReason.INVALID_TIME: 1,
+    }
+    for rule in stats.rules:
+        assert rule.pushed == rule.accepted + rule.filtered + rule.rejected + rule.late
+
+
+def test_push_raises_event_errors_and_counts_them() -> None:
+    d = rd.Detector()
+    with pytest.raises(rd.EventError) as e:
+        d.push('{"eventName":"ListUsers"}')
+    assert e.value.reason == rd.RejectReason.MISSING_TIME
+    with pytest.raises(rd.EventError) as e:
+        d.push(b"\xff{}")
+    assert e.value.reason == rd.RejectReason.INVALID_JSON
+    outcomes = d.push(json.loads(BURST.read_text().splitlines()[0]))
+    assert set(outcomes) == {rd.Rule.SENTINEL, rd.Rule.ELASTIC}
+    assert d.stats().pushed == 3
+    assert d.stats().rejected == 2
+
+
+def test_push_batch_reports_by_index() -> None:
+    lines = BURST.read_text().splitlines()
+    d = rd.Detector(AI_CONFIG)
+    r = d.push_batch([lines[0], "{}", json.loads(lines[1])])
+    assert r.records == 3
+    assert [e.index for e in r.errors] == [1]
+    assert r.rules[0].rule == rd.Rule.SENTINEL
+
+
+def test_state_limit_is_a_rejection_by_one_rule() -> None:
+    config = rd.Config(rules=[rd.RuleConfig("sentinel", commands=AI_COMMANDS)], limits=rd.Limits(max_open_groups=1))
+    fresh = rd.Detector(AI_CONFIG)
+    counted = [x for x in BURST.read_text().splitlines() if fresh.push(x)[rd.Rule.SENTINEL] is rd.Outcome.ACCEPTED]
+    # Two identities in one window: the second group is one too many.
+    one = json.loads(counted[0])
+    other = json.loads(counted[0])
+    other["userIdentity"]["arn"] = "arn:aws:sts::222222222222:assumed-role/Other/someone-else"
+    other["userIdentity"]["accountId"] = "222222222222"
+    other["recipientAccountId"] = "222222222222"
+    other["sourceIPAddress"] = "192.0.2.99"
+    d = rd.Detector(config)
+    assert d.push(one) == {rd.Rule.SENTINEL: rd.Outcome.ACCEPTED}
+    r = d.push_batch([other])
+    assert [(e.index, e.rule, e.reason) for e in r.errors] == [(0, rd.Rule.SENTINEL, rd.RejectReason.STATE_LIMIT)]
+    assert r.rejected == 0 and r.rules[0].rejected == 1
+    assert d.stats().rules[0].rejected_by_reason == {rd.RejectReason.STATE_LIMIT: 1}
+    assert d.push(other) == {rd.Rule.SENTINEL: rd.Outcome.STATE_LIMIT}
+
+
+# -- configuration ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "kind", "names"),
+    [
+        (rd.Config(rules=[rd.RuleConfig("sentinel", window_ms=0)]), "out-of-range", "window-ms"),
+        (rd.Config(rules=[rd.RuleConfig("elastic", min_distinct=0)]), "out-of-range", "min-distinct"),
+        (rd.Config(rules=[rd.RuleConfig("sentinel", commands=[])]), "invalid-list", "commands"),
+        (rd.Config(rules=[rd.RuleConfig("sentinel", commands=["iam.list-users", " "])]), "invalid-list", "commands[1]"),
+        (rd.Config(rules=[]), "invalid-list", "rules"),
+        (rd.Config(rules=["sentinel", "sentinel"]), "invalid-list", "rules[1]"),
+        (rd.Config(allowed_lateness_ms=8 * 86_400_000), "out-of-range", "allowed-lateness-ms"),
+        (rd.Config(limits=rd.Limits(time_confirmations=0)), "out-of-range", "limits.time-confirmations"),
+        (rd.Config(limits=rd.Limits(max_time_jump_ms=10)), "out-of-range", "limits.max-time-jump-ms"),
+        (rd.Config(rules=[rd.RuleConfig("sentinel", window_ms=-1)]), "invalid-option", "rules[0].window_ms"),
+        (rd.Config(rules=["bogus"]), "invalid-option", "rules[0]"),
+        (rd.Config(profile="loose"), "invalid-option", "profile"),
+        (rd.Config(limits=rd.Limits(max_event_bytes=1 << 32)), "invalid-option", "limits.max_event_bytes"),
+        (rd.Config(rules=[rd.RuleConfig("elastic", providers="iam.amazonaws.com")]), "invalid-option", "providers"),
+    ],
+)
+def test_invalid_configurations_raise_naming_the_field(config: rd.Config, kind: str, names: str) -> None:
+    with pytest.raises(rd.ConfigError) as e:
+        rd.Detector(config)
+    assert e.value.kind == kind
+    assert names in str(e.value)
+
+
+def test_rules_by_name_and_defaults() -> None:
+    d = rd.Detector(rd.Config(rules=[rd.Rule.ELASTIC, "sentinel-aws-cli-recon"]))
+    assert d.rules == (rd.Rule.ELASTIC, rd.Rule.SENTINEL)
+    assert [r.rule for r in d.stats().rules] == [rd.Rule.ELASTIC, rd.Rule.SENTINEL]
+    assert rd.Detector().rules == (rd.Rule.SENTINEL, rd.Rule.ELASTIC)
+
+
+# -- sandbox bounds -------------------------------------------------------------------
+
+
+def test_the_memory_cap_traps_into_an_exception(trails: Trails) -> None:
+    data = trails.seed7.read_bytes()[: 8 << 20]
+    d = rd.Detector(sandbox=rd.Sandbox(max_memory_bytes=4 << 20))
+    other = rd.Detector()
+    with pytest.raises(rd.ComponentTrap) as e:
+        d.push_ndjson(data)
+    assert e.value.kind == "memory"
+    assert "4194304" in str(e.value)
+    assert d.closed
+    with pytest.raises(rd.DetectorClosed):
+        d.stats()
+    # Other detectors are unaffected.
+    assert other.push_ndjson(data).records > 0
+    # Too small for the component's own initial memory: refused up front.
+    with pytest.raises(rd.ComponentLoadError):
+        rd.Detector(sandbox=rd.Sandbox(max_memory_bytes=64 << 10))
+
+
+def test_fuel_bounds_each_call() -> None:
+    data = BURST.read_bytes()
+    # The sample (29 records) takes about 1.7 million units.
+    d = rd.Detector(AI_CONFIG, sandbox=rd.Sandbox(fuel_per_call=5_000_000))
+    # Each call gets its budget afresh: many small calls pass...
+    for _ in range(20):
+        d.push_ndjson(data)
+    assert d.stats().pushed == 20 * 29
+    # ... one large one does not.
+    with pytest.raises(rd.ComponentTrap) as e:
+        d.push_ndjson(data * 400)
+    assert e.value.kind == "fuel"
+    with pytest.raises(rd.DetectorClosed):
+        d.drain()
+
+
+def test_the_deadline_interrupts_a_long_call(trails: Trails) -> None:
+    data = trails.seed7.read_bytes()
+    d = rd.Detector(sandbox=rd.Sandbox(call_timeout=0.001))
+    d.push_ndjson(BURST.read_bytes())  # a short call finishes within its tick
+    with pytest.raises(rd.ComponentTrap) as e:
+        d.push_ndjson(data * 2)
+    assert e.value.kind == "deadline"
+
+
+def test_invalid_sandbox_bounds() -> None:
+    for bad in (rd.Sandbox(max_memory_bytes=0), rd.Sandbox(call_timeout=0), rd.Sandbox(fuel_per_call=-5)):
+        with pytest.raises(rd.ConfigError) as e:
+            rd.Detector(sandbox=bad)
+        assert "sandbox." in str(e.value)
+
+
+def test_close_and_context_manager() -> None:
+    with rd.Detector() as d:
+        d.push_ndjson(b"")
+    with pytest.raises(rd.DetectorClosed):
+        d.flush()
+
+
+def test_component_info() -> None:
+    info = rd.component_info()
+    assert info["interface"] == "recon:detector/detection@0.2.0"
+    assert len(info["sha256"]) == 64 and info["bytes"] > 100_000
+
+
+# -- the alert line -------------------------------------------------------------------
+
+
+def test_rfc3339_as_the_rust_host_writes_it() -> None:
+    assert rd.format_time(0) == "1970-01-01T00:00:00Z"
+    assert rd.format_time(1_770_568_260_000) == "2026-02-08T16:31:00Z"
+    assert rd.format_time(-1) == "1969-12-31T23:59:59.999Z"
+    assert rd.format_time(951_868_800_000) == "2000-03-01T00:00:00Z"
+    assert rd.format_time(1_500) == "1970-01-01T00:00:01.5Z"
+    assert rd.format_time(20) == "1970-01-01T00:00:00.02Z"
+    assert rd.format_time(-62_167_219_200_000) == "0000-01-01T00:00:00Z"
+    assert rd.format_time(-62_167_219_200_001) == "-62167219200001"
+    assert rd.format_time(253_402_300_799_999) == "9999-12-31T23:59:59.999Z"
+    assert rd.format_time(253_402_300_800_000) == "253402300800000"
+
+
+def test_alert_json_escapes_as_serde_json() -> None:
+    a = rd.Alert(
+        rule="r",
+        rule_id="id",
+        id="x",
+        window_start_ms=0,
+        window_end_ms=60_000,
+        row=' {"a": "é\\u0001", "b": [1, 2.5]} ',
+        title='quote " backslash \\ tab \t nl \n ctl \x01 del \x7f é ✓ \U0001f600',
+        description="",
+        severity="Low",
+        tactics=("Discovery",),
+        techniques=(),
+        entities=(rd.Entity("Account", (("Name", "ü"), ("type", "override"))),),
+        custom_details="{}",
+        truncated=True,
+    )
+    assert a.to_json() == (
+        '{"rule":"r","rule_id":"id","id":"x","window_start":"1970-01-01T00:00:00Z",'
+        '"window_end":"1970-01-01T00:01:00Z","row":{"a": "é\\u0001", "b": [1, 2.5]},'
+        '"title":"quote \\" backslash \\\\ tab \\t nl \\n ctl \\u0001 del \x7f é ✓ \U0001f600",'
+        '"description":"","severity":"Low","tactics":["Discovery"],"techniques":[],'
+        '"entities":[{"type":"override","Name":"ü"}],"custom_details":{},"truncated":true}'
+    )
+    bad = rd.Alert(**{**a.__dict__, "row": "{not json"})
+    with pytest.raises(ValueError):
+        bad.to_json()

@@ -1,0 +1,225 @@
+"""The command: exit statuses, errors, streaming, signals, the examples."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from helpers import AI_RECON, BURST, EXAMPLES, REPO, run_py, run_rust
+
+
+def test_usage_errors_exit_2() -> None:
+    for args in (["detect", "--rules", "sentinel,bogus"], ["detect", "--allowed-lateness", "-1"], [], ["frobnicate"]):
+        r = run_py(*args)
+        assert r.code == 2, args
+        assert "usage:" in r.err
+
+
+def test_configuration_errors_exit_2(tmp_path: Path) -> None:
+    r = run_py("detect", "--allowed-lateness", "999999999", BURST)
+    assert r.code == 2
+    assert r.err.startswith("recon: error: invalid detector configuration: ConfigError::OutOfRange(")
+    assert "allowed-lateness-ms" in r.err
+    for text, named in [
+        ("bogus = 1\n", "bogus"),
+        ("[sentinel]\ncomands = []\n", "comands"),
+        ('profile = "loose"\n', "profile"),
+        ("[limits]\nmax_event_bytes = -1\n", "max_event_bytes"),
+        ("chunk_kib = 0\n", "chunk_kib"),
+        ('[tenants]\nkey = "recipientAccountId"\n', "tenants.key"),
+        ("rules = [\n", "bad.toml"),
+    ]:
+        path = tmp_path / "bad.toml"
+        path.write_text(text)
+        r = run_py("detect", "--config", path, BURST)
+        assert r.code == 2, text
+        assert named in r.err, (text, r.err)
+    r = run_py("detect", "--config", tmp_path / "missing.toml", BURST)
+    assert r.code == 2 and "missing.toml" in r.err
+
+
+def test_an_unreadable_input_is_reported_and_the_others_processed(recon_bin: Path, tmp_path: Path) -> None:
+    args = ["--config", str(AI_RECON), str(tmp_path / "missing.jsonl"), str(BURST)]
+    rust = run_rust(recon_bin, *args)
+    py = run_py("detect", *args)
+    assert py.code == rust.code == 1
+    assert py.out == rust.out and len(py.lines) == 1
+    assert py.err == rust.err
+    assert "missing.jsonl: No such file or directory" in py.err
+    assert py.err.endswith("recon: 1 input(s) could not be read completely\n")
+
+
+def test_output_file_and_info(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.ndjson"
+    r = run_py("detect", "--config", AI_RECON, "-o", out, BURST)
+    assert r.code == 0 and r.out == b""
+    assert json.loads(out.read_text())["row"]["AccountName"] == "AdanAlvarez"
+    info = run_py("info")
+    assert info.code == 0
+    assert len(json.loads(info.out)["sha256"]) == 64
+
+
+def test_every_key_of_the_rust_file_at_its_default_changes_nothing(tmp_path: Path) -> None:
+    """The keys `recon config --print-default` writes, at their defaults."""
+    path = tmp_path / "defaults.toml"
+    path.write_text(
+        """
+rules = ["sentinel", "elastic"]
+profile = "default"
+allowed_lateness_seconds = 60
+chunk_kib = 1024
+workers = 2
+[sentinel]
+window_seconds = 60
+min_distinct = 8
+[elastic]
+window_seconds = 10
+min_distinct = 6
+providers = ["iam.amazonaws.com", "ec2.amazonaws.com", "s3.amazonaws.com", "rds.amazonaws.com",
+  "lambda.amazonaws.com", "dynamodb.amazonaws.com", "kms.amazonaws.com", "cloudfront.amazonaws.com",
+  "elasticloadbalancing.amazonaws.com"]
+[limits]
+max_event_bytes = 262144
+max_open_groups = 100000
+max_list_entries = 10000
+max_time_jump_seconds = 3600
+time_confirmations = 16
+[sandbox]
+max_memory_mib = 256
+max_call_ms = 10000
+fuel_per_call = 0
+checkpoint_mib = 16
+max_quarantined = 100
+[tenants]
+max_tenants = 64
+[live]
+idle_ms = 5000
+max_lag_seconds = 3600
+"""
+    )
+    sample = REPO / "tests" / "data" / "cloudtrail" / "traildiscover" / "traildiscover_dedup_sorted.jsonl"
+    plain = run_py("detect", "--profile", "seed", sample)
+    with_file = run_py("detect", "--config", path, "--profile", "seed", sample)
+    assert with_file.code == plain.code == 0
+    assert with_file.out == plain.out
+    notes = [line for line in with_file.err.splitlines() if line.startswith("recon: note:")]
+    assert len(notes) == 4  # workers, checkpoint_mib, max_quarantined, [live]
+    assert [line for line in with_file.err.splitlines() if not line.startswith("recon: note:")] == plain.err.splitlines()
+
+
+def test_an_alert_leaves_while_stdin_stays_open(recon_bin: Path, slow_trail: Path) -> None:
+    trail = slow_trail
+    expected = run_rust(recon_bin, trail).lines
+    first = json.loads(expected[0])
+    from datetime import datetime
+
+    end = datetime.fromisoformat(first["window_end"].replace("Z", "+00:00")).timestamp()
+    lines = trail.read_bytes().splitlines(keepends=True)
+    # Records up to two minutes past the window's end (lateness is one).
+    upto = next(i for i, line in enumerate(lines) if _time(line) > end + 120)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "recon_detector", "detect"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert p.stdin is not None and p.stdout is not None
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(p.stdout.readline()))  # type: ignore[union-attr]
+    reader.start()
+    p.stdin.write(b"".join(lines[:upto]))
+    p.stdin.flush()
+    reader.join(60)
+    try:
+        assert got and got[0] == expected[0] + b"\n", "the first alert leaves before the input ends"
+    finally:
+        p.stdin.close()
+        p.wait(60)
+    assert p.returncode == 0
+
+
+def _time(line: bytes) -> float:
+    from datetime import datetime
+
+    t = json.loads(line).get("eventTime")
+    return datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() if isinstance(t, str) else 0.0
+
+
+def test_a_signal_ends_the_stream_as_at_the_end_of_input() -> None:
+    p = subprocess.Popen(
+        [sys.executable, "-m", "recon_detector", "detect", "--config", str(AI_RECON)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert p.stdin is not None
+    p.stdin.write(BURST.read_bytes())
+    p.stdin.flush()
+    time.sleep(3)  # start-up, then the linger hands the lines on
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert json.loads(out)["row"]["CommadCount"] == 11
+    assert "stopped by a signal" in err.decode()
+    assert "read 29 records; 1 alerts" in err.decode()
+
+
+def test_the_first_alert_example() -> None:
+    p = subprocess.run(
+        [sys.executable, str(EXAMPLES / "first_alert.py")], cwd=REPO, capture_output=True, timeout=120, check=True
+    )
+    title, line = p.stdout.decode().splitlines()
+    assert title == "Suspicious AWS CLI reconnaissance by AdanAlvarez - 11 commands"
+    assert json.loads(line)["row"]["CommadCount"] == 11
+
+
+def test_the_s3_example_in_local_directory_mode(recon_bin: Path, slow_trail: Path, tmp_path: Path) -> None:
+    """Files land in two batches; the state file carries open windows over
+    from the first run to the second; together they give what one stream
+    gives."""
+    import gzip
+
+    lines = slow_trail.read_text().splitlines()
+    root = tmp_path / "bucket"
+    day = root / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2026" / "01" / "05"
+    day.mkdir(parents=True)
+    parts = 6
+    files = []
+    for i in range(parts):
+        part = lines[i * len(lines) // parts : (i + 1) * len(lines) // parts]
+        name = f"111122223333_CloudTrail_us-east-1_20260105T00{i:02d}Z_abc.json.gz"
+        files.append((name, gzip.compress(('{"Records":[' + ",".join(part) + "]}").encode())))
+    (root / "AWSLogs" / "111122223333" / "CloudTrail-Digest").mkdir()
+    state = tmp_path / "recon.state"
+    script = [sys.executable, str(EXAMPLES / "s3_export.py"), "--dir", str(root), "--state", str(state)]
+    script += ["--allowed-lateness", "60"]
+
+    for name, data in files[:4]:
+        (day / name).write_bytes(data)
+    first = subprocess.run([*script, "--once"], capture_output=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert state.exists()
+    for name, data in files[4:]:
+        (day / name).write_bytes(data)
+    second = subprocess.run([*script, "--finish"], capture_output=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert b"resumed from" in second.stderr
+    assert not state.exists()
+
+    expected = run_rust(recon_bin, slow_trail).out
+    assert expected.count(b"\n") >= 2
+    assert first.stdout + second.stdout == expected
+    # Some windows closed in the first run, the others after the restore.
+    assert first.stdout and second.stdout
+
+
+def test_help() -> None:
+    r = subprocess.run([sys.executable, "-m", "recon_detector", "--help"], capture_output=True, timeout=60)
+    assert r.returncode == 0 and b"detect" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "recon_detector", "detect", "--help"], capture_output=True, timeout=60)
+    assert b"--allowed-lateness SECONDS" in r.stdout
