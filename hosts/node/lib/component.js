@@ -4,11 +4,14 @@
 
 import { readFile } from 'node:fs/promises';
 
+import { ConfigError } from './errors.js';
+import { capMemory } from './memory-cap.js';
+
 const GENERATED = new URL('../generated/', import.meta.url);
 
 /** @type {Promise<{ instantiate: Function, info: object }> | undefined} */
 let loaded;
-/** Core modules by file name, each compiled once per process. */
+/** Core modules by file name and memory cap, each compiled once per process. */
 const compiled = new Map();
 
 async function load() {
@@ -35,12 +38,25 @@ function loadOnce() {
   return loaded;
 }
 
-function getCoreModule(name) {
-  let module = compiled.get(name);
+/** The core module `name`, its memories capped at `maxPages` pages of 64 KiB. */
+function getCoreModule(name, maxPages) {
+  const key = `${name}:${maxPages}`;
+  let module = compiled.get(key);
   if (!module) {
-    module = readFile(new URL(name, GENERATED)).then((bytes) => WebAssembly.compile(bytes));
-    module.catch(() => compiled.delete(name));
-    compiled.set(name, module);
+    module = readFile(new URL(name, GENERATED)).then((bytes) => {
+      let capped;
+      try {
+        capped = capMemory(bytes, maxPages);
+      } catch (e) {
+        if (e instanceof RangeError) {
+          throw new ConfigError('out-of-range', `sandbox.maxMemoryMib: ${e.message} (${maxPages / 16} MiB)`);
+        }
+        throw e;
+      }
+      return WebAssembly.compile(capped.bytes);
+    });
+    module.catch(() => compiled.delete(key));
+    compiled.set(key, module);
   }
   return module;
 }
@@ -48,14 +64,33 @@ function getCoreModule(name) {
 /**
  * A fresh instance of the component: its exported `detection` interface
  * (the jco bindings of wit/detector.wit), sharing nothing with other
- * instances (linear memory, resources, trap state).
+ * instances (linear memory, resources, trap state). Its linear memory
+ * cannot grow past `maxMemoryMib`: an allocation beyond it traps.
  *
- * @returns {Promise<any>}
+ * @param {{ maxMemoryMib: number }} sandbox
+ * @returns {Promise<{ api: any, memoryBytes: () => number, maxMemoryBytes: number }>}
  */
-export async function instantiateComponent() {
+export async function instantiateComponent({ maxMemoryMib }) {
   const { instantiate } = await loadOnce();
-  const root = await instantiate(getCoreModule, {});
-  return root['recon:detector/detection@0.2.0'];
+  const maxPages = maxMemoryMib * 16;
+  const memories = [];
+  const root = await instantiate(
+    (name) => getCoreModule(name, maxPages),
+    {},
+    async (module, imports) => {
+      const instance = await WebAssembly.instantiate(module, imports);
+      for (const value of Object.values(instance.exports)) {
+        if (value instanceof WebAssembly.Memory) memories.push(value);
+      }
+      return instance;
+    },
+  );
+  return {
+    api: root['recon:detector/detection@0.2.0'],
+    /** Bytes of linear memory the instance holds now. */
+    memoryBytes: () => memories.reduce((n, m) => n + m.buffer.byteLength, 0),
+    maxMemoryBytes: maxMemoryMib * 2 ** 20,
+  };
 }
 
 /**

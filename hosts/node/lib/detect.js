@@ -11,12 +11,12 @@ const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
 
 const DETECT_KEYS = ['detector', 'finish', 'chunkBytes', 'lingerMs', 'onBatch', 'onSkip', 'signal'];
 
-/** Whether `source` is bytes (a stream, a buffer, a string) rather than records. */
+/** Whether `source` is bytes (a stream, a buffer, a string) rather than records (an object-mode stream is records). */
 function isByteSource(source) {
   return (
     typeof source === 'string' ||
     source instanceof Uint8Array ||
-    source instanceof Readable ||
+    (source instanceof Readable && !source.readableObjectMode) ||
     (typeof globalThis.ReadableStream === 'function' && source instanceof globalThis.ReadableStream)
   );
 }

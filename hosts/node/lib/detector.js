@@ -3,8 +3,8 @@
 
 import { toAlert } from './alert.js';
 import { instantiateComponent } from './component.js';
-import { EventError, ReconError, configErrorFrom, snapshotErrorFrom } from './errors.js';
-import { toConfig } from './options.js';
+import { ConfigError, EventError, ReconError, configErrorFrom, snapshotErrorFrom } from './errors.js';
+import { toConfig, toSandbox } from './options.js';
 
 const CONSTRUCT = Symbol('construct');
 const DISPOSE = Symbol.dispose ?? Symbol.for('nodejs.dispose');
@@ -75,13 +75,15 @@ function timeArg(to) {
  */
 export class Detector {
   #handle;
+  #instance;
   #rules;
   #failure = null;
   #closed = false;
 
   /** @private Use `Detector.create` or `Detector.restore`. */
-  constructor(token, handle) {
+  constructor(token, instance, handle) {
     if (token !== CONSTRUCT) throw new TypeError('use Detector.create(options) or Detector.restore(bytes)');
+    this.#instance = instance;
     this.#handle = handle;
     this.#rules = Object.freeze(handle.stats().rules.map((r) => r.rule));
   }
@@ -94,14 +96,14 @@ export class Detector {
    */
   static async create(options = {}) {
     const config = toConfig(options);
-    const api = await instantiateComponent();
+    const instance = await instantiateComponent(toSandbox(options));
     let handle;
     try {
-      handle = api.Detector.create(config);
+      handle = instance.api.Detector.create(config);
     } catch (e) {
       throw isErrorValue(e) ? configErrorFrom(e) : e;
     }
-    return new Detector(CONSTRUCT, handle);
+    return new Detector(CONSTRUCT, instance, handle);
   }
 
   /**
@@ -110,18 +112,23 @@ export class Detector {
    * for damaged or foreign bytes.
    *
    * @param {Uint8Array | ArrayBuffer} bytes
+   * @param {{ sandbox?: { maxMemoryMib?: number } }} [options] the host's bounds, as for `create`
    * @returns {Promise<Detector>}
    */
-  static async restore(bytes) {
+  static async restore(bytes, options = {}) {
     const data = toBytes(bytes);
-    const api = await instantiateComponent();
+    const extra = Object.keys(options ?? {}).filter((k) => k !== 'sandbox');
+    if (extra.length > 0) {
+      throw new ConfigError('invalid-option', `restore takes only sandbox options (the snapshot holds the configuration), not ${extra.join(', ')}`);
+    }
+    const instance = await instantiateComponent(toSandbox(options));
     let handle;
     try {
-      handle = api.Detector.restore(data);
+      handle = instance.api.Detector.restore(data);
     } catch (e) {
       throw isErrorValue(e) ? snapshotErrorFrom(e) : e;
     }
-    return new Detector(CONSTRUCT, handle);
+    return new Detector(CONSTRUCT, instance, handle);
   }
 
   /** The rules (full names), in configuration order: the order of per-rule results and stats. */
@@ -129,7 +136,15 @@ export class Detector {
     return this.#rules;
   }
 
-  /** Calls into the component; a trap (a bug, memory exhausted) ends this detector. */
+  /** Bytes of linear memory the detector's component instance holds (it never shrinks). */
+  get memoryBytes() {
+    return this.#instance.memoryBytes();
+  }
+
+  /**
+   * Calls into the component; a trap (a bug, the memory cap reached) ends
+   * this detector: its instance's state can no longer be trusted.
+   */
   #call(fn) {
     if (this.#closed) throw new ReconError('the detector is closed');
     if (this.#failure) {
@@ -142,7 +157,12 @@ export class Detector {
     } catch (e) {
       if (isErrorValue(e) || e instanceof TypeError) throw e;
       this.#failure = e;
-      throw new ReconError(`the detector component failed: ${e?.message ?? e}`, { cause: e });
+      const mib = (n) => `${Math.round((n / 2 ** 20) * 10) / 10} MiB`;
+      throw new ReconError(
+        `the detector component failed (${e?.message ?? e}) with ${mib(this.#instance.memoryBytes())} ` +
+          `of its ${mib(this.#instance.maxMemoryBytes)} memory cap in use; the detector cannot be used any more`,
+        { cause: e },
+      );
     }
   }
 

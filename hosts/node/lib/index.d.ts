@@ -49,6 +49,14 @@ export interface DetectorOptions {
   /** How far behind the watermark an event may arrive and still count, in ms. Default 60000. */
   allowedLatenessMs?: U64;
   limits?: LimitOptions;
+  /** Bounds this host puts on the detector's component instance. */
+  sandbox?: SandboxOptions;
+}
+
+/** Bounds the host puts on a detector's component instance (not part of the component's config). */
+export interface SandboxOptions {
+  /** Cap on the instance's linear memory, MiB (1 to 4096). Growing past it traps, which ends the detector. Default 256. */
+  maxMemoryMib?: number;
 }
 
 export type Outcome = 'accepted' | 'filtered' | 'late' | 'state-limit';
@@ -126,9 +134,11 @@ export declare class Detector implements Disposable {
   /** Builds a detector; throws ConfigError when the options are invalid. */
   static create(options?: DetectorOptions): Promise<Detector>;
   /** Rebuilds a detector from `snapshot()` bytes; throws SnapshotError for damaged or foreign bytes. */
-  static restore(snapshot: Uint8Array | ArrayBuffer): Promise<Detector>;
+  static restore(snapshot: Uint8Array | ArrayBuffer, options?: { sandbox?: SandboxOptions }): Promise<Detector>;
   /** The rules (full names), in configuration order. */
   readonly rules: readonly FullRuleName[];
+  /** Bytes of linear memory the detector's component instance holds (it never shrinks). */
+  readonly memoryBytes: number;
   /** One event (JSON text, or an object to serialise); throws EventError when no rule can read it. */
   push(event: string | object): Array<{ rule: FullRuleName; outcome: Outcome }>;
   /** Many events, in order; rejections are in the result. */

@@ -26,7 +26,6 @@ import { InputError } from './errors.js';
 const NL = 0x0a;
 const CR = 0x0d;
 const RECORDS_KEY = Buffer.from('"Records"');
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** ASCII whitespace as Rust's `u8::is_ascii_whitespace` knows it. */
 function isAsciiSpace(b) {

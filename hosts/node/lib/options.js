@@ -20,7 +20,13 @@ const PROFILES = new Set(['default', 'seed']);
 const U32_MAX = 0xffff_ffff;
 const U64_MAX = (1n << 64n) - 1n;
 
-const OPTION_KEYS = ['rules', 'profile', 'allowedLatenessMs', 'limits'];
+const OPTION_KEYS = ['rules', 'profile', 'allowedLatenessMs', 'limits', 'sandbox'];
+const SANDBOX_KEYS = ['maxMemoryMib'];
+
+/** Default cap on a detector's linear memory, MiB (the Rust host's default). */
+export const DEFAULT_MAX_MEMORY_MIB = 256;
+/** A 32-bit memory holds 4 GiB at most. */
+const MAX_MEMORY_MIB = 4096;
 const RULE_KEYS = ['rule', 'windowMs', 'minDistinct', 'commands', 'providers'];
 const LIMIT_KEYS = ['maxEventBytes', 'maxOpenGroups', 'maxListEntries', 'maxTimeJumpMs', 'timeConfirmations'];
 
@@ -121,4 +127,23 @@ export function toConfig(options = {}) {
       timeConfirmations: u32(limitsIn.timeConfirmations, 'limits.timeConfirmations'),
     },
   };
+}
+
+/**
+ * The host's bounds on the component instance of a detector: today its
+ * linear memory, in MiB (default 256; at most 4096, all a 32-bit memory
+ * can address).
+ *
+ * @param {{ sandbox?: { maxMemoryMib?: number } }} [options]
+ */
+export function toSandbox(options = {}) {
+  if (!isPlainObject(options)) throw invalid('the detector options must be an object');
+  const sandbox = options.sandbox ?? {};
+  if (!isPlainObject(sandbox)) throw invalid('sandbox must be an object');
+  checkKeys(sandbox, SANDBOX_KEYS, 'sandbox.');
+  const mib = u32(sandbox.maxMemoryMib, 'sandbox.maxMemoryMib') ?? DEFAULT_MAX_MEMORY_MIB;
+  if (mib < 1 || mib > MAX_MEMORY_MIB) {
+    throw new ConfigError('out-of-range', `sandbox.maxMemoryMib is ${mib}; it must be between 1 and ${MAX_MEMORY_MIB}`);
+  }
+  return { maxMemoryMib: mib };
 }

@@ -11,9 +11,9 @@
 //   [elastic]  window_seconds, min_distinct, providers
 //   [limits]   max_event_bytes, max_open_groups, max_list_entries,
 //              max_time_jump_seconds, time_confirmations
-//   [sandbox]  max_memory_mib, max_call_ms, fuel_per_call, checkpoint_mib,
-//              max_quarantined (checked; not enforceable under V8, see
-//              docs/hosts/node.md)
+//   [sandbox]  max_memory_mib (enforced), max_call_ms, fuel_per_call,
+//              checkpoint_mib, max_quarantined (checked; not enforceable
+//              under V8, see docs/hosts/node.md)
 //   [tenants]  key (refused: this host has no routing by tenant), max_tenants
 //   [live]     idle_ms, max_lag_seconds (checked; this host has no live mode)
 
@@ -189,6 +189,13 @@ function ms(field, seconds) {
   return v;
 }
 
+/** `sandbox.max_memory_mib` as the API's `sandbox.maxMemoryMib` (past 4 GiB, all a 32-bit memory can hold). */
+function memoryMib(mib) {
+  if (mib === undefined) return undefined;
+  if (mib === 0n) throw new SettingsError('sandbox.max_memory_mib = 0 is out of range');
+  return mib > 4096n ? 4096 : Number(mib);
+}
+
 /** The detector options (see `Detector.create`) these settings stand for. */
 export function detectorOptions(settings) {
   return {
@@ -203,6 +210,7 @@ export function detectorOptions(settings) {
     }),
     profile: settings.profile ?? 'default',
     allowedLatenessMs: ms('allowed_lateness_seconds', settings.allowed_lateness_seconds),
+    sandbox: { maxMemoryMib: memoryMib(settings.sandbox?.max_memory_mib) },
     limits: {
       maxEventBytes: settings.limits?.max_event_bytes,
       maxOpenGroups: settings.limits?.max_open_groups,
@@ -223,15 +231,16 @@ export function chunkBytes(settings) {
 }
 
 /**
- * Notes for settings this host reads but cannot apply (nothing it does
- * depends on them): the sandbox bounds and live mode.
+ * Notes for settings this host reads but cannot apply: the sandbox
+ * bounds other than the memory cap, and live mode.
  */
 export function unappliedNotes(settings) {
   const notes = [];
-  if (Object.keys(settings.sandbox ?? {}).length > 0) {
+  const unenforced = Object.keys(settings.sandbox ?? {}).filter((k) => k !== 'max_memory_mib');
+  if (unenforced.length > 0) {
     notes.push(
-      '[sandbox] settings are not enforced by the Node.js host (V8 gives it no memory cap, ' +
-        'deadline, fuel or trap recovery for one component; see docs/hosts/node.md)',
+      `sandbox.${unenforced.join(', sandbox.')}: not enforced by the Node.js host (V8 offers no ` +
+        'deadline or fuel for a call, and this host has no trap recovery; see docs/hosts/node.md)',
     );
   }
   if (Object.keys(settings.live ?? {}).length > 0) {

@@ -11,12 +11,14 @@ import {
   ConfigError,
   Detector,
   EventError,
+  ReconError,
   SnapshotError,
   componentInfo,
   detect,
   formatAlert,
   formatTime,
 } from '../lib/index.js';
+import { capMemory } from '../lib/memory-cap.js';
 import { detectorOptions, loadSettings } from '../lib/settings.js';
 import { AI_RECON_COMMANDS, AI_RECON_TOML, BURST_SAMPLE, generate, lines, rustRecon, tempDir } from './helpers.js';
 
@@ -311,7 +313,7 @@ describe('snapshots', () => {
 });
 
 describe('detect()', () => {
-  test('alerts leave while the source stays open (linger), and it ends with a flush', async () => {
+  test('alerts leave while the source stays open (linger), and it ends with a flush', { timeout: 60_000 }, async () => {
     const records = lines(readFileSync(BURST_SAMPLE));
     // Later events move the watermark past the burst's minute + lateness
     // (enough of them to confirm the jump: one record alone cannot).
@@ -384,4 +386,57 @@ test('a closed detector refuses calls', async () => {
   const d = await Detector.create();
   d.close();
   assert.throws(() => d.stats(), /closed/);
+});
+
+describe('the memory cap', () => {
+  test('an instance cannot grow past sandbox.maxMemoryMib: the call traps and the detector is done', async () => {
+    const big = Buffer.from(`${JSON.stringify(aRecord('alice', 1))}\n`.repeat(40_000)); // about 10 MiB
+    const capped = await Detector.create({ sandbox: { maxMemoryMib: 4 } });
+    assert.throws(() => capped.pushNdjson(big), (e) => {
+      assert.ok(e instanceof ReconError);
+      assert.match(e.message, /component failed .* of its 4 MiB memory cap in use/);
+      return true;
+    });
+    assert.ok(capped.memoryBytes <= 4 * 2 ** 20);
+    assert.throws(() => capped.stats(), /failed earlier/);
+    // The default cap (256 MiB) takes it; another detector is unaffected.
+    const roomy = await Detector.create();
+    assert.equal(roomy.pushNdjson(big).records, 40_000);
+    assert.ok(roomy.memoryBytes > 10 * 2 ** 20);
+    await assert.rejects(Detector.create({ sandbox: { maxMemoryMib: 1 } }), {
+      kind: 'out-of-range',
+      message: /sandbox\.maxMemoryMib: the component starts with/,
+    });
+    await assert.rejects(Detector.create({ sandbox: { maxMemoryMib: 0 } }), { kind: 'out-of-range' });
+    await assert.rejects(Detector.create({ sandbox: { memory: 1 } }), { kind: 'invalid-option' });
+    // restore takes the same bound.
+    const bytes = roomy.snapshot();
+    const restored = await Detector.restore(bytes, { sandbox: { maxMemoryMib: 64 } });
+    assert.equal(restored.stats().pushed, 40_000);
+    await assert.rejects(Detector.restore(bytes, { rules: ['elastic'] }), { kind: 'invalid-option' });
+  });
+
+  test('capMemory rewrites only the memory limits', async () => {
+    // (module (memory 2) (export "a" (memory 0))), and the same with
+    // (memory 1 100): a memory without a maximum, and one with.
+    const noMax = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0x00, 2, 7, 5, 1, 1, 0x61, 2, 0]);
+    const withMax = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 0x01, 1, 100, 7, 5, 1, 1, 0x61, 2, 0]);
+    for (const [bytes, max, want] of [
+      [noMax, 300, 300],
+      [withMax, 300, 100],
+      [withMax, 50, 50],
+    ]) {
+      const out = capMemory(bytes, max);
+      assert.ok(WebAssembly.validate(out.bytes));
+      const { exports } = (await WebAssembly.instantiate(out.bytes)).instance;
+      const pages = () => exports.a.buffer.byteLength / 65536;
+      const before = pages();
+      assert.equal(exports.a.grow(want - before), before, 'grows up to the cap');
+      assert.equal(pages(), want);
+      assert.throws(() => exports.a.grow(1), RangeError, 'not past it');
+    }
+    assert.throws(() => capMemory(noMax, 1), RangeError);
+    const none = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+    assert.equal(capMemory(none, 10).bytes, none);
+  });
 });

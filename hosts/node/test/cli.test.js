@@ -6,7 +6,20 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
-import { AI_RECON_TOML, BURST_SAMPLE, DATA_DIR, lines, nodeRecon, rustRecon, spawnNodeRecon, tempDir } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+
+import {
+  AI_RECON_TOML,
+  BURST_SAMPLE,
+  DATA_DIR,
+  PACKAGE_DIR,
+  REPO_DIR,
+  lines,
+  nodeRecon,
+  rustRecon,
+  spawnNodeRecon,
+  tempDir,
+} from './helpers.js';
 
 test('the README\'s first command prints one alert; stdin and gzip give the same', () => {
   const fromFile = nodeRecon(['detect', '--config', AI_RECON_TOML, BURST_SAMPLE]);
@@ -105,11 +118,16 @@ test('configuration errors name the problem and exit with 2', () => {
     assert.equal(tenants.status, 2);
     assert.match(tenants.stderr, /tenants\.key: routing records by tenant is not implemented/);
     // Settings this host reads but cannot apply are named on stderr.
-    writeFileSync(bad, '[sandbox]\nmax_memory_mib = 64\n[live]\nidle_ms = 100\n');
+    writeFileSync(bad, '[sandbox]\nmax_memory_mib = 64\nmax_call_ms = 100\n[live]\nidle_ms = 100\n');
     const unapplied = nodeRecon(['detect', '--config', bad, '-'], { input: '' });
     assert.equal(unapplied.status, 0);
-    assert.match(unapplied.stderr, /\[sandbox\] settings are not enforced/);
+    assert.match(unapplied.stderr, /recon: note: sandbox\.max_call_ms: not enforced/);
+    assert.doesNotMatch(unapplied.stderr, /max_memory_mib/);
     assert.match(unapplied.stderr, /\[live\] settings have no effect/);
+    writeFileSync(bad, '[sandbox]\nmax_memory_mib = 0\n');
+    const zero = nodeRecon(['detect', '--config', bad, '-'], { input: '' });
+    assert.equal(zero.status, 2);
+    assert.match(zero.stderr, /sandbox\.max_memory_mib = 0 is out of range/);
   } finally {
     tmp.remove();
   }
@@ -136,7 +154,7 @@ test('a line longer than the limit is skipped and the run goes on', () => {
   assert.equal(lines(out.stdout).length, 1);
 });
 
-test('alerts leave while the input stream stays open', async () => {
+test('alerts leave while the input stream stays open', { timeout: 60_000 }, async () => {
   const child = spawnNodeRecon(['detect', '--config', AI_RECON_TOML, '--linger-ms', '50']);
   const input = [readFileSync(BURST_SAMPLE)];
   // Later events move the watermark past the burst's minute + lateness
@@ -144,24 +162,30 @@ test('alerts leave while the input stream stays open', async () => {
   for (let s = 0; s < 20; s++) {
     input.push(Buffer.from(`{"eventTime":"2026-02-08T16:40:${String(s).padStart(2, '0')}Z","eventName":"GetCallerIdentity"}\n`));
   }
+  const exited = new Promise((resolve) => child.on('exit', resolve));
   child.stdin.write(Buffer.concat(input));
   // Far fewer records than a chunk, and stdin still open: the alert must
   // come out anyway.
-  const line = await new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error('no alert while the input stayed open')), 30_000);
-    child.stdout.on('data', (d) => {
-      text += d;
-      if (text.includes('\n')) {
-        clearTimeout(timer);
-        resolve(text.slice(0, text.indexOf('\n')));
-      }
+  let line;
+  try {
+    line = await new Promise((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error('no alert while the input stayed open')), 30_000);
+      child.stdout.on('data', (d) => {
+        text += d;
+        if (text.includes('\n')) {
+          clearTimeout(timer);
+          resolve(text.slice(0, text.indexOf('\n')));
+        }
+      });
+      exited.then(() => reject(new Error('the CLI exited before the input ended')));
     });
-    child.on('exit', () => reject(new Error('the CLI exited before the input ended')));
-  });
+  } catch (e) {
+    child.kill();
+    throw e;
+  }
   child.stdin.end();
-  const status = await new Promise((resolve) => child.on('exit', resolve));
-  assert.equal(status, 0);
+  assert.equal(await exited, 0);
   assert.equal(JSON.parse(line).row.CommadCount, 11);
 });
 
@@ -190,4 +214,16 @@ test('the Rust CLI\'s complete default configuration file is read, to the same d
   } finally {
     tmp.remove();
   }
+});
+
+test('the first-alert example of docs/hosts/node.md runs and prints the Rust CLI\'s line', () => {
+  const example = join(PACKAGE_DIR, 'examples', 'first-alert.js');
+  const docs = readFileSync(join(REPO_DIR, 'docs', 'hosts', 'node.md'), 'utf8');
+  assert.ok(docs.includes(readFileSync(example, 'utf8')), 'the page shows the example as it is');
+  const run = spawnSync(process.execPath, [example], { cwd: REPO_DIR, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const [title, line] = lines(run.stdout);
+  assert.equal(title, 'Suspicious AWS CLI reconnaissance by AdanAlvarez - 11 commands');
+  const rust = rustRecon(['detect', '--config', AI_RECON_TOML, BURST_SAMPLE]);
+  assert.equal(`${line}\n`, rust.stdout.toString('utf8'));
 });

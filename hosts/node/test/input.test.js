@@ -144,7 +144,7 @@ describe('chunks', () => {
     assert.deepEqual(await read(big, { maxLineBytes: 1000 }), ['<record 1: 5008 bytes>', '{"q":1}']);
   });
 
-  test('a paused stream hands on its complete lines without waiting for more', async () => {
+  test('a paused stream hands on its complete lines without waiting for more', { timeout: 60_000 }, async () => {
     let release;
     const held = new Promise((resolve) => {
       release = resolve;
