@@ -303,6 +303,28 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstArn<'a> {
     }
 }
 
+/// A known object member: read only from a JSON object. (A derived
+/// `Deserialize` also reads a struct from an array, member by member in
+/// declaration order; an array where an object belongs is a wrong type.)
+#[derive(Debug, Default)]
+struct Obj<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Obj)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct Attributes<'a> {
     #[serde(rename = "mfaAuthenticated", borrow)]
@@ -312,7 +334,7 @@ struct Attributes<'a> {
 #[derive(Deserialize, Default)]
 struct SessionContext<'a> {
     #[serde(borrow)]
-    attributes: Option<Attributes<'a>>,
+    attributes: Option<Obj<Attributes<'a>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -326,7 +348,7 @@ struct UserIdentity<'a> {
     #[serde(rename = "principalId", borrow)]
     principal_id: Opt<'a>,
     #[serde(rename = "sessionContext", borrow)]
-    session_context: Option<SessionContext<'a>>,
+    session_context: Option<Obj<SessionContext<'a>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -378,13 +400,13 @@ struct EcsUserIdentity<'a> {
     #[serde(borrow)]
     arn: Opt<'a>,
     #[serde(borrow)]
-    session_context: Option<EcsSessionContext<'a>>,
+    session_context: Option<Obj<EcsSessionContext<'a>>>,
 }
 
 #[derive(Deserialize, Default)]
 struct EcsCloudTrail<'a> {
     #[serde(borrow)]
-    user_identity: Option<EcsUserIdentity<'a>>,
+    user_identity: Option<Obj<EcsUserIdentity<'a>>>,
     #[serde(borrow)]
     recipient_account_id: Opt<'a>,
 }
@@ -392,7 +414,7 @@ struct EcsCloudTrail<'a> {
 #[derive(Deserialize, Default)]
 struct EcsAws<'a> {
     #[serde(borrow)]
-    cloudtrail: Option<EcsCloudTrail<'a>>,
+    cloudtrail: Option<Obj<EcsCloudTrail<'a>>>,
 }
 
 /// Every key any shape uses, read in one pass; all other keys are skipped.
@@ -408,7 +430,7 @@ struct Doc<'a> {
     #[serde(rename = "eventSource", borrow)]
     event_source: Opt<'a>,
     #[serde(rename = "userIdentity", borrow)]
-    user_identity: Option<UserIdentity<'a>>,
+    user_identity: Option<Obj<UserIdentity<'a>>>,
     #[serde(rename = "recipientAccountId", borrow)]
     recipient_account_id: Opt<'a>,
     #[serde(rename = "sourceIPAddress", borrow)]
@@ -454,15 +476,15 @@ struct Doc<'a> {
 
     // ECS, nested keys.
     #[serde(borrow)]
-    event: Option<EcsEvent<'a>>,
+    event: Option<Obj<EcsEvent<'a>>>,
     #[serde(rename = "user_agent", borrow)]
-    ecs_user_agent: Option<EcsUserAgent<'a>>,
+    ecs_user_agent: Option<Obj<EcsUserAgent<'a>>>,
     #[serde(borrow)]
-    aws: Option<EcsAws<'a>>,
+    aws: Option<Obj<EcsAws<'a>>>,
     #[serde(borrow)]
-    user: Option<EcsUser<'a>>,
+    user: Option<Obj<EcsUser<'a>>>,
     #[serde(borrow)]
-    source: Option<EcsSource<'a>>,
+    source: Option<Obj<EcsSource<'a>>>,
 
     // ECS, dotted keys.
     #[serde(rename = "event.action", borrow)]
@@ -542,39 +564,91 @@ fn read_time(field: &str, v: Opt<'_>) -> Result<i64, EventError> {
 
 /// Reads one event from JSON text.
 pub fn parse_event(text_in: &str) -> Result<Event<'_>, EventError> {
-    let doc: Doc = match serde_json::from_str(text_in) {
-        Ok(doc) => doc,
+    let doc: Doc = match serde_json::from_str::<Obj<Doc>>(text_in) {
+        Ok(doc) => doc.0,
         Err(e) => return Err(classify_json_error(text_in, e)),
     };
+    if let Some(at) = lone_surrogate(text_in) {
+        return Err(EventError::new(
+            RejectReason::InvalidJson,
+            format!("not valid JSON: a lone surrogate in a \\u escape at byte {at}"),
+        ));
+    }
     from_doc(doc)
 }
 
-fn classify_json_error(input: &str, e: serde_json::Error) -> EventError {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
-            EventError::new(RejectReason::InvalidJson, format!("not valid JSON: {e}"))
+/// The position of the first `\u` escape of a UTF-16 surrogate that is not
+/// half of a pair, in text that is otherwise valid JSON. The parser refuses
+/// one in the members it reads but not in those it skips; this makes it
+/// `invalid-json` wherever it is (RFC 8259 leaves such text undefined,
+/// I-JSON forbids it). Backslashes occur only inside strings there.
+fn lone_surrogate(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let unit = |i: usize| -> Option<u16> {
+        let hex = b.get(i..i + 4)?;
+        u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    };
+    let mut at = 0;
+    while let Some(n) = b.get(at..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        let i = at + n;
+        if b.get(i + 1) != Some(&b'u') {
+            at = i + 2;
+            continue;
         }
-        Category::Data => {
-            if input.trim_start().starts_with('{') {
-                EventError::new(
-                    RejectReason::UnknownShape,
-                    format!("a known field has the wrong type: {e}"),
-                )
-            } else {
-                let what = match input.trim_start().as_bytes().first() {
-                    Some(b'[') => "an array",
-                    Some(b'"') => "a string",
-                    Some(b'n') => "null",
-                    Some(b't' | b'f') => "a boolean",
-                    _ => "a number",
-                };
-                EventError::new(
-                    RejectReason::NotAnObject,
-                    format!("an event must be a JSON object, got {what}"),
-                )
+        let u = unit(i + 2)?;
+        at = i + 6;
+        match u {
+            0xd800..=0xdbff => {
+                let low = (b.get(i + 6..i + 8) == Some(b"\\u"))
+                    .then(|| unit(i + 8))
+                    .flatten();
+                if !matches!(low, Some(0xdc00..=0xdfff)) {
+                    return Some(i);
+                }
+                at = i + 12;
             }
+            0xdc00..=0xdfff => return Some(i),
+            _ => {}
         }
+    }
+    None
+}
+
+/// Names what is wrong with a text the parser refused. Its first error
+/// need not be the right reason: serde stops at the first type error (an
+/// array where an object belongs, say) before it has seen the whole text,
+/// so the text is checked as JSON first, and only valid JSON is
+/// `not-an-object` or `unknown-shape`.
+fn classify_json_error(input: &str, e: serde_json::Error) -> EventError {
+    if let Err(syntax) = serde_json::from_str::<IgnoredAny>(input) {
+        return EventError::new(
+            RejectReason::InvalidJson,
+            format!("not valid JSON: {syntax}"),
+        );
+    }
+    if let Some(at) = lone_surrogate(input) {
+        return EventError::new(
+            RejectReason::InvalidJson,
+            format!("not valid JSON: a lone surrogate in a \\u escape at byte {at}"),
+        );
+    }
+    if input.trim_start().starts_with('{') {
+        EventError::new(
+            RejectReason::UnknownShape,
+            format!("a known field has the wrong type or cannot be read: {e}"),
+        )
+    } else {
+        let what = match input.trim_start().as_bytes().first() {
+            Some(b'[') => "an array",
+            Some(b'"') => "a string",
+            Some(b'n') => "null",
+            Some(b't' | b'f') => "a boolean",
+            _ => "a number",
+        };
+        EventError::new(
+            RejectReason::NotAnObject,
+            format!("an event must be a JSON object, got {what}"),
+        )
     }
 }
 
@@ -602,11 +676,11 @@ fn from_doc(doc: Doc<'_>) -> Result<Event<'_>, EventError> {
         } else {
             read_time("@timestamp", doc.at_timestamp)?
         };
-        let ui = doc.user_identity.unwrap_or_default();
+        let ui = doc.user_identity.unwrap_or_default().0;
         let mfa = ui
             .session_context
-            .and_then(|s| s.attributes)
-            .and_then(|a| a.mfa);
+            .and_then(|s| s.0.attributes)
+            .and_then(|a| a.0.mfa);
         Ok(Event {
             shape: Shape::CloudTrail,
             time_ms,
@@ -646,13 +720,13 @@ fn from_doc(doc: Doc<'_>) -> Result<Event<'_>, EventError> {
         })
     } else if is_ecs {
         let time_ms = read_time("@timestamp", doc.at_timestamp)?;
-        let ev = doc.event.unwrap_or_default();
-        let ua = doc.ecs_user_agent.unwrap_or_default();
-        let ct = doc.aws.and_then(|a| a.cloudtrail).unwrap_or_default();
-        let ui = ct.user_identity.unwrap_or_default();
-        let user = doc.user.unwrap_or_default();
-        let src = doc.source.unwrap_or_default();
-        let mfa = ui.session_context.and_then(|s| s.mfa_authenticated);
+        let ev = doc.event.unwrap_or_default().0;
+        let ua = doc.ecs_user_agent.unwrap_or_default().0;
+        let ct = doc.aws.and_then(|a| a.0.cloudtrail).unwrap_or_default().0;
+        let ui = ct.user_identity.unwrap_or_default().0;
+        let user = doc.user.unwrap_or_default().0;
+        let src = doc.source.unwrap_or_default().0;
+        let mfa = ui.session_context.and_then(|s| s.0.mfa_authenticated);
         let source_ip = src
             .address
             .or(doc.d_source_address)
@@ -801,5 +875,100 @@ mod tests {
             reason(r#"{"eventName":"X","eventTime":true}"#),
             RejectReason::InvalidTime
         );
+    }
+
+    /// Regression (hostile-input corpus): serde reads a struct from a JSON
+    /// array member by member, so an array where an object belongs was
+    /// read as that object, positionally.
+    #[test]
+    fn arrays_are_not_read_as_objects() {
+        let reason = |t: &str| parse_event(t).map(|_| ()).unwrap_err().reason;
+        assert_eq!(
+            reason(
+                r#"{"eventTime":"2026-01-05T00:00:10Z","eventName":"ListUsers","userIdentity":["IAMUser","arn:aws:iam::1:user/a","a","p",null]}"#
+            ),
+            RejectReason::UnknownShape
+        );
+        assert_eq!(
+            reason(
+                r#"{"@timestamp":"2026-01-05T00:00:10Z","event":["ListUsers","iam.amazonaws.com","aws.cloudtrail","x"]}"#
+            ),
+            RejectReason::UnknownShape
+        );
+        assert_eq!(
+            reason(
+                r#"{"eventTime":"2026-01-05T00:00:10Z","userIdentity":{"sessionContext":{"attributes":["true"]}}}"#
+            ),
+            RejectReason::UnknownShape
+        );
+        let mut fields = vec!["\"2026-01-05T00:00:10Z\"".to_owned()];
+        fields.extend(std::iter::repeat_n("null".to_owned(), 43));
+        assert_eq!(
+            reason(&format!("[{}]", fields.join(","))),
+            RejectReason::NotAnObject
+        );
+    }
+
+    /// Regression (hostile-input corpus): a text that is not JSON is
+    /// `invalid-json` even when the parser met a type error first.
+    #[test]
+    fn invalid_json_wins_over_type_errors() {
+        let reason = |t: &str| parse_event(t).map(|_| ()).unwrap_err().reason;
+        for t in [
+            r#"{"userIdentity":"x","eventTime":"#,
+            r#"{"userIdentity":5,}"#,
+            r#"{"userIdentity":true} trailing"#,
+            r#"{"eventTime":"2026-01-05T00:00:10Z","eventTime":"x","y":}"#,
+            "truex",
+            "\"abc\" x",
+            "12 34",
+        ] {
+            assert_eq!(reason(t), RejectReason::InvalidJson, "{t}");
+        }
+        // Valid JSON the parser cannot read is not `invalid-json`.
+        assert_eq!(reason("1e999"), RejectReason::NotAnObject);
+        assert_eq!(
+            reason(r#"{"eventTime":"2026-01-05T00:00:10Z","eventName":1e999}"#),
+            RejectReason::UnknownShape
+        );
+    }
+
+    /// Regression (hostile-input corpus): a lone surrogate in a `\u`
+    /// escape was `invalid-json` in a member the detector reads but
+    /// accepted in one it skips.
+    #[test]
+    fn lone_surrogates_are_invalid_wherever_they_are() {
+        for esc in [
+            r"\ud800",
+            r"\udc00",
+            r"\ud800\u0041",
+            r"\udc00\ud800",
+            r"\udbffx",
+        ] {
+            for t in [
+                format!(r#"{{"eventTime":"2026-01-05T00:00:10Z","eventName":"X{esc}"}}"#),
+                format!(
+                    r#"{{"eventTime":"2026-01-05T00:00:10Z","eventName":"X","awsRegion":"{esc}"}}"#
+                ),
+                format!(
+                    r#"{{"eventTime":"2026-01-05T00:00:10Z","eventName":"X","k":{{"a":["{esc}"]}}}}"#
+                ),
+                format!(r#"{{"eventTime":"2026-01-05T00:00:10Z","eventName":"X","k{esc}":1}}"#),
+            ] {
+                assert_eq!(
+                    parse_event(&t).map(|_| ()).unwrap_err().reason,
+                    RejectReason::InvalidJson,
+                    "{t}"
+                );
+            }
+        }
+        // Pairs, and escaped backslashes before a `u`, are fine.
+        for t in [
+            r#"{"eventTime":"2026-01-05T00:00:10Z","eventName":"X","k":"\ud83d\ude00"}"#,
+            r#"{"eventTime":"2026-01-05T00:00:10Z","eventName":"X","k":"\\ud800"}"#,
+            r#"{"eventTime":"2026-01-05T00:00:10Z","eventName":"X","k":"\\\ud83d\uDE00"}"#,
+        ] {
+            assert!(parse_event(t).is_ok(), "{t}");
+        }
     }
 }
