@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -223,3 +224,34 @@ def test_help() -> None:
     assert r.returncode == 0 and b"detect" in r.stdout
     r = subprocess.run([sys.executable, "-m", "recon_detector", "detect", "--help"], capture_output=True, timeout=60)
     assert b"--allowed-lateness SECONDS" in r.stdout
+
+
+SNAPSHOT_DIGEST = """
+import hashlib, sys
+import recon_detector as rd
+d = rd.Detector()
+d.push_ndjson(open(sys.argv[1], "rb").read())
+snap = d.snapshot()
+again = rd.Detector.restore(snap)
+assert again.stats() == d.stats()
+assert again.snapshot() == snap
+print(hashlib.sha256(snap).hexdigest(), len(snap))
+"""
+
+
+def test_the_generic_value_path_gives_the_same_results(recon_bin: Path) -> None:
+    """``list<u8>`` values written directly in wasmtime's value array (the
+    default) and through wasmtime's public generic conversion (the
+    fallback) give the same alert lines, stderr and snapshot bytes."""
+    generic = {**os.environ, "RECON_DETECTOR_GENERIC_VALUES": "1"}
+    args = [sys.executable, "-m", "recon_detector", "detect", "--config", str(AI_RECON), str(BURST)]
+    slow = subprocess.run(args, env=generic, capture_output=True, timeout=300)
+    rust = run_rust(recon_bin, "--config", AI_RECON, BURST)
+    assert slow.returncode == rust.code == 0
+    assert slow.stdout == rust.out and len(rust.lines) == 1
+    assert slow.stderr.decode() == rust.err
+    script = [sys.executable, "-c", SNAPSHOT_DIGEST, str(BURST)]
+    direct = subprocess.run(script, capture_output=True, timeout=300, check=True).stdout
+    through_generic = subprocess.run(script, env=generic, capture_output=True, timeout=300, check=True).stdout
+    assert direct == through_generic
+    assert int(direct.split()[1]) > 1000

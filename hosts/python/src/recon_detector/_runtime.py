@@ -14,8 +14,10 @@ component API (``wasmtime.component``), inside a sandbox.
   so this module writes and reads those lists directly in the C API's
   value array through wasmtime's own ctypes declarations. The layout it
   relies on is checked against wasmtime's generic conversion when the
-  runtime starts; if the check fails the generic (slow, correct) path is
-  used and a warning says so.
+  runtime starts; if the check fails (or wasmtime's private modules are
+  not where they were), calls go through wasmtime's public
+  ``Func.__call__`` instead (slow, correct) and a warning says so.
+  ``RECON_DETECTOR_GENERIC_VALUES=1`` forces that path.
 """
 
 from __future__ import annotations
@@ -36,9 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import wasmtime
-import wasmtime._ffi as ffi
 from wasmtime import component as wc
-from wasmtime.component._enter import enter_wasm
+
+try:  # wasmtime's own ctypes declarations of the C API (private modules)
+    import wasmtime._ffi as ffi
+    from wasmtime.component._enter import enter_wasm
+except ImportError:  # pragma: no cover - another wasmtime layout
+    ffi = None  # type: ignore[assignment]
+    enter_wasm = None  # type: ignore[assignment]
 
 from ._types import Sandbox
 from .errors import ComponentLoadError, ComponentTrap, DetectorClosed, TrapKind
@@ -51,6 +58,9 @@ INTERFACE = "recon:detector/detection@0.2.0"
 BUNDLED_NAME = "recon_detector.wasm"
 #: "\0asm", version 0x0d, layer 1: a component.
 COMPONENT_HEADER = b"\x00asm\x0d\x00\x01\x00"
+#: Set to 1, this variable makes every call take wasmtime's public,
+#: generic path (tests compare it with the direct one).
+GENERIC_ENV = "RECON_DETECTOR_GENERIC_VALUES"
 #: Resolution of the call deadline: the epoch ticks this often while a
 #: call runs.
 EPOCH_TICK = 0.010
@@ -169,12 +179,38 @@ def _wasmtime_version() -> str | None:
 # ---------------------------------------------------------------------------
 # list<u8> through the C API's value array.
 
-_VAL = ffi.wasmtime_component_val_t
-_VAL_SIZE = ctypes.sizeof(_VAL)
-_KIND_OFFSET = _VAL.kind.offset
-_U8_OFFSET = _VAL.of.offset + ffi.wasmtime_component_valunion.u8.offset
-_U8_KIND = ffi.WASMTIME_COMPONENT_U8.value
-_LIST_KIND = ffi.WASMTIME_COMPONENT_LIST.value
+def _layout() -> tuple[Any, int, int, int, int, int] | None:
+    """The C API's value struct and the offsets the direct path writes, or
+    None when this wasmtime does not declare them as expected (a one-byte
+    kind tag, a one-byte ``u8`` in the value union)."""
+    try:
+        val: Any = ffi.wasmtime_component_val_t
+        union: Any = ffi.wasmtime_component_valunion
+        kind, of, u8 = val.kind, val.of, union.u8  # ctypes field descriptors
+        if kind.size != 1 or u8.size != 1:
+            return None
+        return (
+            val,
+            ctypes.sizeof(val),
+            kind.offset,
+            of.offset + u8.offset,
+            int(ffi.WASMTIME_COMPONENT_U8.value),
+            int(ffi.WASMTIME_COMPONENT_LIST.value),
+        )
+    except Exception:  # pragma: no cover - another wasmtime layout
+        return None
+
+
+_LAYOUT = _layout() if ffi is not None and enter_wasm is not None else None
+if _LAYOUT is not None:
+    _VAL, _VAL_SIZE, _KIND_OFFSET, _U8_OFFSET, _U8_KIND, _LIST_KIND = _LAYOUT
+
+
+def _address(pointer_value: Any) -> int:
+    address = ctypes.cast(pointer_value, ctypes.c_void_p).value
+    if address is None:
+        raise MemoryError("wasmtime returned a null value array")
+    return int(address)
 
 
 def _fast_lower_bytes(data: bytes, ptr: "ctypes._Pointer[Any]") -> None:
@@ -185,7 +221,7 @@ def _fast_lower_bytes(data: bytes, ptr: "ctypes._Pointer[Any]") -> None:
     raw = ffi.wasmtime_component_vallist_t()
     ffi.wasmtime_component_vallist_new_uninit(raw, n)
     if n:
-        address = ctypes.cast(raw.data, ctypes.c_void_p).value
+        address = _address(raw.data)
         view = memoryview((ctypes.c_ubyte * (n * _VAL_SIZE)).from_address(address)).cast("B")
         view[_KIND_OFFSET::_VAL_SIZE] = bytes((_U8_KIND,)) * n
         view[_U8_OFFSET::_VAL_SIZE] = data
@@ -201,7 +237,7 @@ def _fast_lift_bytes(val: Any) -> bytes:
     try:
         if n == 0:
             return b""
-        address = ctypes.cast(val.of.list.data, ctypes.c_void_p).value
+        address = _address(val.of.list.data)
         view = memoryview((ctypes.c_ubyte * (n * _VAL_SIZE)).from_address(address)).cast("B")
         kinds = view[_KIND_OFFSET::_VAL_SIZE]
         if kinds.tobytes().strip(bytes((_U8_KIND,))):
@@ -214,6 +250,8 @@ def _fast_lift_bytes(val: Any) -> bytes:
 def _fast_bytes_work(byte_list: wc.ListType) -> bool:
     """Whether the direct ``list<u8>`` path gives what wasmtime's generic
     conversion gives, both ways, on this wasmtime."""
+    if _LAYOUT is None:
+        return False
     sample = bytes(range(256)) + b"\n{}\x00\xff"
     try:
         generic = _VAL()
@@ -374,7 +412,9 @@ class Instance:
         rt = self.runtime
         if rt.fast_bytes is None:
             with rt._lock:
-                if rt.fast_bytes is None:
+                if rt.fast_bytes is None and os.environ.get(GENERIC_ENV) == "1":
+                    rt.fast_bytes = False
+                elif rt.fast_bytes is None:
                     ndjson = self._func("[method]detector.push-ndjson")
                     rt.fast_bytes = _fast_bytes_work(ndjson.params[1])
                     if not rt.fast_bytes:
@@ -406,22 +446,44 @@ class Instance:
         f = self._func(name)
         if len(args) != len(f.params):
             raise TypeError(f"{name} takes {len(f.params)} arguments")
-        fast = bool(self.runtime.fast_bytes)
+        store = self.store
+        if self.sandbox.fuel_per_call is not None:
+            store.set_fuel(self.sandbox.fuel_per_call)
+        store.set_epoch_deadline(self._ticks)
+        ticker = self.runtime.ticker
+        timed = self.sandbox.call_timeout is not None
+        if timed:
+            ticker.enter()
+        try:
+            if self.runtime.fast_bytes:
+                return self._call_direct(f, args, bytes_result)
+            # wasmtime's public path: every value converted generically
+            # (list<u8> one Python call per byte).
+            result = f.func(store, *args)
+            return bytes(result) if bytes_result else result
+        except wasmtime.WasmtimeError as e:
+            kind, detail = _describe_trap(str(e), self.sandbox.max_memory_bytes)
+            self.dead = f"the detector trapped earlier (in `{name}`, {kind}): it cannot be used any more"
+            raise ComponentTrap(name, kind, detail) from None
+        finally:
+            if timed:
+                ticker.exit()
+
+    def _call_direct(self, f: _Func, args: tuple[Any, ...], bytes_result: bool) -> Any:
+        """What ``wasmtime.component.Func.__call__`` does, with `Bytes`
+        arguments (and a ``bytes_result``) written (and read) directly in
+        the C API's value array."""
         params = (_VAL * len(args))()
         lowered = 0
         try:
             for ty, value in zip(f.params, args):
-                if isinstance(value, Bytes) and fast:
+                if isinstance(value, Bytes):
                     _fast_lower_bytes(value, pointer(params[lowered]))
                 else:
                     ty.convert_to_c(self.store, value, pointer(params[lowered]))
                 lowered += 1
             result = _VAL()
-            store = self.store
-            if self.sandbox.fuel_per_call is not None:
-                store.set_fuel(self.sandbox.fuel_per_call)
-            store.set_epoch_deadline(self._ticks)
-            context = store._context()
+            context = self.store._context()
             n_results = 0 if f.result is None else 1
 
             def run() -> Any:
@@ -429,22 +491,10 @@ class Instance:
                     byref(f.func._func), context, params, lowered, byref(result), n_results
                 )
 
-            ticker = self.runtime.ticker
-            timed = self.sandbox.call_timeout is not None
-            if timed:
-                ticker.enter()
-            try:
-                enter_wasm(run)
-            except wasmtime.WasmtimeError as e:
-                kind, detail = _describe_trap(str(e), self.sandbox.max_memory_bytes)
-                self.dead = f"the detector trapped earlier (in `{name}`, {kind}): it cannot be used any more"
-                raise ComponentTrap(name, kind, detail) from None
-            finally:
-                if timed:
-                    ticker.exit()
+            enter_wasm(run)
             if f.result is None:
                 return None
-            if bytes_result and fast:
+            if bytes_result:
                 return _fast_lift_bytes(result)
             return f.result.convert_from_c(result)
         finally:

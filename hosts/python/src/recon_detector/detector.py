@@ -314,17 +314,19 @@ class Detector:
         `json.dumps`. Returns each rule's outcome, in configuration order.
         Raises `EventError` when no rule can read the event (it is counted
         as rejected all the same)."""
-        text = _event_text(event)
-        if isinstance(text, bytes):
+        raw = _event_text(event)
+        if isinstance(raw, bytes):
             try:
-                text = text.decode("utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 # The contract's strings are Unicode; push-ndjson judges
                 # (and counts) bytes that are not, as push would.
-                one_line = text.replace(b"\n", b" ").replace(b"\r", b" ")
+                one_line = raw.replace(b"\n", b" ").replace(b"\r", b" ")
                 result = self.push_ndjson(one_line)
                 e = result.errors[0]
                 raise EventError(e.reason, e.message) from None
+        else:
+            text = raw
         out = self._instance.call("[method]detector.push", self._handle, text)
         if isinstance(out, list):
             return {rule: Outcome(o) for rule, o in zip(self._rules, out)}

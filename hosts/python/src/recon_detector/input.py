@@ -648,26 +648,26 @@ class _Chunker:
 
     def run(self, pieces: _Pieces, layout: Layout) -> Iterator[Chunk | TooLarge]:
         # Find the layout from the first line that holds anything.
-        head = bytearray()
+        buffered = bytearray()
         failure: BaseException | None = None
         first: int | None = None
         while True:
             if first is None:
-                m = _NONSPACE.search(head, 3 if head.startswith(b"\xef\xbb\xbf") else 0)
+                m = _NONSPACE.search(buffered, 3 if buffered.startswith(b"\xef\xbb\xbf") else 0)
                 first = m.start() if m else None
                 scanned = first
-            if first is not None and head.find(b"\n", scanned) >= 0:
+            if first is not None and buffered.find(b"\n", scanned) >= 0:
                 break
-            scanned = len(head)
+            scanned = len(buffered)
             kind, value = pieces.next()
             if kind == _PIECE:
-                head += value
+                buffered += value
             elif kind == _END:
                 break
             elif kind == _FAILED:
                 failure = value
                 break
-        head = bytes(head)
+        head = bytes(buffered)
         if failure is not None:
             yield from self._lines(head, pieces)
             raise self._failed(failure)
