@@ -167,13 +167,41 @@ def test_broken_documents_and_gzip_are_errors_naming_the_input(tmp_path) -> None
 
 
 def test_a_one_line_cloudtrail_file_past_the_limit() -> None:
-    # As in the Rust host, a one-line file is line-delimited: past the
-    # limit it is skipped whole; layout="document" splits it.
+    # As in the Rust host, a one-line file is line-delimited; an object line
+    # past the limit is split as a document, each record keeping its line.
     doc = ('{"Records":[' + ",".join(f'{{"n":{i},"pad":"{"x" * 100}"}}' for i in range(50)) + "]}").encode()
     chunks, errors = chunks_of(doc, max_line=1000)
-    assert chunks == [] and errors == [f"line 1: {len(doc)} bytes"]
+    assert errors == []
+    assert sum(len(c.records()) for c in chunks) == 50
+    assert str(chunks[0].loc(0)) == "line 1, record 1"
     items = list(read_chunks(doc, linger=None, max_line_bytes=1000, layout="document"))
     assert sum(len(c.records()) for c in items if isinstance(c, Chunk)) == 50
+    assert str(items[0].loc(49)) == "record 50"  # type: ignore[union-attr]
+    # Lines past the limit that go on past what one read brings (64 KiB
+    # first) are not held: a record inside one past the limit is skipped
+    # with its place, and the lines before and after are read as lines.
+    pad = "y" * 100_000
+    big = '{"Records":[{"a":1},{"pad":"' + pad + '"},{"b":2}]}'
+    chunks, errors = chunks_of(f'{{"x":0}}\n{big}\r\n{{"z":3}}\n'.encode(), max_line=1000)
+    assert errors == [f"line 2, record 2: {len(pad) + 10} bytes"]
+    assert records_of(chunks) == ['{"x":0}', '{"a":1}', '{"b":2}', '{"z":3}']
+    assert [str(c.loc(i)) for c in chunks for i in range(len(c.records()))] == [
+        "line 1", "line 2, record 1", "line 2, record 3", "line 3"
+    ]
+    # An object line past the limit that is one record, or damaged, is one
+    # record too large; a line that is not an object is skipped.
+    plain = '{"pad":"' + pad + '"}'
+    chunks, errors = chunks_of(f"{plain}\n{{\"q\":1}}\n".encode(), max_line=1000)
+    assert errors == [f"line 1: {len(plain)} bytes"] and records_of(chunks) == ['{"q":1}']
+    broken = '{"Records":[{"a":1},' + "]" * 100_000
+    chunks, errors = chunks_of(f"{{\"q\":0}}\n{broken}\n".encode(), max_line=1000)
+    assert errors == [f"line 2: {len(broken)} bytes"] and records_of(chunks) == ['{"q":0}', '{"a":1}']
+    chunks, errors = chunks_of(f'{{"q":0}}\n"{pad}"\n'.encode(), max_line=1000)
+    assert errors == [f"line 2: {len(pad) + 2} bytes"]
+
+
+def records_of(chunks: list[Chunk]) -> list[str]:
+    return [r for c in chunks for r in c.records()]
 
 
 def test_a_slow_stream_hands_on_complete_lines_after_the_linger() -> None:

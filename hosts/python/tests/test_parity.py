@@ -4,6 +4,7 @@ stderr and the same exit status."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -97,3 +98,43 @@ def test_traildiscover_burst_with_the_ai_recon_config(recon_bin: Path) -> None:
     assert alert["row"]["AccountName"] == "AdanAlvarez"
     assert alert["row"]["CommadCount"] == 11
     assert alert["window_start"] == "2026-02-08T16:31:00Z"
+
+
+def test_lines_past_the_limit_and_one_line_exports(recon_bin: Path, tmp_path: Path) -> None:
+    """A CloudTrail export on one line (as S3 holds them) past
+    limits.max_event_bytes is split into its records, each keeping its
+    line; other long lines are skipped and reported with their place; a
+    record that is not UTF-8 is rejected, not repaired. One scanning worker
+    for the Rust CLI: with several, when a skipped line is reported
+    relative to the rejections of the chunk before it depends on timing."""
+    records = [json.loads(line) for line in BURST.read_text().splitlines()] * 12
+    export = json.dumps({"Records": records})
+    pad = "y" * 100_000
+    cases = {
+        "export.json": export,
+        "export-after-blank-lines.json": "\n\n" * 200_000 + export + "\n",
+        "array.json": "[" + json.dumps(records)[1:],
+        "records-line.ndjson": f'{{"x":0}}\n{{"Records":[{{"a":1}},{{"pad":"{pad}"}},{{"b":2}}]}}\r\n{{"z":3}}\n',
+        "one-long-record.ndjson": f'{{"pad":"{pad}"}}\n{{"q":1}}\n',
+        "damaged-line.ndjson": '{"q":0}\n{"Records":[{"a":1},' + "]" * 100_000 + "\n",
+        "long-string.ndjson": f'{{"q":0}}\n"{pad}"\n',
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "export.json.gz").write_bytes(gzip.compress(export.encode()))
+    (tmp_path / "not-utf8.json").write_bytes(
+        b'{"Records":[{"eventTime":"2026-01-01T00:00:00Z","x":"\xff"},{"a":1}]}\n'
+    )
+    small = tmp_path / "small.toml"
+    small.write_text("[limits]\nmax_event_bytes = 4096\n")
+    files = sorted(p for p in tmp_path.iterdir() if p.suffix != ".toml")
+    exports = [p for p in files if p.name.startswith(("export", "array"))]
+    runs = [(["--config", str(AI_RECON)], p) for p in exports] + [(["--config", str(small)], p) for p in files]
+    for options, path in runs:
+        args = ["--workers", "1", *options, str(path)]
+        rust = run_rust(recon_bin, *args)
+        assert_same(rust, run_py("detect", *args), alerts=options[1] == str(AI_RECON))
+        if path.name == "export.json":
+            assert "read 348 records" in rust.err and "line 1, record 17" in rust.err
+        if path.name == "long-string.ndjson":
+            assert "line 2: rejected (too-large)" in rust.err

@@ -221,8 +221,11 @@ def _config_error_text(e: ConfigError) -> str:
     return f"invalid detector configuration: ConfigError::{variant}({json.dumps(e.message, ensure_ascii=False)})"
 
 
-def _settings(args: argparse.Namespace) -> FileSettings:
+def _settings(args: argparse.Namespace) -> tuple[FileSettings, list[str]]:
+    """The configuration file with the command line over it, and the
+    file's notes (keys read but not applied)."""
     s = load_settings(args.config) if args.config else FileSettings()
+    notes = s.notes()
     if args.rules:
         s.rules = args.rules
     if args.profile:
@@ -235,12 +238,12 @@ def _settings(args: argparse.Namespace) -> FileSettings:
         s.workers = args.workers
     s.check_supported()
     s.check_workers()
-    return s
+    return s, notes
 
 
 def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
     try:
-        settings = _settings(args)
+        settings, notes = _settings(args)
         config = settings.config()
         sandbox = settings.sandbox_bounds()
         chunk_bytes = settings.chunk_bytes()
@@ -248,7 +251,7 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
         err.write(f"recon: error: {e}\n")
         return 2
     if args.config:
-        for note in settings.notes():
+        for note in notes:
             err.write(f"recon: note: {args.config}: {note} (read, not applied)\n")
     try:
         detector = Detector(config, sandbox=sandbox)

@@ -19,11 +19,13 @@ longer than the limit is skipped to its end and reported (`TooLarge`), not
 held.
 
 As in the Rust host, the layout is decided by the first line: a first line
-that is a complete JSON object makes the input line-delimited, so a
-CloudTrail file written on one line (as S3 exports are) is one line, and
-one longer than the limit (``limits.max_event_bytes``, 256 KiB by default)
-is skipped whole. Pass ``layout="document"`` to read such a file as a
-document instead (the S3 example does).
+that is a complete JSON object makes the input line-delimited. A line
+longer than the limit (``limits.max_event_bytes``, 256 KiB by default) is
+never held whole: one that is an object is read to its end as a stream,
+as a document, so a CloudTrail file written on one line (as S3 exports
+are) gives its records (``line 1, record 7``); any other is skipped and
+reported. ``layout="document"`` reads an input as a document whatever its
+first line (locations are then ``record 7``).
 """
 
 from __future__ import annotations
@@ -185,15 +187,11 @@ def _is_json(text: str) -> bool:
 
 
 def _one_line(record: bytes) -> bytes:
-    """One record on one line: invalid UTF-8 replaced (as Rust's
-    ``from_utf8_lossy``), line ends (only whitespace between tokens, in
-    valid JSON) turned into spaces."""
-    try:
-        record.decode("utf-8")
-        text = record
-    except UnicodeDecodeError:
-        text = record.decode("utf-8", "replace").encode("utf-8")
-    return text.replace(b"\n", b" ").replace(b"\r", b" ") + b"\n"
+    """One record on one line: line ends (only whitespace between tokens,
+    in valid JSON) turned into spaces. Bytes are handed on as they are,
+    UTF-8 or not: the detector rejects a record that is not UTF-8 as
+    ``invalid-json``, whatever the layout."""
+    return record.replace(b"\n", b" ").replace(b"\r", b" ") + b"\n"
 
 
 def _escape_ascii(b: int) -> str:
@@ -650,15 +648,24 @@ class _Chunker:
         # Find the layout from the first line that holds anything.
         buffered = bytearray()
         failure: BaseException | None = None
-        first: int | None = None
+        limit = self.max_line
+        scanned = 0
         while True:
-            if first is None:
-                m = _NONSPACE.search(buffered, 3 if buffered.startswith(b"\xef\xbb\xbf") else 0)
-                first = m.start() if m else None
-                scanned = first
-            if first is not None and buffered.find(b"\n", scanned) >= 0:
-                break
-            scanned = len(buffered)
+            bom = 3 if buffered.startswith(b"\xef\xbb\xbf") else 0
+            m = _NONSPACE.search(buffered, bom)
+            if m is not None:
+                first = m.start()
+                # A first line past the line limit decides too: it is not
+                # held whole (a one-line `{"Records":[...]}` file, a gzip
+                # bomb without line ends).
+                if buffered.find(b"\n", max(first, scanned)) >= 0 or len(buffered) - first > limit:
+                    break
+                scanned = len(buffered)
+            elif len(buffered) > min(limit, PIECE_BYTES):
+                # Only blank lines so far: count them, keep nothing.
+                self.line += buffered.count(b"\n")
+                buffered.clear()
+                scanned = 0
             kind, value = pieces.next()
             if kind == _PIECE:
                 buffered += value
@@ -676,12 +683,16 @@ class _Chunker:
         if first == len(content):
             return  # empty or blank input
         end = content.find(b"\n", first)
-        first_line = content[first : end if end >= 0 else len(content)].decode("utf-8", "replace")
+        first_line_end = end if end >= 0 else len(content)
+        # A first line past the limit that is an object goes the way of any
+        # such line (`_split_line`): the input is still read as lines.
+        oversized = first_line_end - first > self.max_line
+        complete = not oversized and _is_json(
+            content[first:first_line_end].decode("utf-8", "replace").strip(_RUST_WHITE_SPACE)
+        )
         opener = content[first]
         if layout == "document" or (
-            layout == "auto"
-            and opener in (0x5B, 0x7B)
-            and not (opener == 0x7B and _is_json(first_line.strip(_RUST_WHITE_SPACE)))
+            layout == "auto" and opener in (0x5B, 0x7B) and not (opener == 0x7B and (complete or oversized))
         ):
             yield from self._document(head, pieces)
         else:
@@ -697,7 +708,11 @@ class _Chunker:
                 # A line past the limit: hand on what precedes it, then skip
                 # it to its end without keeping it.
                 rest = yield from self._emit_complete(buf)
-                after = yield from self._skip_line(rest, pieces)
+                m = _NONSPACE.search(rest)
+                if m is not None and rest[m.start()] == 0x7B:
+                    after = yield from self._split_line(rest, pieces)
+                else:
+                    after = yield from self._skip_line(rest, pieces)
                 if after is None:
                     return
                 buf = bytearray(after)
@@ -744,6 +759,79 @@ class _Chunker:
             elif kind == _FAILED:
                 yield report(size)
                 raise self._failed(value)
+
+    def _split_line(self, started: bytearray, pieces: _Pieces) -> _Gen[bytes | None]:
+        """Reads the line ``started`` begins (an object past the line
+        limit) to its end as a stream, as a document: a line that holds
+        ``{"Records":[...]}`` gives its records (each past the limit
+        reported as too large), any other object is reported as too large.
+        Returns what follows the line's end, or None when the input ended
+        inside it."""
+        self.line += 1
+        line = self.line
+        split = DocSplitter(self.max_line)
+        failed = False
+        number = 0
+        size = 0
+        data: list[bytes] = []
+        data_len = 0
+        locs: list[Loc] = []
+
+        def flush() -> Iterator[Chunk]:
+            nonlocal data, data_len, locs
+            if data:
+                yield Chunk(data=b"".join(data), locs=tuple(locs))
+                data, data_len, locs = [], 0, []
+
+        def feed(part: bytes) -> Iterator[Chunk | TooLarge]:
+            nonlocal failed, number, size, data_len
+            size += len(part)
+            if failed:
+                return
+            events, error = split.feed(part)
+            if error is not None:
+                failed = True
+            for e in events:
+                number += 1
+                loc = Loc(line=line, record=number if split.records_arrays else None)
+                if isinstance(e, bytes):
+                    one = _one_line(e)
+                    data.append(one)
+                    data_len += len(one)
+                    locs.append(loc)
+                    if data_len >= self.chunk_bytes:
+                        yield from flush()
+                else:
+                    yield TooLarge(loc, e)
+
+        yield from feed(bytes(started))
+        del started
+        after: bytes | None = None
+        failure: BaseException | None = None
+        while True:
+            kind, value = pieces.next()
+            if kind == _PIECE:
+                i = value.find(b"\n")
+                if i >= 0:
+                    end = i - 1 if i > 0 and value[i - 1] == 0x0D else i
+                    yield from feed(value[:end])
+                    after = bytes(value[i + 1 :])
+                    break
+                yield from feed(value)
+            elif kind == _END:
+                break
+            elif kind == _FAILED:
+                failure = value
+                break
+        if not failed and split.finish() is not None:
+            failed = True
+        yield from flush()
+        if failed:
+            # Damaged: what could not be split is one record too large.
+            yield TooLarge(Loc(line=line), size)
+        if failure is not None:
+            raise self._failed(failure)
+        return after
 
     def _emit_complete(self, buf: bytearray) -> _Gen[bytearray]:
         """Hands on the complete lines of ``buf`` in chunks of about
