@@ -315,11 +315,13 @@ struct Wrapper<'a> {
 
 /// One JSON value on one line: line ends inside a valid value can only be
 /// whitespace between tokens, so they become spaces.
-fn one_line(value: &str, out: &mut Vec<u8>) {
+/// Bytes are handed on as they are, UTF-8 or not: the detector rejects a
+/// record that is not UTF-8 as `invalid-json`, whatever the layout.
+fn one_line(value: &[u8], out: &mut Vec<u8>) {
     out.extend(
         value
-            .bytes()
-            .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+            .iter()
+            .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
     );
     out.push(b'\n');
 }
@@ -388,12 +390,21 @@ impl Chunker<'_> {
             let start = strip_bom(&head);
             let content = &head[start..];
             let first = content.iter().position(|b| !b.is_ascii_whitespace());
+            let limit = self.options.max_line_bytes;
             let decided = match first {
-                Some(i) => content[i..].contains(&b'\n'),
+                // A first line past the line limit decides too: it is not
+                // held whole (a one-line `{"Records":[…]}` file, a gzip
+                // bomb without line ends).
+                Some(i) => content[i..].contains(&b'\n') || content.len() - i > limit,
                 None => false,
             };
             if decided {
                 break;
+            }
+            if first.is_none() && head.len() > limit.min(PIECE_BYTES) {
+                // Only blank lines so far: count them, keep nothing.
+                self.line += memchr::memchr_iter(b'\n', &head).count() as u64;
+                head.clear();
             }
             match self.next(pieces) {
                 Next::Piece(p) => head.extend_from_slice(&p),
@@ -414,10 +425,16 @@ impl Chunker<'_> {
             .iter()
             .position(|b| *b == b'\n')
             .map_or(content.len(), |n| first + n);
-        let first_line = String::from_utf8_lossy(&content[first..first_line_end]);
-        let complete = serde_json::from_str::<&RawValue>(first_line.trim()).is_ok();
+        // A first line past the limit that is an object goes the way of
+        // any such line (`Chunker::split_line`): the file is still read as
+        // lines.
+        let oversized = first_line_end - first > self.options.max_line_bytes;
+        let complete = !oversized && {
+            let first_line = String::from_utf8_lossy(&content[first..first_line_end]);
+            serde_json::from_str::<&RawValue>(first_line.trim()).is_ok()
+        };
         let opener = content[first];
-        if (opener == b'[' || opener == b'{') && !(opener == b'{' && complete) {
+        if (opener == b'[' || opener == b'{') && !(opener == b'{' && (complete || oversized)) {
             return self.document(head, pieces);
         }
         self.lines(head, pieces)
@@ -436,7 +453,13 @@ impl Chunker<'_> {
                 // A line past the limit: hand on what precedes it, then
                 // skip it to its end without keeping it.
                 let rest = self.emit_complete(buf)?;
-                match self.skip_line(rest, pieces)? {
+                let object = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+                let after = if object {
+                    self.split_line(rest, pieces)?
+                } else {
+                    self.skip_line(rest, pieces)?
+                };
+                match after {
                     Some(after) => {
                         buf = after;
                         continue;
@@ -518,6 +541,99 @@ impl Chunker<'_> {
         }
     }
 
+    /// Reads the line `started` begins (an object past the line limit) to
+    /// its end as a stream, as a document: a line that holds
+    /// `{"Records":[…]}` gives its records (each past the limit reported
+    /// as too large), any other object is reported as too large. Returns
+    /// what follows the line's end, or `None` when the input ended inside
+    /// it.
+    fn split_line(
+        &mut self,
+        started: Vec<u8>,
+        pieces: &Receiver<Piece>,
+    ) -> Result<Option<Vec<u8>>, Closed> {
+        self.line += 1;
+        let mut st = LineSplit {
+            line: self.line,
+            split: DocSplitter::new(self.options.max_line_bytes),
+            failed: false,
+            number: 0,
+            bytes: 0,
+            data: Vec::new(),
+            locs: Vec::new(),
+        };
+        self.feed_line(&mut st, &started)?;
+        drop(started);
+        let after = loop {
+            match self.next(pieces) {
+                Next::Piece(p) => match memchr::memchr(b'\n', &p) {
+                    Some(i) => {
+                        let end = if i > 0 && p[i - 1] == b'\r' { i - 1 } else { i };
+                        self.feed_line(&mut st, &p[..end])?;
+                        break Some(Ok(p[i + 1..].to_vec()));
+                    }
+                    None => self.feed_line(&mut st, &p)?,
+                },
+                Next::Paused => {}
+                Next::End => break None,
+                Next::Failed(e) => break Some(Err(e)),
+            }
+        };
+        if !st.failed && st.split.finish().is_err() {
+            st.failed = true;
+        }
+        self.flush_line(&mut st)?;
+        if st.failed {
+            // Damaged: what could not be split is one record too large.
+            let loc = Loc {
+                line: Some(st.line),
+                record: None,
+            };
+            self.send(InputMsg::TooLarge(self.source, loc, st.bytes))?;
+        }
+        match after {
+            Some(Ok(rest)) => Ok(Some(rest)),
+            None => Ok(None),
+            Some(Err(e)) => {
+                self.unreadable(e)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn feed_line(&self, st: &mut LineSplit, part: &[u8]) -> Result<(), Closed> {
+        st.bytes += part.len() as u64;
+        if st.failed {
+            return Ok(());
+        }
+        let mut events = Vec::new();
+        if st.split.feed(part, &mut events).is_err() {
+            st.failed = true;
+        }
+        for e in events {
+            st.number += 1;
+            let loc = Loc {
+                line: Some(st.line),
+                record: st.split.seen_records.then_some(st.number),
+            };
+            match e {
+                DocEvent::Record(r) => {
+                    one_line(&r, &mut st.data);
+                    st.locs.push(loc);
+                    if st.data.len() >= self.options.chunk_bytes {
+                        self.flush_line(st)?;
+                    }
+                }
+                DocEvent::TooLarge(n) => self.send(InputMsg::TooLarge(self.source, loc, n))?,
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_line(&self, st: &mut LineSplit) -> Result<(), Closed> {
+        self.flush_document(&mut st.data, &mut st.locs)
+    }
+
     /// Hands on the complete lines of `buf`, in chunks of about
     /// `chunk_bytes`; returns the rest (a line not yet ended).
     fn emit_complete(&mut self, mut buf: Vec<u8>) -> Result<Vec<u8>, Closed> {
@@ -552,7 +668,11 @@ impl Chunker<'_> {
                 locs: Locs::Lines { first_line },
             }
         } else {
-            expand_lines(&data, first_line)
+            let (chunk, too_large) = expand_lines(&data, first_line, self.options.max_line_bytes);
+            for (loc, n) in too_large {
+                self.send(InputMsg::TooLarge(self.source, loc, n))?;
+            }
+            chunk
         };
         self.send(InputMsg::Chunk(self.source, chunk))
     }
@@ -583,7 +703,7 @@ impl Chunker<'_> {
                 };
                 match e {
                     DocEvent::Record(r) => {
-                        one_line(&String::from_utf8_lossy(&r), &mut data);
+                        one_line(&r, &mut data);
                         locs.push(loc);
                         if data.len() >= self.options.chunk_bytes {
                             self.flush_document(&mut data, &mut locs)?;
@@ -644,6 +764,17 @@ impl Chunker<'_> {
     }
 }
 
+/// A line past the limit being split as a document.
+struct LineSplit {
+    line: u64,
+    split: DocSplitter,
+    failed: bool,
+    number: u64,
+    bytes: u64,
+    data: Vec<u8>,
+    locs: Vec<Loc>,
+}
+
 /// What the document splitter finds.
 #[derive(Debug, PartialEq, Eq)]
 enum DocEvent {
@@ -673,7 +804,11 @@ enum Frame {
 /// documents) is an error at the point it is found.
 struct DocSplitter {
     limit: usize,
+    /// The top-level frames (at most two: the document and its
+    /// `Records`); the frames inside a record are only counted, in
+    /// `inner`, so nesting costs no memory however deep it goes.
     stack: Vec<Frame>,
+    inner: usize,
     in_string: bool,
     escaped: bool,
     /// The record being read, when one is.
@@ -687,6 +822,8 @@ struct DocSplitter {
     key: Vec<u8>,
     reading_key: bool,
     after_records_key: bool,
+    /// A `Records` array was met: the records are its members.
+    seen_records: bool,
     /// Bytes seen, for messages.
     pos: u64,
 }
@@ -696,6 +833,7 @@ impl DocSplitter {
         DocSplitter {
             limit,
             stack: Vec::new(),
+            inner: 0,
             in_string: false,
             escaped: false,
             record: None,
@@ -704,8 +842,19 @@ impl DocSplitter {
             key: Vec::new(),
             reading_key: false,
             after_records_key: false,
+            seen_records: false,
             pos: 0,
         }
+    }
+
+    /// Nesting depth: the top-level frames and those inside a record.
+    fn depth(&self) -> usize {
+        self.stack.len() + self.inner
+    }
+
+    /// Directly inside a top-level object (where `Records` may be a key).
+    fn at_top_object(&self) -> bool {
+        self.inner == 0 && self.stack == [Frame::TopObject]
     }
 
     fn capturing(&self) -> bool {
@@ -729,7 +878,7 @@ impl DocSplitter {
     fn start_record(&mut self, b: u8) {
         self.record = Some(vec![b]);
         self.skipping = None;
-        self.record_depth = self.stack.len();
+        self.record_depth = self.depth();
     }
 
     fn end_record(&mut self, out: &mut Vec<DocEvent>) {
@@ -742,13 +891,13 @@ impl DocSplitter {
 
     /// Where records start at the current depth.
     fn members_are_records(&self) -> bool {
-        matches!(self.stack.last(), Some(Frame::TopArray | Frame::Records))
+        self.inner == 0 && matches!(self.stack.last(), Some(Frame::TopArray | Frame::Records))
     }
 
     /// Whether the open record is a scalar member (a string, number or
     /// literal directly in a top-level array or `Records`).
     fn scalar_open(&self) -> bool {
-        self.capturing() && self.record_depth == self.stack.len() && self.members_are_records()
+        self.capturing() && self.record_depth == self.depth() && self.members_are_records()
     }
 
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<DocEvent>) -> Result<(), String> {
@@ -758,9 +907,11 @@ impl DocSplitter {
                 if self.capturing() {
                     self.push_byte(b);
                 }
+                // A key longer than `Records` needs no more of its bytes
+                // to tell it is not `Records`: at most eight are kept.
                 if self.escaped {
                     self.escaped = false;
-                    if self.reading_key {
+                    if self.reading_key && self.key.len() < 8 {
                         self.key.push(b);
                     }
                 } else if b == b'\\' {
@@ -771,7 +922,7 @@ impl DocSplitter {
                     if self.scalar_open() {
                         self.end_record(out);
                     }
-                } else if self.reading_key {
+                } else if self.reading_key && self.key.len() < 8 {
                     self.key.push(b);
                 }
                 continue;
@@ -801,6 +952,7 @@ impl DocSplitter {
                     self.record = None;
                     self.skipping = None;
                     self.after_records_key = false;
+                    self.seen_records = true;
                     self.stack.push(Frame::Records);
                 }
                 b'{' | b'[' => {
@@ -810,14 +962,20 @@ impl DocSplitter {
                     } else if self.capturing() {
                         self.push_byte(b);
                     }
-                    self.stack.push(Frame::Inner);
+                    self.inner += 1;
                 }
                 b'}' | b']' => {
                     self.after_records_key = false;
                     if self.scalar_open() {
                         self.end_record(out);
                     }
-                    let frame = self.stack.pop().ok_or_else(|| {
+                    let frame = if self.inner > 0 {
+                        self.inner -= 1;
+                        Some(Frame::Inner)
+                    } else {
+                        self.stack.pop()
+                    };
+                    let frame = frame.ok_or_else(|| {
                         format!("unexpected '{}' at byte {}", b as char, self.pos)
                     })?;
                     match frame {
@@ -833,7 +991,7 @@ impl DocSplitter {
                         Frame::Inner => {
                             if self.capturing() {
                                 self.push_byte(b);
-                                if self.stack.len() == self.record_depth {
+                                if self.depth() == self.record_depth {
                                     self.end_record(out);
                                 }
                             }
@@ -857,7 +1015,7 @@ impl DocSplitter {
                         self.push_byte(b);
                     }
                     // A key of a top-level object, read to spot `Records`.
-                    if self.stack == [Frame::TopObject] {
+                    if self.at_top_object() {
                         self.key.clear();
                         self.reading_key = true;
                     }
@@ -866,8 +1024,7 @@ impl DocSplitter {
                     if self.capturing() {
                         self.push_byte(b);
                     }
-                    self.after_records_key =
-                        self.stack == [Frame::TopObject] && self.key == b"Records";
+                    self.after_records_key = self.at_top_object() && self.key == b"Records";
                 }
                 _ => {
                     self.after_records_key = false;
@@ -904,17 +1061,52 @@ impl DocSplitter {
 
 /// Lines of which some hold `{"Records":[…]}`: each such line becomes its
 /// records, one per line; every other line stays as it is.
-fn expand_lines(data: &[u8], first_line: u64) -> Chunk {
+///
+/// A line past `limit` that is an object is split as a stream, as
+/// `Chunker::split_line` splits one too long to be held: its records, each
+/// past the limit reported as too large, and when it is damaged, the line
+/// itself as too large. So a long line gives the same records whether it
+/// arrived whole or in pieces. Returns the chunk and the too-large reports.
+fn expand_lines(data: &[u8], first_line: u64, limit: usize) -> (Chunk, Vec<(Loc, u64)>) {
     let mut out = Vec::with_capacity(data.len());
     let mut locs = Vec::new();
+    let mut too_large = Vec::new();
     let body = data.strip_suffix(b"\n").unwrap_or(data);
     for (i, line) in body.split(|b| *b == b'\n').enumerate() {
         let n = first_line + i as u64;
+        let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
+        if trimmed.len() > limit && trimmed.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        {
+            let mut split = DocSplitter::new(limit);
+            let mut events = Vec::new();
+            let failed = split.feed(trimmed, &mut events).is_err() || split.finish().is_err();
+            for (k, e) in events.into_iter().enumerate() {
+                let loc = Loc {
+                    line: Some(n),
+                    record: split.seen_records.then_some(k as u64 + 1),
+                };
+                match e {
+                    DocEvent::Record(r) => {
+                        one_line(&r, &mut out);
+                        locs.push(loc);
+                    }
+                    DocEvent::TooLarge(b) => too_large.push((loc, b)),
+                }
+            }
+            if failed {
+                let loc = Loc {
+                    line: Some(n),
+                    record: None,
+                };
+                too_large.push((loc, trimmed.len() as u64));
+            }
+            continue;
+        }
         let text = std::str::from_utf8(line).ok();
         match text.and_then(|t| expand(t.trim())) {
             Some(records) => {
                 for (k, r) in records.iter().enumerate() {
-                    one_line(r.get(), &mut out);
+                    one_line(r.get().as_bytes(), &mut out);
                     locs.push(Loc {
                         line: Some(n),
                         record: Some(k as u64 + 1),
@@ -931,10 +1123,13 @@ fn expand_lines(data: &[u8], first_line: u64) -> Chunk {
             }
         }
     }
-    Chunk {
-        data: out,
-        locs: Locs::Records(locs),
-    }
+    (
+        Chunk {
+            data: out,
+            locs: Locs::Records(locs),
+        },
+        too_large,
+    )
 }
 
 /// Length of a UTF-8 byte order mark at the start of `b` (0 or 3).

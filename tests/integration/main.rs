@@ -5,6 +5,7 @@
 mod cli;
 mod component;
 mod differential;
+mod hostile;
 mod live;
 mod ocsf;
 mod recovery;
