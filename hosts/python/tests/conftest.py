@@ -11,10 +11,25 @@ import gzip
 import json
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from helpers import REPO, Trails, gen
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One compiled-component cache for every command the tests run (both
+    CLIs keep theirs there), not the user's."""
+    d = tmp_path_factory.mktemp("cache")
+    before = os.environ.get("RECON_CACHE_DIR")
+    os.environ["RECON_CACHE_DIR"] = str(d)
+    yield d
+    if before is None:
+        del os.environ["RECON_CACHE_DIR"]
+    else:
+        os.environ["RECON_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")

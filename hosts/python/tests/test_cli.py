@@ -255,3 +255,32 @@ def test_the_generic_value_path_gives_the_same_results(recon_bin: Path) -> None:
     through_generic = subprocess.run(script, env=generic, capture_output=True, timeout=300, check=True).stdout
     assert direct == through_generic
     assert int(direct.split()[1]) > 1000
+
+
+def test_the_compiled_component_cache(tmp_path: Path) -> None:
+    """The second run loads what the first compiled; a damaged entry is
+    reported, recompiled and rewritten, never run; --no-cache keeps
+    nothing."""
+    cache = tmp_path / "cache"
+    args = ["detect", "--config", str(AI_RECON), "--cache-dir", str(cache), str(BURST)]
+    first = run_py(*args)
+    (entry,) = cache.iterdir()
+    assert entry.name.startswith("python-") and entry.suffix == ".cwasm"
+    second = run_py(*args)
+    assert first.code == second.code == 0 and first.out == second.out and first.err == second.err
+    assert len(first.lines) == 1
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    entry.write_bytes(bytes(data))
+    damaged = run_py(*args)
+    assert damaged.out == first.out and damaged.code == 0
+    assert damaged.err.startswith(
+        "recon: the compiled component in the cache was not used (the cache file's checksum does not "
+        "match its content); recompiled it\n"
+    )
+    assert damaged.err.endswith(first.err)
+    assert run_py(*args).err == first.err  # rewritten
+    entry.unlink()
+    none = run_py("detect", "--config", str(AI_RECON), "--no-cache", str(BURST))
+    assert none.out == first.out and not entry.exists()
+    assert run_py("detect", "--no-cache", "--cache-dir", str(cache), str(BURST)).code == 2

@@ -11,7 +11,7 @@ WebAssembly component that imports nothing, run by wasmtime in a sandbox:
 See docs/hosts/python.md in the repository.
 """
 
-from ._runtime import component_info
+from ._runtime import component_info, default_cache_dir, set_cache_dir
 from ._types import (
     DEFAULT_MAX_EVENT_BYTES,
     BatchError,
@@ -75,6 +75,8 @@ __all__ = [
     "Stats",
     "TooLarge",
     "component_info",
+    "default_cache_dir",
+    "set_cache_dir",
     "detect",
     "detect_file",
     "format_time",

@@ -50,7 +50,16 @@ except ImportError:  # pragma: no cover - another wasmtime layout
 from ._types import Sandbox
 from .errors import ComponentLoadError, ComponentTrap, DetectorClosed, TrapKind
 
-__all__ = ["ComponentSource", "component_source", "component_info", "Runtime", "Instance", "INTERFACE"]
+__all__ = [
+    "ComponentSource",
+    "component_source",
+    "component_info",
+    "default_cache_dir",
+    "set_cache_dir",
+    "Runtime",
+    "Instance",
+    "INTERFACE",
+]
 
 #: The interface this host is written against (wit/detector.wit).
 INTERFACE = "recon:detector/detection@0.2.0"
@@ -316,6 +325,95 @@ class _Ticker:
 
 
 # ---------------------------------------------------------------------------
+# The compiled-code cache.
+
+#: First bytes of a cache file; the digit is the file format version.
+CACHE_MAGIC = b"recon-py-cache-1\n"
+
+_cache_lock = threading.Lock()
+_cache_dir: Path | None = None
+#: Why an existing cache entry was not used, for the command to report.
+cache_notes: list[str] = []
+
+
+def default_cache_dir() -> Path | None:
+    """``$RECON_CACHE_DIR``, else ``$XDG_CACHE_HOME/recon``, else
+    ``~/.cache/recon`` (the Rust CLI's default: the entries' names differ)."""
+    explicit = os.environ.get("RECON_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg) / "recon"
+    home = os.environ.get("HOME")
+    return Path(home) / ".cache" / "recon" if home else None
+
+
+def set_cache_dir(path: str | os.PathLike[str] | None) -> None:
+    """Keeps the compiled component in ``path`` between processes (``None``:
+    no cache, the default for the API; the command uses
+    `default_cache_dir`). Compiling takes most of a second, loading the
+    cached code a few milliseconds. An entry is used only if its name
+    matches this component, this wasmtime and this engine configuration
+    and its SHA-256 matches its content; anything else is recompiled and
+    rewritten, never run. The directory must be as trusted as the
+    program. Applies to components compiled after the call."""
+    global _cache_dir
+    with _cache_lock:
+        _cache_dir = None if path is None else Path(path)
+
+
+def _cache_name(source: ComponentSource, fuel: bool) -> str:
+    version = _wasmtime_version() or "unknown"
+    return f"python-{source.sha256[:32]}-wasmtime-{version}-epoch-{'fuel' if fuel else 'nofuel'}.cwasm"
+
+
+def _compile(engine: wasmtime.Engine, source: ComponentSource, fuel: bool) -> wc.Component:
+    """The component compiled for ``engine``, through the cache if one is set."""
+    with _cache_lock:
+        directory = _cache_dir
+    if directory is None:
+        return wc.Component(engine, source.data)
+    path = directory / _cache_name(source, fuel)
+    refused: str | None = None
+    try:
+        blob = path.read_bytes()
+        head = len(CACHE_MAGIC)
+        if not blob.startswith(CACHE_MAGIC) or len(blob) < head + 32:
+            refused = "not a recon cache file"
+        elif hashlib.sha256(blob[head + 32 :]).digest() != blob[head : head + 32]:
+            refused = "the cache file's checksum does not match its content"
+        else:
+            # Written by `_compile` for this component, this wasmtime and
+            # this engine configuration (the name says so), and not damaged
+            # since (the checksum): the compiled code we wrote.
+            return wc.Component.deserialize(engine, blob[head + 32 :])
+    except FileNotFoundError:
+        pass
+    except (OSError, wasmtime.WasmtimeError) as e:
+        refused = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if refused is not None:
+        cache_notes.append(f"the compiled component in the cache was not used ({refused}); recompiled it")
+    component = wc.Component(engine, source.data)
+    try:
+        body = bytes(component.serialize())
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(CACHE_MAGIC + hashlib.sha256(body).digest() + body)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    except (OSError, wasmtime.WasmtimeError):
+        pass  # the run goes on uncached
+    return component
+
+
+# ---------------------------------------------------------------------------
 # The runtime: an engine and the compiled component.
 
 
@@ -329,7 +427,7 @@ class Runtime:
         self.fuel = fuel
         self.engine = wasmtime.Engine(config)
         try:
-            self.component = wc.Component(self.engine, source.data)
+            self.component = _compile(self.engine, source, fuel)
         except wasmtime.WasmtimeError as e:
             raise ComponentLoadError(f"compiling the detector component ({source.origin}): {e}") from None
         ty = self.component.type

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Sequence
 
 from . import __version__
-from ._runtime import component_info
+from . import _runtime
+from ._runtime import component_info, default_cache_dir, set_cache_dir
 from ._types import Profile, RejectReason, Rule, RuleStats, Stats
 from .detector import Detector
 from .errors import ComponentLoadError, ConfigError, InputError, ReconError
@@ -100,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
         "stream are not held back [default: 200]",
     )
     d.add_argument("-o", "--output", metavar="FILE", help="write alerts to this file instead of stdout")
+    cache = d.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="where the compiled component is kept between runs [default: $RECON_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/recon, else ~/.cache/recon]",
+    )
+    cache.add_argument("--no-cache", action="store_true", help="compile the component afresh, keep nothing")
     d.add_argument("--no-progress", action="store_true", help="accepted for compatibility (this host shows no progress line)")
     sub.add_parser("info", help="print where the detector component comes from (JSON)")
     return parser
@@ -253,6 +262,7 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
     if args.config:
         for note in notes:
             err.write(f"recon: note: {args.config}: {note} (read, not applied)\n")
+    set_cache_dir(None if args.no_cache else (args.cache_dir or default_cache_dir()))
     try:
         detector = Detector(config, sandbox=sandbox)
     except ConfigError as e:
@@ -261,6 +271,9 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
     except ComponentLoadError as e:
         err.write(f"recon: error: starting the detector sandbox: {e}\n")
         return 1
+    for note in _runtime.cache_notes:
+        err.write(f"recon: {note}\n")
+    _runtime.cache_notes.clear()
     max_line = config.limits.max_event_bytes or 256 * 1024
     inputs = args.inputs or ["-"]
     sink = _Sink(detector, out, err, args.show_rejects, max_line)
