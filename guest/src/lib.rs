@@ -1031,6 +1031,32 @@ impl Detector {
                 "state for a rule the configuration does not run".to_owned(),
             ));
         }
+        // The counters must keep the promise they make: in every rule,
+        // `pushed = accepted + filtered + rejected + late`, the detector's
+        // own count, with the records no rule could read among each rule's
+        // rejections; and room left to count on.
+        for e in &engines {
+            let c = each!(e, e => &e.counters);
+            let sum = c
+                .rejected
+                .iter()
+                .chain([&c.accepted, &c.filtered, &c.late])
+                .try_fold(0u64, |a, n| a.checked_add(*n));
+            let by_reason = (0..RejectReason::ALL.len()).all(|i| {
+                c.rejected[i] >= snap.rejected[i]
+                    && (RejectReason::ALL[i] == RejectReason::StateLimit
+                        || c.rejected[i] == snap.rejected[i])
+            });
+            if sum != Some(c.pushed) || c.pushed != snap.pushed || !by_reason {
+                return Err(SnapshotError::Malformed(format!(
+                    "the {} rule's counters do not add up",
+                    e.rule().name()
+                )));
+            }
+        }
+        if snap.pushed > i64::MAX as u64 {
+            return Err(SnapshotError::Malformed("counters out of range".to_owned()));
+        }
         let scanner = Scanner::from_config(&config);
         Ok(Detector {
             config,

@@ -1694,3 +1694,31 @@ fn line_ends_and_blank_lines() {
         }
     }
 }
+
+/// Regression (found by the `snapshot_restore` fuzz target): a snapshot
+/// whose counters were changed, resealed so its checksum holds, restored
+/// and then broke the accounting. It is refused now.
+#[test]
+fn snapshots_whose_counters_do_not_add_up_are_refused() {
+    let mut d = warm(true);
+    let _ = d.push(&acc());
+    let _ = d.push("not json");
+    let snap = d.snapshot();
+    assert!(Detector::restore(&snap).is_ok());
+    let body = recon_guest::unseal_snapshot(&snap).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let edits: [(&str, serde_json::Value); 6] = [
+        ("/pushed", 0.into()),
+        ("/pushed", 7.into()),
+        ("/sentinel/counters/accepted", 5.into()),
+        ("/elastic/counters/pushed", 0.into()),
+        ("/rejected/0", 0.into()),
+        ("/sentinel/counters/filtered", u64::MAX.into()),
+    ];
+    for (path, value) in edits {
+        let mut w = v.clone();
+        *w.pointer_mut(path).unwrap_or_else(|| panic!("{path}")) = value;
+        let bytes = recon_guest::seal_snapshot(&serde_json::to_vec(&w).unwrap());
+        assert!(Detector::restore(&bytes).is_err(), "{path}");
+    }
+}
