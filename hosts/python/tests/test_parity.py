@@ -138,3 +138,36 @@ def test_lines_past_the_limit_and_one_line_exports(recon_bin: Path, tmp_path: Pa
             assert "read 348 records" in rust.err and "line 1, record 17" in rust.err
         if path.name == "long-string.ndjson":
             assert "line 2: rejected (too-large)" in rust.err
+
+
+def test_damaged_gzip_is_reported_in_the_same_words(recon_bin: Path, tmp_path: Path) -> None:
+    """Truncated in a header, the deflate data or a trailer, a bad header,
+    corrupt data, a wrong checksum, junk after a member: the records before
+    the damage are processed, the input is named with the same reason, and
+    the exit status is 1."""
+    data = BURST.read_bytes()
+    g = gzip.compress(data)
+    corrupt = bytearray(g)
+    corrupt[20:23] = bytes(b ^ 0xFF for b in corrupt[20:23])
+    crc = bytearray(g)
+    crc[-6] ^= 0xFF
+    flags = bytearray(g)
+    flags[3] = 0xFF
+    cases = {
+        "header.gz": g[:5],
+        "data.gz": g[:2000],
+        "trailer.gz": g[:-4],
+        "deflate.gz": bytes(corrupt),
+        "checksum.gz": bytes(crc),
+        "flags.gz": bytes(flags),
+        "second-header.gz": g + b"\x1f\x8b\x08",
+        "junk.gz": g + b"garbage after the member",
+        "two-members.gz": g + gzip.compress(data),
+    }
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        args = ["--workers", "1", "--config", str(AI_RECON), str(path)]
+        rust = run_rust(recon_bin, *args)
+        assert_same(rust, run_py("detect", *args), alerts=False)
+        assert rust.code == (0 if name == "two-members.gz" else 1), name

@@ -543,28 +543,92 @@ def _raw_pieces(reader: _BufReader) -> Iterator[bytes]:
         yield bytes(piece)
 
 
+class _GzipError(ValueError):
+    """A gzip stream that cannot be read, worded as the Rust host's decoder
+    (flate2) words it."""
+
+
+_GZ_EOF = "unexpected end of file"
+_GZ_HEADER = "invalid gzip header"
+
+
 def _gunzip(pieces: Iterator[bytes]) -> Iterator[bytes]:
-    """Decompresses gzip members one after another (as a multi-member
-    decoder does), in bounded pieces."""
-    d = zlib.decompressobj(wbits=31)
-    started = False
-    for data in pieces:
-        while data:
-            started = True
-            out = d.decompress(data, PIECE_BYTES)
-            if out:
-                yield out
-            data = d.unconsumed_tail
-            while not data and len(out) == PIECE_BYTES and not d.eof:
-                out = d.decompress(b"", PIECE_BYTES)
+    """Decompresses gzip members one after another (as the Rust host's
+    multi-member decoder does), in bounded pieces. The header and trailer
+    are read here (the deflate data by zlib) so that damage is named as
+    there: a stream that ends in a header or trailer, a bad header, corrupt
+    or unfinished deflate data, a checksum or length that does not match."""
+    buf = bytearray()
+    source = iter(pieces)
+    ended = False
+
+    def more() -> bool:
+        nonlocal ended
+        if not ended:
+            for piece in source:
+                buf.extend(piece)
+                return True
+            ended = True
+        return False
+
+    def need(n: int) -> None:
+        while len(buf) < n:
+            if not more():
+                raise _GzipError(_GZ_EOF)
+
+    def zero_terminated(pos: int) -> int:
+        while True:
+            i = buf.find(0, pos)
+            if i >= 0:
+                return i + 1
+            need(len(buf) + 1)
+
+    while True:
+        # A member's header: magic, method 8 (deflate), flags, optional fields.
+        need(10)
+        if buf[0] != 0x1F or buf[1] != 0x8B or buf[2] != 8 or buf[3] & 0xE0:
+            raise _GzipError(_GZ_HEADER)
+        flags = buf[3]
+        pos = 10
+        if flags & 0x04:  # FEXTRA
+            need(pos + 2)
+            pos += 2 + (buf[pos] | buf[pos + 1] << 8)
+            need(pos)
+        if flags & 0x08:  # FNAME
+            pos = zero_terminated(pos)
+        if flags & 0x10:  # FCOMMENT
+            pos = zero_terminated(pos)
+        if flags & 0x02:  # FHCRC
+            pos += 2
+            need(pos)
+        del buf[:pos]
+        d = zlib.decompressobj(-15)
+        crc = 0
+        size = 0
+        while not d.eof:
+            if not buf and not more():
+                raise _GzipError("incomplete deflate stream")
+            data = bytes(buf)
+            buf.clear()
+            while True:
+                try:
+                    out = d.decompress(data, PIECE_BYTES)
+                except zlib.error:
+                    raise _GzipError("corrupt deflate stream") from None
                 if out:
+                    crc = zlib.crc32(out, crc)
+                    size += len(out)
                     yield out
-            if d.eof:
-                data = d.unused_data
-                d = zlib.decompressobj(wbits=31)
-                started = False
-    if started:
-        raise EOFError("the gzip stream ends inside a member")
+                data = d.unconsumed_tail
+                if d.eof or (not data and len(out) < PIECE_BYTES):
+                    break
+        buf[:0] = d.unused_data
+        need(8)
+        if int.from_bytes(buf[0:4], "little") != crc or int.from_bytes(buf[4:8], "little") != size & 0xFFFFFFFF:
+            raise _GzipError("corrupt gzip stream does not have a matching checksum")
+        del buf[:8]
+        if not buf and not more():
+            return
 
 
 class _Pieces:
@@ -628,6 +692,8 @@ def _io_message(e: BaseException) -> str:
     """An I/O error as the Rust host words one where it can."""
     if isinstance(e, OSError) and e.strerror and e.errno is not None:
         return f"{e.strerror} (os error {e.errno})"
+    if isinstance(e, _GzipError):
+        return str(e)
     if isinstance(e, zlib.error):
         return f"corrupt gzip stream: {e}"
     return str(e) or type(e).__name__
