@@ -219,9 +219,13 @@ fn sigterm_ends_the_stream_and_loses_nothing_read() {
     stdin
         .write_all(&std::fs::read(burst_sample()).unwrap())
         .unwrap();
+    // Blank lines past what a pipe buffers: `write_all` returns only once
+    // recon has read the records before them (and so has its signal
+    // handler in place), however long its start took on a loaded machine.
+    stdin.write_all(&vec![b'\n'; 1 << 20]).unwrap();
     stdin.flush().unwrap();
-    // Let the records be read, then stop the run with the pipe still open.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Stop the run with the pipe still open.
+    std::thread::sleep(Duration::from_millis(200));
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
