@@ -24,10 +24,40 @@ fuzz_target!(|data: &[u8]| {
             assert!(!e.message.is_empty());
         }
     }
-    // Both routes through a detector, and the bulk input.
-    let mut on = Detector::new(Settings::all(Profile::Default)).unwrap();
+    // Both routes through a detector, and the bulk input. The detectors
+    // live across inputs (rebuilt now and then), so inputs also meet open
+    // windows and a watermark; both see the same inputs.
+    PAIR.with(|pair| {
+        let mut pair = pair.borrow_mut();
+        pair.2 += 1;
+        if pair.2 % 4096 == 0 {
+            *pair = fresh();
+        }
+        let (on, off, _) = &mut *pair;
+        drive(on, off, data, text, settled);
+    });
+});
+
+type Pair = (Detector, Detector, u32);
+
+fn fresh() -> Pair {
+    let on = Detector::new(Settings::all(Profile::Default)).unwrap();
     let mut off = Detector::new(Settings::all(Profile::Default)).unwrap();
     off.set_prefilter(false);
+    (on, off, 0)
+}
+
+thread_local! {
+    static PAIR: std::cell::RefCell<Pair> = std::cell::RefCell::new(fresh());
+}
+
+fn drive(
+    on: &mut Detector,
+    off: &mut Detector,
+    data: &[u8],
+    text: Result<&str, std::str::Utf8Error>,
+    settled: Skim,
+) {
     if let Ok(text) = text {
         let a = on.push(text);
         let b = off.push(text);
@@ -46,4 +76,4 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(c.pushed, st.pushed);
         assert_eq!(c.accepted + c.filtered + c.late + r.rejected(), c.pushed);
     }
-});
+}
