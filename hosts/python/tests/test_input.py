@@ -200,6 +200,20 @@ def test_a_one_line_cloudtrail_file_past_the_limit() -> None:
     assert errors == [f"line 2: {len(pad) + 2} bytes"]
 
 
+def test_an_object_line_past_the_limit_is_split_whether_read_whole_or_not() -> None:
+    for pad in ("y" * 2_000, "y" * 100_000):  # within the first read, or past it
+        big = '{"Records":[{"a":1},{"pad":"' + pad + '"},{"b":2}]}'
+        chunks, errors = chunks_of(f'{{"x":0}}\n{big}\r\n{{"z":3}}\n'.encode(), max_line=1000)
+        assert errors == [f"line 2, record 2: {len(pad) + 10} bytes"]
+        assert records_of(chunks) == ['{"x":0}', '{"a":1}', '{"b":2}', '{"z":3}']
+        assert [str(c.loc(i)) for c in chunks for i in range(len(c.records()))] == [
+            "line 1", "line 2, record 1", "line 2, record 3", "line 3"
+        ]
+        broken = '{"Records":[{"a":1},' + "]" * len(pad)
+        chunks, errors = chunks_of(f"{{\"q\":0}}\n{broken}\n".encode(), max_line=1000)
+        assert errors == [f"line 2: {len(broken)} bytes"] and records_of(chunks) == ['{"q":0}', '{"a":1}']
+
+
 def records_of(chunks: list[Chunk]) -> list[str]:
     return [r for c in chunks for r in c.records()]
 

@@ -115,6 +115,8 @@ def test_lines_past_the_limit_and_one_line_exports(recon_bin: Path, tmp_path: Pa
         "export-after-blank-lines.json": "\n\n" * 200_000 + export + "\n",
         "array.json": "[" + json.dumps(records)[1:],
         "records-line.ndjson": f'{{"x":0}}\n{{"Records":[{{"a":1}},{{"pad":"{pad}"}},{{"b":2}}]}}\r\n{{"z":3}}\n',
+        # Past max_event_bytes (4096 below) but read whole in one piece.
+        "records-line-read-whole.ndjson": f'{{"x":0}}\n{{"Records":[{{"a":1}},{{"pad":"{pad[:10_000]}"}}]}}\n{{"z":3}}\n',
         "one-long-record.ndjson": f'{{"pad":"{pad}"}}\n{{"q":1}}\n',
         "damaged-line.ndjson": '{"q":0}\n{"Records":[{"a":1},' + "]" * 100_000 + "\n",
         "long-string.ndjson": f'{{"q":0}}\n"{pad}"\n',

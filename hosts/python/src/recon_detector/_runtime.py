@@ -558,6 +558,7 @@ class Instance:
             # wasmtime's public path: every value converted generically
             # (list<u8> one Python call per byte).
             result = f.func(store, *args)
+            f.func.post_return(store)
             return bytes(result) if bytes_result else result
         except wasmtime.WasmtimeError as e:
             kind, detail = _describe_trap(str(e), self.sandbox.max_memory_bytes)
@@ -590,6 +591,10 @@ class Instance:
                 )
 
             enter_wasm(run)
+            # Releases what the call lent to its results (wasmtime 39
+            # refuses the next call without it; 50 does it itself and
+            # accepts it).
+            enter_wasm(lambda: ffi.wasmtime_component_func_post_return(byref(f.func._func), context))
             if f.result is None:
                 return None
             if bytes_result:

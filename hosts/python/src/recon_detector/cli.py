@@ -100,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
         help="longest complete lines wait for more input before they are pushed (ms), so alerts from a slow "
         "stream are not held back [default: 200]",
     )
+    d.add_argument(
+        "--format",
+        choices=["native"],
+        default="native",
+        help="the rule-native alert line (the only format of this host; OCSF is the Rust CLI's) [default: native]",
+    )
     d.add_argument("-o", "--output", metavar="FILE", help="write alerts to this file instead of stdout")
     cache = d.add_mutually_exclusive_group()
     cache.add_argument(

@@ -464,14 +464,35 @@ def _expand(text: str) -> list[bytes] | None:
     return [e.rstrip(b" \t\n\r") for e in events if isinstance(e, bytes)]
 
 
-def _expand_lines(data: bytes, first_line: int) -> Chunk:
+def _expand_lines(data: bytes, first_line: int, limit: int) -> tuple[Chunk, list[TooLarge]]:
     """Lines of which some hold ``{"Records":[...]}``: each such line
-    becomes its records, one per line; every other line stays as it is."""
+    becomes its records, one per line; every other line stays as it is. An
+    object line past ``limit`` is split as a document (`_Chunker._split_line`
+    does the same for one too long to be read whole): its records, and the
+    records (or, damaged, the line) too large to pass on, reported apart."""
     out: list[bytes] = []
     locs: list[Loc] = []
+    too_large: list[TooLarge] = []
     body = data[:-1] if data.endswith(b"\n") else data
     for i, line in enumerate(body.split(b"\n")):
         n = first_line + i
+        trimmed = line[:-1] if line.endswith(b"\r") else line
+        if len(trimmed) > limit:
+            m = _NONSPACE.search(trimmed)
+            if m is not None and trimmed[m.start()] == 0x7B:
+                split = DocSplitter(limit)
+                events, error = split.feed(trimmed)
+                failed = error is not None or split.finish() is not None
+                for k, e in enumerate(events):
+                    loc = Loc(line=n, record=k + 1 if split.records_arrays else None)
+                    if isinstance(e, bytes):
+                        out.append(_one_line(e))
+                        locs.append(loc)
+                    else:
+                        too_large.append(TooLarge(loc, e))
+                if failed:
+                    too_large.append(TooLarge(Loc(line=n), len(trimmed)))
+                continue
         try:
             records = _expand(line.decode("utf-8").strip(_RUST_WHITE_SPACE))
         except UnicodeDecodeError:
@@ -483,7 +504,7 @@ def _expand_lines(data: bytes, first_line: int) -> Chunk:
         else:
             out.append(line + b"\n")
             locs.append(Loc(line=n))
-    return Chunk(data=b"".join(out), locs=tuple(locs))
+    return Chunk(data=b"".join(out), locs=tuple(locs)), too_large
 
 
 # ---------------------------------------------------------------------------
@@ -915,18 +936,23 @@ class _Chunker:
             if cut < 0:
                 cut = complete.find(b"\n", start + size)
             cut = len(complete) if cut < 0 else cut + 1
-            yield self._emit(complete[start:cut])
+            yield from self._emit(complete[start:cut])
             start = cut
         if start < len(complete):
-            yield self._emit(complete[start:])
+            yield from self._emit(complete[start:])
         return rest
 
-    def _emit(self, data: bytes) -> Chunk:
+    def _emit(self, data: bytes) -> Iterator[Chunk | TooLarge]:
+        """Hands on complete lines (ending in ``\\n``), expanding
+        ``Records`` lines (what is too large to pass on first)."""
         first_line = self.line + 1
         self.line += data.count(b"\n")
         if b'"Records"' not in data:
-            return Chunk(data=data, first_line=first_line)
-        return _expand_lines(data, first_line)
+            yield Chunk(data=data, first_line=first_line)
+            return
+        chunk, too_large = _expand_lines(data, first_line, self.max_line)
+        yield from too_large
+        yield chunk
 
     # -- documents -----------------------------------------------------------
 
