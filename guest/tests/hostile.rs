@@ -1417,6 +1417,178 @@ fn corpus() -> Vec<Kind> {
         ],
     ));
 
+    // --- Known keys spelled oddly, and odd values the rules look at.
+    kinds.push(kind(
+        "escaped keys inside known objects",
+        vec![
+            (
+                acc.replace("{\"type\":\"IAMUser\"", "{\"\\u0074ype\":\"IAMUser\""),
+                Acc,
+            ),
+            (
+                acc.replace(
+                    "{\"type\":\"IAMUser\"",
+                    "{\"\\u0074ype\":\"IAMUser\",\"type\":\"IAMUser\"",
+                ),
+                Rej(US),
+            ),
+            (
+                acc.replace("{\"type\":\"IAMUser\"", "{\"Type\":\"IAMUser\""),
+                SentOnly,
+            ),
+        ],
+    ));
+    kinds.push(kind(
+        "empty and blank keys",
+        vec![
+            (with(&fil, "\"\":1"), Fil),
+            (with(&fil, "\" \":{\"\":[]}"), Fil),
+            (with(&acc, "\"\\u0000\":null"), Acc),
+        ],
+    ));
+    kinds.push(kind(
+        "known objects that are empty",
+        vec![
+            // No identity type: the Elastic rule drops it.
+            (
+                replace_member(&acc, "userIdentity", "\"userIdentity\":{}"),
+                SentOnly,
+            ),
+            (
+                replace_member(&fil, "userIdentity", "\"userIdentity\":{}"),
+                Fil,
+            ),
+            (
+                acc.replace(
+                    "\"sessionContext\":{\"attributes\":{\"mfaAuthenticated\":\"false\"}}",
+                    "\"sessionContext\":{}",
+                ),
+                Acc,
+            ),
+            (acc.replace("{\"mfaAuthenticated\":\"false\"}", "null"), Acc),
+        ],
+    ));
+    kinds.push(kind(
+        "agents with invisible or odd characters",
+        vec![
+            (acc.replace("aws-cli/", "aws-cli\\u200b/"), SentOnly),
+            (acc.replace("aws-cli/", "aws-cli\\u0000/"), SentOnly),
+            (acc.replace("aws-cli/", "\\ufeffaws-cli/"), Fil),
+            (
+                acc.replace("command/iam.list-users", "command/IAM.LIST-USERS"),
+                Acc,
+            ),
+            (
+                acc.replace("command/iam.list-users", "command/iam.list-users\\u0000"),
+                Acc,
+            ),
+            (
+                acc.replace("command/iam.list-users", "command/iam.list-usersx"),
+                ElaOnly,
+            ),
+        ],
+    ));
+    kinds.push(kind(
+        "event names and sources the Elastic rule reads exactly",
+        vec![
+            (acc.replace("\"ListUsers\"", "\"listUsers\""), SentOnly),
+            (
+                acc.replace("\"ListUsers\"", "\"DescribeCapacityReservations\""),
+                SentOnly,
+            ),
+            (acc.replace("\"ListUsers\"", "\"\""), SentOnly),
+            (
+                acc.replace("\"iam.amazonaws.com\"", "\"IAM.amazonaws.com\""),
+                SentOnly,
+            ),
+            (
+                acc.replace("\"iam.amazonaws.com\"", "\"iam.amazonaws.com \""),
+                SentOnly,
+            ),
+            (
+                acc.replace("\"ListUsers\"", "\"GenerateCredentialReport\""),
+                Acc,
+            ),
+        ],
+    ));
+    kinds.push(kind(
+        "identities the Elastic rule drops",
+        vec![
+            (
+                acc.replace("\"type\":\"IAMUser\"", "\"type\":\"AWSService\""),
+                SentOnly,
+            ),
+            (
+                acc.replace(
+                    "arn:aws:iam::111122223333:user/alice",
+                    "arn:aws:iam::111122223333:root",
+                ),
+                SentOnly,
+            ),
+            (
+                acc.replace(
+                    "arn:aws:iam::111122223333:user/alice",
+                    "arn:aws:iam::111122223333:role/AWSServiceRoleForConfig",
+                ),
+                SentOnly,
+            ),
+            (
+                acc.replace("arn:aws:iam::111122223333:user/alice", ""),
+                SentOnly,
+            ),
+            // The ARN must fit `%{}::%{owner}:%{type}/%{roles}`; any piece
+            // may be empty.
+            (
+                acc.replace("arn:aws:iam::111122223333:user/alice", "::/"),
+                SentOnly,
+            ),
+            (
+                acc.replace("arn:aws:iam::111122223333:user/alice", "x::1:t/"),
+                Acc,
+            ),
+        ],
+    ));
+    kinds.push(kind(
+        "epoch times at the edges of the number forms",
+        vec![
+            (time_acc("-0"), Late),
+            (time_fil("-0"), Fil),
+            (time_acc("1767571210000.0"), Acc),
+            (time_acc("1767571210000.999999"), Acc),
+            (time_acc("17675712100000e-1"), Acc),
+            (time_acc("0.0"), Late),
+            (time_acc("-62135596800000.5"), Rej(IT)),
+        ],
+    ));
+    kinds.push(kind(
+        "a 200 KB time string",
+        vec![
+            (time_acc(&format!("\"{}\"", "2".repeat(200_000))), Rej(IT)),
+            (
+                time_fil(&format!("\"{T}{}\"", " ".repeat(200_000))),
+                Rej(IT),
+            ),
+        ],
+    ));
+    kinds.push(kind(
+        "Sentinel rows with odd values",
+        vec![
+            (format!("{{\"TimeGenerated\":\"{T}\",\"UserAgent\":\"{AGENT}\",\"EventName\":\"ListUsers\",\"EventSource\":\"iam.amazonaws.com\",\"UserIdentityType\":\"IAMUser\",\"UserIdentityArn\":\"arn:aws:iam::1:user/a\",\"SessionMfaAuthenticated\":true}}"), Acc),
+            (format!("{{\"TimeGenerated\":\"{T}\",\"UserAgent\":5,\"EventName\":\"ListUsers\"}}"), Fil),
+            (format!("{{\"TimeGenerated\":\"{T}\",\"UserAgent\":\"{AGENT}\",\"EventName\":[\"ListUsers\"]}}"), SentOnly),
+            (format!("{{\"TimeGenerated\":\"{T}\",\"UserAgent\":\"{AGENT}\",\"UserAgent\":\"x\"}}"), Rej(US)),
+            (format!("{{\"UserAgent\":\"{AGENT}\",\"EventName\":\"ListUsers\"}}"), Rej(MT)),
+        ],
+    ));
+    kinds.push(kind(
+        "ECS user agent names",
+        vec![
+            (s("{\"@timestamp\":\"2026-01-05T00:00:10Z\",\"event.action\":\"ListUsers\",\"event.provider\":\"iam.amazonaws.com\",\"user_agent.name\":\"aws-cli\",\"user_agent.original\":\"x\",\"aws.cloudtrail.user_identity.type\":\"IAMUser\",\"aws.cloudtrail.user_identity.arn\":\"arn:aws:iam::1:user/a\"}"), ElaOnly),
+            (s("{\"@timestamp\":\"2026-01-05T00:00:10Z\",\"event.action\":\"ListUsers\",\"event.provider\":\"iam.amazonaws.com\",\"user_agent.name\":\"AWS-CLI\",\"aws.cloudtrail.user_identity.type\":\"IAMUser\",\"aws.cloudtrail.user_identity.arn\":\"arn:aws:iam::1:user/a\"}"), Fil),
+            (s("{\"@timestamp\":\"2026-01-05T00:00:10Z\",\"event.action\":\"ListUsers\",\"user_agent\":{\"name\":1}}"), Fil),
+        ],
+    ));
+
     kinds
 }
 
@@ -1721,4 +1893,56 @@ fn snapshots_whose_counters_do_not_add_up_are_refused() {
         let bytes = recon_guest::seal_snapshot(&serde_json::to_vec(&w).unwrap());
         assert!(Detector::restore(&bytes).is_err(), "{path}");
     }
+}
+
+/// A flood of new groups past `limits.max-open-groups`: each rule rejects
+/// the records that would open one more (`state-limit`, that rule only),
+/// the same on every route, and the accounting holds.
+#[test]
+fn a_flood_of_groups_is_rejected_by_each_rule_alike_on_every_route() {
+    let mut s = settings();
+    s.limits.max_open_groups = Some(2);
+    let users: Vec<String> = (0..40)
+        .map(|i| acc().replace("alice", &format!("user{i}")))
+        .collect();
+    let buf = users.join("\n");
+    let mut results = Vec::new();
+    for prefilter in [true, false] {
+        let fresh = || {
+            let mut d = Detector::new(s.clone()).unwrap();
+            d.set_prefilter(prefilter);
+            d
+        };
+        let mut one = fresh();
+        for u in &users {
+            let _ = one.push(u);
+        }
+        let mut batch = fresh();
+        let b = batch.push_batch(&users);
+        let mut bulk = fresh();
+        let n = bulk.push_ndjson(buf.as_bytes());
+        let mut scanner = Scanner::new(s.clone()).unwrap();
+        scanner.set_prefilter(prefilter);
+        let mut applied = fresh();
+        let a = applied
+            .apply(&scanner.scan(buf.as_bytes()).payload)
+            .unwrap();
+        assert_eq!(b.rules, n.rules);
+        assert_eq!(b.rules, a.rules);
+        assert_eq!(b.errors, n.errors);
+        for d in [&one, &batch, &bulk, &applied] {
+            assert_accounted(d, "flood");
+            results.push(d.stats());
+        }
+        for r in &b.rules {
+            assert_eq!((r.accepted, r.rejected), (2, 38), "{r:?}");
+        }
+        assert_eq!(b.errors.len(), 76);
+        assert!(
+            b.errors
+                .iter()
+                .all(|e| e.rule.is_some() && e.error.reason == RejectReason::StateLimit)
+        );
+    }
+    assert!(results.windows(2).all(|w| w[0] == w[1]));
 }
