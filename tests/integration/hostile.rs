@@ -403,6 +403,28 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Want)> {
             )),
             want(3001, 2999, 2).skipped(1),
         ),
+        (
+            "old Mac line ends (CR only)",
+            // No line end at all: concatenated documents (a CR is JSON
+            // whitespace).
+            s(format!("{a0}\r{f0}\r{a1}\r")),
+            want(3, 2, 1),
+        ),
+        (
+            "NUL bytes between documents",
+            s(format!("[{a0}]\0[{f0}]")),
+            want(1, 1, 0).unreadable(),
+        ),
+        (
+            "a Records key spelled with an escape, pretty-printed",
+            s(format!("{{\n\"R\\u0065cords\":[{a0}]}}")),
+            want(0, 0, 0).rej("unknown-shape", 1),
+        ),
+        (
+            "a Records document then NDJSON lines",
+            s(format!("{{\n\"Records\":[{a0}]}}\n{f0}\n{a1}\n")),
+            want(3, 2, 1),
+        ),
         ("gzip NDJSON", gz(nd.as_bytes()), want(3, 2, 1)),
         (
             "gzip Records document",
