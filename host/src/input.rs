@@ -33,7 +33,6 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use flate2::bufread::MultiGzDecoder;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 /// Bytes a reader thread asks for per read.
@@ -307,12 +306,6 @@ fn read_pieces(source: Box<dyn Read + Send>, pool: &BufferPool, tx: &Sender<Piec
     }
 }
 
-#[derive(Deserialize)]
-struct Wrapper<'a> {
-    #[serde(rename = "Records", borrow)]
-    records: Option<Vec<&'a RawValue>>,
-}
-
 /// One JSON value on one line: line ends inside a valid value can only be
 /// whitespace between tokens, so they become spaces.
 /// Bytes are handed on as they are, UTF-8 or not: the detector rejects a
@@ -326,18 +319,35 @@ fn one_line(value: &[u8], out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// The records of one top-level JSON value: the members of its `Records`
-/// array when it has one, else the value itself.
-fn expand(value: &str) -> Option<Vec<&RawValue>> {
-    if !value.contains("\"Records\"") {
+/// The records of one line that is a top-level JSON object with a
+/// `Records` array: its members, found as the document splitter finds them
+/// (so a line gives the same records as the same document pretty-printed
+/// or past the line limit: the key spelled literally, every `Records`
+/// array of the object). `None` for any other line, which is then one
+/// record (a line that is not valid JSON is `invalid-json`, whole).
+fn expand(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    memchr::memmem::find(line, b"\"Records\"")?;
+    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+        || serde_json::from_slice::<serde::de::IgnoredAny>(line).is_err()
+    {
         return None;
     }
-    match serde_json::from_str::<Wrapper>(value) {
-        Ok(Wrapper {
-            records: Some(records),
-        }) => Some(records),
-        _ => None,
+    let mut split = DocSplitter::new(usize::MAX);
+    let mut events = Vec::new();
+    split.feed(line, &mut events).ok()?;
+    split.finish().ok()?;
+    if !split.seen_records {
+        return None;
     }
+    Some(
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                DocEvent::Record(r) => Some(r),
+                DocEvent::TooLarge(_) => None,
+            })
+            .collect(),
+    )
 }
 
 struct Chunker<'a> {
@@ -1102,11 +1112,10 @@ fn expand_lines(data: &[u8], first_line: u64, limit: usize) -> (Chunk, Vec<(Loc,
             }
             continue;
         }
-        let text = std::str::from_utf8(line).ok();
-        match text.and_then(|t| expand(t.trim())) {
+        match expand(trimmed) {
             Some(records) => {
                 for (k, r) in records.iter().enumerate() {
-                    one_line(r.get().as_bytes(), &mut out);
+                    one_line(r, &mut out);
                     locs.push(Loc {
                         line: Some(n),
                         record: Some(k as u64 + 1),

@@ -272,7 +272,19 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Want)> {
         (
             "Records twice on one line",
             s(format!("{{\"Records\":[{a0}],\"Records\":[{f0}]}}\n{a1}\n")),
-            want(1, 1, 0).rej("unknown-shape", 1),
+            want(3, 2, 1),
+        ),
+        (
+            "Records twice, pretty-printed",
+            s(format!(
+                "{{\n\"Records\":[{a0}],\n\"Records\":[{f0}]}}\n{a1}\n"
+            )),
+            want(3, 2, 1),
+        ),
+        (
+            "a Records key spelled with an escape, on one line",
+            s(format!("{{\"R\\u0065cords\":[{a0}]}}\n{f0}\n")),
+            want(1, 0, 1).rej("unknown-shape", 1),
         ),
         (
             "a Records line among NDJSON lines",
@@ -290,7 +302,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Want)> {
                 a1.as_bytes(),
             ]
             .concat(),
-            want(1, 1, 0).rej("invalid-json", 1),
+            want(3, 2, 1).rej("invalid-json", 1),
         ),
         (
             "a Records document with a record that is not UTF-8",
