@@ -80,9 +80,13 @@ def save_state(path: Path, snapshot: bytes, last_key: str | None) -> None:
 
 
 def local_objects(root: Path, after: str | None) -> Iterator[tuple[str, bytes]]:
-    """``*.json.gz`` files below ``root`` whose relative path sorts after
-    ``after``, in order, with their bytes."""
-    keys = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.json.gz") if p.is_file())
+    """``*.json.gz`` files below ``root`` (digests left out) whose relative
+    path sorts after ``after``, in order, with their bytes."""
+    keys = sorted(
+        key
+        for key in (p.relative_to(root).as_posix() for p in root.rglob("*.json.gz") if p.is_file())
+        if "CloudTrail-Digest/" not in key
+    )
     for key in keys:
         if after is None or key > after:
             yield key, (root / key).read_bytes()

@@ -173,3 +173,32 @@ def test_damaged_gzip_is_reported_in_the_same_words(recon_bin: Path, tmp_path: P
         rust = run_rust(recon_bin, *args)
         assert_same(rust, run_py("detect", *args), alerts=False)
         assert rust.code == (0 if name == "two-members.gz" else 1), name
+
+
+RECORDS_LINES = [
+    b'{"Rec\\u006frds":[{"a":1}],"note":"Records"}',  # the key escaped: not a Records line
+    b'{"Records":[{"a":1}],"Records":[{"b":2}]}',
+    b'{"Records":null}',
+    b'{"x":{"Records":[1]}}',
+    b'[{"Records":[1]}]',
+    b'{"Records":[1 , "s"  ,{"a":1} ]}',
+    b'{"Records":[{"a":"\xff"}]}',  # not UTF-8
+    b'{"Records":[{"a":1}]} trailing',
+    b'  {"Records":[{"a":1}]}  \r',
+    b'{"Records":[{"a":1}],"x":NaN}',
+    b'{"Records":[{"a":1e999999}]}',
+    b'{"Records":"x"}',
+    b'{"Records":[]}',
+]
+
+
+def test_odd_records_lines(recon_bin: Path, tmp_path: Path) -> None:
+    """NDJSON lines that hold (or almost hold) ``{"Records":[...]}``: expanded
+    into the same records, or left whole, as by the Rust reader."""
+    path = tmp_path / "records-lines.ndjson"
+    first = BURST.read_bytes().splitlines()[0]
+    path.write_bytes(first + b"\n" + b"\n".join(RECORDS_LINES) + b"\n" + first + b"\n")
+    args = ["--workers", "1", "--show-rejects", "100", str(path)]
+    rust = run_rust(recon_bin, *args)
+    assert_same(rust, run_py("detect", *args), alerts=False)
+    assert "line 3, record 1: rejected" in rust.err

@@ -429,39 +429,25 @@ class DocSplitter:
         return None
 
 
-def _expand(text: str) -> list[bytes] | None:
-    """The records of one line when it is a ``{"Records":[...]}`` file (as
-    the Rust host's typed parse reads it): the raw text of each member of
-    its ``Records`` array. ``None`` when it is not one (not JSON, not an
-    object, ``Records`` missing, null, not an array, or twice), and then
-    the line stays as it is."""
-    if '"Records"' not in text:
+def _expand(line: bytes) -> list[bytes] | None:
+    """The records of one line that is a top-level JSON object with a
+    ``Records`` array: its members, found as the document splitter finds
+    them (so a line gives the same records as the same document
+    pretty-printed or past the line limit: the key spelled literally, every
+    ``Records`` array of the object). ``None`` for any other line, which is
+    then one record (a line that is not valid JSON is ``invalid-json``,
+    whole). As serde_json skipping a value, the bytes inside strings need
+    not be UTF-8 (the detector judges each record)."""
+    if b'"Records"' not in line:
         return None
-    last_pairs: list[Any] = []
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        last_pairs[:] = pairs
-        return dict(pairs)
-
-    # The key twice (serde refuses the document) can only be when the text
-    # holds it twice; only then are the top-level pairs looked at.
-    twice = text.count('"Records"') > 1
-    try:
-        value = _json_value(text, hook if twice else None)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    records = [v for k, v in last_pairs if k == "Records"] if twice else [value.get("Records")]
-    if len(records) != 1 or not isinstance(records[0], list):
+    m = _NONSPACE.search(line)
+    if m is None or line[m.start()] != 0x7B or not _is_json(line.decode("utf-8", "surrogateescape")):
         return None
     split = DocSplitter(sys.maxsize)
-    events, error = split.feed(text.encode("utf-8"))
-    if error is not None or split.finish() is not None or split.records_arrays != 1:
+    events, error = split.feed(line)
+    if error is not None or split.finish() is not None or not split.records_arrays:
         return None
-    # The Rust host takes each member as serde_json reads it: without the
-    # whitespace after a scalar member.
-    return [e.rstrip(b" \t\n\r") for e in events if isinstance(e, bytes)]
+    return [e for e in events if isinstance(e, bytes)]
 
 
 def _expand_lines(data: bytes, first_line: int, limit: int) -> tuple[Chunk, list[TooLarge]]:
@@ -493,10 +479,7 @@ def _expand_lines(data: bytes, first_line: int, limit: int) -> tuple[Chunk, list
                 if failed:
                     too_large.append(TooLarge(Loc(line=n), len(trimmed)))
                 continue
-        try:
-            records = _expand(line.decode("utf-8").strip(_RUST_WHITE_SPACE))
-        except UnicodeDecodeError:
-            records = None
+        records = _expand(trimmed)
         if records is not None:
             for k, r in enumerate(records):
                 out.append(_one_line(r))
