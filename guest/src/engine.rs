@@ -345,10 +345,17 @@ impl<R: RuleLogic> Engine<R> {
 
     pub(crate) fn state(&self) -> State<R::Key, &R::Group> {
         State {
+            // Groups sorted by key: a hash map's order is its own, and the
+            // same state must give the same snapshot.
             windows: self
                 .windows
                 .iter()
-                .map(|(s, groups)| (*s, groups.iter().map(|(k, g)| (k.clone(), g)).collect()))
+                .map(|(s, groups)| {
+                    let mut groups: Vec<(R::Key, &R::Group)> =
+                        groups.iter().map(|(k, g)| (k.clone(), g)).collect();
+                    groups.sort_by(|a, b| a.0.cmp(&b.0));
+                    (*s, groups)
+                })
                 .collect(),
             watermark: self.watermark,
             ended: self.ended,
