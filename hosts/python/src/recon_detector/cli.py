@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import IO, Any, Sequence
 
@@ -136,12 +137,12 @@ class Summary:
     stats: Stats | None = None
 
 
-class _Stop(Exception):
-    pass
+#: Set by SIGINT or SIGTERM: the input ends at its next pause.
+_STOP = threading.Event()
 
 
 def _on_signal(signum: int, frame: Any) -> None:
-    raise _Stop()
+    _STOP.set()
 
 
 class _Sink:
@@ -283,23 +284,28 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
     max_line = config.limits.max_event_bytes or 256 * 1024
     inputs = args.inputs or ["-"]
     sink = _Sink(detector, out, err, args.show_rejects, max_line)
-    previous = signal.signal(signal.SIGTERM, _on_signal) if _main_thread() else None
+    _STOP.clear()
+    previous = (
+        {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
+    )
     try:
-        try:
-            for path in inputs:
-                name = source_name(path)
-                try:
-                    for item in read_chunks(
-                        path, chunk_bytes=chunk_bytes, linger=args.linger_ms / 1000, max_line_bytes=max_line
-                    ):
-                        if isinstance(item, TooLarge):
-                            sink.too_large(name, item.loc, item.bytes)
-                        else:
-                            sink.chunk(name, item)
-                except InputError as e:
-                    sink.unreadable(e)
-        except (KeyboardInterrupt, _Stop):
-            sink.summary.stopped = True
+        for path in inputs:
+            name = source_name(path)
+            try:
+                for item in read_chunks(
+                    path,
+                    chunk_bytes=chunk_bytes,
+                    linger=args.linger_ms / 1000,
+                    max_line_bytes=max_line,
+                    stop=_STOP,
+                ):
+                    if isinstance(item, TooLarge):
+                        sink.too_large(name, item.loc, item.bytes)
+                    else:
+                        sink.chunk(name, item)
+            except InputError as e:
+                sink.unreadable(e)
+        sink.summary.stopped = _STOP.is_set()
         detector.flush()
         sink.drain()
         if sink.shown > sink.show_rejects:
@@ -309,8 +315,8 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
         err.write(f"recon: error: {e}\n")
         return 1
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     for line in summary_lines(sink.summary):
         err.write(line + "\n")
     if sink.summary.unreadable:
@@ -320,8 +326,6 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
 
 
 def _main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 

@@ -63,6 +63,9 @@ DEFAULT_LINGER = 0.2
 PIECE_BYTES = 1 << 20
 #: Bytes of the first read, which decides gzip.
 HEAD_BYTES = 64 << 10
+#: After a stop request, how much longer than the linger the input may
+#: pause before it is taken as ended.
+STOP_TICK = 0.1
 #: Pieces a reader may read ahead of the chunker.
 PIECES_AHEAD = 4
 
@@ -640,9 +643,10 @@ class _Pieces:
     starts with gzip's magic bytes; `next` tells a pause in the input (no
     piece within `linger` seconds) from its end."""
 
-    def __init__(self, stream: IO[bytes], linger: float | None) -> None:
+    def __init__(self, stream: IO[bytes], linger: float | None, stop: threading.Event | None = None) -> None:
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(PIECES_AHEAD)
         self._stop = threading.Event()
+        self._requested = stop
         self._linger = linger
         self._done = False
         self._thread = threading.Thread(target=self._read, args=(stream,), name="recon-read", daemon=True)
@@ -675,10 +679,19 @@ class _Pieces:
     def next(self) -> tuple[str, Any]:
         if self._done:
             return (_END, None)
-        try:
-            item = self._queue.get(timeout=self._linger)
-        except queue.Empty:
-            return (_PAUSED, None)
+        if self._requested is not None and self._requested.is_set():
+            # Stop requested: what keeps arriving is still read, until the
+            # input pauses for the linger (as the Rust CLI); then it ends.
+            try:
+                item = self._queue.get(timeout=(self._linger or 0.0) + STOP_TICK)
+            except queue.Empty:
+                self._done = True
+                return (_END, None)
+        else:
+            try:
+                item = self._queue.get(timeout=self._linger)
+            except queue.Empty:
+                return (_PAUSED, None)
         if item[0] != _PIECE:
             self._done = True
         return item
@@ -995,7 +1008,9 @@ def _open(source: Source) -> tuple[IO[bytes], str, bool]:
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if path == "-":
-            return sys.stdin.buffer, "<stdin>", False
+            # Unbuffered, on the descriptor: a reader thread still waiting
+            # on stdin when the program ends holds no lock of sys.stdin's.
+            return open(sys.stdin.fileno(), "rb", buffering=0, closefd=False), "<stdin>", True
         name = source_name(source)
         try:
             return open(path, "rb", buffering=0), name, True
@@ -1013,6 +1028,7 @@ def read_chunks(
     linger: float | None = DEFAULT_LINGER,
     max_line_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     layout: Layout = "auto",
+    stop: threading.Event | None = None,
 ) -> Iterator[Chunk | TooLarge]:
     """Reads one input, yielding in order `Chunk`s of complete NDJSON lines
     (for `Detector.push_ndjson`, about ``chunk_bytes`` each) and `TooLarge`
@@ -1026,12 +1042,14 @@ def read_chunks(
     corrupt gzip stream, a document whose structure is broken) what was
     read is yielded first, then `InputError` is raised. ``layout``
     ``"document"`` reads the input as a JSON document whatever its first
-    line (``"lines"``: as NDJSON).
+    line (``"lines"``: as NDJSON). Once ``stop`` is set, the input ends
+    at its next pause of ``linger`` (plus 0.1 s): what was read is handed on
+    as at the end of input.
     """
     if chunk_bytes < 1:
         raise ValueError("chunk_bytes must be at least 1")
     stream, name, owned = _open(source)
-    pieces = _Pieces(stream, linger)
+    pieces = _Pieces(stream, linger, stop)
     try:
         yield from _Chunker(name, chunk_bytes, max_line_bytes).run(pieces, layout)
     finally:
