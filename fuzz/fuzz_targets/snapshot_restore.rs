@@ -78,15 +78,8 @@ fn exercise(d: &mut Detector) {
 }
 
 fn check(d: &Detector) {
-    let st = d.stats();
-    for r in &st.rules {
-        let c = &r.counters;
-        assert_eq!(c.pushed, st.pushed, "a rule's pushed differs from the detector's");
-        assert_eq!(
-            c.accepted + c.filtered + c.late + r.rejected(),
-            c.pushed,
-            "accepted + filtered + late + rejected != pushed: {c:?}"
-        );
+    if let Err(e) = d.check_accounting() {
+        panic!("{e}");
     }
 }
 

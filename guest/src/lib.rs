@@ -950,6 +950,37 @@ impl Detector {
         all.into_iter().map(|(_, _, a)| a).collect()
     }
 
+    /// Checks that the counters keep the promise they make: in every
+    /// rule, `pushed = accepted + filtered + rejected + late`, with the
+    /// detector's own count, the records no rule could read among each
+    /// rule's rejections (a rule rejects more only for `state-limit`), and
+    /// room left to count on. `restore` refuses a snapshot that fails it;
+    /// tests and fuzz targets hold a live detector to it.
+    pub fn check_accounting(&self) -> Result<(), String> {
+        for e in &self.engines {
+            let c = each!(e, e => &e.counters);
+            let sum = c
+                .rejected
+                .iter()
+                .chain([&c.accepted, &c.filtered, &c.late])
+                .try_fold(0u64, |a, n| a.checked_add(*n));
+            let by_reason = (0..RejectReason::ALL.len()).all(|i| {
+                c.rejected[i] >= self.rejected[i]
+                    && (RejectReason::ALL[i] == RejectReason::StateLimit
+                        || c.rejected[i] == self.rejected[i])
+            });
+            if sum != Some(c.pushed) || c.pushed != self.pushed || !by_reason {
+                return Err(format!(
+                    "the {} rule's counters do not add up: {c:?} (detector: pushed {}, rejected {:?})",
+                    e.rule().name(),
+                    self.pushed,
+                    self.rejected
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Counters and state sizes.
     pub fn stats(&self) -> Stats {
         Stats {
@@ -1031,39 +1062,20 @@ impl Detector {
                 "state for a rule the configuration does not run".to_owned(),
             ));
         }
-        // The counters must keep the promise they make: in every rule,
-        // `pushed = accepted + filtered + rejected + late`, the detector's
-        // own count, with the records no rule could read among each rule's
-        // rejections; and room left to count on.
-        for e in &engines {
-            let c = each!(e, e => &e.counters);
-            let sum = c
-                .rejected
-                .iter()
-                .chain([&c.accepted, &c.filtered, &c.late])
-                .try_fold(0u64, |a, n| a.checked_add(*n));
-            let by_reason = (0..RejectReason::ALL.len()).all(|i| {
-                c.rejected[i] >= snap.rejected[i]
-                    && (RejectReason::ALL[i] == RejectReason::StateLimit
-                        || c.rejected[i] == snap.rejected[i])
-            });
-            if sum != Some(c.pushed) || c.pushed != snap.pushed || !by_reason {
-                return Err(SnapshotError::Malformed(format!(
-                    "the {} rule's counters do not add up",
-                    e.rule().name()
-                )));
-            }
-        }
         if snap.pushed > i64::MAX as u64 {
             return Err(SnapshotError::Malformed("counters out of range".to_owned()));
         }
         let scanner = Scanner::from_config(&config);
-        Ok(Detector {
+        let detector = Detector {
             config,
             engines,
             scanner,
             pushed: snap.pushed,
             rejected: snap.rejected,
-        })
+        };
+        detector
+            .check_accounting()
+            .map_err(SnapshotError::Malformed)?;
+        Ok(detector)
     }
 }
