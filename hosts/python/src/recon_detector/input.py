@@ -716,6 +716,34 @@ def _io_message(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
+class _Records:
+    """Gathers the records a :class:`DocSplitter` gives into chunks of
+    about ``chunk_bytes``, each record on a line of its own; a record too
+    large to pass on is reported where it stands."""
+
+    def __init__(self, chunk_bytes: int) -> None:
+        self.chunk_bytes = chunk_bytes
+        self.data: list[bytes] = []
+        self.size = 0
+        self.locs: list[Loc] = []
+
+    def add(self, loc: Loc, event: DocEvent) -> Iterator[Chunk | TooLarge]:
+        if not isinstance(event, bytes):
+            yield TooLarge(loc, event)
+            return
+        line = _one_line(event)
+        self.data.append(line)
+        self.size += len(line)
+        self.locs.append(loc)
+        if self.size >= self.chunk_bytes:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[Chunk]:
+        if self.data:
+            yield Chunk(data=b"".join(self.data), locs=tuple(self.locs))
+            self.data, self.size, self.locs = [], 0, []
+
+
 class _Chunker:
     def __init__(self, name: str, chunk_bytes: int, max_line: int) -> None:
         self.name = name
@@ -853,21 +881,13 @@ class _Chunker:
         self.line += 1
         line = self.line
         split = DocSplitter(self.max_line)
+        records = _Records(self.chunk_bytes)
         failed = False
         number = 0
         size = 0
-        data: list[bytes] = []
-        data_len = 0
-        locs: list[Loc] = []
-
-        def flush() -> Iterator[Chunk]:
-            nonlocal data, data_len, locs
-            if data:
-                yield Chunk(data=b"".join(data), locs=tuple(locs))
-                data, data_len, locs = [], 0, []
 
         def feed(part: bytes) -> Iterator[Chunk | TooLarge]:
-            nonlocal failed, number, size, data_len
+            nonlocal failed, number, size
             size += len(part)
             if failed:
                 return
@@ -877,15 +897,7 @@ class _Chunker:
             for e in events:
                 number += 1
                 loc = Loc(line=line, record=number if split.records_arrays else None)
-                if isinstance(e, bytes):
-                    one = _one_line(e)
-                    data.append(one)
-                    data_len += len(one)
-                    locs.append(loc)
-                    if data_len >= self.chunk_bytes:
-                        yield from flush()
-                else:
-                    yield TooLarge(loc, e)
+                yield from records.add(loc, e)
 
         yield from feed(bytes(started))
         del started
@@ -908,7 +920,7 @@ class _Chunker:
                 break
         if not failed and split.finish() is not None:
             failed = True
-        yield from flush()
+        yield from records.flush()
         if failed:
             # Damaged: what could not be split is one record too large.
             yield TooLarge(Loc(line=line), size)
@@ -954,34 +966,17 @@ class _Chunker:
 
     def _document(self, head: bytes, pieces: _Pieces) -> Iterator[Chunk | TooLarge]:
         split = DocSplitter(self.max_line)
-        data: list[bytes] = []
-        size = 0
-        locs: list[Loc] = []
+        records = _Records(self.chunk_bytes)
         number = 0
         piece = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
-
-        def flush() -> Iterator[Chunk]:
-            nonlocal data, size, locs
-            if data:
-                yield Chunk(data=b"".join(data), locs=tuple(locs))
-                data, size, locs = [], 0, []
 
         while True:
             events, damage = split.feed(piece)
             for e in events:
                 number += 1
-                loc = Loc(record=number)
-                if isinstance(e, bytes):
-                    line = _one_line(e)
-                    data.append(line)
-                    size += len(line)
-                    locs.append(loc)
-                    if size >= self.chunk_bytes:
-                        yield from flush()
-                else:
-                    yield TooLarge(loc, e)
+                yield from records.add(Loc(record=number), e)
             if damage is not None:
-                yield from flush()
+                yield from records.flush()
                 raise InputError(self.name, f"not a readable CloudTrail document: {damage}")
             kind, value = pieces.next()
             if kind == _PIECE:
@@ -989,13 +984,13 @@ class _Chunker:
             elif kind == _PAUSED:
                 piece = b""
             elif kind == _END:
-                yield from flush()
+                yield from records.flush()
                 damage = split.finish()
                 if damage is not None:
                     raise InputError(self.name, f"not a readable CloudTrail document: {damage}")
                 return
             else:
-                yield from flush()
+                yield from records.flush()
                 raise self._failed(value)
 
 
