@@ -670,10 +670,7 @@ pub fn detect<O: Write, E: Write>(
         )),
         None => None,
     };
-    let fingerprint = match settings.tenant_key()? {
-        Some(key) => format!("{config:?} tenant-key={key}"),
-        None => format!("{config:?}"),
-    };
+    let fingerprint = state::fingerprint(&config, settings.tenant_key()?.as_ref());
     // Held until the run ends: a second run on the same state is refused.
     let _lock = match &options.state {
         Some(path) => Some(state::lock(path)?),

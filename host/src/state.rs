@@ -4,9 +4,18 @@
 //! alerts on bursts that straddle two files.
 //!
 //! The snapshots are the component's own bytes (opaque to the host, base64
-//! here); next to each the host keeps the configuration it was made with,
-//! so a run with a different configuration is refused rather than silently
-//! resumed under the old one.
+//! here); next to each the host keeps the [`fingerprint`] of the
+//! configuration it was made with, so a run with a different configuration
+//! is refused rather than silently resumed under the old one.
+//!
+//! The fingerprint is a SHA-256 of canonical bytes written field by field
+//! in a fixed order ([`fingerprint`]), so it changes when a setting changes
+//! and never because a dependency prints its types differently. Version 3
+//! files fingerprinted the configuration's `Debug` text, which a wasmtime
+//! upgrade (or a new contract field) changes: they are refused with a
+//! message saying so, since this build cannot tell whether their
+//! configuration matches. End such a stream with the recon that wrote it
+//! (`--finish`), or remove the file to start afresh.
 //!
 //! The file is trusted only as far as it can be checked:
 //!
@@ -22,6 +31,9 @@
 //!   resuming the same state and one overwriting the other.
 
 use std::fs::{File, OpenOptions};
+
+use crate::runtime::{Config, Limits, Profile, Rule, RuleConfig};
+use crate::tenants::TenantKey;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -33,8 +45,10 @@ use serde::{Deserialize, Serialize};
 
 /// The format name written into every state file.
 pub const STATE_FORMAT: &str = "recon-detect-state";
-/// The state file version this build writes and reads.
-pub const STATE_VERSION: u32 = 3;
+/// The state file version this build writes and reads (4: canonical
+/// configuration fingerprints; 3 used `Debug` text, see the module
+/// documentation).
+pub const STATE_VERSION: u32 = 4;
 /// The name `recon detect` saves its one detector (every rule) under.
 pub const DETECTOR: &str = "detector";
 
@@ -84,7 +98,7 @@ pub enum StateError {
 pub struct SavedDetector {
     /// The rule's alert name.
     pub rule: String,
-    /// The configuration it runs with, as the host printed it.
+    /// The [`fingerprint`] of the configuration it runs with.
     pub config: String,
     /// The component's snapshot, base64.
     pub snapshot: String,
@@ -156,6 +170,14 @@ pub fn load(path: &Path) -> Result<Vec<SavedDetector>, StateError> {
     let bytes = text.as_bytes();
     let (first, rest) =
         split_line(bytes).ok_or_else(|| malformed("it is empty or has no header line".into()))?;
+    if first == format!("{STATE_FORMAT} 3").as_bytes() {
+        return Err(malformed(format!(
+            "it was written by an earlier recon (state version 3), whose configuration \
+             fingerprint this version cannot compare with its own; end that stream with the \
+             recon that wrote it (--finish), or remove the file to start afresh \
+             (this version writes state version {STATE_VERSION})"
+        )));
+    }
     if first != header().trim_end().as_bytes() {
         return Err(malformed(format!(
             "it is not a {STATE_FORMAT} file of version {STATE_VERSION} (it starts {:?})",
@@ -185,6 +207,115 @@ fn split_line(b: &[u8]) -> Option<(&[u8], &[u8])> {
 /// Lower-case hexadecimal of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The name and version of the fingerprint's encoding, its first bytes.
+/// Changing the encoding in any way means a new version here (and makes
+/// every saved state "saved with another configuration").
+const FINGERPRINT_FORMAT: &[u8] = b"recon-config-fingerprint 1\n";
+
+/// Canonical bytes of one setting: a fixed-width tag, then the value.
+/// Numbers are little-endian `u64`; a string or list is its length (`u64`)
+/// then its items; an absent option is `0`, a present one `1` and its
+/// value. No two different settings give the same bytes.
+#[derive(Default)]
+struct Canonical(Vec<u8>);
+
+impl Canonical {
+    fn field(&mut self, name: &str) -> &mut Self {
+        self.text(name)
+    }
+    fn num(&mut self, v: u64) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn text(&mut self, s: &str) -> &mut Self {
+        self.num(s.len() as u64);
+        self.0.extend_from_slice(s.as_bytes());
+        self
+    }
+    fn opt_num(&mut self, v: Option<impl Into<u64>>) -> &mut Self {
+        match v {
+            None => self.num(0),
+            Some(v) => self.num(1).num(v.into()),
+        }
+    }
+    fn opt_list(&mut self, v: Option<&[String]>) -> &mut Self {
+        match v {
+            None => self.num(0),
+            Some(items) => {
+                self.num(1).num(items.len() as u64);
+                for item in items {
+                    self.text(item);
+                }
+                self
+            }
+        }
+    }
+}
+
+/// The fingerprint a state file keeps next to each snapshot: `sha256:`
+/// and the hex SHA-256 of canonical bytes of every setting of `config`,
+/// in the contract's field order, and of the tenant key. The settings are
+/// taken as given: a key left out and the same key set to its default
+/// value are different configurations (the defaults may change between
+/// versions). Bounds that change how a run goes but not what it computes
+/// (sandbox, chunking, workers, live mode, `max_tenants`) are not part of
+/// it.
+pub fn fingerprint(config: &Config, tenant_key: Option<&TenantKey>) -> String {
+    // Destructured without `..`: a field added to the contract does not
+    // compile until it is written here.
+    let Config {
+        rules,
+        profile,
+        allowed_lateness_ms,
+        limits,
+    } = config;
+    let mut c = Canonical::default();
+    c.0.extend_from_slice(FINGERPRINT_FORMAT);
+    c.field("rules").num(rules.len() as u64);
+    for rule in rules {
+        let RuleConfig {
+            rule,
+            window_ms,
+            min_distinct,
+            commands,
+            providers,
+        } = rule;
+        c.field("rule").text(match rule {
+            Rule::SentinelAwsCliRecon => "sentinel-aws-cli-recon",
+            Rule::ElasticAwsDiscoveryBurst => "elastic-aws-discovery-burst",
+        });
+        c.field("window-ms").opt_num(*window_ms);
+        c.field("min-distinct").opt_num(*min_distinct);
+        c.field("commands").opt_list(commands.as_deref());
+        c.field("providers").opt_list(providers.as_deref());
+    }
+    c.field("profile").text(match profile {
+        Profile::Default => "default",
+        Profile::Seed => "seed",
+    });
+    c.field("allowed-lateness-ms").opt_num(*allowed_lateness_ms);
+    let Limits {
+        max_event_bytes,
+        max_open_groups,
+        max_list_entries,
+        max_time_jump_ms,
+        time_confirmations,
+    } = limits;
+    c.field("limits.max-event-bytes").opt_num(*max_event_bytes);
+    c.field("limits.max-open-groups").opt_num(*max_open_groups);
+    c.field("limits.max-list-entries")
+        .opt_num(*max_list_entries);
+    c.field("limits.max-time-jump-ms")
+        .opt_num(*max_time_jump_ms);
+    c.field("limits.time-confirmations")
+        .opt_num(*time_confirmations);
+    match tenant_key {
+        None => c.field("tenant-key").num(0),
+        Some(key) => c.field("tenant-key").num(1).text(&key.to_string()),
+    };
+    format!("sha256:{}", hex(&Sha256::digest(&c.0)))
 }
 
 /// The snapshot bytes of `rule` in `saved`, checking its configuration.
@@ -273,6 +404,228 @@ pub fn remove(path: &Path) -> Result<(), StateError> {
 mod tests {
     use super::*;
 
+    /// A configuration with every setting given, each to a value no other
+    /// setting shares. Written as a struct literal: a field added to the
+    /// contract does not compile until it is given here.
+    fn every_setting() -> Config {
+        Config {
+            rules: vec![
+                RuleConfig {
+                    rule: Rule::SentinelAwsCliRecon,
+                    window_ms: Some(60_001),
+                    min_distinct: Some(8),
+                    commands: Some(vec!["iam.list-users".into(), "ec2.describe-vpcs".into()]),
+                    providers: Some(vec!["iam.amazonaws.com".into(), "kms.amazonaws.com".into()]),
+                },
+                RuleConfig {
+                    rule: Rule::ElasticAwsDiscoveryBurst,
+                    window_ms: Some(10_002),
+                    min_distinct: Some(6),
+                    commands: Some(vec!["s3.list-buckets".into()]),
+                    providers: Some(vec!["ec2.amazonaws.com".into(), "s3.amazonaws.com".into()]),
+                },
+            ],
+            profile: Profile::Default,
+            allowed_lateness_ms: Some(60_003),
+            limits: Limits {
+                max_event_bytes: Some(262_144),
+                max_open_groups: Some(100_000),
+                max_list_entries: Some(10_000),
+                max_time_jump_ms: Some(3_600_000),
+                time_confirmations: Some(16),
+            },
+        }
+    }
+
+    type Change = (&'static str, Box<dyn Fn(&mut Config)>);
+
+    /// One change per setting (and per rule), each alone.
+    fn single_changes() -> Vec<Change> {
+        let mut changes: Vec<Change> = vec![
+            ("rules: one fewer", Box::new(|c| drop(c.rules.pop()))),
+            ("rules: order", Box::new(|c| c.rules.reverse())),
+            ("profile", Box::new(|c| c.profile = Profile::Seed)),
+            (
+                "allowed-lateness-ms",
+                Box::new(|c| c.allowed_lateness_ms = Some(60_004)),
+            ),
+            (
+                "allowed-lateness-ms: none",
+                Box::new(|c| c.allowed_lateness_ms = None),
+            ),
+            (
+                "limits.max-event-bytes",
+                Box::new(|c| c.limits.max_event_bytes = Some(1)),
+            ),
+            (
+                "limits.max-open-groups",
+                Box::new(|c| c.limits.max_open_groups = Some(1)),
+            ),
+            (
+                "limits.max-list-entries",
+                Box::new(|c| c.limits.max_list_entries = Some(1)),
+            ),
+            (
+                "limits.max-time-jump-ms",
+                Box::new(|c| c.limits.max_time_jump_ms = Some(1)),
+            ),
+            (
+                "limits.time-confirmations",
+                Box::new(|c| c.limits.time_confirmations = Some(1)),
+            ),
+            (
+                "limits.max-event-bytes: none",
+                Box::new(|c| c.limits.max_event_bytes = None),
+            ),
+            (
+                "limits.time-confirmations: none",
+                Box::new(|c| c.limits.time_confirmations = None),
+            ),
+        ];
+        for i in 0..2 {
+            changes.extend::<Vec<Change>>(vec![
+                (
+                    "rule",
+                    Box::new(move |c| {
+                        let r = &mut c.rules[i].rule;
+                        *r = match r {
+                            Rule::SentinelAwsCliRecon => Rule::ElasticAwsDiscoveryBurst,
+                            Rule::ElasticAwsDiscoveryBurst => Rule::SentinelAwsCliRecon,
+                        };
+                    }),
+                ),
+                (
+                    "window-ms",
+                    Box::new(move |c| c.rules[i].window_ms = Some(1)),
+                ),
+                (
+                    "window-ms: none",
+                    Box::new(move |c| c.rules[i].window_ms = None),
+                ),
+                (
+                    "min-distinct",
+                    Box::new(move |c| c.rules[i].min_distinct = Some(1)),
+                ),
+                (
+                    "min-distinct: none",
+                    Box::new(move |c| c.rules[i].min_distinct = None),
+                ),
+                (
+                    "commands: none",
+                    Box::new(move |c| c.rules[i].commands = None),
+                ),
+                (
+                    "commands: empty",
+                    Box::new(move |c| c.rules[i].commands = Some(vec![])),
+                ),
+                (
+                    "commands: an entry",
+                    Box::new(move |c| {
+                        c.rules[i].commands.as_mut().unwrap()[0].push('x');
+                    }),
+                ),
+                (
+                    "commands: one more",
+                    Box::new(move |c| {
+                        c.rules[i].commands.as_mut().unwrap().push(String::new());
+                    }),
+                ),
+                (
+                    "providers: none",
+                    Box::new(move |c| c.rules[i].providers = None),
+                ),
+                (
+                    "providers: an entry",
+                    Box::new(move |c| {
+                        c.rules[i].providers.as_mut().unwrap()[0].push('x');
+                    }),
+                ),
+                // Items are delimited: ["ab"] is not ["a", "b"].
+                (
+                    "providers: joined",
+                    Box::new(move |c| {
+                        let p = c.rules[i].providers.as_mut().unwrap();
+                        let joined = p.concat();
+                        *p = vec![joined];
+                    }),
+                ),
+            ]);
+        }
+        changes
+    }
+
+    #[test]
+    fn the_fingerprint_is_stable_and_changes_with_every_setting() {
+        let base = every_setting();
+        let key = TenantKey::parse("recipientAccountId").unwrap();
+        let fp = fingerprint(&base, None);
+        // The same configuration, built again or cloned: the same print.
+        assert_eq!(fingerprint(&every_setting(), None), fp);
+        assert_eq!(fingerprint(&base.clone(), None), fp);
+        assert_eq!(
+            fingerprint(&base, Some(&key)),
+            fingerprint(
+                &base,
+                Some(&TenantKey::parse("recipientAccountId").unwrap())
+            )
+        );
+        assert!(fp.starts_with("sha256:") && fp.len() == 7 + 64, "{fp}");
+        // The encoding is part of the file format: this value may change
+        // only with FINGERPRINT_FORMAT (every saved state then refused).
+        assert_eq!(
+            fingerprint(
+                &Config {
+                    rules: vec![RuleConfig {
+                        rule: Rule::SentinelAwsCliRecon,
+                        window_ms: None,
+                        min_distinct: None,
+                        commands: None,
+                        providers: None,
+                    }],
+                    profile: Profile::Default,
+                    allowed_lateness_ms: None,
+                    limits: Limits {
+                        max_event_bytes: None,
+                        max_open_groups: None,
+                        max_list_entries: None,
+                        max_time_jump_ms: None,
+                        time_confirmations: None,
+                    },
+                },
+                None
+            ),
+            GOLDEN
+        );
+        // Every single change gives a print of its own.
+        let mut seen = std::collections::HashMap::new();
+        seen.insert(fp.clone(), "nothing changed".to_owned());
+        for (i, (what, change)) in single_changes().into_iter().enumerate() {
+            let mut c = every_setting();
+            change(&mut c);
+            assert_ne!(c, base, "{what}: the change changes nothing");
+            let name = format!("{what} (change {i})");
+            if let Some(other) = seen.insert(fingerprint(&c, None), name.clone()) {
+                panic!("{name} prints as {other}");
+            }
+        }
+        for (what, k) in [
+            ("a tenant key", Some(key.clone())),
+            (
+                "another tenant key",
+                Some(TenantKey::parse("userIdentity.accountId").unwrap()),
+            ),
+        ] {
+            if let Some(other) = seen.insert(fingerprint(&base, k.as_ref()), what.to_owned()) {
+                panic!("{what} prints as {other}");
+            }
+        }
+    }
+
+    /// The print of the smallest configuration (see the test above),
+    /// computed apart from this code from the encoding documented on
+    /// `Canonical` (Python's `struct.pack("<Q", …)` and `hashlib.sha256`).
+    const GOLDEN: &str = "sha256:585d86b427f7684a75d32c99a6714b868e1ba60c2bfe695cf1fd720cc80d7156";
+
     #[test]
     fn round_trips_and_refuses_a_changed_configuration() {
         let dir = std::env::temp_dir().join(format!("recon-state-{}", std::process::id()));
@@ -280,6 +633,11 @@ mod tests {
         let path = dir.join("state.json");
         assert!(load(&path).unwrap().is_empty());
         save(&path, vec![saved("r", "cfg", b"\x00bytes")]).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .starts_with(&format!("recon-detect-state {STATE_VERSION}\n"))
+        );
         let back = load(&path).unwrap();
         assert_eq!(
             snapshot_of(&path, &back, "r", "cfg").unwrap(),
@@ -314,6 +672,23 @@ mod tests {
                 "{what}: left as it was"
             );
         }
+        // A file of the previous version (Debug-text fingerprints): refused,
+        // saying why and what to do.
+        let v3 = text.replacen(
+            &format!("recon-detect-state {STATE_VERSION}\n"),
+            "recon-detect-state 3\n",
+            1,
+        );
+        std::fs::write(&path, &v3).unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("state.json")
+                && e.contains("earlier recon (state version 3)")
+                && e.contains("--finish")
+                && e.contains("remove the file"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), v3);
         std::fs::write(&path, &good).unwrap();
         // A second run is locked out while the first holds the lock.
         let held = lock(&path).unwrap();
