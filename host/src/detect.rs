@@ -167,7 +167,8 @@ pub struct Summary {
     /// Records left out because the component trapped on each of them
     /// alone (counted in `records`, never seen by the rules).
     pub quarantined: u64,
-    /// Times a component instance was rebuilt after a trap.
+    /// Times a component instance (a detector's or a scanning worker's)
+    /// was rebuilt after a trap.
     pub recoveries: u64,
     /// Windows closed on the host's clock in live mode (flush calls that
     /// advanced a watermark).
@@ -578,6 +579,7 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
             }
             while let Some(mut d) = ready.remove(&next_apply) {
                 next_apply += 1;
+                self.summary.recoveries += d.recoveries;
                 let scanned = d.scanned?;
                 self.quarantined(d.source, &d.chunk, 0, &scanned.quarantined)?;
                 for piece in &scanned.result {
@@ -615,14 +617,20 @@ struct Done {
     source: usize,
     chunk: Chunk,
     scanned: Result<Guarded<Vec<ScannedPiece>>, HostError>,
+    /// Times the worker's scanner was rebuilt after a trap in this scan.
+    recoveries: u64,
 }
 
 fn scan_worker(runtime: &Runtime, config: &Config, jobs: &Receiver<Job>, done: &Sender<Done>) {
     let mut scanner = GuardedScanner::new(runtime, config);
     for Job { seq, source, chunk } in jobs {
-        let scanned = match &mut scanner {
-            Ok(scanner) => scanner.scan(&chunk.data),
-            Err(e) => Err(HostError::Load(e.to_string())),
+        let (scanned, recoveries) = match &mut scanner {
+            Ok(scanner) => {
+                let before = scanner.recoveries();
+                let scanned = scanner.scan(&chunk.data);
+                (scanned, scanner.recoveries() - before)
+            }
+            Err(e) => (Err(HostError::Load(e.to_string())), 0),
         };
         let failed = scanned.is_err();
         if done
@@ -631,6 +639,7 @@ fn scan_worker(runtime: &Runtime, config: &Config, jobs: &Receiver<Job>, done: &
                 source,
                 chunk,
                 scanned,
+                recoveries,
             })
             .is_err()
             || failed
@@ -794,7 +803,7 @@ pub fn detect<O: Write, E: Write>(
         )?;
     }
     let all = sink.router.stats()?;
-    sink.summary.recoveries = sink.router.recoveries();
+    sink.summary.recoveries += sink.router.recoveries();
     sink.summary.rules = sum_rules(&all);
     if keyed {
         sink.summary.tenants = sink
@@ -896,6 +905,13 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
             "recon: {} records quarantined: each made the component trap on its own \
              (not counted by the rules below)",
             s.quarantined
+        ));
+    }
+    if s.recoveries > 0 {
+        lines.push(format!(
+            "recon: {} component instances rebuilt after a trap (each resumed where the \
+             trapped one stopped: nothing but the quarantined records was lost)",
+            s.recoveries
         ));
     }
     if s.skipped_too_large > 0 {

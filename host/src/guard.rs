@@ -299,11 +299,6 @@ impl<'r> GuardedDetector<'r> {
         self.recoveries
     }
 
-    /// The instance's linear memory, in bytes.
-    pub fn memory_bytes(&self) -> usize {
-        self.instance.memory_bytes()
-    }
-
     fn keep(&mut self, data: &[u8], payload: bool) {
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();

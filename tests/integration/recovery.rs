@@ -45,6 +45,20 @@ fn trails(at: usize) -> (String, String, String) {
     (clean, poisoned, poison)
 }
 
+/// Component instances rebuilt after a trap, as the summary reports them
+/// (0 when it has no such line).
+fn rebuilt(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix("recon: ")?;
+            let (n, what) = rest.split_once(' ')?;
+            what.starts_with("component instances rebuilt after a trap")
+                .then(|| n.parse().unwrap())
+        })
+        .unwrap_or(0)
+}
+
 #[test]
 fn a_record_that_traps_is_quarantined_and_nothing_else_is_lost() {
     let dir = scratch_dir("recovery");
@@ -56,6 +70,7 @@ fn a_record_that_traps_is_quarantined_and_nothing_else_is_lost() {
     let want = recon(&["detect", clean_path.to_str().unwrap()]);
     assert!(want.status.success());
     assert!(!want.stdout.is_empty());
+    assert_eq!(rebuilt(&String::from_utf8_lossy(&want.stderr)), 0);
 
     // Fuel for a 64 KiB chunk of ordinary records, not for the poisoned
     // record: the call holding it traps, every time.
@@ -96,6 +111,9 @@ fn a_record_that_traps_is_quarantined_and_nothing_else_is_lost() {
         assert!(stderr.contains("read 4001 records"), "{context}");
         assert!(stderr.contains("1 records quarantined"), "{context}");
         assert!(stderr.contains("events 4000,"), "{context}");
+        // The rebuilds are reported: the detector's with one worker, the
+        // scanning worker's with two (the detector then never traps).
+        assert!(rebuilt(&stderr) >= 1, "{context}");
         assert_eq!(
             std::fs::read_to_string(&quarantine).unwrap(),
             format!("{poison}\n"),
