@@ -593,8 +593,60 @@ mod tests {
         );
     }
 
+    /// The contract's configuration as the detection core takes it (what
+    /// the component does with it across the boundary).
+    fn core_settings(c: &Config) -> recon_guest::config::Settings {
+        use recon_guest::config as g;
+        g::Settings {
+            rules: c
+                .rules
+                .iter()
+                .map(|r| g::RuleSettings {
+                    rule: match r.rule {
+                        Rule::SentinelAwsCliRecon => g::Rule::Sentinel,
+                        Rule::ElasticAwsDiscoveryBurst => g::Rule::Elastic,
+                    },
+                    window_ms: r.window_ms,
+                    min_distinct: r.min_distinct,
+                    commands: r.commands.clone(),
+                    providers: r.providers.clone(),
+                })
+                .collect(),
+            profile: match c.profile {
+                Profile::Default => g::Profile::Default,
+                Profile::Seed => g::Profile::Seed,
+            },
+            allowed_lateness_ms: c.allowed_lateness_ms,
+            limits: g::LimitSettings {
+                max_event_bytes: c.limits.max_event_bytes,
+                max_open_groups: c.limits.max_open_groups,
+                max_list_entries: c.limits.max_list_entries,
+                max_time_jump_ms: c.limits.max_time_jump_ms,
+                time_confirmations: c.limits.time_confirmations,
+            },
+        }
+    }
+
+    /// `(section, key)` of every line `# key = …` (a key written commented
+    /// out), `section` empty before the first `[section]`.
+    fn commented_keys(text: &str) -> Vec<(String, String)> {
+        let mut section = String::new();
+        let mut keys = Vec::new();
+        for line in text.lines() {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_owned();
+            } else if let Some((key, _)) = line.strip_prefix("# ").and_then(|l| l.split_once(" = "))
+                && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            {
+                keys.push((section.clone(), key.to_owned()));
+            }
+        }
+        keys
+    }
+
     #[test]
     fn the_default_file_parses_to_the_defaults() {
+        use recon_guest::config as g;
         let text = default_file();
         let s = FileSettings::parse(&text).unwrap();
         let d = FileSettings::default();
@@ -605,43 +657,123 @@ mod tests {
         assert_eq!(s.max_tenants(), d.max_tenants());
         assert_eq!(s.live_options().unwrap(), d.live_options().unwrap());
         assert_eq!(s.chunk_bytes().unwrap(), d.chunk_bytes().unwrap());
-        // Every key of the file format is written (set or commented out).
-        for key in [
-            "rules",
-            "profile",
-            "allowed_lateness_seconds",
-            "chunk_kib",
-            "workers",
-            "window_seconds",
-            "min_distinct",
-            "commands",
-            "providers",
-            "max_event_bytes",
-            "max_open_groups",
-            "max_list_entries",
-            "max_time_jump_seconds",
-            "time_confirmations",
-            "max_memory_mib",
-            "max_call_ms",
-            "fuel_per_call",
-            "checkpoint_mib",
-            "max_quarantined",
-            "key",
-            "max_tenants",
-            "idle_ms",
-            "max_lag_seconds",
-            "[sentinel]",
-            "[elastic]",
-            "[limits]",
-            "[sandbox]",
-            "[tenants]",
-            "[live]",
+        assert_eq!(s.tenant_key().unwrap(), None);
+        // The numbers and lists the file writes are the detection core's
+        // own defaults: resolved by the core, the file's configuration is
+        // the configuration of an empty file.
+        let file = g::Config::new(core_settings(&s.detector_config().unwrap())).unwrap();
+        let empty = g::Config::new(core_settings(&d.detector_config().unwrap())).unwrap();
+        assert_eq!(file.rules, empty.rules);
+        assert_eq!(file.limits, empty.limits);
+        assert_eq!(
+            empty.rules,
+            g::Config::new(g::Settings::all(g::Profile::Default))
+                .unwrap()
+                .rules
+        );
+        // Every key is written: set (so it parses to a value) or, where
+        // its default depends on something else, commented out in its
+        // section. Destructured without `..`: a new key does not compile
+        // until it is checked here.
+        let FileSettings {
+            rules,
+            profile,
+            allowed_lateness_seconds,
+            chunk_kib,
+            workers,
+            sentinel,
+            elastic,
+            limits,
+            sandbox,
+            tenants,
+            live,
+        } = &s;
+        let RuleSection {
+            window_seconds: sentinel_window,
+            min_distinct: sentinel_min,
+            commands: sentinel_commands,
+            providers: _, // ignored by the Sentinel rule
+        } = sentinel;
+        let RuleSection {
+            window_seconds: elastic_window,
+            min_distinct: elastic_min,
+            commands: _, // ignored by the Elastic rule
+            providers: elastic_providers,
+        } = elastic;
+        let LimitsSection {
+            max_event_bytes,
+            max_open_groups,
+            max_list_entries,
+            max_time_jump_seconds,
+            time_confirmations,
+        } = limits;
+        let SandboxSection {
+            max_memory_mib,
+            max_call_ms,
+            fuel_per_call,
+            checkpoint_mib,
+            max_quarantined,
+        } = sandbox;
+        let TenantsSection { key, max_tenants } = tenants;
+        let LiveSection {
+            idle_ms,
+            max_lag_seconds,
+        } = live;
+        let set = [
+            ("rules", rules.is_some()),
+            ("profile", profile.is_some()),
+            (
+                "allowed_lateness_seconds",
+                allowed_lateness_seconds.is_some(),
+            ),
+            ("chunk_kib", chunk_kib.is_some()),
+            ("sentinel.window_seconds", sentinel_window.is_some()),
+            ("sentinel.min_distinct", sentinel_min.is_some()),
+            ("elastic.window_seconds", elastic_window.is_some()),
+            ("elastic.min_distinct", elastic_min.is_some()),
+            ("elastic.providers", elastic_providers.is_some()),
+            ("limits.max_event_bytes", max_event_bytes.is_some()),
+            ("limits.max_open_groups", max_open_groups.is_some()),
+            ("limits.max_list_entries", max_list_entries.is_some()),
+            (
+                "limits.max_time_jump_seconds",
+                max_time_jump_seconds.is_some(),
+            ),
+            ("limits.time_confirmations", time_confirmations.is_some()),
+            ("sandbox.max_memory_mib", max_memory_mib.is_some()),
+            ("sandbox.max_call_ms", max_call_ms.is_some()),
+            ("sandbox.fuel_per_call", fuel_per_call.is_some()),
+            ("sandbox.checkpoint_mib", checkpoint_mib.is_some()),
+            ("sandbox.max_quarantined", max_quarantined.is_some()),
+            ("tenants.max_tenants", max_tenants.is_some()),
+            ("live.idle_ms", idle_ms.is_some()),
+            ("live.max_lag_seconds", max_lag_seconds.is_some()),
+        ];
+        for (name, is_set) in set {
+            assert!(is_set, "{name} is not set in the default file");
+        }
+        // Commented out: the cores, the profile's list, no tenant key.
+        assert_eq!(
+            (workers, sentinel_commands, key),
+            (&None, &None, &None),
+            "a key meant to be commented out is set"
+        );
+        let commented = commented_keys(&text);
+        for (section, name) in [
+            ("", "workers"),
+            ("sentinel", "commands"),
+            ("tenants", "key"),
         ] {
             assert!(
-                text.contains(&format!("{key} ")) || text.contains(key),
-                "{key}"
+                commented.contains(&(section.to_owned(), name.to_owned())),
+                "{section}.{name} is not written commented out in its section: {commented:?}"
             );
         }
+        // Uncommented, the single-line ones are valid keys of their section.
+        let mut uncommented = text.replace("# workers = ", "workers = ");
+        uncommented = uncommented.replace("# key = ", "key = ");
+        let u = FileSettings::parse(&uncommented).unwrap();
+        assert!(u.workers.is_some() && u.tenants.key.is_some());
     }
 
     #[test]
