@@ -3,7 +3,7 @@
 
 The batch peer of `recon detect`: what a SIEM-style engine does when it
 re-reads the export and runs the two queries. It follows
-`rules-semantics.md` (default profile) as far as SQL allows:
+`docs/rules.md` (default profile) as far as SQL allows:
 
 Sentinel: agent starts with `aws-cli` (any case); the command after the first
 `off command/` (up to the next), else the token after `md/command#`; KQL

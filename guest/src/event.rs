@@ -2,7 +2,7 @@
 //! record, a Sentinel `AWSCloudTrail` row, an ECS document from the Elastic
 //! AWS integration) mapped onto one canonical [`Event`].
 //!
-//! The mapping is the input table of `rules-semantics.md`. One serde pass
+//! The mapping is the input table of `docs/rules.md`. One serde pass
 //! reads only the keys any shape uses and skips the rest without building a
 //! tree; strings without escapes are borrowed from the input.
 

@@ -1,6 +1,6 @@
 //! Rule 1: Microsoft Sentinel "Suspicious AWS CLI Command Execution".
 //!
-//! Each numbered step of `rules-semantics.md` is one function here, so each
+//! Each numbered step of `docs/rules.md` is one function here, so each
 //! can be tested alone. Missing fields read as `""` (KQL has no null
 //! strings).
 
