@@ -671,8 +671,8 @@ pub fn detect<O: Write, E: Write>(
         None => None,
     };
     let fingerprint = match settings.tenant_key()? {
-        Some(key) => format!("{config:?} tenant-key={key}"),
-        None => format!("{config:?}"),
+        Some(key) => format!("{} tenant-key={key}", state_fingerprint(&config)),
+        None => state_fingerprint(&config),
     };
     // Held until the run ends: a second run on the same state is refused.
     let _lock = match &options.state {
@@ -817,6 +817,17 @@ pub fn detect<O: Write, E: Write>(
     Ok(sink.summary)
 }
 
+/// The configuration as a state file records it: its debug text, as 0.2
+/// wrote it when early alerts are off (the field did not exist then), so
+/// state files saved before keep working.
+pub fn state_fingerprint(config: &Config) -> String {
+    let text = format!("{config:?}");
+    match text.strip_suffix(", early_alerts: None }") {
+        Some(before) => format!("{before} }}"),
+        None => text,
+    }
+}
+
 /// Per rule counters summed over several detectors (the latest watermark).
 fn sum_rules(all: &[Stats]) -> Vec<RuleSummary> {
     let mut out: Vec<RuleSummary> = Vec::new();
@@ -837,6 +848,9 @@ fn sum_rules(all: &[Stats]) -> Vec<RuleSummary> {
         a.open_windows += r.open_windows;
         a.open_groups += r.open_groups;
         a.alerts += r.alerts;
+        a.early_alerts += r.early_alerts;
+        a.late_worst_ms = a.late_worst_ms.max(r.late_worst_ms);
+        a.lateness_needed_ms = a.lateness_needed_ms.max(r.lateness_needed_ms);
         a.ahead += r.ahead;
         a.watermark = a.watermark.max(r.watermark);
         for rc in &r.rejected_by_reason {

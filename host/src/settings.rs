@@ -7,6 +7,7 @@
 //! rules = ["sentinel", "elastic"]   # default: all
 //! profile = "default"               # or "seed"
 //! allowed_lateness_seconds = 60
+//! early_alerts = true               # default: on in live mode, else off
 //! chunk_kib = 1024                  # bytes of input per call into the component
 //! workers = 2                       # scanning threads (default: the cores)
 //!
@@ -158,6 +159,11 @@ pub struct FileSettings {
     pub profile: Option<ProfileName>,
     /// Allowed lateness in seconds (default 60).
     pub allowed_lateness_seconds: Option<u64>,
+    /// Early alerts (the contract's `early-alerts`): a group is also
+    /// reported the moment it reaches the threshold, before its window
+    /// closes. Default: on in live mode, off otherwise (see
+    /// docs/streaming.md).
+    pub early_alerts: Option<bool>,
     /// KiB of input per call into the component (default 1024).
     pub chunk_kib: Option<usize>,
     /// Scanning threads, each with its own component instance (default:
@@ -326,6 +332,9 @@ impl FileSettings {
             rules,
             profile,
             allowed_lateness_ms: ms("allowed_lateness_seconds", self.allowed_lateness_seconds)?,
+            // Off is the contract's default: written as `None`, so that a
+            // configuration without early alerts reads as it did in 0.2.
+            early_alerts: self.early_alerts.filter(|on| *on),
             limits: Limits {
                 max_event_bytes: self.limits.max_event_bytes,
                 max_open_groups: self.limits.max_open_groups,
@@ -438,6 +447,10 @@ rules = ["sentinel", "elastic"]
 profile = "default"
 # How far behind the newest event (seconds) an event may arrive and count.
 allowed_lateness_seconds = {lateness}
+# Early alerts: also report a group the moment it reaches the threshold,
+# before its window closes (the final row follows, same id). Default: on in
+# live mode (stdin from a pipe), off otherwise.
+# early_alerts = true
 # KiB of input per call into the component.
 chunk_kib = {chunk}
 # Scanning threads, each with its own component instance (default: the
@@ -610,6 +623,7 @@ mod tests {
             "rules",
             "profile",
             "allowed_lateness_seconds",
+            "early_alerts",
             "chunk_kib",
             "workers",
             "window_seconds",
