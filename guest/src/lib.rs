@@ -948,7 +948,8 @@ impl Detector {
     /// follows the stream, the alerts of several drains, one after the
     /// other, are those of one drain at the end. (Without early alerts,
     /// windows become final in the order of their ends, so this is the
-    /// order of window ends that version 0.2 promised.)
+    /// order of window ends of version 0.2, but for windows a
+    /// `state-limit` rejection delayed by a record; see the contract.)
     pub fn drain(&mut self) -> Vec<Alert> {
         let mut all: Vec<(u64, i64, usize, Alert)> = Vec::new();
         for (i, e) in self.engines.iter_mut().enumerate() {
