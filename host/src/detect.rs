@@ -917,7 +917,7 @@ pub fn in_file_terms(message: &str) -> String {
 /// state files saved before keep working.
 pub fn state_fingerprint(config: &Config) -> String {
     let text = format!("{config:?}");
-    match text.strip_suffix(", early_alerts: None }") {
+    match text.strip_suffix(", early-alerts: None }") {
         Some(before) => format!("{before} }}"),
         None => text,
     }

@@ -343,3 +343,72 @@ fn rejections_name_bounds_by_their_file_keys() {
     assert!(err.contains("(limits.max_open_groups)"), "{err}");
     assert!(!err.contains("max-open-groups"), "{err}");
 }
+
+#[test]
+fn a_state_file_keeps_its_early_setting_and_its_0_2_form() {
+    use recon::detect::state_fingerprint;
+    use recon::runtime::{Profile, Rule};
+    // Without early alerts, the configuration a state file records is the
+    // text 0.2 wrote (the field did not exist), so its files still resume.
+    let mut config = Config::defaults(
+        &[Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst],
+        Profile::Default,
+    );
+    config.allowed_lateness_ms = Some(5_000);
+    let as_0_2 = format!(
+        "Config {{ rules: {:?}, profile: {:?}, allowed-lateness-ms: {:?}, limits: {:?} }}",
+        config.rules, config.profile, config.allowed_lateness_ms, config.limits
+    );
+    assert_eq!(state_fingerprint(&config), as_0_2);
+    config.early_alerts = Some(true);
+    assert_ne!(state_fingerprint(&config), as_0_2);
+
+    // A stream saved by a live run (early alerts on by default) resumes in
+    // a run that is not live, without saying anything about early alerts.
+    let path = trail("state-early", 14, 5_000);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let records: Vec<&str> = text.lines().collect();
+    let dir = scratch_dir("state-early-files");
+    let (first, second) = (dir.join("first.ndjson"), dir.join("second.ndjson"));
+    std::fs::write(&first, records[..7_000].join("\n")).unwrap();
+    std::fs::write(&second, records[7_000..].join("\n")).unwrap();
+    let state = dir.join("state.json");
+    let state = state.to_str().unwrap();
+    let live = recon(&[
+        "detect",
+        "--live",
+        "on",
+        "--state",
+        state,
+        first.to_str().unwrap(),
+    ]);
+    assert!(live.status.success(), "{}", stderr(&live));
+    // Saying otherwise is a change of configuration, refused.
+    let refused = recon(&[
+        "detect",
+        "--no-early",
+        "--state",
+        state,
+        second.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("another configuration"),
+        "{}",
+        stderr(&refused)
+    );
+    let resumed = recon(&[
+        "detect",
+        "--state",
+        state,
+        "--finish",
+        second.to_str().unwrap(),
+    ]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    // Not in live mode, the resumed stream's early alerts are all written.
+    assert!(
+        String::from_utf8_lossy(&resumed.stdout).contains("\"kind\":\"early\""),
+        "{}",
+        stderr(&resumed)
+    );
+}
