@@ -62,6 +62,9 @@ pub struct DetectOptions {
     pub quarantine: Option<PathBuf>,
     /// Live mode: on a quiet stream, windows close on the host's clock
     /// (see [`LiveOptions`]). `None`: windows close on event time only.
+    /// Live mode also turns early alerts on when `settings.early_alerts`
+    /// leaves them unset, writing them only for a stream within
+    /// `max_lag` of the wall clock (docs/streaming.md).
     pub live: Option<LiveOptions>,
     /// Set (by a signal handler, say) to stop reading: what was read is
     /// still processed, the stream is then ended (or saved with `state`)
@@ -150,7 +153,7 @@ pub struct TenantSummary {
 pub struct Summary {
     /// Records read from all inputs.
     pub records: u64,
-    /// Alerts written.
+    /// Alerts written (early and final).
     pub alerts: u64,
     /// Per rule counters (summed over tenants).
     pub rules: Vec<RuleSummary>,
