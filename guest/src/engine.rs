@@ -309,9 +309,10 @@ impl<R: RuleLogic> Engine<R> {
         let min = self.config.min_distinct as usize;
         let early = self.config.early_alerts;
         if let Some(group) = self.windows.get_mut(&start).and_then(|w| w.get_mut(&key)) {
-            let before = self.rule.distinct(group);
+            // The count before the event, when early alerts need it.
+            let before = if early { self.rule.distinct(group) } else { min };
             self.rule.add(group, item, max_list);
-            if early && before < min && self.rule.distinct(group) >= min {
+            if before < min && self.rule.distinct(group) >= min {
                 let end = start.saturating_add(self.config.window_ms);
                 let mut alert = self.rule.alert(start, end, &key, group);
                 alert.kind = AlertKind::Early;
