@@ -310,7 +310,11 @@ impl<R: RuleLogic> Engine<R> {
         let early = self.config.early_alerts;
         if let Some(group) = self.windows.get_mut(&start).and_then(|w| w.get_mut(&key)) {
             // The count before the event, when early alerts need it.
-            let before = if early { self.rule.distinct(group) } else { min };
+            let before = if early {
+                self.rule.distinct(group)
+            } else {
+                min
+            };
             self.rule.add(group, item, max_list);
             if before < min && self.rule.distinct(group) >= min {
                 let end = start.saturating_add(self.config.window_ms);
