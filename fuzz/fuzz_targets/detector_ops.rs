@@ -3,14 +3,15 @@
 //! twin that gets every record through `push`, one by one. After every
 //! step: no panic, `pushed = accepted + filtered + rejected + late` in
 //! every rule, the twins' counters and alerts agree, and a snapshot
-//! restores to the same detector.
+//! restores to the same detector. With early alerts on, every group has
+//! exactly one early alert, before its final one.
 
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use recon_guest::config::{LimitSettings, Profile, Rule, RuleSettings, Settings};
-use recon_guest::{Detector, Scanner};
+use recon_guest::{AlertKind, Detector, Scanner};
 
 const T0: i64 = 1_767_571_200_000;
 
@@ -101,6 +102,7 @@ enum Op {
 #[derive(Arbitrary, Debug)]
 struct Plan {
     seed_profile: bool,
+    early: bool,
     rules: u8,
     confirmations: u8,
     max_groups: u8,
@@ -126,6 +128,7 @@ fn settings(p: &Plan) -> Settings {
     let profile = if p.seed_profile { Profile::Seed } else { Profile::Default };
     let mut s = Settings::with_rules(rules, profile);
     s.allowed_lateness_ms = Some(u64::from(p.lateness_s) * 1000);
+    s.early_alerts = Some(p.early);
     s.limits = LimitSettings {
         max_open_groups: Some(1 + u32::from(p.max_groups % 8)),
         max_list_entries: Some(1 + u32::from(p.max_list % 4)),
@@ -221,4 +224,23 @@ fuzz_target!(|plan: Plan| {
     alerts.1.extend(twin.drain());
     assert_eq!(alerts.0, alerts.1);
     check(&d);
+    // Early alerts: one per group, before its final one, and only if asked.
+    let mut early: Vec<&str> = Vec::new();
+    let mut finals: Vec<&str> = Vec::new();
+    for a in &alerts.0 {
+        match a.kind {
+            AlertKind::Early => {
+                assert!(plan.early, "an early alert without early alerts on");
+                assert!(!early.contains(&a.id.as_str()), "two early alerts for {}", a.id);
+                assert!(!finals.contains(&a.id.as_str()), "an early alert after its final one");
+                early.push(&a.id);
+            }
+            AlertKind::Final => {
+                assert!(!finals.contains(&a.id.as_str()), "two final alerts for {}", a.id);
+                assert!(!plan.early || early.contains(&a.id.as_str()), "no early alert for {}", a.id);
+                finals.push(&a.id);
+            }
+        }
+    }
+    assert_eq!(early.len(), if plan.early { finals.len() } else { 0 });
 });

@@ -12,7 +12,20 @@ pub struct Entity {
     pub fields: Vec<(String, String)>,
 }
 
-/// One alert: a group whose window closed at or above the threshold.
+/// Which of a group's two reports an alert is (the contract's
+/// `alert-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AlertKind {
+    /// The window closed: the query's row.
+    #[default]
+    Final,
+    /// The group has just reached the threshold and its window is still
+    /// open (with `early_alerts`): the row so far.
+    Early,
+}
+
+/// One alert: a group whose window closed at or above the threshold (or,
+/// for an early alert, a group that has just reached it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     /// Short rule name (`sentinel-aws-cli-recon`, …).
@@ -43,6 +56,10 @@ pub struct Alert {
     pub custom_details: String,
     /// Whether a list in the row was cut at the configured bound.
     pub truncated: bool,
+    /// Final row or early report. (Absent from alerts saved by snapshot
+    /// version 2, which had only final ones.)
+    #[serde(default)]
+    pub kind: AlertKind,
 }
 
 /// A stable alert id: the first 128 bits, in hex, of SHA-256 over the

@@ -73,6 +73,7 @@ fn settings(c: wit::Config) -> Settings {
             max_time_jump_ms: c.limits.max_time_jump_ms,
             time_confirmations: c.limits.time_confirmations,
         },
+        early_alerts: c.early_alerts,
     }
 }
 
@@ -165,6 +166,10 @@ fn alert(a: crate::Alert) -> wit::Alert {
             .collect(),
         custom_details: a.custom_details,
         truncated: a.truncated,
+        kind: match a.kind {
+            crate::AlertKind::Final => wit::AlertKind::Final,
+            crate::AlertKind::Early => wit::AlertKind::Early,
+        },
     }
 }
 
@@ -237,9 +242,12 @@ impl wit::GuestDetector for DetectorResource {
                     rejected: r.rejected(),
                     rejected_by_reason: reason_counts(r.rejected_by_reason()),
                     late: r.counters.late,
+                    late_worst_ms: r.counters.late_worst_ms,
+                    lateness_needed_ms: r.counters.lateness_needed_ms,
                     open_windows: r.open_windows,
                     open_groups: r.open_groups,
                     alerts: r.counters.alerts,
+                    early_alerts: r.counters.early_alerts,
                     ahead: r.counters.ahead,
                     watermark: r.watermark,
                 })

@@ -117,6 +117,12 @@ pub struct Settings {
     pub allowed_lateness_ms: Option<u64>,
     /// State bounds.
     pub limits: LimitSettings,
+    /// Early alerts: a group is also reported (as an early alert) the
+    /// moment its distinct count reaches the threshold; default off. Left
+    /// out of the serialised settings when unset, so a configuration
+    /// without it keeps the fingerprint and snapshot text it had before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_alerts: Option<bool>,
 }
 
 impl Settings {
@@ -132,6 +138,7 @@ impl Settings {
             profile,
             allowed_lateness_ms: None,
             limits: LimitSettings::default(),
+            early_alerts: None,
         }
     }
 
@@ -257,6 +264,8 @@ pub struct RuleConfig {
     pub allowed_lateness_ms: i64,
     /// State bounds (shared).
     pub limits: Limits,
+    /// Early alerts on (shared).
+    pub early_alerts: bool,
 }
 
 /// A validated detector configuration.
@@ -367,8 +376,12 @@ impl Config {
         let rules = settings
             .rules
             .iter()
-            .map(|r| RuleConfig::new(r, settings.profile, allowed_lateness_ms, limits))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|r| {
+                let mut c = RuleConfig::new(r, settings.profile, allowed_lateness_ms, limits)?;
+                c.early_alerts = settings.early_alerts.unwrap_or(false);
+                Ok(c)
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         let material = serde_json::to_vec(&settings).expect("settings serialise");
         let digest = sha2::Sha256::digest(&material);
         let fingerprint = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
@@ -417,6 +430,7 @@ impl RuleConfig {
             providers,
             allowed_lateness_ms,
             limits,
+            early_alerts: false,
         })
     }
 

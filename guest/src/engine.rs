@@ -7,6 +7,19 @@
 //! arrival order or batching), and its state is freed. An event whose
 //! bucket is already final is late: counted, not applied.
 //!
+//! Early alerts (`early_alerts`): a distinct count only grows, so the event
+//! that brings a group's count from below the threshold to it makes the
+//! group an alert before its window closes. That event produces an early
+//! alert at once (the row so far, with the same id as the final one); the
+//! final alert still comes when the window closes, unchanged. The crossing
+//! is read off the group's own state, so a restored detector never reports
+//! a group early twice.
+//!
+//! Late records explained: for each late event the engine keeps how far
+//! behind the watermark it was, and the smallest allowed lateness that
+//! would have kept its window open (the watermark does not depend on the
+//! lateness, so that is exact).
+//!
 //! Time you can trust: one record cannot move the watermark far. A record
 //! more than `limits.max-time-jump-ms` ahead of it (a clock error, a
 //! forgery, a record dated 2099) is still counted in its own window, but
@@ -22,7 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::alert::Alert;
+use crate::alert::{Alert, AlertKind};
 use crate::config::RuleConfig;
 use crate::event::{Event, EventError, RejectReason};
 use crate::rules::RuleLogic;
@@ -58,8 +71,20 @@ pub struct Counters {
     pub late: u64,
     /// Rejected events per reason, indexed as [`RejectReason::ALL`].
     pub rejected: [u64; 7],
-    /// Alerts produced.
+    /// Final alerts produced.
     pub alerts: u64,
+    /// Early alerts produced.
+    #[serde(default)]
+    pub early_alerts: u64,
+    /// Of the late events, the furthest behind the watermark when it
+    /// arrived, ms (0 when none was, or for those counted before snapshot
+    /// version 3).
+    #[serde(default)]
+    pub late_worst_ms: u64,
+    /// The smallest allowed lateness, ms, that would have applied every
+    /// late event counted here (0 when none was late).
+    #[serde(default)]
+    pub lateness_needed_ms: u64,
     /// Records that arrived more than the allowed jump ahead of the
     /// watermark (counted in their windows; the watermark followed only
     /// on confirmation).
@@ -73,10 +98,23 @@ pub(crate) struct State<K, G> {
     windows: Vec<(i64, Vec<(K, G)>)>,
     watermark: Option<i64>,
     ended: bool,
-    pending: Vec<Alert>,
+    pending: Vec<Pending>,
     counters: Counters,
     #[serde(default)]
     ahead: Vec<Ahead>,
+}
+
+/// An alert waiting for `drain`, with the step that produced it: the
+/// rule's arrival count (`counters.pushed`) when it was produced, so that
+/// alerts of several rules drain in the order the stream produced them.
+/// Alerts saved by snapshot version 2 carry no step (0: before anything
+/// that follows).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Pending {
+    #[serde(default)]
+    pub(crate) step: u64,
+    #[serde(flatten)]
+    pub(crate) alert: Alert,
 }
 
 /// Records far ahead of the watermark, waiting for confirmation: their
@@ -96,7 +134,7 @@ pub(crate) struct Engine<R: RuleLogic> {
     open_groups: usize,
     watermark: Option<i64>,
     ended: bool,
-    pending: Vec<Alert>,
+    pending: Vec<Pending>,
     pub(crate) counters: Counters,
     ahead: Vec<Ahead>,
 }
@@ -238,6 +276,7 @@ impl<R: RuleLogic> Engine<R> {
             Some((key, item)) => {
                 let start = bucket_start(t, self.config.window_ms);
                 if self.is_final(start) {
+                    self.explain_late(t, start);
                     Outcome::Late
                 } else {
                     self.add(start, key, item)?;
@@ -249,10 +288,40 @@ impl<R: RuleLogic> Engine<R> {
         Ok(outcome)
     }
 
+    /// Keeps the figures that explain a late event at `t` (bucket `start`):
+    /// how far behind the watermark it was, and the allowed lateness that
+    /// would have kept its bucket open (one past the watermark's lead over
+    /// the bucket's end). An event late only because the stream ended says
+    /// nothing about lateness.
+    fn explain_late(&mut self, t: i64, start: i64) {
+        let (Some(w), false) = (self.watermark, self.ended) else {
+            return;
+        };
+        let behind = i128::from(w) - i128::from(t);
+        let needed = i128::from(w) - i128::from(start.saturating_add(self.config.window_ms)) + 1;
+        let c = &mut self.counters;
+        c.late_worst_ms = c.late_worst_ms.max(u64::try_from(behind).unwrap_or(0));
+        c.lateness_needed_ms = c.lateness_needed_ms.max(u64::try_from(needed).unwrap_or(0));
+    }
+
     fn add(&mut self, start: i64, key: R::Key, item: R::Item) -> Result<(), EventError> {
         let max_list = self.config.limits.max_list_entries as usize;
+        let min = self.config.min_distinct as usize;
+        let early = self.config.early_alerts;
         if let Some(group) = self.windows.get_mut(&start).and_then(|w| w.get_mut(&key)) {
+            // The count before the event, when early alerts need it.
+            let before = if early {
+                self.rule.distinct(group)
+            } else {
+                min
+            };
             self.rule.add(group, item, max_list);
+            if before < min && self.rule.distinct(group) >= min {
+                let end = start.saturating_add(self.config.window_ms);
+                let mut alert = self.rule.alert(start, end, &key, group);
+                alert.kind = AlertKind::Early;
+                self.push_early(alert);
+            }
             return Ok(());
         }
         let limit = self.config.limits.max_open_groups as usize;
@@ -266,9 +335,23 @@ impl<R: RuleLogic> Engine<R> {
         }
         let mut group = R::Group::default();
         self.rule.add(&mut group, item, max_list);
+        if early && self.rule.distinct(&group) >= min {
+            let end = start.saturating_add(self.config.window_ms);
+            let mut alert = self.rule.alert(start, end, &key, &group);
+            alert.kind = AlertKind::Early;
+            self.push_early(alert);
+        }
         self.windows.entry(start).or_default().insert(key, group);
         self.open_groups += 1;
         Ok(())
+    }
+
+    fn push_early(&mut self, alert: Alert) {
+        self.pending.push(Pending {
+            step: self.counters.pushed,
+            alert,
+        });
+        self.counters.early_alerts += 1;
     }
 
     /// Moves the watermark to `t` if later, closing the buckets that became
@@ -302,8 +385,12 @@ impl<R: RuleLogic> Engine<R> {
             .collect();
         hits.sort_by(|a, b| a.0.cmp(&b.0));
         let n = hits.len() as u32;
+        let step = self.counters.pushed;
         for (key, group) in &hits {
-            self.pending.push(self.rule.alert(start, end, key, group));
+            self.pending.push(Pending {
+                step,
+                alert: self.rule.alert(start, end, key, group),
+            });
         }
         self.counters.alerts += u64::from(n);
         n
@@ -323,7 +410,7 @@ impl<R: RuleLogic> Engine<R> {
         }
     }
 
-    pub(crate) fn drain(&mut self) -> Vec<Alert> {
+    pub(crate) fn drain(&mut self) -> Vec<Pending> {
         std::mem::take(&mut self.pending)
     }
 

@@ -22,7 +22,7 @@ mod component;
 
 use serde::{Deserialize, Serialize};
 
-pub use alert::{Alert, Entity};
+pub use alert::{Alert, AlertKind, Entity};
 pub use config::{ConfigError, LimitSettings, Profile, Rule, RuleSettings, Settings};
 pub use engine::{Counters, Outcome};
 pub use event::{EventError, RejectReason};
@@ -36,8 +36,14 @@ use wire::{Reader, WireError};
 
 /// The format name written into every snapshot.
 pub const SNAPSHOT_FORMAT: &str = "recon-detector-snapshot";
-/// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// The snapshot format version this build writes. Version 3 added early
+/// alerts (pending alerts carry their kind and the step that produced
+/// them) and the counters that explain late records; a build that reads
+/// only version 2 refuses it rather than lose what it cannot read.
+pub const SNAPSHOT_VERSION: u32 = 3;
+/// The oldest snapshot format version this build still reads: version 2
+/// restores with its pending alerts final and the new counters at 0.
+pub const SNAPSHOT_OLDEST_VERSION: u32 = 2;
 
 /// What one rule made of one readable event: an outcome, or its own
 /// rejection (`state-limit`).
@@ -209,7 +215,7 @@ pub enum SnapshotError {
     Malformed(String),
     /// Written by an incompatible version.
     #[error(
-        "snapshot format version {0} is not supported (this build reads version {SNAPSHOT_VERSION})"
+        "snapshot format version {0} is not supported (this build reads versions {SNAPSHOT_OLDEST_VERSION} to {SNAPSHOT_VERSION})"
     )]
     UnsupportedVersion(u32),
     /// The stored configuration is invalid.
@@ -933,21 +939,30 @@ impl Detector {
             .sum()
     }
 
-    /// Takes the alerts produced so far: by window end, then rule
-    /// (configuration order), then group, which is the order in which
-    /// they became final whatever the batching.
+    /// Takes the alerts produced so far, in the order the stream produced
+    /// them whatever the batching: by the record that produced them (for
+    /// an early alert, the record that brought its group to the threshold;
+    /// for a final one, the record or `flush` that made its window final),
+    /// then window end, then rule (configuration order), then group; a
+    /// group's early alert comes before its final one. Since that order
+    /// follows the stream, the alerts of several drains, one after the
+    /// other, are those of one drain at the end. (Without early alerts,
+    /// windows become final in the order of their ends, so this is the
+    /// order of window ends of version 0.2, but for windows a
+    /// `state-limit` rejection delayed by a record; see the contract.)
     pub fn drain(&mut self) -> Vec<Alert> {
-        let mut all: Vec<(i64, usize, Alert)> = Vec::new();
+        let mut all: Vec<(u64, i64, usize, Alert)> = Vec::new();
         for (i, e) in self.engines.iter_mut().enumerate() {
             all.extend(
                 each!(e, e => e.drain())
                     .into_iter()
-                    .map(|a| (a.window_end, i, a)),
+                    .map(|p| (p.step, p.alert.window_end, i, p.alert)),
             );
         }
-        // Stable: each rule's alerts are already in group order.
-        all.sort_by_key(|(end, i, _)| (*end, *i));
-        all.into_iter().map(|(_, _, a)| a).collect()
+        // Stable: each rule's alerts are already in the order it produced
+        // them (a window's groups in key order, an early one first).
+        all.sort_by_key(|(step, end, i, _)| (*step, *end, *i));
+        all.into_iter().map(|(_, _, _, a)| a).collect()
     }
 
     /// Checks that the counters keep the promise they make: in every
@@ -1028,7 +1043,7 @@ impl Detector {
                 header.format
             )));
         }
-        if header.version != SNAPSHOT_VERSION {
+        if !(SNAPSHOT_OLDEST_VERSION..=SNAPSHOT_VERSION).contains(&header.version) {
             return Err(SnapshotError::UnsupportedVersion(header.version));
         }
         let snap: SnapshotIn = serde_json::from_slice(bytes).map_err(malformed)?;

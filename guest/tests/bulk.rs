@@ -165,6 +165,64 @@ fn scanned_payloads_applied_in_order_equal_push_ndjson() {
 }
 
 #[test]
+fn early_alerts_are_the_same_on_every_path_and_every_drain_cadence() {
+    let records = with_junk(&generated(25, 20_000));
+    let buf = ndjson(&records);
+    let mut settings = Settings::all(Profile::Default);
+    settings.early_alerts = Some(true);
+    // The simple path: one push per record, one drain at the end.
+    let mut simple = Detector::new(settings.clone()).unwrap();
+    for r in &records {
+        let _ = simple.push(r);
+    }
+    simple.flush(None);
+    let want = simple.drain();
+    let early = want
+        .iter()
+        .filter(|a| a.kind == recon_guest::AlertKind::Early)
+        .count();
+    assert!(
+        early > 0 && early * 2 == want.len(),
+        "{early} of {}",
+        want.len()
+    );
+    // Bulk and two-stage, in uneven chunks, draining after each.
+    let lines: Vec<&[u8]> = buf.split_inclusive(|b| *b == b'\n').collect();
+    let scanner = Scanner::new(settings.clone()).unwrap();
+    let mut bulk = Detector::new(settings.clone()).unwrap();
+    let mut staged = Detector::new(settings.clone()).unwrap();
+    let mut batch = Detector::new(settings).unwrap();
+    let (mut got_bulk, mut got_staged, mut got_batch) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut at, mut size) = (0, 1);
+    while at < lines.len() {
+        let end = (at + size * 211).min(lines.len());
+        let chunk: Vec<u8> = lines[at..end].concat();
+        bulk.push_ndjson(&chunk);
+        staged.apply(&scanner.scan(&chunk).payload).unwrap();
+        got_bulk.extend(bulk.drain());
+        got_staged.extend(staged.drain());
+        at = end;
+        size = size % 5 + 1;
+    }
+    for part in records.chunks(1009) {
+        batch.push_batch(part);
+        got_batch.extend(batch.drain());
+    }
+    for (d, got) in [
+        (&mut bulk, &mut got_bulk),
+        (&mut staged, &mut got_staged),
+        (&mut batch, &mut got_batch),
+    ] {
+        d.flush(None);
+        got.extend(d.drain());
+        assert_eq!(d.stats(), simple.stats());
+    }
+    assert_eq!(got_bulk, want);
+    assert_eq!(got_staged, want);
+    assert_eq!(got_batch, want);
+}
+
+#[test]
 fn apply_refuses_foreign_and_damaged_payloads_without_applying_them() {
     let buf = ndjson(&generated(24, 2_000));
     let scanned = Scanner::new(Settings::all(Profile::Default))

@@ -26,7 +26,8 @@ use crate::guard::{Guarded, GuardedScanner, Quarantined, ScannedPiece};
 use crate::input::{self, BufferPool, Chunk, ChunkOptions, InputMsg};
 use crate::output::{Format, alert_line};
 use crate::runtime::{
-    BatchError, BatchResult, Config, HostError, RejectReason, Rule, RuleStats, Runtime, Stats,
+    AlertKind, BatchError, BatchResult, Config, HostError, RejectReason, Rule, RuleStats, Runtime,
+    Stats,
 };
 use crate::settings::{FileSettings, RuleName, SettingsError};
 use crate::tenants::{Router, TenantId};
@@ -61,6 +62,9 @@ pub struct DetectOptions {
     pub quarantine: Option<PathBuf>,
     /// Live mode: on a quiet stream, windows close on the host's clock
     /// (see [`LiveOptions`]). `None`: windows close on event time only.
+    /// Live mode also turns early alerts on when `settings.early_alerts`
+    /// leaves them unset, writing them only for a stream within
+    /// `max_lag` of the wall clock (docs/streaming.md).
     pub live: Option<LiveOptions>,
     /// Set (by a signal handler, say) to stop reading: what was read is
     /// still processed, the stream is then ended (or saved with `state`)
@@ -149,7 +153,7 @@ pub struct TenantSummary {
 pub struct Summary {
     /// Records read from all inputs.
     pub records: u64,
-    /// Alerts written.
+    /// Alerts written (early and final).
     pub alerts: u64,
     /// Per rule counters (summed over tenants).
     pub rules: Vec<RuleSummary>,
@@ -175,6 +179,14 @@ pub struct Summary {
     pub live_advances: u64,
     /// The run was stopped (`DetectOptions::stop`) before its input ended.
     pub stopped: bool,
+    /// The allowed lateness the run used, ms (for the summary's advice
+    /// on late records).
+    pub allowed_lateness_ms: u64,
+    /// Early alerts written (counted in `alerts` too).
+    pub early_written: u64,
+    /// Early alerts not written because their stream was not live (live
+    /// mode's default; see [`DetectOptions`] and docs/streaming.md).
+    pub early_held_back: u64,
 }
 
 /// A failure that stops the run.
@@ -243,12 +255,22 @@ struct Sink<'a, 'r, O: Write, E: Write> {
     out: &'a mut O,
     err: &'a mut E,
     show_rejects: usize,
+    /// Rejections and notices reported one by one so far (they share the
+    /// `show_rejects` budget).
     shown: usize,
+    /// Rejected records not reported one by one.
+    hidden_rejects: u64,
+    /// Far-ahead notices not reported one by one (not rejections: those
+    /// records count).
+    hidden_notices: u64,
     summary: Summary,
     pool: BufferPool,
     /// The reader's line limit, for messages.
     max_line: usize,
     live: Option<LiveState>,
+    /// Live mode's default early alerts: written only for a live stream,
+    /// one whose alert window is within this lag of the wall clock.
+    early_live_only: Option<Duration>,
     stop: Option<Arc<AtomicBool>>,
     format: Format,
     progress: Option<Arc<Progress>>,
@@ -279,8 +301,10 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
                     self.sources[source],
                     chunk.loc(index),
                 )?;
+                self.shown += 1;
+            } else {
+                self.hidden_notices += 1;
             }
-            self.shown += 1;
         }
         for e in scan_errors.iter().chain(&result.errors) {
             if self.shown < self.show_rejects {
@@ -294,10 +318,12 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
                     self.sources[source],
                     chunk.loc(e.index + offset),
                     reason_name(e.error.reason),
-                    e.error.message
+                    in_file_terms(&e.error.message)
                 )?;
+                self.shown += 1;
+            } else {
+                self.hidden_rejects += 1;
             }
-            self.shown += 1;
         }
         Ok(())
     }
@@ -355,15 +381,27 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
     fn drain(&mut self) -> Result<(), DetectError> {
         let alerts = self.router.drain()?;
         let keyed = self.router.key().is_some();
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         for (tenant, alert) in &alerts {
+            if alert.kind == AlertKind::Early {
+                if let Some(lag) = self.early_live_only
+                    && now_ms.saturating_sub(alert.window_end) > lag.as_millis() as i64
+                {
+                    self.summary.early_held_back += 1;
+                    continue;
+                }
+                self.summary.early_written += 1;
+            }
             let name = keyed.then(|| self.router.tenants()[*tenant].id.to_string());
             writeln!(
                 self.out,
                 "{}",
                 alert_line(alert, name.as_deref(), self.format)?
             )?;
+            self.summary.alerts += 1;
         }
-        self.summary.alerts += alerts.len() as u64;
         if let Some(p) = &self.progress {
             p.records.store(self.summary.records, Ordering::Relaxed);
             p.alerts.store(self.summary.alerts, Ordering::Relaxed);
@@ -383,8 +421,10 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
                  (limits.max_event_bytes); skipped without being read whole",
                 self.sources[source], self.max_line
             )?;
+            self.shown += 1;
+        } else {
+            self.hidden_rejects += 1;
         }
-        self.shown += 1;
         Ok(())
     }
 
@@ -658,8 +698,19 @@ pub fn detect<O: Write, E: Write>(
     out: &mut O,
     err: &mut E,
 ) -> Result<Summary, DetectError> {
-    let settings = &options.settings;
-    let config = settings.detector_config()?;
+    // Early alerts unless asked otherwise: on in live mode (written for a
+    // live stream only, see `Sink::drain`), off otherwise (see
+    // docs/streaming.md).
+    let explicit_early = options.settings.early_alerts.is_some();
+    let mut resolved = options.settings.clone();
+    resolved.early_alerts = Some(
+        options
+            .settings
+            .early_alerts
+            .unwrap_or(options.live.is_some()),
+    );
+    let settings = &resolved;
+    let mut config = settings.detector_config()?;
     let workers = settings.workers()?;
     let max_line = config
         .limits
@@ -679,7 +730,11 @@ pub fn detect<O: Write, E: Write>(
         )),
         None => None,
     };
-    let fingerprint = state::fingerprint(&config, settings.tenant_key()?.as_ref());
+    let tenant_key = settings.tenant_key()?;
+    let fingerprint_of = |config: &Config| -> Result<String, SettingsError> {
+        Ok(state::fingerprint(config, tenant_key.as_ref()))
+    };
+    let mut fingerprint = fingerprint_of(&config)?;
     // Held until the run ends: a second run on the same state is refused.
     let _lock = match &options.state {
         Some(path) => Some(state::lock(path)?),
@@ -689,6 +744,21 @@ pub fn detect<O: Write, E: Write>(
         Some(path) => state::load(path)?,
         None => Vec::new(),
     };
+    // A stream resumed without saying whether it wants early alerts keeps
+    // the setting it was saved with (its live-mode default may differ from
+    // this run's).
+    if !explicit_early && !saved.is_empty() && saved.iter().all(|e| e.config != fingerprint) {
+        let mut other = config.clone();
+        other.early_alerts = match other.early_alerts {
+            Some(true) => None,
+            _ => Some(true),
+        };
+        let other_fingerprint = fingerprint_of(&other)?;
+        if saved.iter().all(|e| e.config == other_fingerprint) {
+            config = other;
+            fingerprint = other_fingerprint;
+        }
+    }
     let keyed = settings.tenant_key()?.is_some();
     let snapshot = match &options.state {
         Some(path) if !keyed => {
@@ -736,9 +806,17 @@ pub fn detect<O: Write, E: Write>(
         err,
         show_rejects: options.show_rejects,
         shown: 0,
-        summary: Summary::default(),
+        hidden_rejects: 0,
+        hidden_notices: 0,
+        summary: Summary {
+            allowed_lateness_ms: config
+                .allowed_lateness_ms
+                .unwrap_or(recon_guest::config::DEFAULT_ALLOWED_LATENESS_MS),
+            ..Summary::default()
+        },
         pool: BufferPool::default(),
         max_line,
+        early_live_only: options.live.filter(|_| !explicit_early).map(|l| l.max_lag),
         live: options.live.map(|options| LiveState {
             options,
             last_input: Instant::now(),
@@ -795,11 +873,19 @@ pub fn detect<O: Write, E: Write>(
             }
         }
     }
-    if sink.shown > sink.show_rejects {
+    if sink.hidden_rejects > 0 {
         writeln!(
             sink.err,
             "recon: {} more rejected records not shown (--show-rejects)",
-            sink.shown - sink.show_rejects
+            sink.hidden_rejects
+        )?;
+    }
+    if sink.hidden_notices > 0 {
+        writeln!(
+            sink.err,
+            "recon: {} more far-ahead notices not shown (--show-rejects); those records were \
+             counted, not rejected",
+            sink.hidden_notices
         )?;
     }
     let all = sink.router.stats()?;
@@ -823,6 +909,19 @@ pub fn detect<O: Write, E: Write>(
     Ok(sink.summary)
 }
 
+/// A rejection message of the component in the terms of the configuration
+/// file: the contract names its bounds `limits.max-event-bytes`, the file
+/// `limits.max_event_bytes` (same unit).
+pub fn in_file_terms(message: &str) -> String {
+    [
+        ("limits.max-event-bytes", "limits.max_event_bytes"),
+        ("limits.max-open-groups", "limits.max_open_groups"),
+        ("limits.max-list-entries", "limits.max_list_entries"),
+    ]
+    .iter()
+    .fold(message.to_owned(), |m, (wit, file)| m.replace(wit, file))
+}
+
 /// Per rule counters summed over several detectors (the latest watermark).
 fn sum_rules(all: &[Stats]) -> Vec<RuleSummary> {
     let mut out: Vec<RuleSummary> = Vec::new();
@@ -843,6 +942,9 @@ fn sum_rules(all: &[Stats]) -> Vec<RuleSummary> {
         a.open_windows += r.open_windows;
         a.open_groups += r.open_groups;
         a.alerts += r.alerts;
+        a.early_alerts += r.early_alerts;
+        a.late_worst_ms = a.late_worst_ms.max(r.late_worst_ms);
+        a.lateness_needed_ms = a.lateness_needed_ms.max(r.lateness_needed_ms);
         a.ahead += r.ahead;
         a.watermark = a.watermark.max(r.watermark);
         for rc in &r.rejected_by_reason {
@@ -875,18 +977,72 @@ fn rule_line(name: &str, st: &RuleStats) -> String {
     } else {
         String::new()
     };
+    let late = if st.late_worst_ms > 0 {
+        format!(" (the worst {} behind)", seconds(st.late_worst_ms))
+    } else {
+        String::new()
+    };
     format!(
-        "{name}: events {}, accepted {}, filtered {}, rejected {}{reasons}, late {}{ahead}, alerts {}",
+        "{name}: events {}, accepted {}, filtered {}, rejected {}{reasons}, late {}{late}{ahead}, alerts {}",
         st.pushed, st.accepted, st.filtered, st.rejected, st.late, st.alerts
     )
 }
 
+/// Milliseconds as seconds for people: `579 s`, `1.5 s`, `0.001 s`.
+fn seconds(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        let text = format!("{}.{:03}", ms / 1000, ms % 1000);
+        format!("{} s", text.trim_end_matches('0'))
+    }
+}
+
+/// The advice on late records: how many, how late, and the allowed
+/// lateness (whole seconds, as the option takes it) that would have kept
+/// every one of them; `None` when nothing was late for want of lateness.
+pub fn late_advice(s: &Summary) -> Option<String> {
+    let rules = s.rules.iter().map(|r| &r.stats);
+    let late: u64 = rules.clone().map(|r| r.late).max().unwrap_or(0);
+    let worst = rules.clone().map(|r| r.late_worst_ms).max().unwrap_or(0);
+    let needed = rules.map(|r| r.lateness_needed_ms).max().unwrap_or(0);
+    if late == 0 || needed == 0 {
+        return None;
+    }
+    let suggest = needed.div_ceil(1000);
+    Some(format!(
+        "recon: {late} records arrived too late to count (after their window was final; the worst \
+         {} behind the newest record); an allowed lateness of {suggest} s would have kept them all \
+         (now {}): --allowed-lateness {suggest}, or allowed_lateness_seconds = {suggest} in the \
+         configuration file",
+        seconds(worst),
+        seconds(s.allowed_lateness_ms),
+    ))
+}
+
 /// The summary as the lines `recon detect` prints on stderr.
 pub fn summary_lines(s: &Summary) -> Vec<String> {
+    let early = if s.early_written > 0 {
+        format!(
+            " ({} early, {} final)",
+            s.early_written,
+            s.alerts - s.early_written
+        )
+    } else {
+        String::new()
+    };
     let mut lines = vec![format!(
-        "recon: read {} records; {} alerts",
+        "recon: read {} records; {} alerts{early}",
         s.records, s.alerts
     )];
+    if s.early_held_back > 0 {
+        lines.push(format!(
+            "recon: {} early alerts not written: their stream is more than live.max_lag_seconds \
+             behind this machine's clock (a backtest: its final alerts are all written; --early \
+             writes early ones too)",
+            s.early_held_back
+        ));
+    }
     if s.stopped {
         lines.push(
             "recon: stopped by a signal: what was read was processed and the stream ended \
@@ -927,6 +1083,7 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
             rule_line(r.rule.alert_name(), &r.stats)
         ));
     }
+    lines.extend(late_advice(s));
     for t in &s.tenants {
         let st = &t.stats;
         let late: u64 = st.rules.iter().map(|r| r.late).sum();

@@ -229,12 +229,19 @@ pub struct GuardedDetector<'r> {
     /// Buffers of a cleared journal, reused so that keeping a copy of each
     /// chunk costs a copy, not fresh pages.
     spare: Vec<Vec<u8>>,
-    /// Ids of the alerts handed out since the checkpoint: a replay makes
-    /// them again.
-    emitted: HashSet<String>,
+    /// The alerts handed out since the checkpoint, by id and kind (an
+    /// early alert and its final one share the id): a replay makes them
+    /// again.
+    emitted: HashSet<(String, bool)>,
     /// Alerts a replay made that were not handed out yet.
     pending: Vec<Alert>,
     recoveries: u64,
+}
+
+/// What tells two handed-out alerts apart: the id, and whether it is the
+/// early report or the final row.
+fn emitted_key(a: &Alert) -> (String, bool) {
+    (a.id.clone(), a.kind == crate::runtime::AlertKind::Early)
 }
 
 impl<'r> GuardedDetector<'r> {
@@ -335,7 +342,7 @@ impl<'r> GuardedDetector<'r> {
         let replayed = instance.drain(detector)?;
         self.pending = replayed
             .into_iter()
-            .filter(|a| !self.emitted.contains(&a.id))
+            .filter(|a| !self.emitted.contains(&emitted_key(a)))
             .collect();
         self.instance = instance;
         self.detector = detector;
@@ -434,7 +441,7 @@ impl<'r> GuardedDetector<'r> {
         };
         let mut alerts = std::mem::take(&mut self.pending);
         alerts.extend(fresh);
-        self.emitted.extend(alerts.iter().map(|a| a.id.clone()));
+        self.emitted.extend(alerts.iter().map(emitted_key));
         if self.journal_bytes >= self.settings.checkpoint_bytes {
             self.checkpoint()?;
         }

@@ -170,6 +170,15 @@ struct DetectArgs {
     /// still count [default: 60].
     #[arg(long, value_name = "SECONDS")]
     allowed_lateness: Option<u64>,
+    /// Early alerts: also report a group the moment it reaches the rule's
+    /// threshold, before its window closes (`"kind": "early"`); the final
+    /// row follows when the window closes, with the same id [default: on
+    /// in live mode, off otherwise].
+    #[arg(long, overrides_with = "no_early")]
+    early: bool,
+    /// No early alerts, in live mode too: only the final rows.
+    #[arg(long, overrides_with = "early")]
+    no_early: bool,
     /// A TOML configuration file (see README); options given here win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -242,15 +251,23 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
     }
     if let Some(l) = args.allowed_lateness {
         settings.allowed_lateness_seconds = Some(l);
+        settings.set_by_flag("allowed_lateness_seconds");
+    }
+    if args.early || args.no_early {
+        settings.early_alerts = Some(args.early);
+        settings.set_by_flag("early_alerts");
     }
     if let Some(c) = args.chunk_kib {
         settings.chunk_kib = Some(c);
+        settings.set_by_flag("chunk_kib");
     }
     if let Some(w) = args.workers {
         settings.workers = Some(w);
+        settings.set_by_flag("workers");
     }
     if let Some(k) = args.tenant_key {
         settings.tenants.key = Some(k);
+        settings.set_by_flag("tenants.key");
     }
     let inputs = if args.inputs.is_empty() {
         vec![PathBuf::from("-")]

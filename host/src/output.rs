@@ -5,7 +5,17 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::runtime::Alert;
+use crate::runtime::{Alert, AlertKind};
+
+/// The `kind` member of a line: `final` (the window closed: the query's
+/// row) or `early` (the group has just reached the threshold; its window is
+/// still open).
+pub fn kind_name(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::Final => "final",
+        AlertKind::Early => "early",
+    }
+}
 
 /// Formats ms since the epoch as RFC 3339 in UTC: `YYYY-MM-DDTHH:MM:SSZ`,
 /// with the fraction only when there is one. Times outside what RFC 3339
@@ -24,6 +34,7 @@ struct Line<'a> {
     rule: &'a str,
     rule_id: &'a str,
     id: &'a str,
+    kind: &'static str,
     window_start: String,
     window_end: String,
     row: &'a RawValue,
@@ -66,6 +77,7 @@ pub fn alert_json_for(a: &Alert, tenant: Option<&str>) -> Result<String, serde_j
         rule: &a.rule,
         rule_id: &a.rule_id,
         id: &a.id,
+        kind: kind_name(a.kind),
         window_start: format_time(a.window_start),
         window_end: format_time(a.window_end),
         row,
@@ -122,7 +134,10 @@ fn arn_account(arn: &str) -> Option<&str> {
 }
 
 /// One alert as an OCSF 1.8 Detection Finding (class 2004, activity
-/// Create): finding info with the rule as the analytic and its MITRE
+/// Create). A final alert has status New; an early one (its window still
+/// open) has status In Progress, a `status_detail` saying so, and an event
+/// uid of its own (`<id>-early`), while `finding_info.uid` is the alert id
+/// for both, so a consumer updates one finding. Finding info with the rule as the analytic and its MITRE
 /// ATT&CK tactics and techniques, the actor and source address as
 /// evidence, the cloud account, the window as start and end time, the
 /// severity; the rule-native line (as [`alert_json_for`] writes it) under
@@ -195,9 +210,10 @@ pub fn ocsf_json(a: &Alert, tenant: Option<&str>) -> Result<String, serde_json::
         "Critical" => (5, "Critical"),
         _ => (0, "Unknown"),
     };
+    let early = a.kind == AlertKind::Early;
     let mut metadata = json!({
         "version": OCSF_VERSION,
-        "uid": a.id,
+        "uid": if early { format!("{}-early", a.id) } else { a.id.clone() },
         "profiles": ["cloud"],
         "product": {
             "name": "recon",
@@ -243,6 +259,14 @@ pub fn ocsf_json(a: &Alert, tenant: Option<&str>) -> Result<String, serde_json::
         "metadata": metadata,
         "unmapped": native,
     });
+    if early {
+        finding["status_id"] = 2.into();
+        finding["status"] = "In Progress".into();
+        finding["status_detail"] = "Early alert: the group has reached the rule's threshold \
+            and its window is still open; the final finding (same finding_info.uid) follows \
+            when the window closes"
+            .into();
+    }
     if let Some(n) = row["EventCount"].as_u64() {
         finding["count"] = n.into();
     }

@@ -29,9 +29,9 @@ mod bindings {
 }
 
 pub use bindings::exports::recon::detector::detection::{
-    Alert, ApplyError, BatchError, BatchResult, Config, ConfigError, Entity, EventError, Limits,
-    Outcome, Profile, ReasonCount, RejectReason, Rule, RuleConfig, RuleCounts, RuleStats, Scanned,
-    SnapshotError, Stats,
+    Alert, AlertKind, ApplyError, BatchError, BatchResult, Config, ConfigError, Entity, EventError,
+    Limits, Outcome, Profile, ReasonCount, RejectReason, Rule, RuleConfig, RuleCounts, RuleStats,
+    Scanned, SnapshotError, Stats,
 };
 use bindings::{DetectorComponent, DetectorComponentPre};
 
@@ -585,6 +585,7 @@ impl Config {
                 max_time_jump_ms: None,
                 time_confirmations: None,
             },
+            early_alerts: None,
         }
     }
 }

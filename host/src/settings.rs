@@ -7,6 +7,7 @@
 //! rules = ["sentinel", "elastic"]   # default: all
 //! profile = "default"               # or "seed"
 //! allowed_lateness_seconds = 60
+//! early_alerts = true               # default: on in live mode, else off
 //! chunk_kib = 1024                  # bytes of input per call into the component
 //! workers = 2                       # scanning threads (default: the cores)
 //!
@@ -158,6 +159,11 @@ pub struct FileSettings {
     pub profile: Option<ProfileName>,
     /// Allowed lateness in seconds (default 60).
     pub allowed_lateness_seconds: Option<u64>,
+    /// Early alerts (the contract's `early-alerts`): a group is also
+    /// reported the moment it reaches the threshold, before its window
+    /// closes. Default: on in live mode, off otherwise (see
+    /// docs/streaming.md).
+    pub early_alerts: Option<bool>,
     /// KiB of input per call into the component (default 1024).
     pub chunk_kib: Option<usize>,
     /// Scanning threads, each with its own component instance (default:
@@ -181,7 +187,21 @@ pub struct FileSettings {
     /// Live mode.
     #[serde(default)]
     pub live: LiveSection,
+    /// The keys whose value came from a command-line option rather than
+    /// the file (see [`FileSettings::set_by_flag`]), so that an error names
+    /// the setting as the user wrote it.
+    #[serde(skip)]
+    pub flags: Vec<&'static str>,
 }
+
+/// The command-line option of each file key that has one.
+pub const FLAGS: &[(&str, &str)] = &[
+    ("allowed_lateness_seconds", "--allowed-lateness"),
+    ("early_alerts", "--early"),
+    ("chunk_kib", "--chunk-kib"),
+    ("workers", "--workers"),
+    ("tenants.key", "--tenant-key"),
+];
 
 /// Live mode: windows close on the host's clock when a live stream goes
 /// quiet (see `detect::LiveOptions`).
@@ -255,6 +275,24 @@ impl FileSettings {
         })
     }
 
+    /// Records that `key` (a file key of [`FLAGS`]) was given by its
+    /// command-line option: errors about it then name the option.
+    pub fn set_by_flag(&mut self, key: &'static str) {
+        if !self.flags.contains(&key) {
+            self.flags.push(key);
+        }
+    }
+
+    /// `key` set to `value` as the user wrote it: `--option value` when it
+    /// came from the command line, else `key = value` (file keys of a
+    /// section written `section.key`).
+    pub fn setting(&self, key: &str, value: impl std::fmt::Display) -> String {
+        match FLAGS.iter().find(|(k, _)| *k == key) {
+            Some((k, flag)) if self.flags.contains(k) => format!("{flag} {value}"),
+            _ => format!("{key} = {value}"),
+        }
+    }
+
     /// The rules to run.
     pub fn rules(&self) -> Vec<RuleName> {
         match &self.rules {
@@ -274,7 +312,8 @@ impl FileSettings {
         match self.chunk_kib.unwrap_or(DEFAULT_CHUNK_KIB) {
             n @ 1..=MAX_CHUNK_KIB => Ok(n * 1024),
             n => Err(SettingsError::Invalid(format!(
-                "chunk_kib = {n} is out of range; it must be between 1 and {MAX_CHUNK_KIB}"
+                "{} is out of range; it must be between 1 and {MAX_CHUNK_KIB} (KiB)",
+                self.setting("chunk_kib", n)
             ))),
         }
     }
@@ -282,9 +321,9 @@ impl FileSettings {
     /// Scanning threads.
     pub fn workers(&self) -> Result<usize, SettingsError> {
         match self.workers {
-            Some(0) => Err(SettingsError::Invalid("workers must be at least 1".into())),
-            Some(n) if n > 256 => Err(SettingsError::Invalid(format!(
-                "workers = {n} is out of range; it must be between 1 and 256"
+            Some(n @ (0 | 257..)) => Err(SettingsError::Invalid(format!(
+                "{} is out of range; it must be between 1 and 256",
+                self.setting("workers", n)
             ))),
             Some(n) => Ok(n),
             None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
@@ -293,13 +332,43 @@ impl FileSettings {
 
     /// The contract configuration of the detector: every rule to run, one
     /// parse of each event.
+    ///
+    /// Every value is checked here against the contract's bounds, so that
+    /// an error names the setting as the user wrote it (file key or
+    /// option) in its unit, not the contract's field in milliseconds.
     pub fn detector_config(&self) -> Result<Config, SettingsError> {
-        let ms = |field: &str, s: Option<u64>| -> Result<Option<u64>, SettingsError> {
-            s.map(|v| {
-                v.checked_mul(1000)
-                    .ok_or_else(|| SettingsError::Invalid(format!("{field} = {v} is too large")))
-            })
-            .transpose()
+        use recon_guest::config::{MAX_DURATION_MS, MAX_TIME_CONFIRMATIONS};
+        let max_seconds = MAX_DURATION_MS / 1000;
+        let seconds = |key: &str, v: Option<u64>, min: u64| -> Result<Option<u64>, SettingsError> {
+            match v {
+                Some(v) if v < min || v > max_seconds => Err(SettingsError::Invalid(format!(
+                    "{} is out of range; it must be between {min} and {max_seconds} seconds (7 days)",
+                    self.setting(key, v)
+                ))),
+                v => Ok(v.map(|v| v * 1000)),
+            }
+        };
+        let at_least_one = |key: &str, v: Option<u32>| match v {
+            Some(0) => Err(SettingsError::Invalid(format!(
+                "{} is out of range; it must be at least 1",
+                self.setting(key, 0)
+            ))),
+            v => Ok(v),
+        };
+        let list = |key: &str, v: &Option<Vec<String>>| {
+            let Some(items) = v else { return Ok(()) };
+            if items.is_empty() {
+                return Err(SettingsError::Invalid(format!(
+                    "{key} is empty; leave it out for the default list"
+                )));
+            }
+            match items.iter().position(|s| s.trim().is_empty()) {
+                Some(i) => Err(SettingsError::Invalid(format!(
+                    "{key}: entry {} is empty; every entry must hold text",
+                    i + 1
+                ))),
+                None => Ok(()),
+            }
         };
         let profile = match self.profile.unwrap_or_default() {
             ProfileName::Default => Profile::Default,
@@ -313,10 +382,17 @@ impl FileSettings {
                     RuleName::Sentinel => &self.sentinel,
                     RuleName::Elastic => &self.elastic,
                 };
+                let name = match rule {
+                    RuleName::Sentinel => "sentinel",
+                    RuleName::Elastic => "elastic",
+                };
+                let key = |k: &str| format!("{name}.{k}");
+                list(&key("commands"), &section.commands)?;
+                list(&key("providers"), &section.providers)?;
                 Ok(RuleConfig {
                     rule: rule.rule(),
-                    window_ms: ms("window_seconds", section.window_seconds)?,
-                    min_distinct: section.min_distinct,
+                    window_ms: seconds(&key("window_seconds"), section.window_seconds, 1)?,
+                    min_distinct: at_least_one(&key("min_distinct"), section.min_distinct)?,
                     commands: section.commands.clone(),
                     providers: section.providers.clone(),
                 })
@@ -325,13 +401,41 @@ impl FileSettings {
         Ok(Config {
             rules,
             profile,
-            allowed_lateness_ms: ms("allowed_lateness_seconds", self.allowed_lateness_seconds)?,
+            allowed_lateness_ms: seconds(
+                "allowed_lateness_seconds",
+                self.allowed_lateness_seconds,
+                0,
+            )?,
+            // Off is the contract's default: written as `None`, so that a
+            // configuration without early alerts reads as it did in 0.2.
+            early_alerts: self.early_alerts.filter(|on| *on),
             limits: Limits {
-                max_event_bytes: self.limits.max_event_bytes,
-                max_open_groups: self.limits.max_open_groups,
-                max_list_entries: self.limits.max_list_entries,
-                max_time_jump_ms: ms("max_time_jump_seconds", self.limits.max_time_jump_seconds)?,
-                time_confirmations: self.limits.time_confirmations,
+                max_event_bytes: at_least_one(
+                    "limits.max_event_bytes",
+                    self.limits.max_event_bytes,
+                )?,
+                max_open_groups: at_least_one(
+                    "limits.max_open_groups",
+                    self.limits.max_open_groups,
+                )?,
+                max_list_entries: at_least_one(
+                    "limits.max_list_entries",
+                    self.limits.max_list_entries,
+                )?,
+                max_time_jump_ms: seconds(
+                    "limits.max_time_jump_seconds",
+                    self.limits.max_time_jump_seconds,
+                    1,
+                )?,
+                time_confirmations: match self.limits.time_confirmations {
+                    Some(n) if n == 0 || n > MAX_TIME_CONFIRMATIONS => {
+                        return Err(SettingsError::Invalid(format!(
+                            "{} is out of range; it must be between 1 and {MAX_TIME_CONFIRMATIONS}",
+                            self.setting("limits.time_confirmations", n)
+                        )));
+                    }
+                    n => n,
+                },
             },
         })
     }
@@ -379,7 +483,13 @@ impl FileSettings {
             .as_deref()
             .map(TenantKey::parse)
             .transpose()
-            .map_err(|e| SettingsError::Invalid(format!("tenants.key: {e}")))
+            .map_err(|e| {
+                let key = self.tenants.key.as_deref().unwrap_or_default();
+                SettingsError::Invalid(format!(
+                    "{}: {e}",
+                    self.setting("tenants.key", format!("{key:?}"))
+                ))
+            })
     }
 
     /// `tenants.max_tenants` or its default.
@@ -438,6 +548,10 @@ rules = ["sentinel", "elastic"]
 profile = "default"
 # How far behind the newest event (seconds) an event may arrive and count.
 allowed_lateness_seconds = {lateness}
+# Early alerts: also report a group the moment it reaches the threshold,
+# before its window closes (the final row follows, same id). Default: on in
+# live mode (stdin from a pipe), off otherwise.
+# early_alerts = true
 # KiB of input per call into the component.
 chunk_kib = {chunk}
 # Scanning threads, each with its own component instance (default: the
@@ -624,6 +738,7 @@ mod tests {
                 max_time_jump_ms: c.limits.max_time_jump_ms,
                 time_confirmations: c.limits.time_confirmations,
             },
+            early_alerts: c.early_alerts,
         }
     }
 
@@ -679,6 +794,7 @@ mod tests {
             rules,
             profile,
             allowed_lateness_seconds,
+            early_alerts,
             chunk_kib,
             workers,
             sentinel,
@@ -687,6 +803,7 @@ mod tests {
             sandbox,
             tenants,
             live,
+            flags: _, // not a key: where each value came from
         } = &s;
         let RuleSection {
             window_seconds: sentinel_window,
@@ -752,15 +869,17 @@ mod tests {
         for (name, is_set) in set {
             assert!(is_set, "{name} is not set in the default file");
         }
-        // Commented out: the cores, the profile's list, no tenant key.
+        // Commented out: the cores, the profile's list, no tenant key, early
+        // alerts (their default depends on live mode).
         assert_eq!(
-            (workers, sentinel_commands, key),
-            (&None, &None, &None),
+            (workers, sentinel_commands, key, early_alerts),
+            (&None, &None, &None, &None),
             "a key meant to be commented out is set"
         );
         let commented = commented_keys(&text);
         for (section, name) in [
             ("", "workers"),
+            ("", "early_alerts"),
             ("sentinel", "commands"),
             ("tenants", "key"),
         ] {
@@ -772,8 +891,9 @@ mod tests {
         // Uncommented, the single-line ones are valid keys of their section.
         let mut uncommented = text.replace("# workers = ", "workers = ");
         uncommented = uncommented.replace("# key = ", "key = ");
+        uncommented = uncommented.replace("# early_alerts = ", "early_alerts = ");
         let u = FileSettings::parse(&uncommented).unwrap();
-        assert!(u.workers.is_some() && u.tenants.key.is_some());
+        assert!(u.workers.is_some() && u.tenants.key.is_some() && u.early_alerts.is_some());
     }
 
     #[test]

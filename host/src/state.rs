@@ -270,6 +270,7 @@ pub fn fingerprint(config: &Config, tenant_key: Option<&TenantKey>) -> String {
         profile,
         allowed_lateness_ms,
         limits,
+        early_alerts,
     } = config;
     let mut c = Canonical::default();
     c.0.extend_from_slice(FINGERPRINT_FORMAT);
@@ -311,6 +312,7 @@ pub fn fingerprint(config: &Config, tenant_key: Option<&TenantKey>) -> String {
         .opt_num(*max_time_jump_ms);
     c.field("limits.time-confirmations")
         .opt_num(*time_confirmations);
+    c.field("early-alerts").opt_num(*early_alerts);
     match tenant_key {
         None => c.field("tenant-key").num(0),
         Some(key) => c.field("tenant-key").num(1).text(&key.to_string()),
@@ -434,6 +436,7 @@ mod tests {
                 max_time_jump_ms: Some(3_600_000),
                 time_confirmations: Some(16),
             },
+            early_alerts: Some(false),
         }
     }
 
@@ -473,6 +476,8 @@ mod tests {
                 "limits.time-confirmations",
                 Box::new(|c| c.limits.time_confirmations = Some(1)),
             ),
+            ("early-alerts", Box::new(|c| c.early_alerts = Some(true))),
+            ("early-alerts: none", Box::new(|c| c.early_alerts = None)),
             (
                 "limits.max-event-bytes: none",
                 Box::new(|c| c.limits.max_event_bytes = None),
@@ -591,6 +596,7 @@ mod tests {
                         max_time_jump_ms: None,
                         time_confirmations: None,
                     },
+                    early_alerts: None,
                 },
                 None
             ),
@@ -624,7 +630,7 @@ mod tests {
     /// The print of the smallest configuration (see the test above),
     /// computed apart from this code from the encoding documented on
     /// `Canonical` (Python's `struct.pack("<Q", …)` and `hashlib.sha256`).
-    const GOLDEN: &str = "sha256:585d86b427f7684a75d32c99a6714b868e1ba60c2bfe695cf1fd720cc80d7156";
+    const GOLDEN: &str = "sha256:19cbb255c95996900573a360c3040e654c50ba5ef8cd1d1c3c89a23d1e3f4bc4";
 
     #[test]
     fn round_trips_and_refuses_a_changed_configuration() {

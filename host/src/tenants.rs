@@ -206,7 +206,8 @@ pub struct Tenant<'r> {
     pub id: TenantId,
     /// Its detector, in its own instance.
     pub detector: GuardedDetector<'r>,
-    /// Alerts it produced in this run.
+    /// Final alerts it produced in this run (early ones are not counted:
+    /// the figure is the same with early alerts on or off).
     pub alerts: u64,
     /// Records of it quarantined in this run.
     pub quarantined: u64,
@@ -386,12 +387,15 @@ impl<'r> Router<'r> {
         self.tenants[t].quarantined += outcome.quarantined.len() as u64;
     }
 
-    /// Every tenant's final alerts, tenant by tenant.
+    /// Every tenant's pending alerts (early and final), tenant by tenant.
     pub fn drain(&mut self) -> Result<Vec<(usize, Alert)>, HostError> {
         let mut out = Vec::new();
         for (i, t) in self.tenants.iter_mut().enumerate() {
             let alerts = t.detector.drain()?;
-            t.alerts += alerts.len() as u64;
+            t.alerts += alerts
+                .iter()
+                .filter(|a| a.kind == crate::runtime::AlertKind::Final)
+                .count() as u64;
             out.extend(alerts.into_iter().map(|a| (i, a)));
         }
         Ok(out)

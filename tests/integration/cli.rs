@@ -183,7 +183,7 @@ fn configuration_errors_name_the_problem() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("min-distinct"), "{stderr}");
+    assert!(stderr.contains("sentinel.min_distinct = 0"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -2,8 +2,8 @@
 //! counters, snapshots, independence of detectors, sandbox limits.
 
 use recon::runtime::{
-    ApplyError, COMPONENT, CacheOutcome, ConfigError, HostError, Outcome, Profile, RejectReason,
-    Rule, Runtime, SandboxLimits, SnapshotError,
+    ApplyError, COMPONENT, CacheOutcome, Config, ConfigError, HostError, Outcome, Profile,
+    RejectReason, Rule, Runtime, SandboxLimits, SnapshotError,
 };
 use wasmtime::Trap;
 
@@ -54,7 +54,7 @@ fn component_imports_nothing() {
         core_imports.iter().all(|i| !i.contains("wasi")),
         "the core module must not import WASI: {core_imports:?}"
     );
-    assert_eq!(exports, vec!["recon:detector/detection@0.2.0".to_owned()]);
+    assert_eq!(exports, vec!["recon:detector/detection@0.3.0".to_owned()]);
 }
 
 #[test]
@@ -353,4 +353,70 @@ fn the_compiled_component_cache_is_checked_before_it_is_trusted() {
         assert_eq!(std::fs::read(&path).unwrap(), good, "{what}: rewritten");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn early_alerts_cross_the_boundary_alike_on_every_path() {
+    use recon::runtime::AlertKind;
+    let records: Vec<String> = recon_gen::Generator::new(recon_gen::GenOptions {
+        seed: 61,
+        count: 12_000,
+        bursts: 12,
+        ..recon_gen::GenOptions::default()
+    })
+    .unwrap()
+    .collect();
+    let buf = ndjson(&records);
+    let mut config = Config::defaults(
+        &[Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst],
+        Profile::Default,
+    );
+    let off = config.clone();
+    config.early_alerts = Some(true);
+    let mut inst = runtime().instantiate().unwrap();
+    let mut worker = runtime().instantiate().unwrap();
+    let scanner = worker.create_scanner(&config).unwrap();
+    let [simple, batch, bulk, staged, plain] =
+        [&config, &config, &config, &config, &off].map(|c| inst.create(c).unwrap());
+    let mut got: [Vec<recon::runtime::Alert>; 4] = Default::default();
+    for r in &records {
+        inst.push(simple, r).unwrap().ok();
+    }
+    inst.push_batch(plain, &records).unwrap();
+    // The other paths in pieces of 1000 lines, draining after each.
+    let lines: Vec<&[u8]> = buf.split_inclusive(|b| *b == b'\n').collect();
+    for (part, piece) in records.chunks(1000).zip(lines.chunks(1000)) {
+        let piece = piece.concat();
+        inst.push_batch(batch, part).unwrap();
+        inst.push_ndjson(bulk, &piece).unwrap();
+        let scanned = worker.scan(scanner, &piece).unwrap();
+        inst.apply(staged, &scanned.payload).unwrap();
+        for (i, d) in [batch, bulk, staged].into_iter().enumerate() {
+            got[i + 1].extend(inst.drain(d).unwrap());
+        }
+    }
+    for (i, d) in [simple, batch, bulk, staged].into_iter().enumerate() {
+        inst.flush(d, None).unwrap();
+        got[i].extend(inst.drain(d).unwrap());
+    }
+    inst.flush(plain, None).unwrap();
+    let finals_off = inst.drain(plain).unwrap();
+    let early = got[0].iter().filter(|a| a.kind == AlertKind::Early).count();
+    assert!(early > 0 && 2 * early == got[0].len(), "{early}");
+    for (i, what) in ["push-batch", "push-ndjson", "scan + apply"]
+        .iter()
+        .enumerate()
+    {
+        assert_same_alerts(&got[i + 1], &got[0], what);
+    }
+    let finals: Vec<_> = got[0]
+        .iter()
+        .filter(|a| a.kind == AlertKind::Final)
+        .cloned()
+        .collect();
+    assert_same_alerts(&finals, &finals_off, "final alerts, early alerts off");
+    let stats = inst.stats(simple).unwrap();
+    let counted: u64 = stats.rules.iter().map(|r| r.early_alerts).sum();
+    assert_eq!(counted, early as u64);
+    assert_eq!(inst.stats(staged).unwrap(), stats);
 }

@@ -103,17 +103,126 @@ fn live_mode_closes_the_window_of_a_quiet_stream() {
     stdin.write_all(input.as_bytes()).unwrap();
     stdin.flush().unwrap();
     let lines = lines_of(&mut child);
-    // Input stays open and quiet: the alert must come on the host's clock.
+    // Input stays open and quiet: the early alert comes with the sixth
+    // call, the final one on the host's clock.
+    let early = lines.recv_timeout(Duration::from_secs(30));
     let line = lines.recv_timeout(Duration::from_secs(30));
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let early = early.unwrap_or_else(|_| panic!("no early alert: {stderr}"));
+    let early: serde_json::Value = serde_json::from_str(&early).unwrap();
+    assert_eq!(early["kind"], "early");
+    assert_eq!(early["row"]["Esql.event_action_count_distinct"], 6);
     let line = line.unwrap_or_else(|_| panic!("no alert while the input stayed open: {stderr}"));
     let alert: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(alert["rule"], "elastic-aws-discovery-burst");
+    assert_eq!(alert["kind"], "final");
+    assert_eq!(alert["id"], early["id"]);
     assert_eq!(alert["row"]["Esql.event_action_count_distinct"], 7);
     assert!(stderr.contains("live mode:"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
+}
+
+/// Calls of the Elastic rule by one identity, one a second from `start`.
+fn discovery_calls(start: i64, calls: &[&str]) -> String {
+    let mut input = String::new();
+    for (i, call) in calls.iter().enumerate() {
+        input.push_str(&format!(
+            "{{\"eventTime\":\"{}\",\"eventName\":\"{call}\",\"eventSource\":\"ec2.amazonaws.com\",\
+             \"userAgent\":\"aws-cli/2.15.0 Python/3.11\",\"recipientAccountId\":\"111122223333\",\
+             \"userIdentity\":{{\"type\":\"IAMUser\",\"arn\":\"arn:aws:iam::111122223333:user/mallory\"}}}}\n",
+            rfc3339(start + i as i64 * 1000)
+        ));
+    }
+    input
+}
+
+#[test]
+fn in_live_mode_an_early_alert_leaves_while_its_window_is_open() {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // A live stream (seconds behind the clock) with an hour of allowed
+    // lateness: nothing can close the window while the input is open, so
+    // the line that arrives then is the early alert.
+    let start = (now - 20_000) / 10_000 * 10_000;
+    let calls = [
+        "DescribeInstances",
+        "DescribeVpcs",
+        "DescribeSubnets",
+        "DescribeSecurityGroups",
+        "DescribeKeyPairs",
+        "DescribeVolumes",
+        "DescribeImages",
+    ];
+    let mut child = spawn(&[
+        "detect",
+        "--rules",
+        "elastic",
+        "--allowed-lateness",
+        "3600",
+        "--linger-ms",
+        "50",
+    ]);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(discovery_calls(start, &calls).as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let lines = lines_of(&mut child);
+    let early = lines.recv_timeout(Duration::from_secs(60));
+    // Only now does the input end, and the window with it.
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let early = early.unwrap_or_else(|_| panic!("no early alert while input was open: {stderr}"));
+    let early: serde_json::Value = serde_json::from_str(&early).unwrap();
+    assert_eq!(early["kind"], "early", "{early}");
+    assert_eq!(early["row"]["Esql.event_action_count_distinct"], 6);
+    let rest: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(rest[0]["kind"], "final");
+    assert_eq!(rest[0]["id"], early["id"]);
+    assert_eq!(rest[0]["row"]["Esql.event_action_count_distinct"], 7);
+    assert!(stderr.contains("2 alerts (1 early, 1 final)"), "{stderr}");
+}
+
+#[test]
+fn no_early_keeps_a_live_stream_to_its_final_rows() {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let start = (now - 20_000) / 10_000 * 10_000;
+    let calls = [
+        "DescribeInstances",
+        "DescribeVpcs",
+        "DescribeSubnets",
+        "DescribeSecurityGroups",
+        "DescribeKeyPairs",
+        "DescribeVolumes",
+    ];
+    let mut child = spawn(&["detect", "--rules", "elastic", "--live", "on", "--no-early"]);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(discovery_calls(start, &calls).as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = std::str::from_utf8(&out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert_eq!(lines[0]["kind"], "final");
 }
 
 #[test]
@@ -199,6 +308,8 @@ fn a_backtest_piped_with_a_pause_loses_nothing() {
         "{stderr}"
     );
     assert!(!stderr.contains("live mode:"), "{stderr}");
+    // Last January's stream is no live one: its early alerts are held back.
+    assert!(stderr.contains("early alerts not written"), "{stderr}");
     let rules: Vec<&str> = stderr.lines().filter(|l| l.contains(", late ")).collect();
     assert_eq!(rules.len(), 2, "{stderr}");
     assert!(rules.iter().all(|l| l.contains(", late 0,")), "{stderr}");

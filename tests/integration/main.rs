@@ -6,6 +6,7 @@ mod cli;
 mod component;
 mod differential;
 mod hostile;
+mod lateness;
 mod live;
 mod ocsf;
 mod recovery;

@@ -308,3 +308,49 @@ fn the_schema_check_catches_what_it_should() {
         .is_empty()
     );
 }
+
+#[test]
+fn early_findings_are_in_progress_and_leave_the_final_ones_as_they_were() {
+    let schema = schema();
+    let dir = scratch_dir("ocsf-early");
+    let mut trail = Vec::new();
+    let opts = recon_gen::GenOptions {
+        seed: 9,
+        count: 15_000,
+        bursts: 16,
+        ..recon_gen::GenOptions::default()
+    };
+    recon_gen::write_ndjson(opts, &mut trail).unwrap();
+    let path = dir.join("trail.ndjson");
+    std::fs::write(&path, trail).unwrap();
+    let path = path.to_str().unwrap();
+    let plain = recon(&["detect", path, "--format", "ocsf"]);
+    let with_early = recon(&["detect", path, "--format", "ocsf", "--early"]);
+    let mut finals = Vec::new();
+    let mut early_uids = Vec::new();
+    for line in with_early.lines() {
+        let finding: Value = serde_json::from_str(line).unwrap();
+        let errors = validate(&schema, &finding);
+        assert!(errors.is_empty(), "{errors:#?}\n{line}");
+        let uid = finding["finding_info"]["uid"].as_str().unwrap().to_owned();
+        assert_eq!(finding["unmapped"]["id"], uid.as_str());
+        match finding["unmapped"]["kind"].as_str().unwrap() {
+            "early" => {
+                assert_eq!(finding["status_id"], 2, "{line}");
+                assert_eq!(finding["status"], "In Progress", "{line}");
+                assert_eq!(finding["metadata"]["uid"], format!("{uid}-early"));
+                assert!(finding["status_detail"].is_string(), "{line}");
+                early_uids.push(uid);
+            }
+            "final" => {
+                assert_eq!(finding["status_id"], 1, "{line}");
+                assert!(early_uids.contains(&uid), "no early finding before {uid}");
+                finals.push(line);
+            }
+            other => panic!("kind {other}"),
+        }
+    }
+    assert!(!early_uids.is_empty());
+    assert_eq!(early_uids.len(), finals.len());
+    assert_eq!(finals, plain.lines().collect::<Vec<_>>());
+}

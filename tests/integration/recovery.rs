@@ -151,3 +151,103 @@ fn too_many_traps_stop_the_run_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn recovery_drops_only_what_was_handed_out_early_and_final_apart() {
+    // An early alert handed out before a trap shares its id with the final
+    // alert the replay makes: the final one must still come.
+    let dir = scratch_dir("recovery-early");
+    let (clean, poisoned, _) = trails(2000);
+    let clean_path = dir.join("clean.ndjson");
+    let poisoned_path = dir.join("poisoned.ndjson");
+    std::fs::write(&clean_path, clean).unwrap();
+    std::fs::write(&poisoned_path, &poisoned).unwrap();
+    let want = recon(&["detect", "--early", clean_path.to_str().unwrap()]);
+    assert!(want.status.success());
+    let want = String::from_utf8_lossy(&want.stdout).into_owned();
+    assert!(want.contains("\"kind\":\"early\""));
+    for workers in ["1", "2"] {
+        let config = dir.join(format!("fuel-{workers}.toml"));
+        std::fs::write(
+            &config,
+            "chunk_kib = 64\n[limits]\nmax_event_bytes = 2000000\n\
+             [sandbox]\nfuel_per_call = 3000000\n",
+        )
+        .unwrap();
+        let out = recon(&[
+            "detect",
+            "--early",
+            "--config",
+            config.to_str().unwrap(),
+            "--workers",
+            workers,
+            poisoned_path.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("1 records quarantined"), "{stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            want,
+            "workers {workers}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_final_alert_made_again_by_a_replay_is_kept_when_only_its_early_one_left() {
+    use recon::guard::{GuardSettings, GuardedDetector};
+    use recon::runtime::{AlertKind, Config, Profile, Rule, Runtime, SandboxLimits};
+    let runtime = Runtime::new(SandboxLimits {
+        fuel_per_call: Some(3_000_000),
+        ..SandboxLimits::default()
+    })
+    .unwrap();
+    let mut config = Config::defaults(&[Rule::ElasticAwsDiscoveryBurst], Profile::Default);
+    config.early_alerts = Some(true);
+    config.limits.max_event_bytes = Some(2_000_000);
+    let mut d = GuardedDetector::create(&runtime, &config, GuardSettings::default()).unwrap();
+    let call = |s: u32, name: &str| {
+        format!(
+            "{{\"eventTime\":\"2026-01-05T00:00:{s:02}Z\",\"eventName\":\"{name}\",\
+             \"eventSource\":\"ec2.amazonaws.com\",\"userAgent\":\"aws-cli/2.15.0 Python/3.11\",\
+             \"userIdentity\":{{\"type\":\"IAMUser\",\"arn\":\"arn:aws:iam::1:user/mallory\"}}}}\n"
+        )
+    };
+    let names = [
+        "DescribeInstances",
+        "DescribeVpcs",
+        "DescribeSubnets",
+        "DescribeSecurityGroups",
+        "DescribeKeyPairs",
+        "DescribeVolumes",
+    ];
+    // A: six calls, an early alert, handed out.
+    let a: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| call(i as u32, n))
+        .collect();
+    d.push_ndjson(a.as_bytes()).unwrap();
+    let early = d.drain().unwrap();
+    assert_eq!(early.len(), 1);
+    assert_eq!(early[0].kind, AlertKind::Early);
+    // B: later records close the window; its final alert waits, undrained.
+    let b: String = (0..20)
+        .map(|i| call(50 + i, "GetObject").replace("aws-cli/2.15.0", "Boto3/1.34"))
+        .map(|l| l.replace("00:00:", "00:03:"))
+        .collect();
+    d.push_ndjson(b.as_bytes()).unwrap();
+    // C: a record that traps (far more fuel than a call has): the instance
+    // is rebuilt and A and B replayed.
+    let poison = call(59, "DescribeImages").replace(
+        "\"eventSource\"",
+        &format!("\"blob\":\"{}\",\"eventSource\"", "\\u00e9".repeat(150_000)),
+    );
+    let c = d.push_ndjson(poison.as_bytes()).unwrap();
+    assert!(c.recovered && c.quarantined.len() == 1);
+    let fin = d.drain().unwrap();
+    assert_eq!(fin.len(), 1, "{fin:?}");
+    assert_eq!(fin[0].kind, AlertKind::Final);
+    assert_eq!(fin[0].id, early[0].id);
+}

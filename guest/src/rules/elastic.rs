@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::alert::{Alert, alert_id, strings};
+use crate::alert::{Alert, AlertKind, alert_id, strings};
 use crate::config::{Rule, RuleConfig};
 use crate::event::{Event, Shape};
 use crate::rules::RuleLogic;
@@ -166,6 +166,7 @@ impl RuleLogic for Elastic {
             entities: Vec::new(),
             custom_details: "{}".to_owned(),
             truncated: false,
+            kind: AlertKind::Final,
         }
     }
 }

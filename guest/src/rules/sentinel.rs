@@ -11,7 +11,7 @@ use memchr::memmem::Finder;
 
 use serde::{Deserialize, Serialize};
 
-use crate::alert::{Alert, Entity, alert_id, strings};
+use crate::alert::{Alert, AlertKind, Entity, alert_id, strings};
 use crate::config::{Profile, Rule, RuleConfig};
 use crate::event::Event;
 use crate::rules::RuleLogic;
@@ -504,6 +504,7 @@ impl RuleLogic for Sentinel {
             }],
             custom_details: serde_json::to_string(&details).expect("details serialise"),
             truncated: group.truncated,
+            kind: AlertKind::Final,
         }
     }
 }
