@@ -29,6 +29,7 @@ use crate::runtime::{
     BatchError, BatchResult, Config, HostError, RejectReason, Rule, RuleStats, Runtime, Stats,
 };
 use crate::settings::{FileSettings, RuleName, SettingsError};
+use crate::sources::{self, Order, Skipped};
 use crate::tenants::{Router, TenantId};
 
 /// The contract's default `limits.max-event-bytes` (256 KiB), which the
@@ -70,6 +71,9 @@ pub struct DetectOptions {
     pub format: Format,
     /// Running totals for a progress display, updated as the run goes.
     pub progress: Option<Arc<Progress>>,
+    /// Order of the inputs given (directories are always read in delivery
+    /// order; see `sources`).
+    pub order: Order,
 }
 
 /// Running totals of a run, for a progress display on another thread.
@@ -174,6 +178,9 @@ pub struct Summary {
     pub live_advances: u64,
     /// The run was stopped (`DetectOptions::stop`) before its input ended.
     pub stopped: bool,
+    /// Files found in directories or archives and passed over (digests,
+    /// files that are not CloudTrail by their name).
+    pub skipped_files: Skipped,
 }
 
 /// A failure that stops the run.
@@ -721,11 +728,12 @@ pub fn detect<O: Write, E: Write>(
             }
         }
     }
+    let listing = sources::list(inputs, options.order);
     let mut sink = Sink {
         router,
         quarantine,
         max_quarantined: settings.max_quarantined(),
-        sources: inputs.iter().map(|p| input::source_name(p)).collect(),
+        sources: listing.sources.iter().map(|s| s.name()).collect(),
         out,
         err,
         show_rejects: options.show_rejects,
@@ -744,8 +752,9 @@ pub fn detect<O: Write, E: Write>(
         progress: options.progress.clone(),
         linger: options.linger,
     };
+    sink.summary.skipped_files = listing.skipped;
     let (in_tx, in_rx) = bounded::<InputMsg>(workers * 2 + 2);
-    let inputs = inputs.to_vec();
+    let inputs = listing.sources;
     let pool = sink.pool.clone();
     let chunker = thread::Builder::new()
         .name("recon-chunk".into())
@@ -899,6 +908,16 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
             "recon: {} records quarantined: each made the component trap on its own \
              (not counted by the rules below)",
             s.quarantined
+        ));
+    }
+    let files = s.skipped_files;
+    if files.total() > 0 {
+        lines.push(format!(
+            "recon: {} files passed over in directories and archives: {} CloudTrail-Digest, \
+             {} not CloudTrail by their name",
+            files.total(),
+            files.digests,
+            files.other
         ));
     }
     if s.skipped_too_large > 0 {

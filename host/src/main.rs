@@ -15,6 +15,7 @@ use recon::detect::{DetectOptions, Progress, detect, summary_lines};
 use recon::output::Format;
 use recon::runtime::{CacheOutcome, Runtime, default_cache_dir};
 use recon::settings::{FileSettings, ProfileName, RuleName};
+use recon::sources::Order;
 
 #[derive(Parser)]
 #[command(name = "recon", version, about)]
@@ -157,9 +158,15 @@ fn stdin_is_a_stream() -> bool {
 
 #[derive(Args)]
 struct DetectArgs {
-    /// Input files; `-` is stdin (the default when none is given).
-    #[arg(value_name = "FILE|-")]
+    /// Input files, directories (read recursively, in CloudTrail's
+    /// delivery order) or zip archives; `-` is stdin (the default when none
+    /// is given).
+    #[arg(value_name = "FILE|DIR|-")]
     inputs: Vec<PathBuf>,
+    /// Order of the inputs given: `given`, or `delivery` (by the time in
+    /// CloudTrail's object names, then by name, as directories are read).
+    #[arg(long, value_enum, default_value_t = Order::Given)]
+    order: Order,
     /// Rules to run, comma-separated [default: all].
     #[arg(long, value_delimiter = ',', value_enum)]
     rules: Option<Vec<RuleName>>,
@@ -167,8 +174,8 @@ struct DetectArgs {
     #[arg(long, value_enum)]
     profile: Option<ProfileName>,
     /// How late (seconds behind the newest event) an event may arrive and
-    /// still count [default: 60].
-    #[arg(long, value_name = "SECONDS")]
+    /// still count.
+    #[arg(long, value_name = "SECONDS", help = lateness_help())]
     allowed_lateness: Option<u64>,
     /// A TOML configuration file (see README); options given here win.
     #[arg(long, value_name = "FILE")]
@@ -227,6 +234,15 @@ struct DetectArgs {
     /// left out, reported and counted) to this file, one per line.
     #[arg(long, value_name = "FILE")]
     quarantine: Option<PathBuf>,
+}
+
+/// The `--allowed-lateness` help, with the default from its one definition.
+fn lateness_help() -> String {
+    format!(
+        "How late (seconds behind the newest event) an event may arrive and still count \
+         [default: {}, CloudTrail's delivery delay: see docs/delivery.md]",
+        recon_guest::config::DEFAULT_ALLOWED_LATENESS_MS / 1000
+    )
 }
 
 fn run_detect(args: DetectArgs) -> Result<ExitCode> {
@@ -299,6 +315,7 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
         stop: Some(stop),
         format: args.format,
         progress: None,
+        order: args.order,
     };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(
