@@ -104,9 +104,25 @@ struct GenArgs {
     /// for a pre-filter) [default: the realistic mix, about 3 %].
     #[arg(long, value_name = "FRACTION")]
     aws_cli_share: Option<f64>,
-    /// Write here instead of stdout.
+    /// Write here instead of stdout (with --delivery: the directory).
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Write the trail as CloudTrail delivers it to S3, into the --output
+    /// directory: gzipped `{"Records":[...]}` objects per account, region
+    /// and five-minute slot (several per slot, records shuffled inside),
+    /// under `AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/`, each
+    /// record in the first slot after its delivery delay (--disorder is
+    /// not used). See docs/delivery.md.
+    #[arg(long, requires = "output")]
+    delivery: bool,
+    /// With --delivery: the longest delay between a record's event time
+    /// and its object's slot, before rounding up to the slot (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = recon_gen::DEFAULT_MAX_DELAY_MS / 1000, requires = "delivery")]
+    max_delay: u64,
+    /// With --delivery: the most objects one account and region write per
+    /// slot.
+    #[arg(long, value_name = "N", default_value_t = recon_gen::DEFAULT_MAX_OBJECTS_PER_SLOT, requires = "delivery")]
+    objects_per_slot: u32,
 }
 
 fn run_gen(args: GenArgs) -> Result<ExitCode> {
@@ -126,6 +142,22 @@ fn run_gen(args: GenArgs) -> Result<ExitCode> {
         duplicate_rate: args.duplicates,
         aws_cli_share: args.aws_cli_share,
     };
+    if args.delivery {
+        let dir = args.output.as_ref().expect("clap requires --output");
+        let delivery = recon_gen::DeliveryOptions {
+            max_delay_ms: args.max_delay.saturating_mul(1000),
+            max_objects_per_slot: args.objects_per_slot,
+        };
+        let report = recon_gen::write_delivery(opts, delivery, dir)
+            .with_context(|| format!("writing the delivery under {}", dir.display()))?;
+        eprintln!(
+            "recon: wrote {} records in {} objects under {}",
+            report.records,
+            report.objects,
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let written = match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)
