@@ -411,3 +411,27 @@ fn a_generated_delivery_gives_the_alerts_of_its_records_sorted() {
     assert!(files(&tree) == files(&again), "same options, same files");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn order_delivery_sorts_files_given_on_the_command_line() {
+    let (dir, _) = invictus_as_aws_cli("delivery-order");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.reverse();
+    // As given (newest object first), most records are late even at the
+    // default lateness...
+    let (_, given) = run(&files, &options(""));
+    let late = |s: &Summary| s.rules.iter().map(|r| r.stats.late).sum::<u64>();
+    assert!(late(&given) > 0);
+    // ...in delivery order, none are, and the alerts are the directory's.
+    let mut by_delivery = options("");
+    by_delivery.order = Order::Delivery;
+    let (got, summary) = run(&files, &by_delivery);
+    assert_eq!(late(&summary), 0);
+    let (want, _) = run(std::slice::from_ref(&dir), &options(""));
+    assert_eq!(got, want);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
