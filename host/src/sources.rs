@@ -396,6 +396,7 @@ fn open_member(archive: &Path, index: usize) -> io::Result<MemberReader> {
         rx,
         piece: Vec::new(),
         at: 0,
+        pending: None,
     })
 }
 
@@ -404,24 +405,50 @@ struct MemberReader {
     rx: Receiver<io::Result<Vec<u8>>>,
     piece: Vec<u8>,
     at: usize,
+    /// An error that came after bytes already handed out.
+    pending: Option<io::Error>,
 }
 
 impl Read for MemberReader {
+    /// Fills `buf` with what the member's thread has ready, waiting only for
+    /// the first byte: a short read then means the same as from a file or a
+    /// pipe (nothing more for now), not a piece boundary.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.piece.len() {
-            match self.rx.recv() {
-                Ok(Ok(piece)) => {
-                    self.piece = piece;
-                    self.at = 0;
+        let mut filled = 0;
+        while filled < buf.len() {
+            if self.at == self.piece.len() {
+                let next = if filled == 0 {
+                    self.rx.recv().ok()
+                } else {
+                    self.rx.try_recv().ok()
+                };
+                match next {
+                    Some(Ok(piece)) => {
+                        self.piece = piece;
+                        self.at = 0;
+                    }
+                    // An error after some bytes: those first, the error on
+                    // the next call (the thread has ended, so it is kept).
+                    Some(Err(e)) if filled == 0 => return Err(e),
+                    Some(Err(e)) => {
+                        self.pending = Some(e);
+                        break;
+                    }
+                    None => break,
                 }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
+                continue;
             }
+            let n = (buf.len() - filled).min(self.piece.len() - self.at);
+            buf[filled..filled + n].copy_from_slice(&self.piece[self.at..self.at + n]);
+            self.at += n;
+            filled += n;
         }
-        let n = buf.len().min(self.piece.len() - self.at);
-        buf[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        if filled == 0
+            && let Some(e) = self.pending.take()
+        {
+            return Err(e);
+        }
+        Ok(filled)
     }
 }
 
@@ -430,6 +457,8 @@ impl Read for MemberReader {
 struct NotZip<R> {
     inner: R,
     head: Vec<u8>,
+    /// An error met while filling a read that had bytes to give.
+    pending: Option<io::Error>,
     checked: bool,
     what: &'static str,
 }
@@ -439,6 +468,7 @@ impl<R: Read> NotZip<R> {
         NotZip {
             inner,
             head: Vec::new(),
+            pending: None,
             checked: false,
             what,
         }
@@ -466,10 +496,27 @@ impl<R: Read> Read for NotZip<R> {
             self.head = head[..got].to_vec();
         }
         if !self.head.is_empty() {
+            // The bytes looked at, then as much as one read of the source
+            // gives: never a short read of its own making (a reader takes
+            // a short read for a pause in the input).
             let n = buf.len().min(self.head.len());
             buf[..n].copy_from_slice(&self.head[..n]);
             self.head.drain(..n);
-            return Ok(n);
+            if n == buf.len() || !self.head.is_empty() {
+                return Ok(n);
+            }
+            return match self.inner.read(&mut buf[n..]) {
+                Ok(m) => Ok(n + m),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(n),
+                // These bytes first, the error on the next read.
+                Err(e) => {
+                    self.pending = Some(e);
+                    Ok(n)
+                }
+            };
+        }
+        if let Some(e) = self.pending.take() {
+            return Err(e);
         }
         self.inner.read(buf)
     }
@@ -551,6 +598,11 @@ mod tests {
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, "PK");
+        // Looking at the head makes no short read (a reader would take it
+        // for a pause in the input).
+        let mut buf = [0u8; 64];
+        let n = NotZip::new(&b"0123456789"[..], "x").read(&mut buf).unwrap();
+        assert_eq!(n, 10);
     }
 
     #[test]

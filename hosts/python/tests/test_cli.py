@@ -114,8 +114,8 @@ max_lag_seconds = 3600
     assert [line for line in with_file.err.splitlines() if not line.startswith("recon: note:")] == plain.err.splitlines()
 
 
-def test_an_alert_leaves_while_stdin_stays_open(recon_bin: Path, slow_trail: Path) -> None:
-    trail = slow_trail
+def test_an_alert_leaves_while_stdin_stays_open(recon_bin: Path, long_slow_trail: Path) -> None:
+    trail = long_slow_trail
     expected = run_rust(recon_bin, trail).lines
     first = json.loads(expected[0])
     from datetime import datetime
