@@ -104,6 +104,7 @@
 //! million records per second on one core in release builds.
 
 mod burst;
+mod delivery;
 mod pool;
 mod record;
 mod rng;
@@ -114,6 +115,10 @@ use std::collections::BinaryHeap;
 use std::io::Write;
 
 pub use burst::{BurstKind, InjectedBurst};
+pub use delivery::{
+    DEFAULT_MAX_DELAY_MS, DEFAULT_MAX_OBJECTS_PER_SLOT, DeliveryOptions, DeliveryReport,
+    MAX_DELAY_MS, SLOT_MS, write_delivery,
+};
 
 use burst::Plan;
 use pool::{Pool, Style};
@@ -230,6 +235,12 @@ pub enum GenError {
     /// The aws-cli share is outside `[0, 1]`.
     #[error("the aws-cli share must be between 0 and 1, got {0}")]
     InvalidAwsCliShare(f64),
+    /// A delivery delay above [`MAX_DELAY_MS`].
+    #[error("the delivery delay must be at most {MAX_DELAY_MS} ms (one hour), got {0}")]
+    InvalidDelay(u64),
+    /// No object per slot.
+    #[error("objects per slot must be at least 1")]
+    InvalidObjectsPerSlot,
 }
 
 impl GenOptions {

@@ -146,13 +146,19 @@ fn sentinel_eager() -> Detector {
 fn events_advance_the_watermark_and_disorder_within_lateness_is_absorbed() {
     let mut d = sentinel_eager();
     let mut events = burst(8, |i| format!("2026-02-08T16:31:{:02}Z", i * 5));
-    // The newest event first: the rest are up to 35 s behind it, within 60 s.
+    // The newest event first: the rest are up to 35 s behind it, within
+    // the allowed lateness.
     events.reverse();
     for e in &events {
         assert_eq!(push1(&mut d, e), Ok(Outcome::Accepted));
     }
-    // An unrelated event 3 minutes later moves the watermark past the end.
-    let later = record("2026-02-08T16:35:00Z", "s3.ls", "carol");
+    // An unrelated event past the window's end plus the allowed lateness
+    // moves the watermark past the end.
+    let end = parse_time("2026-02-08T16:32:00Z").unwrap();
+    assert!(
+        end + DEFAULT_ALLOWED_LATENESS_MS as i64 <= parse_time("2026-02-08T17:00:00Z").unwrap()
+    );
+    let later = record("2026-02-08T17:00:00Z", "s3.ls", "carol");
     assert_eq!(push1(&mut d, &later), Ok(Outcome::Filtered));
     assert_eq!(d.stats().pending_alerts, 1);
     assert_eq!(d.drain().len(), 1);

@@ -151,7 +151,10 @@ fn a_threshold_of_one_is_reached_by_the_group_s_first_event() {
 
 #[test]
 fn early_alerts_are_off_by_default() {
-    let mut d = Detector::new(Settings::new(Rule::Sentinel, Profile::Default)).unwrap();
+    let mut s = Settings::new(Rule::Sentinel, Profile::Default);
+    // The flush below, two minutes on, must close the window.
+    s.allowed_lateness_ms = Some(60_000);
+    let mut d = Detector::new(s).unwrap();
     for (i, c) in COMMANDS.iter().enumerate() {
         let t = format!("2026-02-08T16:31:{:02}Z", i * 5);
         d.push(&record(&t, c, "alice")).unwrap();
@@ -218,7 +221,10 @@ fn snapshot_and_restore_never_report_a_group_early_twice() {
 fn a_version_2_snapshot_still_restores() {
     // A snapshot as 0.2 wrote it: version 2, alerts without kind or step,
     // counters without the figures 0.3 added.
-    let mut d = Detector::new(Settings::new(Rule::Sentinel, Profile::Default)).unwrap();
+    let mut s = Settings::new(Rule::Sentinel, Profile::Default);
+    // The flush below, two minutes on, must close the window.
+    s.allowed_lateness_ms = Some(60_000);
+    let mut d = Detector::new(s).unwrap();
     for (i, c) in COMMANDS.iter().enumerate() {
         let t = format!("2026-02-08T16:31:{:02}Z", i * 5);
         d.push(&record(&t, c, "alice")).unwrap();
@@ -293,6 +299,8 @@ fn the_worst_late_event_is_kept_per_rule_and_survives_restore() {
     let t0 = parse_time("2026-02-08T16:31:00Z").unwrap();
     let mut s = Settings::all(Profile::Default);
     s.limits.time_confirmations = Some(1);
+    // A minute of lateness: events three to eight minutes behind are late.
+    s.allowed_lateness_ms = Some(60_000);
     let mut d = Detector::new(s).unwrap();
     d.push(&at(t0 + 600_000, "bob", COMMANDS[1])).unwrap();
     // Times on minute starts: each event's window starts at its time.

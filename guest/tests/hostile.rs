@@ -55,8 +55,9 @@ impl Want {
 const T0: &str = "2026-01-05T00:00:00Z";
 /// A time in the open window after the warm-up.
 const T: &str = "2026-01-05T00:00:10Z";
-/// A time whose window is final after the warm-up (ten minutes earlier).
-const OLD: &str = "2026-01-04T23:50:00Z";
+/// A time whose window is final after the warm-up (an hour earlier: past
+/// any window plus the default allowed lateness).
+const OLD: &str = "2026-01-04T23:00:00Z";
 
 const AGENT: &str =
     "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.amzn.2 prompt/off command/iam.list-users";

@@ -30,6 +30,7 @@ use crate::runtime::{
     Stats,
 };
 use crate::settings::{FileSettings, RuleName, SettingsError};
+use crate::sources::{self, Order, Skipped};
 use crate::tenants::{Router, TenantId};
 
 /// The contract's default `limits.max-event-bytes` (256 KiB), which the
@@ -74,6 +75,9 @@ pub struct DetectOptions {
     pub format: Format,
     /// Running totals for a progress display, updated as the run goes.
     pub progress: Option<Arc<Progress>>,
+    /// Order of the inputs given (directories are always read in delivery
+    /// order; see `sources`).
+    pub order: Order,
 }
 
 /// Running totals of a run, for a progress display on another thread.
@@ -187,6 +191,9 @@ pub struct Summary {
     /// Early alerts not written because their stream was not live (live
     /// mode's default; see [`DetectOptions`] and docs/streaming.md).
     pub early_held_back: u64,
+    /// Files found in directories or archives and passed over (digests,
+    /// files that are not CloudTrail by their name).
+    pub skipped_files: Skipped,
 }
 
 /// A failure that stops the run.
@@ -797,11 +804,12 @@ pub fn detect<O: Write, E: Write>(
             }
         }
     }
+    let listing = sources::list(inputs, options.order);
     let mut sink = Sink {
         router,
         quarantine,
         max_quarantined: settings.max_quarantined(),
-        sources: inputs.iter().map(|p| input::source_name(p)).collect(),
+        sources: listing.sources.iter().map(|s| s.name()).collect(),
         out,
         err,
         show_rejects: options.show_rejects,
@@ -828,8 +836,9 @@ pub fn detect<O: Write, E: Write>(
         progress: options.progress.clone(),
         linger: options.linger,
     };
+    sink.summary.skipped_files = listing.skipped;
     let (in_tx, in_rx) = bounded::<InputMsg>(workers * 2 + 2);
-    let inputs = inputs.to_vec();
+    let inputs = listing.sources;
     let pool = sink.pool.clone();
     let chunker = thread::Builder::new()
         .name("recon-chunk".into())
@@ -1068,6 +1077,16 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
             "recon: {} component instances rebuilt after a trap (each resumed where the \
              trapped one stopped: nothing but the quarantined records was lost)",
             s.recoveries
+        ));
+    }
+    let files = s.skipped_files;
+    if files.total() > 0 {
+        lines.push(format!(
+            "recon: {} files passed over in directories and archives: {} CloudTrail-Digest, \
+             {} not CloudTrail by their name",
+            files.total(),
+            files.digests,
+            files.other
         ));
     }
     if s.skipped_too_large > 0 {

@@ -25,15 +25,16 @@
 //! and a chunk, never the document. A line or record longer than the limit
 //! is skipped to its end and reported, not held.
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use flate2::bufread::MultiGzDecoder;
 use serde_json::value::RawValue;
+
+use crate::sources::Source;
 
 /// Bytes a reader thread asks for per read.
 const PIECE_BYTES: usize = 1 << 20;
@@ -175,15 +176,6 @@ pub enum InputMsg {
     TooLarge(usize, Loc, u64),
 }
 
-/// The name messages use for an input.
-pub fn source_name(path: &Path) -> String {
-    if path.as_os_str() == "-" {
-        "<stdin>".to_owned()
-    } else {
-        path.display().to_string()
-    }
-}
-
 /// How the chunker cuts input.
 #[derive(Debug, Clone, Copy)]
 pub struct ChunkOptions {
@@ -201,14 +193,14 @@ pub struct ChunkOptions {
 /// Reads every input in order and sends its chunks to `tx`; returns when
 /// the inputs are done or the receiver is gone. Run it on its own thread.
 pub fn chunk_inputs(
-    inputs: &[PathBuf],
+    inputs: &[Source],
     options: ChunkOptions,
     pool: &BufferPool,
     tx: &Sender<InputMsg>,
 ) {
-    for (source, path) in inputs.iter().enumerate() {
-        let name = source_name(path);
-        let pieces = match spawn_reader(path, &name, pool.clone()) {
+    for (source, input) in inputs.iter().enumerate() {
+        let name = input.name();
+        let pieces = match spawn_reader(input, &name, pool.clone()) {
             Ok(p) => p,
             Err(e) => {
                 if tx.send(InputMsg::Unreadable(source, e)).is_err() {
@@ -233,17 +225,17 @@ pub fn chunk_inputs(
 /// A piece of raw (decompressed) input, or the error that ended it.
 type Piece = Result<Vec<u8>, io::Error>;
 
-/// Opens `path` (`-` is stdin) and reads it on its own thread, in pieces,
-/// gunzipping when the content starts with gzip's magic bytes.
-fn spawn_reader(path: &Path, name: &str, pool: BufferPool) -> Result<Receiver<Piece>, InputError> {
-    let source: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(path).map_err(|source| InputError::Io {
-            source_name: name.to_owned(),
-            source,
-        })?)
-    };
+/// Opens `input` and reads it on its own thread, in pieces, gunzipping
+/// when the content starts with gzip's magic bytes.
+fn spawn_reader(
+    input: &Source,
+    name: &str,
+    pool: BufferPool,
+) -> Result<Receiver<Piece>, InputError> {
+    let source = input.open().map_err(|source| InputError::Io {
+        source_name: name.to_owned(),
+        source,
+    })?;
     let (tx, rx) = bounded(PIECES_AHEAD);
     thread::Builder::new()
         .name("recon-read".into())
@@ -1150,7 +1142,7 @@ fn strip_bom(b: &[u8]) -> usize {
 /// tests and tools. Fails when the input cannot be read.
 pub fn read_records(path: &Path) -> Result<Vec<String>, InputError> {
     let (tx, rx) = bounded(4);
-    let inputs = vec![path.to_owned()];
+    let inputs = crate::sources::list(&[path.to_owned()], crate::sources::Order::Given).sources;
     let options = ChunkOptions {
         chunk_bytes: 1 << 20,
         linger: Duration::from_secs(3600),
@@ -1190,7 +1182,7 @@ mod tests {
         let path = dir.join(format!("in-{chunk_bytes}"));
         std::fs::write(&path, bytes).unwrap();
         let (tx, rx) = bounded(4);
-        let inputs = vec![path.clone()];
+        let inputs = vec![Source::File(path.clone())];
         let options = ChunkOptions {
             chunk_bytes,
             linger: Duration::from_secs(3600),

@@ -3,6 +3,7 @@
 //! - [`runtime`]: compile and instantiate the component under wasmtime with
 //!   memory and fuel limits; typed calls to the `detector` resource.
 //! - [`input`]: read CloudTrail exports in every layout real ones use.
+//! - [`sources`]: what to read: directories, zip members, delivery order.
 //! - [`settings`]: the configuration file and its mapping onto the contract.
 //! - [`detect`]: the `recon detect` pipeline.
 //! - [`output`]: alerts as NDJSON.
@@ -14,5 +15,6 @@ pub mod input;
 pub mod output;
 pub mod runtime;
 pub mod settings;
+pub mod sources;
 pub mod state;
 pub mod tenants;

@@ -15,6 +15,7 @@ use recon::detect::{DetectOptions, Progress, detect, summary_lines};
 use recon::output::Format;
 use recon::runtime::{CacheOutcome, Runtime, default_cache_dir};
 use recon::settings::{FileSettings, ProfileName, RuleName};
+use recon::sources::Order;
 
 #[derive(Parser)]
 #[command(name = "recon", version, about)]
@@ -103,9 +104,25 @@ struct GenArgs {
     /// for a pre-filter) [default: the realistic mix, about 3 %].
     #[arg(long, value_name = "FRACTION")]
     aws_cli_share: Option<f64>,
-    /// Write here instead of stdout.
+    /// Write here instead of stdout (with --delivery: the directory).
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Write the trail as CloudTrail delivers it to S3, into the --output
+    /// directory: gzipped `{"Records":[...]}` objects per account, region
+    /// and five-minute slot (several per slot, records shuffled inside),
+    /// under `AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/`, each
+    /// record in the first slot after its delivery delay (--disorder is
+    /// not used). See docs/delivery.md.
+    #[arg(long, requires = "output")]
+    delivery: bool,
+    /// With --delivery: the longest delay between a record's event time
+    /// and its object's slot, before rounding up to the slot (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = recon_gen::DEFAULT_MAX_DELAY_MS / 1000, requires = "delivery")]
+    max_delay: u64,
+    /// With --delivery: the most objects one account and region write per
+    /// slot.
+    #[arg(long, value_name = "N", default_value_t = recon_gen::DEFAULT_MAX_OBJECTS_PER_SLOT, requires = "delivery")]
+    objects_per_slot: u32,
 }
 
 fn run_gen(args: GenArgs) -> Result<ExitCode> {
@@ -125,6 +142,22 @@ fn run_gen(args: GenArgs) -> Result<ExitCode> {
         duplicate_rate: args.duplicates,
         aws_cli_share: args.aws_cli_share,
     };
+    if args.delivery {
+        let dir = args.output.as_ref().expect("clap requires --output");
+        let delivery = recon_gen::DeliveryOptions {
+            max_delay_ms: args.max_delay.saturating_mul(1000),
+            max_objects_per_slot: args.objects_per_slot,
+        };
+        let report = recon_gen::write_delivery(opts, delivery, dir)
+            .with_context(|| format!("writing the delivery under {}", dir.display()))?;
+        eprintln!(
+            "recon: wrote {} records in {} objects under {}",
+            report.records,
+            report.objects,
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let written = match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)
@@ -157,9 +190,15 @@ fn stdin_is_a_stream() -> bool {
 
 #[derive(Args)]
 struct DetectArgs {
-    /// Input files; `-` is stdin (the default when none is given).
-    #[arg(value_name = "FILE|-")]
+    /// Input files, directories (read recursively, in CloudTrail's
+    /// delivery order) or zip archives; `-` is stdin (the default when none
+    /// is given).
+    #[arg(value_name = "FILE|DIR|-")]
     inputs: Vec<PathBuf>,
+    /// Order of the inputs given: `given`, or `delivery` (by the time in
+    /// CloudTrail's object names, then by name, as directories are read).
+    #[arg(long, value_enum, default_value_t = Order::Given)]
+    order: Order,
     /// Rules to run, comma-separated [default: all].
     #[arg(long, value_delimiter = ',', value_enum)]
     rules: Option<Vec<RuleName>>,
@@ -167,8 +206,8 @@ struct DetectArgs {
     #[arg(long, value_enum)]
     profile: Option<ProfileName>,
     /// How late (seconds behind the newest event) an event may arrive and
-    /// still count [default: 60].
-    #[arg(long, value_name = "SECONDS")]
+    /// still count.
+    #[arg(long, value_name = "SECONDS", help = lateness_help())]
     allowed_lateness: Option<u64>,
     /// Early alerts: also report a group the moment it reaches the rule's
     /// threshold, before its window closes (`"kind": "early"`); the final
@@ -236,6 +275,15 @@ struct DetectArgs {
     /// left out, reported and counted) to this file, one per line.
     #[arg(long, value_name = "FILE")]
     quarantine: Option<PathBuf>,
+}
+
+/// The `--allowed-lateness` help, with the default from its one definition.
+fn lateness_help() -> String {
+    format!(
+        "How late (seconds behind the newest event) an event may arrive and still count \
+         [default: {}, CloudTrail's delivery delay: see docs/delivery.md]",
+        recon_guest::config::DEFAULT_ALLOWED_LATENESS_MS / 1000
+    )
 }
 
 fn run_detect(args: DetectArgs) -> Result<ExitCode> {
@@ -316,6 +364,7 @@ fn run_detect(args: DetectArgs) -> Result<ExitCode> {
         stop: Some(stop),
         format: args.format,
         progress: None,
+        order: args.order,
     };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(

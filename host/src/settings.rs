@@ -6,7 +6,7 @@
 //! ```toml
 //! rules = ["sentinel", "elastic"]   # default: all
 //! profile = "default"               # or "seed"
-//! allowed_lateness_seconds = 60
+//! allowed_lateness_seconds = 900
 //! early_alerts = true               # default: on in live mode, else off
 //! chunk_kib = 1024                  # bytes of input per call into the component
 //! workers = 2                       # scanning threads (default: the cores)
@@ -157,7 +157,7 @@ pub struct FileSettings {
     pub rules: Option<Vec<RuleName>>,
     /// Profile of every rule.
     pub profile: Option<ProfileName>,
-    /// Allowed lateness in seconds (default 60).
+    /// Allowed lateness in seconds (default 900: see docs/delivery.md).
     pub allowed_lateness_seconds: Option<u64>,
     /// Early alerts (the contract's `early-alerts`): a group is also
     /// reported the moment it reaches the threshold, before its window

@@ -273,11 +273,12 @@ fn alerts_leave_while_the_input_stream_stays_open() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut input = std::fs::read(burst_sample()).unwrap();
-    // Later events move the watermark past the burst's minute + lateness
-    // (enough of them to confirm the jump: one record alone cannot).
+    // Later events move the watermark past the burst's minute + the
+    // default lateness (enough of them to confirm the jump: one record
+    // alone cannot).
     for s in 0..20 {
         input.extend_from_slice(
-            format!("{{\"eventTime\":\"2026-02-08T16:40:{s:02}Z\",\"eventName\":\"GetCallerIdentity\"}}\n")
+            format!("{{\"eventTime\":\"2026-02-08T16:50:{s:02}Z\",\"eventName\":\"GetCallerIdentity\"}}\n")
                 .as_bytes(),
         );
     }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::reference::{self, RefRow, time_ms};
 use crate::util::{run_split, sentinel};
 
-const SEED_COMMANDS: [&str; 21] = [
+pub const SEED_COMMANDS: [&str; 21] = [
     "iam.list-users",
     "iam.list-groups",
     "ec2.describe-vpcs",
@@ -35,7 +35,7 @@ const SEED_COMMANDS: [&str; 21] = [
     "ec2.describe-vpc",
 ];
 
-const DEFAULT_COMMANDS: [&str; 20] = [
+pub const DEFAULT_COMMANDS: [&str; 20] = [
     "iam.list-users",
     "iam.list-groups",
     "ec2.describe-vpcs",
@@ -58,7 +58,7 @@ const DEFAULT_COMMANDS: [&str; 20] = [
     "ec2.describe-vpc",
 ];
 
-const PROVIDERS: [&str; 9] = [
+pub const PROVIDERS: [&str; 9] = [
     "iam.amazonaws.com",
     "ec2.amazonaws.com",
     "s3.amazonaws.com",

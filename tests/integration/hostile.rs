@@ -91,6 +91,7 @@ fn options(workers: usize) -> DetectOptions {
         stop: None,
         format: Format::Native,
         progress: None,
+        order: Default::default(),
     }
 }
 

@@ -51,9 +51,9 @@ fn ids(out: &Output) -> Vec<String> {
 
 #[test]
 fn late_records_are_explained_with_the_lateness_that_keeps_them() {
-    // Four minutes of disorder against the default minute of lateness.
+    // Four minutes of disorder against a minute of lateness.
     let path = trail("late-advice", 3, 240_000);
-    let out = recon(&["detect", &path]);
+    let out = recon(&["detect", &path, "--allowed-lateness", "60"]);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     let advice = err

@@ -4,6 +4,7 @@
 
 mod cli;
 mod component;
+mod delivery;
 mod differential;
 mod hostile;
 mod lateness;

@@ -205,6 +205,8 @@ fn a_final_alert_made_again_by_a_replay_is_kept_when_only_its_early_one_left() {
     .unwrap();
     let mut config = Config::defaults(&[Rule::ElasticAwsDiscoveryBurst], Profile::Default);
     config.early_alerts = Some(true);
+    // B's records, three minutes on, must close A's window.
+    config.allowed_lateness_ms = Some(60_000);
     config.limits.max_event_bytes = Some(2_000_000);
     let mut d = GuardedDetector::create(&runtime, &config, GuardSettings::default()).unwrap();
     let call = |s: u32, name: &str| {

@@ -46,7 +46,7 @@ export interface DetectorOptions {
   rules?: Array<RuleName | RuleOptions>;
   /** `default`: the queries' evident intent; `seed`: their letter. Default `default`. */
   profile?: 'default' | 'seed';
-  /** How far behind the watermark an event may arrive and still count, in ms. Default 60000. */
+  /** How far behind the watermark an event may arrive and still count, in ms. Default 900000 (15 minutes). */
   allowedLatenessMs?: U64;
   limits?: LimitOptions;
   /** Bounds this host puts on the detector's component instance. */

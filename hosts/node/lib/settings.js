@@ -4,7 +4,7 @@
 //
 //   rules = ["sentinel", "elastic"]   # default: all
 //   profile = "default"               # or "seed"
-//   allowed_lateness_seconds = 60
+//   allowed_lateness_seconds = 900
 //   chunk_kib = 1024                  # bytes of input per call into the component
 //   workers = 2                       # accepted; this host scans on one thread
 //   [sentinel] window_seconds, min_distinct, commands

@@ -108,9 +108,9 @@ describe('the TrailDiscover burst with the ai-recon command list', () => {
     const d = await Detector.create(AI_RECON);
     d.pushNdjson(readFileSync(BURST_SAMPLE));
     assert.equal(d.drain().length, 0, 'the watermark waits for confirmations');
-    assert.equal(d.flush(Date.parse('2026-02-08T16:40:00Z')), 1);
+    assert.equal(d.flush(Date.parse('2026-02-08T16:50:00Z')), 1);
     assert.equal(d.drain()[0].row.CommadCount, 11);
-    assert.equal(d.stats().rules[0].watermark, Date.parse('2026-02-08T16:40:00Z'));
+    assert.equal(d.stats().rules[0].watermark, Date.parse('2026-02-08T16:50:00Z'));
     const burstLine = lines(readFileSync(BURST_SAMPLE)).find((l) => l.includes('md/command#bedrock-agent.list-agents'));
     const late = d.push({ ...JSON.parse(burstLine), eventTime: '2026-02-08T16:31:30Z' });
     assert.deepEqual(late, [{ rule: 'sentinel-aws-cli-recon', outcome: 'late' }]);
@@ -315,10 +315,11 @@ describe('snapshots', () => {
 describe('detect()', () => {
   test('alerts leave while the source stays open (linger), and it ends with a flush', { timeout: 60_000 }, async () => {
     const records = lines(readFileSync(BURST_SAMPLE));
-    // Later events move the watermark past the burst's minute + lateness
-    // (enough of them to confirm the jump: one record alone cannot).
+    // Later events move the watermark past the burst's minute + the default
+    // lateness, 15 minutes (enough of them to confirm the jump: one record
+    // alone cannot).
     for (let s = 0; s < 20; s++) {
-      records.push(`{"eventTime":"2026-02-08T16:40:${String(s).padStart(2, '0')}Z","eventName":"GetCallerIdentity"}`);
+      records.push(`{"eventTime":"2026-02-08T16:50:${String(s).padStart(2, '0')}Z","eventName":"GetCallerIdentity"}`);
     }
     let release;
     const held = new Promise((resolve) => {

@@ -157,10 +157,11 @@ test('a line longer than the limit is skipped and the run goes on', () => {
 test('alerts leave while the input stream stays open', { timeout: 60_000 }, async () => {
   const child = spawnNodeRecon(['detect', '--config', AI_RECON_TOML, '--linger-ms', '50']);
   const input = [readFileSync(BURST_SAMPLE)];
-  // Later events move the watermark past the burst's minute + lateness
-  // (enough of them to confirm the jump: one record alone cannot).
+  // Later events move the watermark past the burst's minute + the default
+  // lateness, 15 minutes (enough of them to confirm the jump: one record
+  // alone cannot).
   for (let s = 0; s < 20; s++) {
-    input.push(Buffer.from(`{"eventTime":"2026-02-08T16:40:${String(s).padStart(2, '0')}Z","eventName":"GetCallerIdentity"}\n`));
+    input.push(Buffer.from(`{"eventTime":"2026-02-08T16:50:${String(s).padStart(2, '0')}Z","eventName":"GetCallerIdentity"}\n`));
   }
   const exited = new Promise((resolve) => child.on('exit', resolve));
   child.stdin.write(Buffer.concat(input));

@@ -74,3 +74,11 @@ def slow_trail(recon_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """10 records a second over ten minutes: windows close inside it."""
     d = tmp_path_factory.mktemp("slow")
     return gen(recon_bin, d / "slow.ndjson", "--seed", "5", "--count", "6000", "--rate", "10", "--bursts", "6")
+
+
+@pytest.fixture(scope="session")
+def long_slow_trail(recon_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 records a second over 25 minutes: windows close inside it at the
+    default allowed lateness (15 minutes)."""
+    d = tmp_path_factory.mktemp("long-slow")
+    return gen(recon_bin, d / "slow.ndjson", "--seed", "5", "--count", "15000", "--rate", "10", "--bursts", "6")

@@ -111,11 +111,12 @@ def test_an_alert_waits_for_its_window_and_flush_closes_it() -> None:
 def test_flush_to_a_time_closes_only_the_windows_before_it() -> None:
     d = rd.Detector(AI_CONFIG)
     d.push_ndjson(BURST.read_bytes())
-    # The burst's window ends 16:32:00; with a minute of lateness it is final at 16:33:00.
-    assert d.flush(1770568320000) == 0
+    # The burst's window ends 16:32:00; with the default lateness (15 minutes)
+    # it is final at 16:47:00.
+    assert d.flush(1770568320000 + 899_000) == 0
     from datetime import datetime, timezone
 
-    assert d.flush(datetime(2026, 2, 8, 16, 33, 1, tzinfo=timezone.utc)) == 1
+    assert d.flush(datetime(2026, 2, 8, 16, 47, 1, tzinfo=timezone.utc)) == 1
     assert len(d.drain()) == 1
 
 

@@ -114,16 +114,17 @@ max_lag_seconds = 3600
     assert [line for line in with_file.err.splitlines() if not line.startswith("recon: note:")] == plain.err.splitlines()
 
 
-def test_an_alert_leaves_while_stdin_stays_open(recon_bin: Path, slow_trail: Path) -> None:
-    trail = slow_trail
+def test_an_alert_leaves_while_stdin_stays_open(recon_bin: Path, long_slow_trail: Path) -> None:
+    trail = long_slow_trail
     expected = run_rust(recon_bin, trail).lines
     first = json.loads(expected[0])
     from datetime import datetime
 
     end = datetime.fromisoformat(first["window_end"].replace("Z", "+00:00")).timestamp()
     lines = trail.read_bytes().splitlines(keepends=True)
-    # Records up to two minutes past the window's end (lateness is one).
-    upto = next(i for i, line in enumerate(lines) if _time(line) > end + 120)
+    # Records up to a minute past the window's end plus the default
+    # lateness (15 minutes).
+    upto = next(i for i, line in enumerate(lines) if _time(line) > end + 900 + 60)
     p = subprocess.Popen(
         [sys.executable, "-m", "recon_detector", "detect"],
         stdin=subprocess.PIPE,
