@@ -33,7 +33,7 @@ fn fil(n: usize) -> String {
 /// What a run must come to, for the Sentinel rule (the Elastic rule's
 /// accounting is checked too).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Want {
+pub(crate) struct Want {
     /// Records read (`Summary::records`).
     records: u64,
     accepted: u64,
@@ -153,7 +153,7 @@ fn got(s: &Summary) -> Want {
 }
 
 /// Every kind of hostile file: a name, the bytes, what it must give.
-fn corpus() -> Vec<(&'static str, Vec<u8>, Want)> {
+pub(crate) fn corpus() -> Vec<(&'static str, Vec<u8>, Want)> {
     let (a0, a1) = (acc(0), acc(1));
     let (f0, f1) = (fil(0), fil(1));
     let nd = format!("{a0}\n{f0}\n{a1}\n");
