@@ -457,6 +457,11 @@ pub(crate) fn corpus() -> Vec<(&'static str, Vec<u8>, Want)> {
         ),
         ("truncated gzip", truncated_gz, Want::default().unreadable()),
         (
+            "a zip archive (refused, never read as text)",
+            [&b"PK\x03\x04"[..], nd.as_bytes()].concat(),
+            want(0, 0, 0).unreadable(),
+        ),
+        (
             "gzip inside gzip",
             gz(&gz(nd.as_bytes())),
             // The inner stream's bytes hold one line end.
