@@ -359,6 +359,13 @@ struct Text {
     options: Options,
     /// Input lines handed on (or skipped) so far.
     line: u64,
+    /// Blank bytes the layout probe dropped (after a byte order mark).
+    dropped: u64,
+    /// The probe dropped bytes: what it holds is not the input's start.
+    cleared: bool,
+    /// Blank bytes the probe dropped from the line not yet ended: they
+    /// count in its length.
+    pending: u64,
     state: State,
 }
 
@@ -382,6 +389,9 @@ enum State {
 #[derive(Debug)]
 struct Skip {
     bytes: u64,
+    /// Only blank bytes so far: a blank line, skipped without a report
+    /// (the detector skips blank lines, however long).
+    blank: bool,
     /// The bytes so far end in `\r` (the line end's, if `\n` follows).
     cr: bool,
 }
@@ -438,7 +448,7 @@ fn join(mut buf: Vec<u8>, mut p: Vec<u8>) -> Vec<u8> {
 }
 
 fn first_is_object(b: &[u8]) -> bool {
-    b.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+    b.iter().find(|b| !is_blank(**b)) == Some(&b'{')
 }
 
 impl Text {
@@ -446,12 +456,21 @@ impl Text {
         Text {
             options,
             line: 0,
+            dropped: 0,
+            cleared: false,
+            pending: 0,
             state: State::Probe(Vec::new(), 0),
         }
     }
 
     fn limit(&self) -> usize {
         self.options.max_record_bytes
+    }
+
+    /// Length of a byte order mark at the start of the probe's bytes: only
+    /// at the start of the input, not after blank bytes already dropped.
+    fn bom(&self, head: &[u8]) -> usize {
+        if self.cleared { 0 } else { strip_bom(head) }
     }
 
     fn feed(&mut self, p: Vec<u8>, out: Sink<'_>) {
@@ -496,7 +515,7 @@ impl Text {
                 }
                 self.emit_complete(buf, out);
             }
-            State::Skip(s) => self.skip_report(s.bytes, out),
+            State::Skip(s) => self.skip_report(s.bytes, s.blank, out),
             State::Split(s) => self.split_end(s, out),
             State::Document(mut d) => {
                 flush_records(&mut d.data, &mut d.locs, out);
@@ -513,14 +532,14 @@ impl Text {
             State::Probe(head, _) => {
                 // What came is read as lines, to its end.
                 let mut head = head;
-                head.drain(..strip_bom(&head));
+                head.drain(..self.bom(&head));
                 self.state = self.lines(head, out);
                 self.end(out);
             }
             State::Lines(buf) => {
                 self.emit_complete(buf, out);
             }
-            State::Skip(s) => self.skip_report(s.bytes, out),
+            State::Skip(s) => self.skip_report(s.bytes, s.blank, out),
             State::Split(s) => self.split_end(s, out),
             State::Document(mut d) => flush_records(&mut d.data, &mut d.locs, out),
         }
@@ -531,9 +550,9 @@ impl Text {
     /// Finds the layout from the first line that holds anything.
     fn probe(&mut self, mut head: Vec<u8>, searched: usize, end: bool, out: Sink<'_>) -> State {
         let limit = self.limit();
-        let start = strip_bom(&head);
+        let start = self.bom(&head);
         let content = &head[start..];
-        let first = content.iter().position(|b| !b.is_ascii_whitespace());
+        let first = content.iter().position(|b| !is_blank(*b));
         let decided = match first {
             // A first line past the line limit decides too: it is not held
             // whole (a one-line `{"Records":[…]}` file, a gzip bomb without
@@ -548,6 +567,14 @@ impl Text {
             if first.is_none() && head.len() > limit.min(PROBE_BLANK_BYTES) {
                 // Only blank lines so far: count them, keep nothing.
                 self.line += memchr::memchr_iter(b'\n', &head).count() as u64;
+                // The blank start of a line not yet ended still counts in
+                // its length.
+                match memchr::memrchr(b'\n', &head) {
+                    Some(i) => self.pending = (head.len() - i - 1) as u64,
+                    None => self.pending += (head.len() - start) as u64,
+                }
+                self.dropped += (head.len() - start) as u64;
+                self.cleared = true;
                 head.clear();
             }
             let searched = head.len();
@@ -569,8 +596,11 @@ impl Text {
         };
         let opener = content[first];
         if (opener == b'[' || opener == b'{') && !(opener == b'{' && (complete || oversized)) {
+            let mut split = DocSplitter::new(limit);
+            // Positions in messages count the blank bytes already dropped.
+            split.pos = self.dropped;
             let doc = Box::new(Doc {
-                split: DocSplitter::new(limit),
+                split,
                 number: 0,
                 data: Vec::new(),
                 locs: Vec::new(),
@@ -585,7 +615,10 @@ impl Text {
     fn lines(&mut self, mut buf: Vec<u8>, out: Sink<'_>) -> State {
         loop {
             let last = memchr::memrchr(b'\n', &buf);
-            let mut partial = last.map_or(buf.len(), |i| buf.len() - i - 1);
+            let mut partial = match last {
+                Some(i) => buf.len() - i - 1,
+                None => buf.len() + self.pending as usize,
+            };
             if partial > 0 && buf.last() == Some(&b'\r') {
                 // Perhaps the line end's: not counted until it is known.
                 partial -= 1;
@@ -594,11 +627,13 @@ impl Text {
                 // A line past the limit: hand on what precedes it, then
                 // skip it (or split it) to its end without keeping it.
                 let rest = self.emit_complete(buf, out);
+                let pending = std::mem::take(&mut self.pending);
                 return if first_is_object(&rest) {
-                    self.split_start(rest, out)
+                    self.split_start(rest, pending, out)
                 } else {
                     State::Skip(Skip {
-                        bytes: rest.len() as u64,
+                        bytes: rest.len() as u64 + pending,
+                        blank: rest.iter().all(|b| is_blank(*b)),
                         cr: rest.last() == Some(&b'\r'),
                     })
                 };
@@ -612,22 +647,40 @@ impl Text {
     }
 
     fn skip(&mut self, mut s: Skip, p: Vec<u8>, out: Sink<'_>) -> State {
+        if s.blank {
+            let end = memchr::memchr(b'\n', &p).unwrap_or(p.len());
+            if let Some(j) = p[..end].iter().position(|b| !is_blank(*b))
+                && p[j] == b'{'
+            {
+                // Blank so far, an object after all: split it as one, as
+                // when the line arrives whole.
+                let pending = s.bytes + j as u64;
+                if let State::Split(st) = self.split_start(Vec::new(), pending, out) {
+                    return self.split(st, p[j..].to_vec(), out);
+                }
+            }
+        }
         match memchr::memchr(b'\n', &p) {
             Some(i) => {
                 let cr = if i > 0 { p[i - 1] == b'\r' } else { s.cr };
-                self.skip_report(s.bytes + i as u64 - u64::from(cr), out);
+                let blank = s.blank && p[..i].iter().all(|b| is_blank(*b));
+                self.skip_report(s.bytes + i as u64 - u64::from(cr), blank, out);
                 self.lines(p[i + 1..].to_vec(), out)
             }
             None => {
                 s.bytes += p.len() as u64;
+                s.blank &= p.iter().all(|b| is_blank(*b));
                 s.cr = p.last() == Some(&b'\r');
                 State::Skip(s)
             }
         }
     }
 
-    fn skip_report(&mut self, bytes: u64, out: Sink<'_>) {
+    fn skip_report(&mut self, bytes: u64, blank: bool, out: Sink<'_>) {
         self.line += 1;
+        if blank {
+            return;
+        }
         let at = Loc {
             line: Some(self.line),
             record: None,
@@ -639,9 +692,10 @@ impl Text {
     /// document: a line that holds `{"Records":[…]}` gives its records
     /// (each past the limit reported as too large), any other object is
     /// reported as too large.
-    fn split_start(&mut self, started: Vec<u8>, out: Sink<'_>) -> State {
+    fn split_start(&mut self, started: Vec<u8>, pending: u64, out: Sink<'_>) -> State {
         self.line += 1;
         let mut st = Box::new(LineSplit::new(self.line, self.limit()));
+        st.bytes = pending;
         self.split_part(&mut st, &started, out);
         State::Split(st)
     }
@@ -761,16 +815,21 @@ impl Text {
         let mut lines = 0u64;
         let mut long = false;
         let mut start = 0;
+        let pending = self.pending as usize;
         for i in memchr::memchr_iter(b'\n', &data) {
-            if i - start > limit {
-                let cr = usize::from(data[i - 1] == b'\r');
-                long |= i - start - cr > limit;
+            let extra = if lines == 0 { pending } else { 0 };
+            if i - start + extra > limit {
+                let cr = usize::from(i > start && data[i - 1] == b'\r');
+                long |= i - start - cr + extra > limit;
             }
             start = i + 1;
             lines += 1;
         }
         let first_line = self.line + 1;
         self.line += lines;
+        if lines > 0 {
+            self.pending = 0;
+        }
         if !long && memchr::memmem::find(&data, b"\"Records\"").is_none() {
             out(Event::Chunk(Chunk {
                 data,
@@ -778,7 +837,7 @@ impl Text {
             }));
             return;
         }
-        self.expand_lines(&data, first_line, out);
+        self.expand_lines(&data, first_line, pending as u64, out);
     }
 
     /// Lines of which some hold `{"Records":[…]}` or are past the limit:
@@ -788,7 +847,7 @@ impl Text {
     /// past the limit is reported as too large; every other line stays as
     /// it is. So a long line gives the same records and reports whether it
     /// arrived whole or in pieces.
-    fn expand_lines(&mut self, data: &[u8], first_line: u64, out: Sink<'_>) {
+    fn expand_lines(&mut self, data: &[u8], first_line: u64, pending: u64, out: Sink<'_>) {
         let limit = self.limit();
         let mut records = Vec::with_capacity(data.len());
         let mut locs = Vec::new();
@@ -796,7 +855,15 @@ impl Text {
         for (i, line) in body.split(|b| *b == b'\n').enumerate() {
             let n = first_line + i as u64;
             let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
-            if trimmed.len() > limit {
+            // The first line's blank start the probe dropped, if any.
+            let extra = if i == 0 { pending } else { 0 };
+            let length = trimmed.len() as u64 + extra;
+            if length > limit as u64 && trimmed.iter().all(|b| is_blank(*b)) {
+                // A blank line, however long: skipped, as the detector
+                // skips blank lines.
+                continue;
+            }
+            if length > limit as u64 {
                 let at = Loc {
                     line: Some(n),
                     record: None,
@@ -805,13 +872,11 @@ impl Text {
                     // Its records come after those before it.
                     flush_records(&mut records, &mut locs, out);
                     let mut st = LineSplit::new(n, limit);
+                    st.bytes = extra;
                     self.split_bytes(&mut st, trimmed, out);
                     self.split_end(Box::new(st), out);
                 } else {
-                    out(Event::TooLarge {
-                        at,
-                        bytes: trimmed.len() as u64,
-                    });
+                    out(Event::TooLarge { at, bytes: length });
                 }
                 continue;
             }
@@ -926,6 +991,12 @@ fn expand(line: &[u8]) -> Option<Vec<Vec<u8>>> {
             })
             .collect(),
     )
+}
+
+/// A byte of a blank line (as the detector reads blank lines), or a line
+/// end.
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// Length of a UTF-8 byte order mark at the start of `b` (0 or 3).

@@ -54,8 +54,8 @@ pub(crate) struct DocSplitter {
     after_records_key: bool,
     /// A `Records` array was met: the records are its members.
     pub(crate) seen_records: bool,
-    /// Bytes seen, for messages.
-    pos: u64,
+    /// Bytes seen, for messages (counted from the input's start).
+    pub(crate) pos: u64,
 }
 
 impl DocSplitter {

@@ -322,6 +322,7 @@ fn piece() -> impl Strategy<Value = String> {
         Just("\r".to_owned()),
         Just("   ".to_owned()),
         Just("\u{feff}".to_owned()),
+        Just(" ".repeat(90)),
         Just("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz".to_owned()),
         Just("{\"p\":".to_owned()),
         Just("}".to_owned()),
