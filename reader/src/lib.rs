@@ -550,6 +550,10 @@ impl Text {
     /// Finds the layout from the first line that holds anything.
     fn probe(&mut self, mut head: Vec<u8>, searched: usize, end: bool, out: Sink<'_>) -> State {
         let limit = self.limit();
+        if !end && !self.cleared && head.len() < 3 && b"\xEF\xBB\xBF".starts_with(&head) {
+            // Perhaps the start of a byte order mark: wait for the rest.
+            return State::Probe(head, 0);
+        }
         let start = self.bom(&head);
         let content = &head[start..];
         let first = content.iter().position(|b| !is_blank(*b));
@@ -565,17 +569,24 @@ impl Text {
         };
         if !decided && !end {
             if first.is_none() && head.len() > limit.min(PROBE_BLANK_BYTES) {
-                // Only blank lines so far: count them, keep nothing.
-                self.line += memchr::memchr_iter(b'\n', &head).count() as u64;
-                // The blank start of a line not yet ended still counts in
-                // its length.
-                match memchr::memrchr(b'\n', &head) {
-                    Some(i) => self.pending = (head.len() - i - 1) as u64,
-                    None => self.pending += (head.len() - start) as u64,
+                // Only blank lines so far: count the complete ones and keep
+                // nothing of them; keep the line not yet ended (its bytes
+                // may begin a record) unless it is past the limit, when
+                // only its length matters.
+                if let Some(i) = memchr::memrchr(b'\n', &head) {
+                    self.line += memchr::memchr_iter(b'\n', &head[..=i]).count() as u64;
+                    self.dropped += (i + 1 - start) as u64;
+                    self.pending = 0;
+                    self.cleared = true;
+                    head.drain(..=i);
                 }
-                self.dropped += (head.len() - start) as u64;
-                self.cleared = true;
-                head.clear();
+                let rest = (head.len() - self.bom(&head)) as u64;
+                if rest + self.pending > limit as u64 {
+                    self.pending += rest;
+                    self.dropped += rest;
+                    self.cleared = true;
+                    head.clear();
+                }
             }
             let searched = head.len();
             return State::Probe(head, searched);

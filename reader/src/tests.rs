@@ -342,7 +342,7 @@ proptest! {
         parts in prop::collection::vec(piece(), 0..24),
         cuts in prop::collection::vec(any::<usize>(), 0..12),
         pauses in prop::collection::vec(0usize..13, 0..4),
-        limit in 16usize..80,
+        limit in 1usize..80,
         chunk in 1usize..200,
         gzipped in any::<bool>(),
     ) {
