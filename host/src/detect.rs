@@ -32,10 +32,12 @@ use crate::runtime::{
 use crate::settings::{FileSettings, RuleName, SettingsError};
 use crate::sources::{self, Order, Skipped};
 use crate::tenants::{Router, TenantId};
+use recon_reader::wording;
 
 /// The contract's default `limits.max-event-bytes` (256 KiB), which the
-/// reader also uses as its line limit when the configuration leaves it out.
-pub const DEFAULT_MAX_EVENT_BYTES: u32 = 256 * 1024;
+/// reader also uses as its line limit when the configuration leaves it out:
+/// the reader crate's constant, the one the component is built with.
+pub const DEFAULT_MAX_EVENT_BYTES: u32 = recon_reader::DEFAULT_MAX_RECORD_BYTES;
 use crate::state::{self, StateError};
 
 /// What `detect` needs beyond the inputs.
@@ -213,7 +215,7 @@ pub enum DetectError {
     Output(#[from] std::io::Error),
     /// An alert could not be encoded.
     #[error("encoding an alert: {0}")]
-    Encode(#[from] serde_json::Error),
+    Encode(#[from] recon_guest::format::FormatError),
     /// The quarantine file could not be written.
     #[error("quarantine file: {0}")]
     Quarantine(String),
@@ -303,10 +305,9 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
             if self.shown < self.show_rejects {
                 writeln!(
                     self.err,
-                    "recon: {}: {}: time far ahead of the stream (more than limits.max_time_jump_seconds): \
-                     counted, but the watermark waits for other records to agree",
+                    "recon: {}: {}",
                     self.sources[source],
-                    chunk.loc(index),
+                    wording::far_ahead(chunk.loc(index)),
                 )?;
                 self.shown += 1;
             } else {
@@ -315,18 +316,13 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         }
         for e in scan_errors.iter().chain(&result.errors) {
             if self.shown < self.show_rejects {
-                let rule = match e.rule {
-                    Some(r) => format!(" [{}]", rule_name(r).alert_name()),
-                    None => String::new(),
-                };
-                writeln!(
-                    self.err,
-                    "recon: {}: {}: rejected ({}): {}{rule}",
-                    self.sources[source],
+                let report = wording::rejected(
                     chunk.loc(e.index + offset),
                     reason_name(e.error.reason),
-                    in_file_terms(&e.error.message)
-                )?;
+                    &e.error.message,
+                    e.rule.map(|r| rule_name(r).alert_name()),
+                );
+                writeln!(self.err, "recon: {}: {report}", self.sources[source])?;
                 self.shown += 1;
             } else {
                 self.hidden_rejects += 1;
@@ -424,9 +420,9 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         if self.shown < self.show_rejects {
             writeln!(
                 self.err,
-                "recon: {}: {loc}: rejected (too-large): the line is {bytes} bytes; the limit is {} \
-                 (limits.max_event_bytes); skipped without being read whole",
-                self.sources[source], self.max_line
+                "recon: {}: {}",
+                self.sources[source],
+                wording::too_large(loc, bytes, self.max_line as u64)
             )?;
             self.shown += 1;
         } else {
@@ -916,19 +912,6 @@ pub fn detect<O: Write, E: Write>(
     }
     sink.summary.stats = all.into_iter().next();
     Ok(sink.summary)
-}
-
-/// A rejection message of the component in the terms of the configuration
-/// file: the contract names its bounds `limits.max-event-bytes`, the file
-/// `limits.max_event_bytes` (same unit).
-pub fn in_file_terms(message: &str) -> String {
-    [
-        ("limits.max-event-bytes", "limits.max_event_bytes"),
-        ("limits.max-open-groups", "limits.max_open_groups"),
-        ("limits.max-list-entries", "limits.max_list_entries"),
-    ]
-    .iter()
-    .fold(message.to_owned(), |m, (wit, file)| m.replace(wit, file))
 }
 
 /// Per rule counters summed over several detectors (the latest watermark).

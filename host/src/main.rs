@@ -418,19 +418,25 @@ impl ProgressDisplay {
                 .expect("a valid template"),
         );
         let done = Arc::new(AtomicBool::new(false));
+        let start = std::time::Instant::now();
+        let update = move |bar: &indicatif::ProgressBar| {
+            let records = progress.records.load(Ordering::Relaxed);
+            let secs = start.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "{} read, {records} records ({:.0}/s), {} alerts",
+                indicatif::HumanBytes(progress.bytes.load(Ordering::Relaxed)),
+                records as f64 / secs,
+                progress.alerts.load(Ordering::Relaxed),
+            ));
+        };
+        // The line says what it counts from the first time it is drawn,
+        // even when the run ends before the ticker's first turn.
+        update(&bar);
         let ticker = {
             let (bar, done) = (bar.clone(), done.clone());
             std::thread::spawn(move || {
-                let start = std::time::Instant::now();
                 while !done.load(Ordering::Relaxed) {
-                    let records = progress.records.load(Ordering::Relaxed);
-                    let secs = start.elapsed().as_secs_f64().max(0.001);
-                    bar.set_message(format!(
-                        "{} read, {records} records ({:.0}/s), {} alerts",
-                        indicatif::HumanBytes(progress.bytes.load(Ordering::Relaxed)),
-                        records as f64 / secs,
-                        progress.alerts.load(Ordering::Relaxed),
-                    ));
+                    update(&bar);
                     bar.tick();
                     std::thread::sleep(Duration::from_millis(100));
                 }

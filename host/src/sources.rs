@@ -84,28 +84,16 @@ impl Source {
         }
     }
 
-    /// Opens the source for reading. Whatever is read is checked not to be
-    /// a zip archive (stdin, or a member that is one): that is an error
-    /// rather than text.
+    /// Opens the source for reading. Zip content read from here (stdin, a
+    /// member that is itself an archive) is refused by the reader, which
+    /// reports it as unreadable rather than reading it as text.
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
-        let inner: Box<dyn Read + Send> = match self {
+        Ok(match self {
             Source::Stdin => Box::new(io::stdin()),
             Source::File(p) => Box::new(File::open(p)?),
             Source::ZipMember { archive, index, .. } => Box::new(open_member(archive, *index)?),
             Source::Unreadable { reason, .. } => return Err(io::Error::other(reason.clone())),
-        };
-        let what = match self {
-            Source::Stdin => {
-                "a zip archive cannot be read from stdin (its directory is at its end): give its path instead"
-            }
-            Source::ZipMember { .. } => {
-                "a zip archive inside a zip archive is not read: extract it first"
-            }
-            _ => {
-                "a zip archive under a CloudTrail file's name: name it on the command line, or give it a .zip name"
-            }
-        };
-        Ok(Box::new(NotZip::new(inner, what)))
+        })
     }
 }
 
@@ -452,76 +440,6 @@ impl Read for MemberReader {
     }
 }
 
-/// A reader that fails, with `what`, if its content starts as a zip
-/// archive does; otherwise passes the bytes through.
-struct NotZip<R> {
-    inner: R,
-    head: Vec<u8>,
-    /// An error met while filling a read that had bytes to give.
-    pending: Option<io::Error>,
-    checked: bool,
-    what: &'static str,
-}
-
-impl<R: Read> NotZip<R> {
-    fn new(inner: R, what: &'static str) -> Self {
-        NotZip {
-            inner,
-            head: Vec::new(),
-            pending: None,
-            checked: false,
-            what,
-        }
-    }
-}
-
-impl<R: Read> Read for NotZip<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.checked {
-            // Read up to 4 bytes (fewer at the end of input).
-            let mut head = [0u8; 4];
-            let mut got = 0;
-            while got < 4 {
-                match self.inner.read(&mut head[got..]) {
-                    Ok(0) => break,
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            self.checked = true;
-            if ZIP_MAGIC.iter().any(|m| head[..got] == **m) {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, self.what));
-            }
-            self.head = head[..got].to_vec();
-        }
-        if !self.head.is_empty() {
-            // The bytes looked at, then as much as one read of the source
-            // gives: never a short read of its own making (a reader takes
-            // a short read for a pause in the input).
-            let n = buf.len().min(self.head.len());
-            buf[..n].copy_from_slice(&self.head[..n]);
-            self.head.drain(..n);
-            if n == buf.len() || !self.head.is_empty() {
-                return Ok(n);
-            }
-            return match self.inner.read(&mut buf[n..]) {
-                Ok(m) => Ok(n + m),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(n),
-                // These bytes first, the error on the next read.
-                Err(e) => {
-                    self.pending = Some(e);
-                    Ok(n)
-                }
-            };
-        }
-        if let Some(e) = self.pending.take() {
-            return Err(e);
-        }
-        self.inner.read(buf)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,28 +499,6 @@ mod tests {
                 "b/1_CloudTrail_us-east-1_20260105T0010Z_a.json.gz",
             ]
         );
-    }
-
-    #[test]
-    fn zip_content_is_refused_where_it_cannot_be_listed() {
-        let mut r = NotZip::new(&b"PK\x03\x04rest"[..], "no zip here");
-        let e = r.read(&mut [0u8; 16]).unwrap_err();
-        assert_eq!(e.to_string(), "no zip here");
-        let mut out = String::new();
-        NotZip::new(&b"{\"a\":1}\n"[..], "x")
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, "{\"a\":1}\n");
-        let mut out = String::new();
-        NotZip::new(&b"PK"[..], "x")
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, "PK");
-        // Looking at the head makes no short read (a reader would take it
-        // for a pause in the input).
-        let mut buf = [0u8; 64];
-        let n = NotZip::new(&b"0123456789"[..], "x").read(&mut buf).unwrap();
-        assert_eq!(n, 10);
     }
 
     #[test]

@@ -33,7 +33,7 @@ fn fil(n: usize) -> String {
 /// What a run must come to, for the Sentinel rule (the Elastic rule's
 /// accounting is checked too).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Want {
+pub(crate) struct Want {
     /// Records read (`Summary::records`).
     records: u64,
     accepted: u64,
@@ -154,7 +154,7 @@ fn got(s: &Summary) -> Want {
 }
 
 /// Every kind of hostile file: a name, the bytes, what it must give.
-fn corpus() -> Vec<(&'static str, Vec<u8>, Want)> {
+pub(crate) fn corpus() -> Vec<(&'static str, Vec<u8>, Want)> {
     let (a0, a1) = (acc(0), acc(1));
     let (f0, f1) = (fil(0), fil(1));
     let nd = format!("{a0}\n{f0}\n{a1}\n");
@@ -457,6 +457,11 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Want)> {
             want(0, 0, 0).unreadable(),
         ),
         ("truncated gzip", truncated_gz, Want::default().unreadable()),
+        (
+            "a zip archive (refused, never read as text)",
+            [&b"PK\x03\x04"[..], nd.as_bytes()].concat(),
+            want(0, 0, 0).unreadable(),
+        ),
         (
             "gzip inside gzip",
             gz(&gz(nd.as_bytes())),
