@@ -6,6 +6,7 @@ mod cli;
 mod component;
 mod differential;
 mod hostile;
+mod hostile_files;
 mod live;
 mod ocsf;
 mod recovery;
