@@ -23,7 +23,14 @@ fn main() {
         .expect("host/ sits in the workspace root")
         .to_path_buf();
 
-    for path in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
+    for path in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "reader/src",
+        "reader/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
 

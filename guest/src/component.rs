@@ -4,6 +4,8 @@
 
 use std::cell::RefCell;
 
+use recon_reader as reader;
+
 wit_bindgen::generate!({
     path: "../wit",
     world: "detector-component",
@@ -13,9 +15,10 @@ use exports::recon::detector::detection as wit;
 
 use crate::config::{ConfigError, LimitSettings, RuleSettings};
 use crate::event::EventError;
+use crate::format::{AlertFormat, alert_line_any};
 use crate::{
-    ApplyError, BatchError, BatchResult, Detector, Outcome, Profile, RejectReason, Rule, Scanner,
-    Settings, SnapshotError,
+    ApplyError, BatchError, BatchResult, Detector, Outcome, Profile, ReadStep, RejectReason, Rule,
+    Scanner, Settings, SnapshotError,
 };
 
 struct Component;
@@ -25,6 +28,28 @@ export!(Component);
 impl wit::Guest for Component {
     type Detector = DetectorResource;
     type Scanner = ScannerResource;
+    type Reader = ReaderResource;
+
+    fn format_alert(alert: wit::Alert, format: wit::AlertFormat, tenant: Option<String>) -> String {
+        let format = match format {
+            wit::AlertFormat::Native => AlertFormat::Native,
+            wit::AlertFormat::Ocsf => AlertFormat::Ocsf,
+        };
+        alert_line_any(&alert_in(alert), format, tenant.as_deref())
+    }
+
+    fn default_config(rules: Vec<wit::Rule>, profile: wit::Profile) -> wit::Config {
+        let rules: Vec<Rule> = rules.into_iter().map(rule_in).collect();
+        config_out(Settings::defaults(&rules, profile_in(profile)))
+    }
+
+    fn default_reader_options() -> wit::ReaderOptions {
+        let o = reader::Options::default();
+        wit::ReaderOptions {
+            max_record_bytes: Some(u32::try_from(o.max_record_bytes).unwrap_or(u32::MAX)),
+            chunk_bytes: Some(u32::try_from(o.chunk_bytes).unwrap_or(u32::MAX)),
+        }
+    }
 }
 
 /// The detector resource: the core detector behind a `RefCell`, as the
@@ -33,6 +58,9 @@ struct DetectorResource(RefCell<Detector>);
 
 /// The scanner resource (stateless between calls).
 struct ScannerResource(Scanner);
+
+/// The reader resource: the reader crate's reader behind a `RefCell`.
+struct ReaderResource(RefCell<reader::Reader>);
 
 fn rule_in(r: wit::Rule) -> Rule {
     match r {
@@ -45,6 +73,95 @@ fn rule_out(r: Rule) -> wit::Rule {
     match r {
         Rule::Sentinel => wit::Rule::SentinelAwsCliRecon,
         Rule::Elastic => wit::Rule::ElasticAwsDiscoveryBurst,
+    }
+}
+
+fn profile_in(p: wit::Profile) -> Profile {
+    match p {
+        wit::Profile::Default => Profile::Default,
+        wit::Profile::Seed => Profile::Seed,
+    }
+}
+
+fn config_out(s: Settings) -> wit::Config {
+    wit::Config {
+        rules: s
+            .rules
+            .into_iter()
+            .map(|r| wit::RuleConfig {
+                rule: rule_out(r.rule),
+                window_ms: r.window_ms,
+                min_distinct: r.min_distinct,
+                commands: r.commands,
+                providers: r.providers,
+            })
+            .collect(),
+        profile: match s.profile {
+            Profile::Default => wit::Profile::Default,
+            Profile::Seed => wit::Profile::Seed,
+        },
+        allowed_lateness_ms: s.allowed_lateness_ms,
+        limits: wit::Limits {
+            max_event_bytes: s.limits.max_event_bytes,
+            max_open_groups: s.limits.max_open_groups,
+            max_list_entries: s.limits.max_list_entries,
+            max_time_jump_ms: s.limits.max_time_jump_ms,
+            time_confirmations: s.limits.time_confirmations,
+        },
+    }
+}
+
+fn location(l: reader::Loc) -> wit::Location {
+    wit::Location {
+        line: l.line,
+        record: l.record,
+    }
+}
+
+/// A reader's event; `limit` is its record limit, for the wording.
+fn read_event(e: reader::Event, limit: u64) -> wit::ReadEvent {
+    match e {
+        reader::Event::Chunk(c) => wit::ReadEvent::Chunk(wit::Chunk {
+            locations: match c.locs {
+                reader::Locs::Lines { first_line } => wit::ChunkLocations::Lines(first_line),
+                reader::Locs::Records(locs) => {
+                    wit::ChunkLocations::Records(locs.into_iter().map(location).collect())
+                }
+            },
+            data: c.data,
+        }),
+        reader::Event::TooLarge { at, bytes } => wit::ReadEvent::TooLarge(wit::TooLarge {
+            at: location(at),
+            bytes,
+            message: reader::wording::too_large(at, bytes, limit),
+        }),
+        reader::Event::Unreadable(reason) => wit::ReadEvent::Unreadable(reason),
+    }
+}
+
+fn alert_in(a: wit::Alert) -> crate::Alert {
+    crate::Alert {
+        rule: a.rule,
+        rule_id: a.rule_id,
+        id: a.id,
+        window_start: a.window_start,
+        window_end: a.window_end,
+        row: a.row,
+        title: a.title,
+        description: a.description,
+        severity: a.severity,
+        tactics: a.tactics,
+        techniques: a.techniques,
+        entities: a
+            .entities
+            .into_iter()
+            .map(|e| crate::Entity {
+                kind: e.kind,
+                fields: e.fields,
+            })
+            .collect(),
+        custom_details: a.custom_details,
+        truncated: a.truncated,
     }
 }
 
@@ -61,10 +178,7 @@ fn settings(c: wit::Config) -> Settings {
                 providers: r.providers,
             })
             .collect(),
-        profile: match c.profile {
-            wit::Profile::Default => Profile::Default,
-            wit::Profile::Seed => Profile::Seed,
-        },
+        profile: profile_in(c.profile),
         allowed_lateness_ms: c.allowed_lateness_ms,
         limits: LimitSettings {
             max_event_bytes: c.limits.max_event_bytes,
@@ -126,19 +240,19 @@ fn batch_result(r: BatchResult) -> wit::BatchResult {
     wit::BatchResult {
         records: r.records,
         rejected: r.rejected,
-        rules: r
-            .rules
-            .into_iter()
-            .map(|c| wit::RuleCounts {
-                rule: rule_out(c.rule),
-                accepted: c.accepted,
-                filtered: c.filtered,
-                late: c.late,
-                rejected: c.rejected,
-            })
-            .collect(),
+        rules: r.rules.into_iter().map(rule_counts).collect(),
         errors: batch_errors(r.errors),
         ahead: r.ahead,
+    }
+}
+
+fn rule_counts(c: crate::RuleCounts) -> wit::RuleCounts {
+    wit::RuleCounts {
+        rule: rule_out(c.rule),
+        accepted: c.accepted,
+        filtered: c.filtered,
+        late: c.late,
+        rejected: c.rejected,
     }
 }
 
@@ -251,6 +365,32 @@ impl wit::GuestDetector for DetectorResource {
     fn snapshot(&self) -> Vec<u8> {
         self.0.borrow().snapshot()
     }
+
+    fn read(&self, input: wit::ReaderBorrow<'_>, step: wit::ReadStep) -> wit::ReadResult {
+        let mut reader = input.get::<ReaderResource>().0.borrow_mut();
+        let mut detector = self.0.borrow_mut();
+        let r = match &step {
+            wit::ReadStep::Bytes(b) => detector.read(&mut reader, ReadStep::Bytes(b)),
+            wit::ReadStep::Text(t) => detector.read(&mut reader, ReadStep::Bytes(t.as_bytes())),
+            wit::ReadStep::Pause => detector.read(&mut reader, ReadStep::Pause),
+            wit::ReadStep::End => detector.read(&mut reader, ReadStep::End),
+        };
+        wit::ReadResult {
+            records: r.records,
+            rules: r.rules.into_iter().map(rule_counts).collect(),
+            reports: r
+                .reports
+                .into_iter()
+                .map(|p| wit::ReadReport {
+                    at: p.at.map(location),
+                    reason: p.reason.map(reason),
+                    rule: p.rule.map(rule_out),
+                    message: p.message,
+                })
+                .collect(),
+            unreadable: r.unreadable,
+        }
+    }
 }
 
 impl wit::GuestScanner for ScannerResource {
@@ -266,5 +406,44 @@ impl wit::GuestScanner for ScannerResource {
             errors: batch_errors(s.errors),
             payload: s.payload,
         }
+    }
+}
+
+impl ReaderResource {
+    fn events(
+        &self,
+        step: impl FnOnce(&mut reader::Reader, reader::Sink<'_>),
+    ) -> Vec<wit::ReadEvent> {
+        let mut events = Vec::new();
+        let mut r = self.0.borrow_mut();
+        let limit = r.options().max_record_bytes as u64;
+        step(&mut r, &mut |e| events.push(read_event(e, limit)));
+        events
+    }
+}
+
+impl wit::GuestReader for ReaderResource {
+    fn create(options: wit::ReaderOptions) -> Result<wit::Reader, wit::ConfigError> {
+        let options = reader::Options::new(options.max_record_bytes, options.chunk_bytes)
+            .map_err(|reader::OptionsError::OutOfRange(m)| wit::ConfigError::OutOfRange(m))?;
+        Ok(wit::Reader::new(ReaderResource(RefCell::new(
+            reader::Reader::new(options),
+        ))))
+    }
+
+    fn feed(&self, bytes: Vec<u8>) -> Vec<wit::ReadEvent> {
+        self.events(|r, out| r.feed_vec(bytes, out))
+    }
+
+    fn feed_text(&self, text: String) -> Vec<wit::ReadEvent> {
+        self.events(|r, out| r.feed_vec(text.into_bytes(), out))
+    }
+
+    fn pause(&self) -> Vec<wit::ReadEvent> {
+        self.events(|r, out| r.pause(out))
+    }
+
+    fn finish(&self) -> Vec<wit::ReadEvent> {
+        self.events(|r, out| r.finish(out))
     }
 }

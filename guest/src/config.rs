@@ -39,8 +39,9 @@ pub enum Profile {
 /// minute covers the reordering inside one export while keeping an alert's
 /// delay (window + lateness) at two minutes for the Sentinel rule.
 pub const DEFAULT_ALLOWED_LATENESS_MS: u64 = 60_000;
-/// Default largest event: 256 KiB, the CloudTrail per-event maximum.
-pub const DEFAULT_MAX_EVENT_BYTES: u32 = 256 * 1024;
+/// Default largest event: 256 KiB, the CloudTrail per-event maximum; the
+/// reader's default record limit, the same constant.
+pub const DEFAULT_MAX_EVENT_BYTES: u32 = recon_reader::DEFAULT_MAX_RECORD_BYTES;
 /// Default most groups open at once.
 pub const DEFAULT_MAX_OPEN_GROUPS: u32 = 100_000;
 /// Default most entries kept in one group's lists.
@@ -144,6 +145,51 @@ impl Settings {
             ],
             profile,
         )
+    }
+}
+
+impl Settings {
+    /// Settings running `rules` (both, in their declared order, when
+    /// empty) under `profile` with every default filled in: what hosts
+    /// show and start from (the contract's `default-config`). A rule's
+    /// list it ignores (the Elastic rule's commands, the Sentinel rule's
+    /// providers) is left out.
+    pub fn defaults(rules: &[Rule], profile: Profile) -> Settings {
+        let resolved = Config::new(Settings::all(profile)).expect("the defaults are valid");
+        let rules = if rules.is_empty() {
+            vec![Rule::Sentinel, Rule::Elastic]
+        } else {
+            rules.to_vec()
+        };
+        let l = resolved.limits;
+        Settings {
+            rules: rules
+                .iter()
+                .map(|rule| {
+                    let r = resolved
+                        .rules
+                        .iter()
+                        .find(|r| r.rule == *rule)
+                        .expect("every rule is resolved");
+                    RuleSettings {
+                        rule: *rule,
+                        window_ms: Some(r.window_ms as u64),
+                        min_distinct: Some(r.min_distinct),
+                        commands: (*rule == Rule::Sentinel).then(|| r.commands.clone()),
+                        providers: (*rule == Rule::Elastic).then(|| r.providers.clone()),
+                    }
+                })
+                .collect(),
+            profile,
+            allowed_lateness_ms: Some(DEFAULT_ALLOWED_LATENESS_MS),
+            limits: LimitSettings {
+                max_event_bytes: Some(l.max_event_bytes),
+                max_open_groups: Some(l.max_open_groups),
+                max_list_entries: Some(l.max_list_entries),
+                max_time_jump_ms: Some(l.max_time_jump_ms as u64),
+                time_confirmations: Some(l.time_confirmations),
+            },
+        }
     }
 }
 

@@ -133,15 +133,16 @@ impl<R: RuleLogic> Engine<R> {
 
     /// Counts a record no rule could read.
     pub(crate) fn reject(&mut self, reason: RejectReason) {
-        self.counters.pushed += 1;
-        self.counters.rejected[reason as usize] += 1;
+        self.counters.pushed = self.counters.pushed.saturating_add(1);
+        self.counters.rejected[reason as usize] =
+            self.counters.rejected[reason as usize].saturating_add(1);
     }
 
     /// Applies `n` valid records this rule filters, the latest at `max_t`:
     /// they count and move the watermark, nothing else.
     pub(crate) fn filtered(&mut self, n: u64, max_t: i64) -> bool {
-        self.counters.pushed += n;
-        self.counters.filtered += n;
+        self.counters.pushed = self.counters.pushed.saturating_add(n);
+        self.counters.filtered = self.counters.filtered.saturating_add(n);
         self.observe(max_t, n)
     }
 
@@ -176,24 +177,27 @@ impl<R: RuleLogic> Engine<R> {
             count: n,
             arrived: arrivals,
         });
-        let total: u64 = self.ahead.iter().map(|a| a.count).sum();
+        let total = self
+            .ahead
+            .iter()
+            .fold(0u64, |sum, a| sum.saturating_add(a.count));
         if total >= u64::from(limits.time_confirmations) {
             // Confirmed: the watermark moves to the median of them.
             let mut times: Vec<Ahead> = std::mem::take(&mut self.ahead);
             times.sort_by_key(|a| a.time);
-            let mut seen = 0;
+            let mut seen = 0u64;
             let median = times
                 .iter()
                 .find(|a| {
-                    seen += a.count;
-                    seen * 2 >= total
+                    seen = seen.saturating_add(a.count);
+                    seen.saturating_mul(2) >= total
                 })
                 .map_or(t, |a| a.time);
             self.advance(median);
         }
         // Before the first confirmation no record is "ahead" of anything.
         if !unset {
-            self.counters.ahead += n;
+            self.counters.ahead = self.counters.ahead.saturating_add(n);
         }
         !unset
     }
@@ -215,14 +219,14 @@ impl<R: RuleLogic> Engine<R> {
         t: i64,
         selection: Option<(R::Key, R::Item)>,
     ) -> (Result<Outcome, EventError>, bool) {
-        self.counters.pushed += 1;
+        self.counters.pushed = self.counters.pushed.saturating_add(1);
         let mut ahead = false;
         let result = self.apply(t, selection, &mut ahead);
         match &result {
-            Ok(Outcome::Accepted) => self.counters.accepted += 1,
-            Ok(Outcome::Filtered) => self.counters.filtered += 1,
-            Ok(Outcome::Late) => self.counters.late += 1,
-            Err(e) => self.counters.rejected[e.reason as usize] += 1,
+            Ok(Outcome::Accepted) => bump(&mut self.counters.accepted),
+            Ok(Outcome::Filtered) => bump(&mut self.counters.filtered),
+            Ok(Outcome::Late) => bump(&mut self.counters.late),
+            Err(e) => bump(&mut self.counters.rejected[e.reason as usize]),
         }
         (result, ahead)
     }
@@ -305,7 +309,7 @@ impl<R: RuleLogic> Engine<R> {
         for (key, group) in &hits {
             self.pending.push(self.rule.alert(start, end, key, group));
         }
-        self.counters.alerts += u64::from(n);
+        self.counters.alerts = self.counters.alerts.saturating_add(u64::from(n));
         n
     }
 
@@ -397,8 +401,29 @@ impl<R: RuleLogic> Engine<R> {
         engine.watermark = state.watermark;
         engine.ended = state.ended;
         engine.pending = state.pending;
+        let waiting = state
+            .ahead
+            .iter()
+            .try_fold(0u64, |sum, a| sum.checked_add(a.count));
+        if waiting.is_none_or(|n| n > state.counters.pushed)
+            || state
+                .ahead
+                .iter()
+                .any(|a| a.arrived > state.counters.pushed)
+        {
+            return Err(
+                "the records waiting to confirm a jump are more than the records pushed".into(),
+            );
+        }
         engine.counters = state.counters;
         engine.ahead = state.ahead;
         Ok(engine)
     }
+}
+
+/// Counts one more: counters saturate, never wrap (`restore` refuses
+/// counters without room to count on, so a live detector never gets
+/// there).
+pub(crate) fn bump(counter: &mut u64) {
+    *counter = counter.saturating_add(1);
 }

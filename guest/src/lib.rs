@@ -12,6 +12,8 @@ pub mod alert;
 pub mod config;
 mod engine;
 pub mod event;
+pub mod format;
+pub mod read;
 pub mod rules;
 pub mod skim;
 pub mod time;
@@ -26,6 +28,8 @@ pub use alert::{Alert, Entity};
 pub use config::{ConfigError, LimitSettings, Profile, Rule, RuleSettings, Settings};
 pub use engine::{Counters, Outcome};
 pub use event::{EventError, RejectReason};
+pub use read::{ReadReport, ReadResult, ReadStep};
+pub use recon_reader as reader;
 
 use config::{Config, RuleConfig};
 use engine::{Engine, State};
@@ -87,7 +91,7 @@ pub struct BatchResult {
 }
 
 impl BatchResult {
-    fn new(rules: &[RuleConfig]) -> Self {
+    pub(crate) fn new(rules: &[RuleConfig]) -> Self {
         BatchResult {
             records: 0,
             rejected: 0,
@@ -624,6 +628,11 @@ pub fn unseal_snapshot(bytes: &[u8]) -> Result<&[u8], SnapshotError> {
     Ok(body)
 }
 
+/// Largest counter a restored detector may hold: far beyond any real
+/// stream (a million records a second for 146,000 years), and far enough
+/// from `u64::MAX` that counting on never reaches it.
+pub const MAX_RESTORED_COUNT: u64 = 1 << 62;
+
 /// One running detection: its rules over one parse of each event, their
 /// open windows, watermarks, pending alerts and counters.
 pub struct Detector {
@@ -690,8 +699,9 @@ impl Detector {
         self.scanner.set_prefilter(on);
     }
 
-    fn reject(&mut self, reason: RejectReason) {
-        self.rejected[reason as usize] += 1;
+    /// Counts a record no rule could read, for `reason`.
+    pub(crate) fn reject(&mut self, reason: RejectReason) {
+        engine::bump(&mut self.rejected[reason as usize]);
         for e in &mut self.engines {
             each!(e, e => e.reject(reason));
         }
@@ -706,7 +716,7 @@ impl Detector {
     /// [`Detector::push`], and whether the event was far ahead of the
     /// watermark.
     fn push_one(&mut self, event: &str) -> (Result<Vec<RuleOutcome>, EventError>, bool) {
-        self.pushed += 1;
+        engine::bump(&mut self.pushed);
         let max = self.config.limits.max_event_bytes;
         let mut ahead = false;
         let result = match read_record(event.as_bytes(), max, self.scanner.prefilter) {
@@ -795,7 +805,7 @@ impl Detector {
             match entry {
                 Entry::Run(n, max_t, records) => {
                     let n32 = u32::try_from(n).unwrap_or(u32::MAX);
-                    self.pushed += n;
+                    self.pushed = self.pushed.saturating_add(n);
                     result.records = result.records.saturating_add(n32);
                     for c in &mut result.rules {
                         c.filtered = c.filtered.saturating_add(n32);
@@ -822,13 +832,13 @@ impl Detector {
                     }
                 }
                 Entry::Reject(reason) => {
-                    self.pushed += 1;
+                    engine::bump(&mut self.pushed);
                     result.records = result.records.saturating_add(1);
                     result.rejected += 1;
                     self.reject(reason);
                 }
                 Entry::Event(index, t, sels) => {
-                    self.pushed += 1;
+                    engine::bump(&mut self.pushed);
                     result.records = result.records.saturating_add(1);
                     let mut ahead = false;
                     for (i, (e, sel)) in self.engines.iter_mut().zip(sels).enumerate() {
@@ -969,7 +979,10 @@ impl Detector {
                     && (RejectReason::ALL[i] == RejectReason::StateLimit
                         || c.rejected[i] == self.rejected[i])
             });
-            if sum != Some(c.pushed) || c.pushed != self.pushed || !by_reason {
+            // Counts that cannot exceed what they count: each record is far ahead at most once, and each alert
+            // needs accepted records of its own.
+            let possible = c.ahead <= c.pushed && c.alerts <= c.accepted;
+            if sum != Some(c.pushed) || c.pushed != self.pushed || !by_reason || !possible {
                 return Err(format!(
                     "the {} rule's counters do not add up: {c:?} (detector: pushed {}, rejected {:?})",
                     e.rule().name(),
@@ -1076,6 +1089,14 @@ impl Detector {
         detector
             .check_accounting()
             .map_err(SnapshotError::Malformed)?;
+        if detector.pushed > MAX_RESTORED_COUNT {
+            // Counters that leave no room to count on: counting on would
+            // saturate (never wrap), and the accounting would stop adding up.
+            return Err(SnapshotError::Malformed(format!(
+                "it counts {} records pushed, more than any stream ({MAX_RESTORED_COUNT})",
+                detector.pushed
+            )));
+        }
         Ok(detector)
     }
 }

@@ -1866,13 +1866,25 @@ fn snapshots_whose_counters_do_not_add_up_are_refused() {
     assert!(Detector::restore(&snap).is_ok());
     let body = recon_guest::unseal_snapshot(&snap).unwrap();
     let v: serde_json::Value = serde_json::from_slice(body).unwrap();
-    let edits: [(&str, serde_json::Value); 6] = [
+    let edits: [(&str, serde_json::Value); 9] = [
         ("/pushed", 0.into()),
         ("/pushed", 7.into()),
         ("/sentinel/counters/accepted", 5.into()),
         ("/elastic/counters/pushed", 0.into()),
         ("/rejected/0", 0.into()),
         ("/sentinel/counters/filtered", u64::MAX.into()),
+        // Counters that cannot be (found by the same target: `ahead`
+        // near the top, then pushed to, wrapped): more records far ahead
+        // than pushed, more alerts than accepted records.
+        ("/sentinel/counters/ahead", (u64::MAX - 1).into()),
+        (
+            "/elastic/counters/ahead",
+            (v["pushed"].as_u64().unwrap() + 1).into(),
+        ),
+        (
+            "/sentinel/counters/alerts",
+            (v["sentinel"]["counters"]["accepted"].as_u64().unwrap() + 1).into(),
+        ),
     ];
     for (path, value) in edits {
         let mut w = v.clone();
@@ -1880,6 +1892,41 @@ fn snapshots_whose_counters_do_not_add_up_are_refused() {
         let bytes = recon_guest::seal_snapshot(&serde_json::to_vec(&w).unwrap());
         assert!(Detector::restore(&bytes).is_err(), "{path}");
     }
+    // Counters with no room left are refused too; those just below the
+    // bound restore, count on without wrapping, and still add up.
+    let mut w = v.clone();
+    let pushed = w["pushed"].as_u64().unwrap();
+    let room = recon_guest::MAX_RESTORED_COUNT - pushed;
+    for path in [
+        "/pushed",
+        "/sentinel/counters/pushed",
+        "/elastic/counters/pushed",
+        "/rejected/0",
+        "/sentinel/counters/rejected/0",
+        "/elastic/counters/rejected/0",
+    ] {
+        let p = w.pointer_mut(path).unwrap();
+        *p = (p.as_u64().unwrap() + room).into();
+    }
+    let at_bound = recon_guest::seal_snapshot(&serde_json::to_vec(&w).unwrap());
+    let mut d = Detector::restore(&at_bound).expect("counters at the bound restore");
+    for _ in 0..3 {
+        let _ = d.push(&acc());
+    }
+    d.check_accounting().unwrap();
+    for path in [
+        "/pushed",
+        "/sentinel/counters/pushed",
+        "/elastic/counters/pushed",
+        "/rejected/0",
+        "/sentinel/counters/rejected/0",
+        "/elastic/counters/rejected/0",
+    ] {
+        let p = w.pointer_mut(path).unwrap();
+        *p = (p.as_u64().unwrap() + 1).into();
+    }
+    let past = recon_guest::seal_snapshot(&serde_json::to_vec(&w).unwrap());
+    assert!(Detector::restore(&past).is_err(), "counters past the bound");
 }
 
 /// A flood of new groups past `limits.max-open-groups`: each rule rejects

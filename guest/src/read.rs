@@ -1,0 +1,151 @@
+//! Reading an input straight into a detector (`detector.read`): the
+//! reader's records pushed as they complete, every rejection reported at
+//! its location in the shared wording.
+
+use recon_reader::{Chunk, Event, Loc, Reader, wording};
+
+use crate::{BatchResult, Detector, RejectReason, Rule, RuleCounts};
+
+/// One step of an input.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadStep<'a> {
+    /// The next bytes, in any layout, gzip or not.
+    Bytes(&'a [u8]),
+    /// The input paused: hand on the complete records held.
+    Pause,
+    /// The input ended.
+    End,
+}
+
+/// Something worth telling about the records a read took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadReport {
+    /// Where the record was (`None` for an unreadable input).
+    pub at: Option<Loc>,
+    /// The rejection's reason; `None` for a time far ahead and an
+    /// unreadable input.
+    pub reason: Option<RejectReason>,
+    /// The rule, for a rejection by one rule.
+    pub rule: Option<Rule>,
+    /// The report as `recon detect` words it, without the input's name.
+    pub message: String,
+}
+
+/// What one read step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadResult {
+    /// Records the reader handed on and the detector took (too-large ones
+    /// included, counted as rejected).
+    pub records: u32,
+    /// Per rule, in the configuration's order.
+    pub rules: Vec<RuleCounts>,
+    /// Rejections, too-large records and far-ahead times, in input order,
+    /// and an unreadable input last.
+    pub reports: Vec<ReadReport>,
+    /// The worded reason, when the input became unreadable at this step.
+    pub unreadable: Option<String>,
+}
+
+impl ReadResult {
+    fn add(&mut self, chunk: &Chunk, b: BatchResult) {
+        self.records = self.records.saturating_add(b.records);
+        for (sum, c) in self.rules.iter_mut().zip(&b.rules) {
+            sum.accepted = sum.accepted.saturating_add(c.accepted);
+            sum.filtered = sum.filtered.saturating_add(c.filtered);
+            sum.late = sum.late.saturating_add(c.late);
+            sum.rejected = sum.rejected.saturating_add(c.rejected);
+        }
+        // Far-ahead times and rejections merged by line, in input order.
+        let mut ahead = b.ahead.iter().peekable();
+        let mut errors = b.errors.into_iter().peekable();
+        loop {
+            let take_ahead = match (ahead.peek(), errors.peek()) {
+                (Some(a), Some(e)) => **a <= e.index,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_ahead {
+                let at = chunk.loc(*ahead.next().expect("peeked"));
+                self.reports.push(ReadReport {
+                    at: Some(at),
+                    reason: None,
+                    rule: None,
+                    message: wording::far_ahead(at),
+                });
+            } else {
+                let e = errors.next().expect("peeked");
+                let at = chunk.loc(e.index);
+                self.reports.push(ReadReport {
+                    at: Some(at),
+                    reason: Some(e.error.reason),
+                    rule: e.rule,
+                    message: wording::rejected(
+                        at,
+                        e.error.reason.as_str(),
+                        &e.error.message,
+                        e.rule.map(Rule::name),
+                    ),
+                });
+            }
+        }
+    }
+}
+
+impl Detector {
+    /// Counts a record the reader skipped for its size: rejected as
+    /// `too-large` by every rule, as `push` would have rejected it.
+    pub fn reject_too_large(&mut self) {
+        crate::engine::bump(&mut self.pushed);
+        self.reject(RejectReason::TooLarge);
+    }
+
+    /// Reads one step of an input with `reader` and pushes the records it
+    /// completes, each chunk as it completes (memory holds one chunk, not
+    /// the step's output): the same as the reader's step followed by
+    /// `push_ndjson` on each chunk, with every rejection reported at its
+    /// location.
+    pub fn read(&mut self, reader: &mut Reader, step: ReadStep<'_>) -> ReadResult {
+        let mut result = ReadResult {
+            records: 0,
+            rules: BatchResult::new(&self.config.rules).rules,
+            reports: Vec::new(),
+            unreadable: None,
+        };
+        let limit = reader.options().max_record_bytes as u64;
+        let mut sink = |e: Event| match e {
+            Event::Chunk(chunk) => {
+                let b = self.push_ndjson(&chunk.data);
+                result.add(&chunk, b);
+            }
+            Event::TooLarge { at, bytes } => {
+                self.reject_too_large();
+                result.records = result.records.saturating_add(1);
+                for c in &mut result.rules {
+                    c.rejected = c.rejected.saturating_add(1);
+                }
+                result.reports.push(ReadReport {
+                    at: Some(at),
+                    reason: Some(RejectReason::TooLarge),
+                    rule: None,
+                    message: wording::too_large(at, bytes, limit),
+                });
+            }
+            Event::Unreadable(reason) => {
+                result.reports.push(ReadReport {
+                    at: None,
+                    reason: None,
+                    rule: None,
+                    message: reason.clone(),
+                });
+                result.unreadable = Some(reason);
+            }
+        };
+        match step {
+            ReadStep::Bytes(bytes) => reader.feed(bytes, &mut sink),
+            ReadStep::Pause => reader.pause(&mut sink),
+            ReadStep::End => reader.finish(&mut sink),
+        }
+        result
+    }
+}

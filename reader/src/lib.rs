@@ -1,0 +1,940 @@
+//! Reading CloudTrail as it is delivered: every layout real exports use,
+//! gzip or not, decided by the content and never by a file name, turned
+//! into [`Chunk`]s of newline-delimited JSON for the detector's bulk input.
+//!
+//! - `{"Records":[…]}`: what CloudTrail writes to S3 (one line, or
+//!   pretty-printed);
+//! - a top-level JSON array of records;
+//! - a single record object, or several concatenated;
+//! - one record per line (NDJSON), lines that hold `{"Records":[…]}`
+//!   expanded;
+//! - any of these gzip-compressed (several members too), detected by the
+//!   magic bytes; a zip archive is refused as unreadable.
+//!
+//! A pure library: no threads, no clock, no I/O. A [`Reader`] is pushed
+//! the bytes of one input as they come ([`Reader::feed`]), told when the
+//! input pauses ([`Reader::pause`]: hand on the complete records) and when
+//! it ends ([`Reader::finish`]), and hands on [`Event`]s to a sink as they
+//! complete. The Rust host drives it from its threads; the component
+//! exports the same code to every other host.
+//!
+//! Records are handed on as JSON text; judging each record is the
+//! detector's job, so a malformed line is passed through to be rejected
+//! (and counted) there, and only an input that cannot be read at all is
+//! reported here. Memory holds one record and one chunk, never a document:
+//! documents are split as a stream, and a line or record longer than
+//! [`Options::max_record_bytes`] is skipped to its end and reported, not
+//! held. The records and reports do not depend on how the bytes were cut.
+
+mod gunzip;
+mod split;
+pub mod wording;
+
+pub use gunzip::{Compression, GZIP_MAGIC, Gunzip, ZIP_MAGIC, sniff};
+
+use split::{DocEvent, DocSplitter};
+
+/// Default longest record handed on, in bytes: 256 KiB, CloudTrail's own
+/// maximum event size. The detector's default `limits.max-event-bytes` is
+/// this same constant, so a record the reader hands on is never one the
+/// detector rejects for its size.
+pub const DEFAULT_MAX_RECORD_BYTES: u32 = 256 * 1024;
+
+/// Default size of a chunk: 1 MiB, large enough that one crossing into the
+/// component carries about a thousand CloudTrail records.
+pub const DEFAULT_CHUNK_BYTES: u32 = 1 << 20;
+
+/// Blank bytes the layout probe holds at the start of an input before it
+/// counts their lines and drops them (an input of only blank lines is
+/// never held whole).
+const PROBE_BLANK_BYTES: usize = 1 << 20;
+
+/// Why options were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    /// A setting is out of range; the text names it and the range.
+    #[error("{0}")]
+    OutOfRange(String),
+}
+
+/// How a reader cuts its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Longest record handed on, in bytes (a line without its line end, or
+    /// a member of a `Records` array or top-level array). A longer one is
+    /// skipped to its end, in bounded memory, and reported as
+    /// [`Event::TooLarge`].
+    pub max_record_bytes: usize,
+    /// About how many bytes a chunk holds (a chunk ends at a line end).
+    pub chunk_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES as usize,
+            chunk_bytes: DEFAULT_CHUNK_BYTES as usize,
+        }
+    }
+}
+
+impl Options {
+    /// Options from optional settings, defaults for those left out. Both
+    /// must be at least 1.
+    pub fn new(
+        max_record_bytes: Option<u32>,
+        chunk_bytes: Option<u32>,
+    ) -> Result<Self, OptionsError> {
+        let max_record_bytes = max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES);
+        let chunk_bytes = chunk_bytes.unwrap_or(DEFAULT_CHUNK_BYTES);
+        if max_record_bytes == 0 {
+            return Err(OptionsError::OutOfRange(
+                "max-record-bytes must be at least 1".into(),
+            ));
+        }
+        if chunk_bytes == 0 {
+            return Err(OptionsError::OutOfRange(
+                "chunk-bytes must be at least 1".into(),
+            ));
+        }
+        Ok(Options {
+            max_record_bytes: max_record_bytes as usize,
+            chunk_bytes: chunk_bytes as usize,
+        })
+    }
+}
+
+/// Where a record came from in its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Loc {
+    /// 1-based line, for line-delimited input.
+    pub line: Option<u64>,
+    /// 1-based record: within the document, or within a line's
+    /// `Records` array.
+    pub record: Option<u64>,
+}
+
+impl std::fmt::Display for Loc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.record) {
+            (Some(l), Some(r)) => write!(f, "line {l}, record {r}"),
+            (Some(l), None) => write!(f, "line {l}"),
+            (None, Some(r)) => write!(f, "record {r}"),
+            (None, None) => f.write_str("record ?"),
+        }
+    }
+}
+
+/// How a chunk's lines map back to its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locs {
+    /// Line `i` of the chunk is line `first_line + i` of the input.
+    Lines {
+        /// The input line of the chunk's first line.
+        first_line: u64,
+    },
+    /// Line `i` of the chunk is the record at `locs[i]`.
+    Records(Vec<Loc>),
+}
+
+/// Newline-delimited records of one input, ready for the detector's
+/// `push-ndjson` or `scan`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// Complete lines, each ending in `\n`.
+    pub data: Vec<u8>,
+    /// Where each line came from.
+    pub locs: Locs,
+}
+
+impl Chunk {
+    /// Where line `index` of the chunk came from.
+    pub fn loc(&self, index: u32) -> Loc {
+        match &self.locs {
+            Locs::Lines { first_line } => Loc {
+                line: Some(first_line + u64::from(index)),
+                record: None,
+            },
+            Locs::Records(locs) => locs.get(index as usize).copied().unwrap_or(Loc {
+                line: None,
+                record: None,
+            }),
+        }
+    }
+
+    /// The non-blank lines with where each came from, as text (invalid
+    /// UTF-8 replaced): for tests and tools that want records one by one.
+    pub fn located_records(&self) -> impl Iterator<Item = (Loc, String)> + '_ {
+        self.data
+            .strip_suffix(b"\n")
+            .unwrap_or(&self.data)
+            .split(|b| *b == b'\n')
+            .enumerate()
+            .map(|(i, l)| (i, l.strip_suffix(b"\r").unwrap_or(l)))
+            .filter(|(_, l)| !l.iter().all(|c| matches!(c, b' ' | b'\t' | b'\r')))
+            .map(|(i, l)| (self.loc(i as u32), String::from_utf8_lossy(l).into_owned()))
+    }
+
+    /// The non-blank lines, as text (invalid UTF-8 replaced).
+    pub fn records(&self) -> impl Iterator<Item = String> + '_ {
+        self.located_records().map(|(_, r)| r)
+    }
+}
+
+/// What a reader hands on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Complete records.
+    Chunk(Chunk),
+    /// A record longer than [`Options::max_record_bytes`], skipped without
+    /// being held: where it was and how long.
+    TooLarge {
+        /// Where it was.
+        at: Loc,
+        /// Its length in bytes.
+        bytes: u64,
+    },
+    /// The input cannot be read from here on: the worded reason (see
+    /// [`wording`]). Records before it were handed on; later bytes are
+    /// ignored.
+    Unreadable(String),
+}
+
+/// Where events go.
+pub type Sink<'a> = &'a mut dyn FnMut(Event);
+
+/// How the bytes pushed are decoded before the text is read.
+#[derive(Debug)]
+enum Decode {
+    /// The first bytes, until they tell gzip from zip from text.
+    Sniff(Vec<u8>),
+    Plain,
+    Gzip(Box<Gunzip>),
+    /// Unreadable, or finished: nothing more is read.
+    Done,
+}
+
+/// Reads one input: bytes of any layout in, [`Event`]s out.
+#[derive(Debug)]
+pub struct Reader {
+    decode: Decode,
+    text: Text,
+}
+
+impl Reader {
+    /// A reader of raw input: gzip is inflated, a zip archive refused.
+    pub fn new(options: Options) -> Self {
+        Reader {
+            decode: Decode::Sniff(Vec::new()),
+            text: Text::new(options),
+        }
+    }
+
+    /// A reader of input already inflated (by the host's own [`Gunzip`]
+    /// stage on another thread, say): bytes are read as text, never
+    /// inflated.
+    pub fn decompressed(options: Options) -> Self {
+        Reader {
+            decode: Decode::Plain,
+            text: Text::new(options),
+        }
+    }
+
+    /// The options it reads with.
+    pub fn options(&self) -> Options {
+        self.text.options
+    }
+
+    /// Reads the next bytes of the input.
+    pub fn feed(&mut self, bytes: &[u8], out: Sink<'_>) {
+        match &mut self.decode {
+            Decode::Plain => self.text.feed(bytes.to_vec(), out),
+            _ => self.feed_raw(bytes, out),
+        }
+    }
+
+    /// Reads the next bytes of the input, taking them (no copy when the
+    /// reader can keep them as they are).
+    pub fn feed_vec(&mut self, bytes: Vec<u8>, out: Sink<'_>) {
+        match &mut self.decode {
+            Decode::Plain => self.text.feed(bytes, out),
+            _ => self.feed_raw(&bytes, out),
+        }
+    }
+
+    fn feed_raw(&mut self, bytes: &[u8], out: Sink<'_>) {
+        match &mut self.decode {
+            Decode::Sniff(head) => {
+                head.extend_from_slice(bytes);
+                self.decide(false, out);
+            }
+            Decode::Plain => self.text.feed(bytes.to_vec(), out),
+            Decode::Gzip(gz) => {
+                let text = &mut self.text;
+                let fed = gz.feed(bytes, &mut |piece| text.feed(piece.to_vec(), out));
+                if let Err(reason) = fed {
+                    self.decode = Decode::Done;
+                    self.text.fail(reason, out);
+                }
+            }
+            Decode::Done => {}
+        }
+    }
+
+    /// Decides the compression once the first bytes tell it.
+    fn decide(&mut self, at_end: bool, out: Sink<'_>) {
+        let Decode::Sniff(head) = &mut self.decode else {
+            return;
+        };
+        let Some(kind) = sniff(head, at_end) else {
+            return;
+        };
+        let head = std::mem::take(head);
+        match kind {
+            Compression::Plain => {
+                self.decode = Decode::Plain;
+                self.text.feed(head, out);
+            }
+            Compression::Gzip => {
+                self.decode = Decode::Gzip(Box::default());
+                self.feed_raw(&head, out);
+            }
+            Compression::Zip => {
+                self.decode = Decode::Done;
+                self.text.fail(wording::ZIP_ARCHIVE.to_owned(), out);
+            }
+        }
+    }
+
+    /// The input paused: hands on the complete records held.
+    pub fn pause(&mut self, out: Sink<'_>) {
+        self.text.pause(out);
+    }
+
+    /// The input ended: hands on everything held (a last line needs no
+    /// line end); an input cut inside a document or a gzip member is
+    /// reported. Later calls do nothing.
+    pub fn finish(&mut self, out: Sink<'_>) {
+        self.decide(true, out);
+        if let Decode::Gzip(gz) = &mut self.decode {
+            let text = &mut self.text;
+            let finished = gz.finish(&mut |piece| text.feed(piece.to_vec(), out));
+            if let Err(reason) = finished {
+                self.decode = Decode::Done;
+                self.text.fail(reason, out);
+                return;
+            }
+        }
+        self.decode = Decode::Done;
+        self.text.end(out);
+    }
+
+    /// The input failed (an I/O error, a damaged stream inflated
+    /// elsewhere): hands on what is complete, then reports `reason` as
+    /// [`Event::Unreadable`]. Later calls do nothing.
+    pub fn fail(&mut self, reason: String, out: Sink<'_>) {
+        self.decode = Decode::Done;
+        self.text.fail(reason, out);
+    }
+
+    /// Whether the reader has finished or failed: it reads nothing more.
+    pub fn is_done(&self) -> bool {
+        matches!(self.text.state, State::Done)
+    }
+}
+
+/// Reads a whole input in memory: every event, in order. For tests and
+/// tools.
+pub fn read_all(bytes: &[u8], options: Options) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut r = Reader::new(options);
+    r.feed(bytes, &mut |e| events.push(e));
+    r.finish(&mut |e| events.push(e));
+    events
+}
+
+/// The text stage: layout, lines, documents, limits, locations.
+#[derive(Debug)]
+struct Text {
+    options: Options,
+    /// Input lines handed on (or skipped) so far.
+    line: u64,
+    state: State,
+}
+
+#[derive(Debug, Default)]
+enum State {
+    /// Finding the layout from the first line that holds anything: the
+    /// bytes so far, and how many of them were searched for a line end.
+    Probe(Vec<u8>, usize),
+    /// Line-delimited: the bytes after the last line handed on.
+    Lines(Vec<u8>),
+    /// A line past the limit that is not an object, skipped to its end.
+    Skip(Skip),
+    /// A line past the limit that is an object, split as a document.
+    Split(Box<LineSplit>),
+    /// One JSON document (or several), split as a stream.
+    Document(Box<Doc>),
+    #[default]
+    Done,
+}
+
+#[derive(Debug)]
+struct Skip {
+    bytes: u64,
+    /// The bytes so far end in `\r` (the line end's, if `\n` follows).
+    cr: bool,
+}
+
+/// A line past the limit being split as a document.
+#[derive(Debug)]
+struct LineSplit {
+    line: u64,
+    split: DocSplitter,
+    failed: bool,
+    number: u64,
+    bytes: u64,
+    /// A `\r` held back: it ends the line if `\n` follows.
+    cr: bool,
+    data: Vec<u8>,
+    locs: Vec<Loc>,
+}
+
+impl LineSplit {
+    fn new(line: u64, limit: usize) -> Self {
+        LineSplit {
+            line,
+            split: DocSplitter::new(limit),
+            failed: false,
+            number: 0,
+            bytes: 0,
+            cr: false,
+            data: Vec::new(),
+            locs: Vec::new(),
+        }
+    }
+}
+
+/// A document being split.
+#[derive(Debug)]
+struct Doc {
+    split: DocSplitter,
+    number: u64,
+    data: Vec<u8>,
+    locs: Vec<Loc>,
+}
+
+/// `buf` followed by `p`, copying the smaller side.
+fn join(mut buf: Vec<u8>, mut p: Vec<u8>) -> Vec<u8> {
+    if buf.is_empty() {
+        p
+    } else if buf.len() < p.len() {
+        p.splice(0..0, buf);
+        p
+    } else {
+        buf.extend_from_slice(&p);
+        buf
+    }
+}
+
+fn first_is_object(b: &[u8]) -> bool {
+    b.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+impl Text {
+    fn new(options: Options) -> Self {
+        Text {
+            options,
+            line: 0,
+            state: State::Probe(Vec::new(), 0),
+        }
+    }
+
+    fn limit(&self) -> usize {
+        self.options.max_record_bytes
+    }
+
+    fn feed(&mut self, p: Vec<u8>, out: Sink<'_>) {
+        if p.is_empty() {
+            return;
+        }
+        self.state = match std::mem::take(&mut self.state) {
+            State::Probe(head, searched) => self.probe(join(head, p), searched, false, out),
+            State::Lines(buf) => self.lines(join(buf, p), out),
+            State::Skip(s) => self.skip(s, p, out),
+            State::Split(s) => self.split(s, p, out),
+            State::Document(d) => self.document(d, &p, out),
+            State::Done => State::Done,
+        };
+    }
+
+    fn pause(&mut self, out: Sink<'_>) {
+        self.state = match std::mem::take(&mut self.state) {
+            State::Lines(buf) => State::Lines(self.emit_complete(buf, out)),
+            State::Split(mut s) => {
+                flush_records(&mut s.data, &mut s.locs, out);
+                State::Split(s)
+            }
+            State::Document(mut d) => {
+                flush_records(&mut d.data, &mut d.locs, out);
+                State::Document(d)
+            }
+            other => other,
+        };
+    }
+
+    fn end(&mut self, out: Sink<'_>) {
+        let state = match std::mem::take(&mut self.state) {
+            State::Probe(head, searched) => self.probe(head, searched, true, out),
+            other => other,
+        };
+        match state {
+            State::Probe(..) | State::Done => {}
+            State::Lines(mut buf) => {
+                if !buf.is_empty() && buf.last() != Some(&b'\n') {
+                    buf.push(b'\n');
+                }
+                self.emit_complete(buf, out);
+            }
+            State::Skip(s) => self.skip_report(s.bytes, out),
+            State::Split(s) => self.split_end(s, out),
+            State::Document(mut d) => {
+                flush_records(&mut d.data, &mut d.locs, out);
+                if let Err(message) = d.split.finish() {
+                    out(Event::Unreadable(wording::bad_document(&message)));
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, reason: String, out: Sink<'_>) {
+        match std::mem::take(&mut self.state) {
+            State::Done => return,
+            State::Probe(head, _) => {
+                // What came is read as lines, to its end.
+                let mut head = head;
+                head.drain(..strip_bom(&head));
+                self.state = self.lines(head, out);
+                self.end(out);
+            }
+            State::Lines(buf) => {
+                self.emit_complete(buf, out);
+            }
+            State::Skip(s) => self.skip_report(s.bytes, out),
+            State::Split(s) => self.split_end(s, out),
+            State::Document(mut d) => flush_records(&mut d.data, &mut d.locs, out),
+        }
+        self.state = State::Done;
+        out(Event::Unreadable(reason));
+    }
+
+    /// Finds the layout from the first line that holds anything.
+    fn probe(&mut self, mut head: Vec<u8>, searched: usize, end: bool, out: Sink<'_>) -> State {
+        let limit = self.limit();
+        let start = strip_bom(&head);
+        let content = &head[start..];
+        let first = content.iter().position(|b| !b.is_ascii_whitespace());
+        let decided = match first {
+            // A first line past the line limit decides too: it is not held
+            // whole (a one-line `{"Records":[…]}` file, a gzip bomb without
+            // line ends).
+            Some(i) => {
+                let from = i.max(searched.saturating_sub(start));
+                memchr::memchr(b'\n', &content[from..]).is_some() || content.len() - i > limit
+            }
+            None => false,
+        };
+        if !decided && !end {
+            if first.is_none() && head.len() > limit.min(PROBE_BLANK_BYTES) {
+                // Only blank lines so far: count them, keep nothing.
+                self.line += memchr::memchr_iter(b'\n', &head).count() as u64;
+                head.clear();
+            }
+            let searched = head.len();
+            return State::Probe(head, searched);
+        }
+        let Some(first) = first else {
+            return State::Done; // empty or blank input
+        };
+        let first_line_end = content[first..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(content.len(), |n| first + n);
+        // A first line past the limit that is an object goes the way of any
+        // such line (`Text::split_start`): the input is still read as lines.
+        let oversized = first_line_end - first > limit;
+        let complete = !oversized && {
+            let first_line = String::from_utf8_lossy(&content[first..first_line_end]);
+            serde_json::from_str::<serde::de::IgnoredAny>(first_line.trim()).is_ok()
+        };
+        let opener = content[first];
+        if (opener == b'[' || opener == b'{') && !(opener == b'{' && (complete || oversized)) {
+            let doc = Box::new(Doc {
+                split: DocSplitter::new(limit),
+                number: 0,
+                data: Vec::new(),
+                locs: Vec::new(),
+            });
+            return self.document(doc, &head[start..], out);
+        }
+        head.drain(..start);
+        self.lines(head, out)
+    }
+
+    /// Line-delimited input: cut at line ends into chunks.
+    fn lines(&mut self, mut buf: Vec<u8>, out: Sink<'_>) -> State {
+        loop {
+            let last = memchr::memrchr(b'\n', &buf);
+            let mut partial = last.map_or(buf.len(), |i| buf.len() - i - 1);
+            if partial > 0 && buf.last() == Some(&b'\r') {
+                // Perhaps the line end's: not counted until it is known.
+                partial -= 1;
+            }
+            if partial > self.limit() {
+                // A line past the limit: hand on what precedes it, then
+                // skip it (or split it) to its end without keeping it.
+                let rest = self.emit_complete(buf, out);
+                return if first_is_object(&rest) {
+                    self.split_start(rest, out)
+                } else {
+                    State::Skip(Skip {
+                        bytes: rest.len() as u64,
+                        cr: rest.last() == Some(&b'\r'),
+                    })
+                };
+            }
+            if buf.len() >= self.options.chunk_bytes && last.is_some() {
+                buf = self.emit_complete(buf, out);
+                continue;
+            }
+            return State::Lines(buf);
+        }
+    }
+
+    fn skip(&mut self, mut s: Skip, p: Vec<u8>, out: Sink<'_>) -> State {
+        match memchr::memchr(b'\n', &p) {
+            Some(i) => {
+                let cr = if i > 0 { p[i - 1] == b'\r' } else { s.cr };
+                self.skip_report(s.bytes + i as u64 - u64::from(cr), out);
+                self.lines(p[i + 1..].to_vec(), out)
+            }
+            None => {
+                s.bytes += p.len() as u64;
+                s.cr = p.last() == Some(&b'\r');
+                State::Skip(s)
+            }
+        }
+    }
+
+    fn skip_report(&mut self, bytes: u64, out: Sink<'_>) {
+        self.line += 1;
+        let at = Loc {
+            line: Some(self.line),
+            record: None,
+        };
+        out(Event::TooLarge { at, bytes });
+    }
+
+    /// Starts reading a line past the limit that is an object as a
+    /// document: a line that holds `{"Records":[…]}` gives its records
+    /// (each past the limit reported as too large), any other object is
+    /// reported as too large.
+    fn split_start(&mut self, started: Vec<u8>, out: Sink<'_>) -> State {
+        self.line += 1;
+        let mut st = Box::new(LineSplit::new(self.line, self.limit()));
+        self.split_part(&mut st, &started, out);
+        State::Split(st)
+    }
+
+    fn split(&mut self, mut st: Box<LineSplit>, p: Vec<u8>, out: Sink<'_>) -> State {
+        match memchr::memchr(b'\n', &p) {
+            Some(i) => {
+                let end = if i > 0 && p[i - 1] == b'\r' { i - 1 } else { i };
+                if i == 0 {
+                    st.cr = false; // the line end's
+                }
+                self.split_part(&mut st, &p[..end], out);
+                self.split_end(st, out);
+                self.lines(p[i + 1..].to_vec(), out)
+            }
+            None => {
+                self.split_part(&mut st, &p, out);
+                State::Split(st)
+            }
+        }
+    }
+
+    /// Feeds part of the long line to its splitter, holding back a final
+    /// `\r` until it is known not to end the line.
+    fn split_part(&mut self, st: &mut LineSplit, mut part: &[u8], out: Sink<'_>) {
+        if part.is_empty() {
+            return;
+        }
+        if std::mem::take(&mut st.cr) {
+            self.split_bytes(st, b"\r", out);
+        }
+        if let Some(rest) = part.strip_suffix(b"\r") {
+            st.cr = true;
+            part = rest;
+        }
+        self.split_bytes(st, part, out);
+    }
+
+    fn split_bytes(&mut self, st: &mut LineSplit, part: &[u8], out: Sink<'_>) {
+        st.bytes += part.len() as u64;
+        if st.failed {
+            return;
+        }
+        let mut events = Vec::new();
+        if st.split.feed(part, &mut events).is_err() {
+            st.failed = true;
+        }
+        for (e, in_records) in events {
+            st.number += 1;
+            let at = Loc {
+                line: Some(st.line),
+                record: in_records.then_some(st.number),
+            };
+            match e {
+                DocEvent::Record(r) => {
+                    one_line(&r, &mut st.data);
+                    st.locs.push(at);
+                    if st.data.len() >= self.options.chunk_bytes {
+                        flush_records(&mut st.data, &mut st.locs, out);
+                    }
+                }
+                DocEvent::TooLarge(bytes) => out(Event::TooLarge { at, bytes }),
+            }
+        }
+    }
+
+    /// The long line ended (or the input did).
+    fn split_end(&mut self, mut st: Box<LineSplit>, out: Sink<'_>) {
+        if std::mem::take(&mut st.cr) {
+            self.split_bytes(&mut st, b"\r", out);
+        }
+        if !st.failed && st.split.finish().is_err() {
+            st.failed = true;
+        }
+        flush_records(&mut st.data, &mut st.locs, out);
+        if st.failed {
+            // Damaged: what could not be split is one record too large.
+            let at = Loc {
+                line: Some(st.line),
+                record: None,
+            };
+            out(Event::TooLarge {
+                at,
+                bytes: st.bytes,
+            });
+        }
+    }
+
+    /// Hands on the complete lines of `buf`, in chunks of about
+    /// `chunk_bytes`; returns the rest (a line not yet ended).
+    fn emit_complete(&mut self, mut buf: Vec<u8>, out: Sink<'_>) -> Vec<u8> {
+        let Some(last) = memchr::memrchr(b'\n', &buf) else {
+            return buf;
+        };
+        let rest = buf.split_off(last + 1);
+        let size = self.options.chunk_bytes;
+        while buf.len() > size {
+            // The last line end within `size`, else the end of the long line.
+            let cut = memchr::memrchr(b'\n', &buf[..size])
+                .or_else(|| memchr::memchr(b'\n', &buf[size..]).map(|i| i + size))
+                .map_or(buf.len(), |i| i + 1);
+            let tail = buf.split_off(cut);
+            self.emit(buf, out);
+            buf = tail;
+        }
+        if !buf.is_empty() {
+            self.emit(buf, out);
+        }
+        rest
+    }
+
+    /// Hands on complete lines (ending in `\n`): as they are, unless some
+    /// hold `Records` (expanded) or are past the limit (split or skipped,
+    /// as a line past the limit that arrives in pieces is).
+    fn emit(&mut self, data: Vec<u8>, out: Sink<'_>) {
+        let limit = self.limit();
+        let mut lines = 0u64;
+        let mut long = false;
+        let mut start = 0;
+        for i in memchr::memchr_iter(b'\n', &data) {
+            if i - start > limit {
+                let cr = usize::from(data[i - 1] == b'\r');
+                long |= i - start - cr > limit;
+            }
+            start = i + 1;
+            lines += 1;
+        }
+        let first_line = self.line + 1;
+        self.line += lines;
+        if !long && memchr::memmem::find(&data, b"\"Records\"").is_none() {
+            out(Event::Chunk(Chunk {
+                data,
+                locs: Locs::Lines { first_line },
+            }));
+            return;
+        }
+        self.expand_lines(&data, first_line, out);
+    }
+
+    /// Lines of which some hold `{"Records":[…]}` or are past the limit:
+    /// each `Records` line becomes its records, one per line; a line past
+    /// the limit that is an object is split as a stream, exactly as one
+    /// that arrives in pieces is (`Text::split_start`), and any other line
+    /// past the limit is reported as too large; every other line stays as
+    /// it is. So a long line gives the same records and reports whether it
+    /// arrived whole or in pieces.
+    fn expand_lines(&mut self, data: &[u8], first_line: u64, out: Sink<'_>) {
+        let limit = self.limit();
+        let mut records = Vec::with_capacity(data.len());
+        let mut locs = Vec::new();
+        let body = data.strip_suffix(b"\n").unwrap_or(data);
+        for (i, line) in body.split(|b| *b == b'\n').enumerate() {
+            let n = first_line + i as u64;
+            let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
+            if trimmed.len() > limit {
+                let at = Loc {
+                    line: Some(n),
+                    record: None,
+                };
+                if first_is_object(trimmed) {
+                    // Its records come after those before it.
+                    flush_records(&mut records, &mut locs, out);
+                    let mut st = LineSplit::new(n, limit);
+                    self.split_bytes(&mut st, trimmed, out);
+                    self.split_end(Box::new(st), out);
+                } else {
+                    out(Event::TooLarge {
+                        at,
+                        bytes: trimmed.len() as u64,
+                    });
+                }
+                continue;
+            }
+            match expand(trimmed) {
+                Some(expanded) => {
+                    for (k, r) in expanded.iter().enumerate() {
+                        one_line(r, &mut records);
+                        locs.push(Loc {
+                            line: Some(n),
+                            record: Some(k as u64 + 1),
+                        });
+                    }
+                }
+                None => {
+                    records.extend_from_slice(line);
+                    records.push(b'\n');
+                    locs.push(Loc {
+                        line: Some(n),
+                        record: None,
+                    });
+                }
+            }
+        }
+        flush_records(&mut records, &mut locs, out);
+    }
+
+    /// One JSON document (or several concatenated), read as a stream: the
+    /// members of a top-level array, the members of a top-level object's
+    /// `Records` array, or a top-level object itself, each handed on as
+    /// soon as it is complete. A record longer than the limit is skipped
+    /// (reported as too large) rather than held.
+    fn document(&mut self, mut d: Box<Doc>, p: &[u8], out: Sink<'_>) -> State {
+        let mut events = Vec::new();
+        let fed = d.split.feed(p, &mut events);
+        for (e, _) in events {
+            d.number += 1;
+            let at = Loc {
+                line: None,
+                record: Some(d.number),
+            };
+            match e {
+                DocEvent::Record(r) => {
+                    one_line(&r, &mut d.data);
+                    d.locs.push(at);
+                    if d.data.len() >= self.options.chunk_bytes {
+                        flush_records(&mut d.data, &mut d.locs, out);
+                    }
+                }
+                DocEvent::TooLarge(bytes) => out(Event::TooLarge { at, bytes }),
+            }
+        }
+        match fed {
+            Ok(()) => State::Document(d),
+            Err(message) => {
+                flush_records(&mut d.data, &mut d.locs, out);
+                out(Event::Unreadable(wording::bad_document(&message)));
+                State::Done
+            }
+        }
+    }
+}
+
+fn flush_records(data: &mut Vec<u8>, locs: &mut Vec<Loc>, out: Sink<'_>) {
+    if data.is_empty() {
+        return;
+    }
+    out(Event::Chunk(Chunk {
+        data: std::mem::take(data),
+        locs: Locs::Records(std::mem::take(locs)),
+    }));
+}
+
+/// One JSON value on one line: line ends inside a valid value can only be
+/// whitespace between tokens, so they become spaces.
+/// Bytes are handed on as they are, UTF-8 or not: the detector rejects a
+/// record that is not UTF-8 as `invalid-json`, whatever the layout.
+fn one_line(value: &[u8], out: &mut Vec<u8>) {
+    out.extend(
+        value
+            .iter()
+            .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+    );
+    out.push(b'\n');
+}
+
+/// The records of one line that is a top-level JSON object with a
+/// `Records` array: its members, found as the document splitter finds them
+/// (so a line gives the same records as the same document pretty-printed
+/// or past the line limit: the key spelled literally, every `Records`
+/// array of the object). `None` for any other line, which is then one
+/// record (a line that is not valid JSON is `invalid-json`, whole).
+fn expand(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    memchr::memmem::find(line, b"\"Records\"")?;
+    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+        || serde_json::from_slice::<serde::de::IgnoredAny>(line).is_err()
+    {
+        return None;
+    }
+    let mut split = DocSplitter::new(usize::MAX);
+    let mut events = Vec::new();
+    split.feed(line, &mut events).ok()?;
+    split.finish().ok()?;
+    if !split.seen_records {
+        return None;
+    }
+    Some(
+        events
+            .into_iter()
+            .filter_map(|(e, _)| match e {
+                DocEvent::Record(r) => Some(r),
+                DocEvent::TooLarge(_) => None,
+            })
+            .collect(),
+    )
+}
+
+/// Length of a UTF-8 byte order mark at the start of `b` (0 or 3).
+fn strip_bom(b: &[u8]) -> usize {
+    if b.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 }
+}
+
+/// Every record of one input, as text, with the default chunking: for
+/// tests and tools. Fails when the input cannot be read.
+
+#[cfg(test)]
+mod tests;
