@@ -259,6 +259,28 @@ def _fast_lower_step(data: bytes, ptr: "ctypes._Pointer[Any]") -> None:
     ptr.contents.of.variant.val = ffi.wasmtime_component_val_new(byref(payload))
 
 
+def _fast_lower_text_step(data: bytes, ptr: "ctypes._Pointer[Any]") -> None:
+    """Writes UTF-8 ``data`` as the ``text`` case of ``read-step`` into
+    ``*ptr``: the string value made from the bytes in one copy."""
+    payload = _VAL()
+    vec = ffi.wasm_byte_vec_t()
+    ffi.wasm_byte_vec_new(byref(vec), len(data), ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8)))
+    payload.kind = ffi.WASMTIME_COMPONENT_STRING
+    payload.of.string = vec
+    ptr.contents.kind = ffi.WASMTIME_COMPONENT_VARIANT
+    ptr.contents.of.variant.discriminant = ffi.str_to_capi("text")
+    ptr.contents.of.variant.val = ffi.wasmtime_component_val_new(byref(payload))
+
+
+def _generic_step(a: Any) -> Any:
+    """A step marker as wasmtime's generic conversion takes it."""
+    if isinstance(a, BytesStep):
+        return Variant("bytes", bytes(a))
+    if isinstance(a, TextStep):
+        return Variant("text", bytes(a).decode("utf-8"))
+    return a
+
+
 def _fast_lift_bytes(val: Any) -> bytes:
     """Reads a ``list<u8>`` value (and frees its array)."""
     if val.kind != _LIST_KIND:
@@ -503,6 +525,12 @@ class BytesStep(bytes):
     payload by the direct path."""
 
 
+class TextStep(bytes):
+    """Marks bytes known to be UTF-8 to lower as ``read-step.text``, the
+    string written from them in one copy (wasmtime-py's own path decodes,
+    encodes and copies twice more)."""
+
+
 @dataclass
 class _Func:
     func: wc.Func
@@ -583,7 +611,7 @@ class Instance:
                 return self._call_direct(f, args, bytes_result)
             # wasmtime's public path: every value converted generically
             # (list<u8> one Python call per byte).
-            args = tuple(Variant("bytes", bytes(a)) if isinstance(a, BytesStep) else a for a in args)
+            args = tuple(_generic_step(a) for a in args)
             result = f.func(store, *args)
             f.func.post_return(store)
             return bytes(result) if bytes_result else result
@@ -605,6 +633,8 @@ class Instance:
             for ty, value in zip(f.params, args):
                 if isinstance(value, BytesStep):
                     _fast_lower_step(value, pointer(params[lowered]))
+                elif isinstance(value, TextStep):
+                    _fast_lower_text_step(value, pointer(params[lowered]))
                 elif isinstance(value, Bytes):
                     _fast_lower_bytes(value, pointer(params[lowered]))
                 else:

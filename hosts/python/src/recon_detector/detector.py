@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from wasmtime.component import Variant
 
-from ._runtime import Bytes, BytesStep, Instance
+from ._runtime import Bytes, BytesStep, Instance, TextStep
 from ._types import (
     BatchError,
     BatchResult,
@@ -532,13 +532,14 @@ class Input:
             raise TypeError("feed takes bytes (or str)")
         data = self._carry + bytes(data)
         self._carry = b""
-        end = _utf8_end(data)
-        try:
-            text = data[:end].decode("utf-8")
-        except UnicodeDecodeError:
-            return self._step(BytesStep(data))
-        self._carry = data[end:]
-        return self._step(Variant("text", text))
+        if not data.isascii():
+            end = _utf8_end(data)
+            try:
+                data[:end].decode("utf-8")  # only checked: the bytes cross as they are
+            except UnicodeDecodeError:
+                return self._step(BytesStep(data))
+            data, self._carry = data[:end], data[end:]
+        return self._step(TextStep(data))
 
     def _flush_carry(self) -> ReadResult:
         carry, self._carry = self._carry, b""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import queue
+import stat
 import sys
 import threading
 from typing import IO, Any, Iterator, Union
@@ -150,6 +151,38 @@ class _Pieces:
         self._stop.set()
 
 
+class _FilePieces:
+    """Pieces of a regular file, read on the caller's thread: a file never
+    pauses, and a reading thread would only contend for the GIL."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._done = False
+
+    def next(self) -> tuple[str, Any]:
+        if self._done:
+            return (_END, None)
+        try:
+            piece = self._stream.read(PIECE_BYTES)
+        except Exception as e:
+            self._done = True
+            return (_FAILED, e)
+        if not piece:
+            self._done = True
+            return (_END, None)
+        return (_PIECE, bytes(piece))
+
+    def close(self) -> None:
+        self._done = True
+
+
+def _is_regular_file(stream: IO[bytes]) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return isinstance(stream, io.BytesIO)
+
+
 def read_input(
     detector: Any,
     source: Source,
@@ -167,7 +200,7 @@ def read_input(
     Once ``stop`` is set, the input ends at its next pause of ``linger``
     (plus 0.1 s), as at the end of input."""
     stream, name, owned = _open(source)
-    pieces = _Pieces(stream, linger, stop)
+    pieces: _Pieces | _FilePieces = _FilePieces(stream) if _is_regular_file(stream) else _Pieces(stream, linger, stop)
     input_ = detector.open_input(chunk_bytes=chunk_bytes)
     paused = True  # nothing fed since the last pause
     try:
