@@ -24,6 +24,7 @@ from . import __version__
 from . import _runtime
 from ._runtime import component_info, default_cache_dir, set_cache_dir
 from ._types import Profile, ReadResult, RejectReason, Rule, RuleStats, Stats
+from .alert import AlertFormat
 from .detector import Detector
 from .errors import ComponentLoadError, ConfigError, InputError, ReconError
 from .settings import FileSettings, SettingsError, load_settings
@@ -146,7 +147,7 @@ def _on_signal(signum: int, frame: Any) -> None:
 
 
 class _Sink:
-    def __init__(self, detector: Detector, out: IO[bytes], err: IO[str], show_rejects: int, fmt: str) -> None:
+    def __init__(self, detector: Detector, out: IO[bytes], err: IO[str], show_rejects: int, fmt: AlertFormat) -> None:
         self.d = detector
         self.out = out
         self.err = err
@@ -263,7 +264,8 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
         err.write(f"recon: {note}\n")
     _runtime.cache_notes.clear()
     inputs = args.inputs or ["-"]
-    sink = _Sink(detector, out, err, args.show_rejects, args.format)
+    fmt: AlertFormat = "ocsf" if args.format == "ocsf" else "native"
+    sink = _Sink(detector, out, err, args.show_rejects, fmt)
     _STOP.clear()
     previous = (
         {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
