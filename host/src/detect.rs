@@ -30,10 +30,12 @@ use crate::runtime::{
 };
 use crate::settings::{FileSettings, RuleName, SettingsError};
 use crate::tenants::{Router, TenantId};
+use recon_reader::wording;
 
 /// The contract's default `limits.max-event-bytes` (256 KiB), which the
-/// reader also uses as its line limit when the configuration leaves it out.
-pub const DEFAULT_MAX_EVENT_BYTES: u32 = 256 * 1024;
+/// reader also uses as its line limit when the configuration leaves it out:
+/// the reader crate's constant, the one the component is built with.
+pub const DEFAULT_MAX_EVENT_BYTES: u32 = recon_reader::DEFAULT_MAX_RECORD_BYTES;
 use crate::state::{self, StateError};
 
 /// What `detect` needs beyond the inputs.
@@ -193,7 +195,7 @@ pub enum DetectError {
     Output(#[from] std::io::Error),
     /// An alert could not be encoded.
     #[error("encoding an alert: {0}")]
-    Encode(#[from] serde_json::Error),
+    Encode(#[from] recon_guest::format::FormatError),
     /// The quarantine file could not be written.
     #[error("quarantine file: {0}")]
     Quarantine(String),
@@ -273,28 +275,22 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
             if self.shown < self.show_rejects {
                 writeln!(
                     self.err,
-                    "recon: {}: {}: time far ahead of the stream (more than limits.max_time_jump_seconds): \
-                     counted, but the watermark waits for other records to agree",
+                    "recon: {}: {}",
                     self.sources[source],
-                    chunk.loc(index),
+                    wording::far_ahead(chunk.loc(index)),
                 )?;
             }
             self.shown += 1;
         }
         for e in scan_errors.iter().chain(&result.errors) {
             if self.shown < self.show_rejects {
-                let rule = match e.rule {
-                    Some(r) => format!(" [{}]", rule_name(r).alert_name()),
-                    None => String::new(),
-                };
-                writeln!(
-                    self.err,
-                    "recon: {}: {}: rejected ({}): {}{rule}",
-                    self.sources[source],
+                let report = wording::rejected(
                     chunk.loc(e.index + offset),
                     reason_name(e.error.reason),
-                    e.error.message
-                )?;
+                    &e.error.message,
+                    e.rule.map(|r| rule_name(r).alert_name()),
+                );
+                writeln!(self.err, "recon: {}: {report}", self.sources[source])?;
             }
             self.shown += 1;
         }
@@ -378,9 +374,9 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         if self.shown < self.show_rejects {
             writeln!(
                 self.err,
-                "recon: {}: {loc}: rejected (too-large): the line is {bytes} bytes; the limit is {} \
-                 (limits.max_event_bytes); skipped without being read whole",
-                self.sources[source], self.max_line
+                "recon: {}: {}",
+                self.sources[source],
+                wording::too_large(loc, bytes, self.max_line as u64)
             )?;
         }
         self.shown += 1;

@@ -933,8 +933,5 @@ fn strip_bom(b: &[u8]) -> usize {
     if b.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 }
 }
 
-/// Every record of one input, as text, with the default chunking: for
-/// tests and tools. Fails when the input cannot be read.
-
 #[cfg(test)]
 mod tests;
