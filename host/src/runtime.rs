@@ -33,6 +33,11 @@ pub use bindings::exports::recon::detector::detection::{
     Outcome, Profile, ReasonCount, RejectReason, Rule, RuleConfig, RuleCounts, RuleStats, Scanned,
     SnapshotError, Stats,
 };
+/// The contract's reader types (0.3.0).
+pub use bindings::exports::recon::detector::detection::{
+    AlertFormat, Chunk as ReadChunk, ChunkLocations, Location, ReadEvent, ReadReport, ReadResult,
+    ReadStep, ReaderOptions, TooLarge,
+};
 use bindings::{DetectorComponent, DetectorComponentPre};
 
 /// The detector component, built from `guest/` by this crate's build script.
@@ -426,6 +431,10 @@ pub struct DetectorHandle(ResourceAny);
 #[derive(Debug, Clone, Copy)]
 pub struct ScannerHandle(ResourceAny);
 
+/// A reader living in an [`Instance`].
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderHandle(ResourceAny);
+
 struct InstanceStore {
     store: Store<Limiter>,
     fuel_per_call: Option<u64>,
@@ -542,6 +551,87 @@ impl Instance {
     /// Serialises a detector.
     pub fn snapshot(&mut self, h: DetectorHandle) -> Result<Vec<u8>, HostError> {
         call!(self, "snapshot", detector, call_snapshot(h.0))
+    }
+
+    /// Creates a reader of one input.
+    pub fn create_reader(&mut self, options: ReaderOptions) -> Result<ReaderHandle, HostError> {
+        call!(self, "reader.create", reader, call_create(options))?
+            .map(ReaderHandle)
+            .map_err(HostError::Config)
+    }
+
+    /// Reads the next bytes of a reader's input.
+    pub fn reader_feed(
+        &mut self,
+        r: ReaderHandle,
+        bytes: &[u8],
+    ) -> Result<Vec<ReadEvent>, HostError> {
+        call!(self, "reader.feed", reader, call_feed(r.0, bytes))
+    }
+
+    /// Reads the next bytes of a reader's input, as text.
+    pub fn reader_feed_text(
+        &mut self,
+        r: ReaderHandle,
+        text: &str,
+    ) -> Result<Vec<ReadEvent>, HostError> {
+        call!(self, "reader.feed-text", reader, call_feed_text(r.0, text))
+    }
+
+    /// Tells a reader its input paused.
+    pub fn reader_pause(&mut self, r: ReaderHandle) -> Result<Vec<ReadEvent>, HostError> {
+        call!(self, "reader.pause", reader, call_pause(r.0))
+    }
+
+    /// Tells a reader its input ended.
+    pub fn reader_finish(&mut self, r: ReaderHandle) -> Result<Vec<ReadEvent>, HostError> {
+        call!(self, "reader.finish", reader, call_finish(r.0))
+    }
+
+    /// Reads one step of an input with `r` into detector `h`.
+    pub fn read(
+        &mut self,
+        h: DetectorHandle,
+        r: ReaderHandle,
+        step: &ReadStep,
+    ) -> Result<ReadResult, HostError> {
+        call!(self, "read", detector, call_read(h.0, r.0, step))
+    }
+
+    /// Formats an alert with the component's formatter.
+    pub fn format_alert(
+        &mut self,
+        alert: &Alert,
+        format: AlertFormat,
+        tenant: Option<&str>,
+    ) -> Result<String, HostError> {
+        self.inner.arm("format-alert")?;
+        self.bindings
+            .recon_detector_detection()
+            .call_format_alert(&mut self.inner.store, alert, format, tenant)
+            .map_err(guest_error("format-alert"))
+    }
+
+    /// The component's configuration with every default filled in.
+    pub fn default_config(
+        &mut self,
+        rules: &[Rule],
+        profile: Profile,
+    ) -> Result<Config, HostError> {
+        self.inner.arm("default-config")?;
+        self.bindings
+            .recon_detector_detection()
+            .call_default_config(&mut self.inner.store, rules, profile)
+            .map_err(guest_error("default-config"))
+    }
+
+    /// The component's reader options with every default filled in.
+    pub fn default_reader_options(&mut self) -> Result<ReaderOptions, HostError> {
+        self.inner.arm("default-reader-options")?;
+        self.bindings
+            .recon_detector_detection()
+            .call_default_reader_options(&mut self.inner.store)
+            .map_err(guest_error("default-reader-options"))
     }
 
     /// How large the instance's linear memory has grown, in bytes (it never

@@ -47,7 +47,8 @@ use crate::tenants::{DEFAULT_MAX_TENANTS, TenantKey};
 /// Default bytes of input handed to the component per call: 1 MiB (about
 /// a thousand CloudTrail records). Large enough that the call boundary
 /// costs nothing measurable, small enough to keep latency and memory low.
-pub const DEFAULT_CHUNK_KIB: usize = 1024;
+/// The reader crate's chunk size, the one the component's reader uses.
+pub const DEFAULT_CHUNK_KIB: usize = recon_reader::DEFAULT_CHUNK_BYTES as usize / 1024;
 /// Largest accepted `chunk_kib`: 64 MiB.
 pub const MAX_CHUNK_KIB: usize = 64 * 1024;
 
@@ -424,6 +425,11 @@ impl FileSettings {
 /// cores, the tenant key) are written commented out.
 pub fn default_file() -> String {
     use recon_guest::config as g;
+    // The rules' own defaults, as the component fills them in.
+    let defaults =
+        g::Settings::defaults(&[g::Rule::Sentinel, g::Rule::Elastic], g::Profile::Default);
+    let (sentinel, elastic) = (&defaults.rules[0], &defaults.rules[1]);
+    let seconds = |ms: Option<u64>| ms.unwrap_or_default() / 1000;
     let list = |items: &[&str]| {
         let quoted: Vec<String> = items.iter().map(|s| format!("#   {s:?},")).collect();
         quoted.join("\n")
@@ -446,8 +452,8 @@ chunk_kib = {chunk}
 
 [sentinel]
 # Window width and the smallest number of distinct commands that alerts.
-window_seconds = 60
-min_distinct = 8
+window_seconds = {sentinel_window}
+min_distinct = {sentinel_min}
 # The suspicious commands (whole-term, case-insensitive match). Default: the
 # profile's list; with profile "default" it is
 # commands = [
@@ -461,8 +467,8 @@ min_distinct = 8
 [elastic]
 # Window width and the smallest number of distinct event names that alerts
 # (the query's "> 5").
-window_seconds = 10
-min_distinct = 6
+window_seconds = {elastic_window}
+min_distinct = {elastic_min}
 # Event sources that count (the whole list: it replaces the default).
 providers = [
 {providers}
@@ -510,6 +516,10 @@ max_lag_seconds = {max_lag}
 "#,
         lateness = g::DEFAULT_ALLOWED_LATENESS_MS / 1000,
         chunk = DEFAULT_CHUNK_KIB,
+        sentinel_window = seconds(sentinel.window_ms),
+        sentinel_min = sentinel.min_distinct.unwrap_or_default(),
+        elastic_window = seconds(elastic.window_ms),
+        elastic_min = elastic.min_distinct.unwrap_or_default(),
         sentinel_default = list(g::SENTINEL_DEFAULT_COMMANDS),
         sentinel_seed = list(g::SENTINEL_SEED_COMMANDS),
         providers = g::ELASTIC_SEED_PROVIDERS

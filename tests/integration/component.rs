@@ -354,3 +354,387 @@ fn the_compiled_component_cache_is_checked_before_it_is_trusted() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Version 0.3.0: the component's reader, `detector.read`, `format-alert`
+/// and the defaults, against the Rust host's native code.
+mod reader {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crossbeam_channel::bounded;
+    use recon::input::{self, BufferPool, ChunkOptions, InputError, InputMsg};
+    use recon::output::{Format, alert_line};
+    use recon::runtime::{
+        AlertFormat, ChunkLocations, Instance, Profile, ReadEvent, ReadStep, ReaderOptions,
+        RejectReason, Rule,
+    };
+    use recon_reader::{Chunk, Loc, Locs, wording};
+
+    use crate::util::{burst_sample, runtime, scratch_dir};
+
+    /// Records (with where each came from) and reports, in order.
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct Read {
+        records: Vec<(Loc, String)>,
+        reports: Vec<String>,
+    }
+
+    const LIMIT: u32 = 1 << 18;
+    const CHUNK: u32 = 64 << 10;
+
+    /// The Rust host's reader (its threads and the crate) on a file.
+    fn host_read(path: &Path) -> Read {
+        let (tx, rx) = bounded(4);
+        let inputs = vec![path.to_owned()];
+        let options = ChunkOptions {
+            chunk_bytes: CHUNK as usize,
+            linger: Duration::from_secs(3600),
+            max_line_bytes: LIMIT as usize,
+        };
+        let t = std::thread::spawn(move || {
+            input::chunk_inputs(&inputs, options, &BufferPool::default(), &tx)
+        });
+        let mut r = Read::default();
+        for m in rx {
+            match m {
+                InputMsg::Chunk(_, c) => r.records.extend(c.located_records()),
+                InputMsg::TooLarge(_, at, bytes) => {
+                    r.reports
+                        .push(wording::too_large(at, bytes, u64::from(LIMIT)))
+                }
+                InputMsg::Unreadable(_, InputError::Unreadable { reason, .. }) => {
+                    r.reports.push(reason)
+                }
+                InputMsg::Unreadable(_, e) => panic!("{e}"),
+            }
+        }
+        t.join().unwrap();
+        r
+    }
+
+    fn loc(l: &recon::runtime::Location) -> Loc {
+        Loc {
+            line: l.line,
+            record: l.record,
+        }
+    }
+
+    fn absorb(r: &mut Read, events: Vec<ReadEvent>) {
+        for e in events {
+            match e {
+                ReadEvent::Chunk(c) => {
+                    let chunk = Chunk {
+                        data: c.data,
+                        locs: match c.locations {
+                            ChunkLocations::Lines(first_line) => Locs::Lines { first_line },
+                            ChunkLocations::Records(l) => {
+                                Locs::Records(l.iter().map(loc).collect())
+                            }
+                        },
+                    };
+                    r.records.extend(chunk.located_records());
+                }
+                ReadEvent::TooLarge(t) => {
+                    assert_eq!(
+                        t.message,
+                        wording::too_large(loc(&t.at), t.bytes, u64::from(LIMIT))
+                    );
+                    r.reports.push(t.message);
+                }
+                ReadEvent::Unreadable(reason) => r.reports.push(reason),
+            }
+        }
+    }
+
+    /// Cut points for `len` bytes: pieces of `step` bytes, every third
+    /// piece a little shorter, so cuts fall everywhere.
+    fn cuts(len: usize, step: usize) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        let mut k = 0;
+        while from < len {
+            let n = if k % 3 == 2 { step / 2 + 1 } else { step };
+            let to = (from + n).min(len);
+            out.push((from, to));
+            from = to;
+            k += 1;
+        }
+        out
+    }
+
+    fn options() -> ReaderOptions {
+        ReaderOptions {
+            max_record_bytes: Some(LIMIT),
+            chunk_bytes: Some(CHUNK),
+        }
+    }
+
+    /// The component's reader on `bytes` cut in pieces of `step`, as bytes
+    /// or (when every piece is UTF-8) as text, pausing every fifth piece.
+    fn component_read(inst: &mut Instance, bytes: &[u8], step: usize, text: bool) -> Read {
+        let reader = inst.create_reader(options()).unwrap();
+        let mut r = Read::default();
+        for (k, (from, to)) in cuts(bytes.len(), step).into_iter().enumerate() {
+            let piece = &bytes[from..to];
+            let events = match std::str::from_utf8(piece) {
+                Ok(t) if text => inst.reader_feed_text(reader, t).unwrap(),
+                _ => inst.reader_feed(reader, piece).unwrap(),
+            };
+            absorb(&mut r, events);
+            if k % 5 == 4 {
+                let events = inst.reader_pause(reader).unwrap();
+                absorb(&mut r, events);
+            }
+        }
+        let events = inst.reader_finish(reader).unwrap();
+        absorb(&mut r, events);
+        assert!(inst.reader_finish(reader).unwrap().is_empty());
+        r
+    }
+
+    /// The component's reader gives exactly the Rust host's records and
+    /// reports on every file of the hostile corpus, whatever the cuts.
+    #[test]
+    fn the_components_reader_reads_as_the_host_does() {
+        let dir = scratch_dir("component-reader");
+        let mut inst = runtime().instantiate().unwrap();
+        for (i, (name, bytes)) in crate::hostile_files::inputs().into_iter().enumerate() {
+            let path = dir.join(format!("case-{i}"));
+            std::fs::write(&path, &bytes).unwrap();
+            let want = host_read(&path);
+            // Byte by byte for the small files; the large ones in pieces
+            // that still cut their records anywhere.
+            let steps: &[usize] = if bytes.len() > 1 << 20 {
+                &[bytes.len(), 1 << 20, 300_007]
+            } else if bytes.len() > 64 << 10 {
+                &[bytes.len(), 4096, 997]
+            } else {
+                &[bytes.len().max(1), 4096, 7, 1]
+            };
+            for &step in steps {
+                for text in [false, true] {
+                    let got = component_read(&mut inst, &bytes, step, text);
+                    assert!(
+                        got == want,
+                        "{name}, pieces of {step} (text {text}): the component read\n{:?}\nthe host\n{:?}",
+                        (got.records.len(), &got.reports),
+                        (want.records.len(), &want.reports)
+                    );
+                }
+            }
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+
+    /// `detector.read` is a reader and `push-ndjson` on each chunk, with
+    /// every rejection reported at its location in the shared wording.
+    #[test]
+    fn read_is_the_reader_and_push_ndjson() {
+        let rules = [Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst];
+        let mut corpus = crate::hostile_files::inputs();
+        let sample = std::fs::read(burst_sample()).unwrap();
+        corpus.push(("burst sample".to_owned(), sample));
+        let mut inst = runtime().instantiate().unwrap();
+        let config = inst.default_config(&rules, Profile::Default).unwrap();
+        for (name, bytes) in corpus {
+            // One crossing per step.
+            let d1 = inst.create(&config).unwrap();
+            let r1 = inst.create_reader(options()).unwrap();
+            let mut reports = Vec::new();
+            let mut records = 0u64;
+            let mut too_large = 0u64;
+            let mut steps: Vec<ReadStep> = cuts(bytes.len(), 100_003)
+                .into_iter()
+                .map(|(a, b)| ReadStep::Bytes(bytes[a..b].to_vec()))
+                .collect();
+            steps.insert(steps.len().min(1), ReadStep::Pause);
+            steps.push(ReadStep::End);
+            let mut unreadable = None;
+            for step in &steps {
+                let r = inst.read(d1, r1, step).unwrap();
+                records += u64::from(r.records);
+                for p in &r.reports {
+                    too_large += u64::from(
+                        p.reason == Some(RejectReason::TooLarge)
+                            && p.rule.is_none()
+                            && p.message.contains("skipped without being read whole"),
+                    );
+                }
+                reports.extend(r.reports.into_iter().map(|p| p.message));
+                if r.unreadable.is_some() {
+                    unreadable = r.unreadable;
+                }
+            }
+            // The reader, then push-ndjson on each chunk.
+            let d2 = inst.create(&config).unwrap();
+            let r2 = inst.create_reader(options()).unwrap();
+            let mut want = Vec::new();
+            let mut want_unreadable = None;
+            for step in &steps {
+                let events = match step {
+                    ReadStep::Bytes(b) => inst.reader_feed(r2, b).unwrap(),
+                    ReadStep::Text(t) => inst.reader_feed_text(r2, t).unwrap(),
+                    ReadStep::Pause => inst.reader_pause(r2).unwrap(),
+                    ReadStep::End => inst.reader_finish(r2).unwrap(),
+                };
+                for e in events {
+                    match e {
+                        ReadEvent::Chunk(c) => {
+                            let b = inst.push_ndjson(d2, &c.data).unwrap();
+                            let chunk = Chunk {
+                                data: c.data,
+                                locs: match c.locations {
+                                    ChunkLocations::Lines(first_line) => Locs::Lines { first_line },
+                                    ChunkLocations::Records(l) => {
+                                        Locs::Records(l.iter().map(loc).collect())
+                                    }
+                                },
+                            };
+                            let mut lines: Vec<(u32, String)> = b
+                                .ahead
+                                .iter()
+                                .map(|i| (*i, wording::far_ahead(chunk.loc(*i))))
+                                .collect();
+                            for e in &b.errors {
+                                lines.push((
+                                    e.index,
+                                    wording::rejected(
+                                        chunk.loc(e.index),
+                                        recon::detect::reason_name(e.error.reason),
+                                        &e.error.message,
+                                        e.rule.map(|r| match r {
+                                            Rule::SentinelAwsCliRecon => "sentinel-aws-cli-recon",
+                                            Rule::ElasticAwsDiscoveryBurst => {
+                                                "elastic-aws-discovery-burst"
+                                            }
+                                        }),
+                                    ),
+                                ));
+                            }
+                            // Stable: far-ahead first at a line, then its errors.
+                            lines.sort_by_key(|(i, _)| *i);
+                            want.extend(lines.into_iter().map(|(_, m)| m));
+                        }
+                        ReadEvent::TooLarge(t) => want.push(t.message),
+                        ReadEvent::Unreadable(reason) => {
+                            want.push(reason.clone());
+                            want_unreadable = Some(reason);
+                        }
+                    }
+                }
+            }
+            assert_eq!(reports, want, "{name}");
+            assert_eq!(unreadable, want_unreadable, "{name}");
+            let (s1, s2) = (inst.stats(d1).unwrap(), inst.stats(d2).unwrap());
+            assert_eq!(s1.pushed, records, "{name}");
+            assert_eq!(s1.pushed, s2.pushed + too_large, "{name}");
+            for (a, b) in s1.rules.iter().zip(&s2.rules) {
+                assert_eq!(
+                    (a.accepted, a.filtered, a.late, a.watermark),
+                    (b.accepted, b.filtered, b.late, b.watermark),
+                    "{name}"
+                );
+                assert_eq!(a.rejected, b.rejected + too_large, "{name}");
+            }
+            inst.flush(d1, None).unwrap();
+            inst.flush(d2, None).unwrap();
+            assert_eq!(inst.drain(d1).unwrap(), inst.drain(d2).unwrap(), "{name}");
+        }
+    }
+
+    /// `format-alert` writes exactly the native formatter's bytes.
+    #[test]
+    fn format_alert_is_the_native_formatter() {
+        let rules = [Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst];
+        let mut inst = runtime().instantiate().unwrap();
+        let config = inst.default_config(&rules, Profile::Default).unwrap();
+        let d = inst.create(&config).unwrap();
+        let mut trail = Vec::new();
+        let opts = recon_gen::GenOptions {
+            seed: 4,
+            count: 30_000,
+            bursts: 24,
+            ..recon_gen::GenOptions::default()
+        };
+        recon_gen::write_ndjson(opts, &mut trail).unwrap();
+        inst.push_ndjson(d, &trail).unwrap();
+        inst.flush(d, None).unwrap();
+        let mut alerts = inst.drain(d).unwrap();
+        assert!(alerts.len() >= 10, "{}", alerts.len());
+        // Times with a fraction, at the edges, and before the epoch.
+        let mut odd = alerts[0].clone();
+        odd.window_start = -1;
+        odd.window_end = 1_500;
+        alerts.push(odd);
+        for a in &alerts {
+            for (native, wit) in [
+                (Format::Native, AlertFormat::Native),
+                (Format::Ocsf, AlertFormat::Ocsf),
+            ] {
+                for tenant in [None, Some("acme")] {
+                    assert_eq!(
+                        inst.format_alert(a, wit, tenant).unwrap(),
+                        alert_line(a, tenant, native).unwrap()
+                    );
+                }
+            }
+        }
+        // A row that is not JSON still gives a line.
+        let mut broken = alerts[0].clone();
+        broken.row = "not json".into();
+        let line = inst
+            .format_alert(&broken, AlertFormat::Native, None)
+            .unwrap();
+        assert!(line.contains(r#""row":"not json""#), "{line}");
+    }
+
+    /// The defaults the component exports are the ones the host and the
+    /// reader crate are built from.
+    #[test]
+    fn the_exported_defaults_are_the_shared_constants() {
+        let mut inst = runtime().instantiate().unwrap();
+        let o = inst.default_reader_options().unwrap();
+        assert_eq!(
+            o.max_record_bytes,
+            Some(recon_reader::DEFAULT_MAX_RECORD_BYTES)
+        );
+        assert_eq!(o.chunk_bytes, Some(recon_reader::DEFAULT_CHUNK_BYTES));
+        let all = inst.default_config(&[], Profile::Seed).unwrap();
+        assert_eq!(all.rules.len(), 2);
+        assert_eq!(
+            all.limits.max_event_bytes,
+            Some(recon::detect::DEFAULT_MAX_EVENT_BYTES)
+        );
+        assert_eq!(
+            all.allowed_lateness_ms,
+            Some(recon_guest::config::DEFAULT_ALLOWED_LATENESS_MS)
+        );
+        let seed = recon_guest::config::SENTINEL_SEED_COMMANDS;
+        assert_eq!(
+            all.rules[0].commands.as_ref().map(Vec::len),
+            Some(seed.len())
+        );
+        assert!(all.rules[0].providers.is_none());
+        // Filled in, the configuration is the one the defaults give.
+        let d = inst.create(&all).unwrap();
+        let e = inst
+            .create(&recon::runtime::Config::defaults(
+                &[Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst],
+                Profile::Seed,
+            ))
+            .unwrap();
+        let sample = std::fs::read(burst_sample()).unwrap();
+        assert_eq!(
+            inst.push_ndjson(d, &sample).unwrap(),
+            inst.push_ndjson(e, &sample).unwrap()
+        );
+        // Out of range.
+        assert!(
+            inst.create_reader(ReaderOptions {
+                max_record_bytes: Some(0),
+                chunk_bytes: None
+            })
+            .is_err()
+        );
+    }
+}

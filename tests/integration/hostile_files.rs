@@ -37,6 +37,18 @@ struct Maker<'a> {
 }
 
 impl Maker<'_> {
+    /// A case's bytes: its committed file, or its recipe made.
+    fn input(&mut self, case: &Value) -> Vec<u8> {
+        match case.get("file") {
+            Some(file) => std::fs::read(corpus_dir().join(file.as_str().unwrap())).unwrap(),
+            None => {
+                let mut bytes = Vec::new();
+                self.parts(&case["recipe"], &mut bytes);
+                bytes
+            }
+        }
+    }
+
     fn record(&self, kind: &str, n: u64) -> String {
         let t = self.templates[kind].as_str().unwrap();
         let commands = self.templates["commands"].as_array().unwrap();
@@ -112,6 +124,25 @@ impl Maker<'_> {
             panic!("unknown recipe part {part}");
         }
     }
+}
+
+/// Every case of the corpus: its name and its bytes (for the tests that
+/// read the same files another way, e.g. through the component's reader).
+pub(crate) fn inputs() -> Vec<(String, Vec<u8>)> {
+    let cases = load("cases.json");
+    let mut maker = Maker {
+        templates: &cases["templates"],
+        generated: BTreeMap::new(),
+    };
+    cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| {
+            let name = case["name"].as_str().unwrap().to_owned();
+            (name, maker.input(case))
+        })
+        .collect()
 }
 
 /// What one run printed, the input's path written `{input}`.
@@ -260,10 +291,8 @@ fn the_hostile_file_corpus_gives_the_expected_output() {
         let path = match case.get("file") {
             Some(file) => corpus_dir().join(file.as_str().unwrap()),
             None => {
-                let mut bytes = Vec::new();
-                maker.parts(&case["recipe"], &mut bytes);
                 let path = dir.join(format!("case-{i}"));
-                std::fs::write(&path, bytes).unwrap();
+                std::fs::write(&path, maker.input(case)).unwrap();
                 path
             }
         };
