@@ -564,7 +564,7 @@ mod reader {
     fn the_components_reader_reads_as_the_host_does() {
         let dir = scratch_dir("component-reader");
         let mut inst = runtime().instantiate().unwrap();
-        for (i, (name, bytes, _)) in crate::hostile::corpus().into_iter().enumerate() {
+        for (i, (name, bytes)) in crate::hostile_files::inputs().into_iter().enumerate() {
             let path = dir.join(format!("case-{i}"));
             std::fs::write(&path, &bytes).unwrap();
             let want = host_read(&path);
@@ -597,12 +597,12 @@ mod reader {
     #[test]
     fn read_is_the_reader_and_push_ndjson() {
         let rules = [Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst];
-        let mut corpus = crate::hostile::corpus();
+        let mut corpus = crate::hostile_files::inputs();
         let sample = std::fs::read(burst_sample()).unwrap();
-        corpus.push(("burst sample", sample, Default::default()));
+        corpus.push(("burst sample".to_owned(), sample));
         let mut inst = runtime().instantiate().unwrap();
         let config = inst.default_config(&rules, Profile::Default).unwrap();
-        for (name, bytes, _) in corpus {
+        for (name, bytes) in corpus {
             // One crossing per step.
             let d1 = inst.create(&config).unwrap();
             let r1 = inst.create_reader(options()).unwrap();
