@@ -361,16 +361,24 @@ impl Logic {
 }
 
 /// The hash that places a group key in a partition: 64-bit FNV-1a of the
-/// key's JSON text. Written out here (not `std`'s hasher, whose output may
-/// change between Rust releases) because every host, and every version of
-/// this crate, must route a key to the same partition.
+/// key's JSON text, then MurmurHash3's 64-bit finaliser (`fmix64`).
+/// FNV-1a alone is weak in its low bits (its last bit is the parity of
+/// the odd bytes, so a key holding one name twice, as the Sentinel key
+/// does, always lands in the same half); the finaliser spreads every bit.
+/// Written out here (not `std`'s hasher, whose output may change between
+/// Rust releases) because every host, and every version of this crate,
+/// must route a key to the same partition.
 pub fn partition_hash(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    h
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// Where one record goes when the work of a configuration is split into

@@ -7,6 +7,7 @@ mod component;
 mod differential;
 mod hostile;
 mod live;
+mod nats;
 mod ocsf;
 mod recovery;
 mod reference;

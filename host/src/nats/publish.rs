@@ -69,7 +69,11 @@ pub struct Publisher<'n> {
     /// Per partition: how many earlier batches had each content hash (so
     /// two identical batches of one run keep apart ids).
     seen: Vec<HashMap<[u8; 16], u32>>,
-    limit: usize,
+    /// A batch goes out once it would pass this many bytes.
+    batch: usize,
+    /// Most bytes of records in one message (a record longer than
+    /// `batch` goes alone).
+    max_message: usize,
     acks: Vec<PublishAckFuture>,
     /// Counters.
     pub summary: PublishSummary,
@@ -81,9 +85,8 @@ impl<'n> Publisher<'n> {
         let layout = Layout::load(nats)?;
         let scanner = layout.scanner()?;
         let ids = layout.partition_ids()?;
-        let limit = batch_bytes
-            .max(1)
-            .min(nats.max_payload().saturating_sub(HEADER_ROOM).max(1));
+        let max_message = nats.max_payload().saturating_sub(HEADER_ROOM).max(1);
+        let batch = batch_bytes.max(1).min(max_message);
         Ok(Publisher {
             nats,
             scanner,
@@ -91,7 +94,8 @@ impl<'n> Publisher<'n> {
             seen: vec![HashMap::new(); ids.len()],
             ids,
             layout,
-            limit,
+            batch,
+            max_message,
             acks: Vec::new(),
             summary: PublishSummary::default(),
         })
@@ -121,25 +125,27 @@ impl<'n> Publisher<'n> {
             let line = strip_end(&data[starts[p.index as usize]..starts[p.index as usize + 1]]);
             if last != Some(p.index) {
                 last = Some(p.index);
-                if line.len() + 1 > self.limit {
+                if line.len() + 1 > self.max_message {
                     self.summary.oversized += 1;
                     writeln!(
                         err,
                         "recon: {}: not published: {} bytes is more than one message holds \
-                         ({} bytes: the server's max_payload, or --batch-kib)",
+                         ({} bytes, below the server's max_payload)",
                         describe(p.index),
                         line.len(),
-                        self.limit
+                        self.max_message
                     )?;
                     continue;
                 }
                 self.summary.published += 1;
-            } else if line.len() + 1 > self.limit {
+            } else if line.len() + 1 > self.max_message {
                 continue;
             }
             let rule_pos = rules.iter().position(|r| *r == p.rule).unwrap_or(0);
             let slot = self.slot(rule_pos, p.partition);
-            if self.batches[slot].len() + line.len() + 1 > self.limit {
+            if !self.batches[slot].is_empty()
+                && self.batches[slot].len() + line.len() + 1 > self.batch
+            {
                 self.send(slot)?;
             }
             self.batches[slot].extend_from_slice(line);
@@ -233,7 +239,11 @@ impl<'n> Publisher<'n> {
                 .map_err(|e| self.nats.err("publishing the end of input", e))?;
             self.acks.push(ack);
         }
-        self.wait_acks()
+        let before = self.summary.duplicates;
+        self.wait_acks()?;
+        // The markers are not batches.
+        self.summary.duplicates = before;
+        Ok(())
     }
 }
 

@@ -48,6 +48,8 @@ pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
 const FETCH_MESSAGES: usize = 16;
 /// How long an idle worker waits before looking for records again.
 const IDLE_POLL: Duration = Duration::from_millis(20);
+/// Pause before trying again after a failed NATS operation.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// How long a partition whose snapshot cannot be restored is left alone
 /// before this worker tries it again.
 const BROKEN_BACKOFF: Duration = Duration::from_secs(60);
@@ -141,6 +143,9 @@ struct Owned<'r> {
     paused: Option<Option<i64>>,
     advanced: Duration,
     quarantined: u64,
+    /// Alerts drained and not yet stored by the stream (kept until they
+    /// are, so that a failed publish loses none).
+    unsent: Vec<Alert>,
 }
 
 /// A running worker.
@@ -195,34 +200,64 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         let beat = self.options.lease / 3;
         let mut last_beat: Option<Instant> = None;
         while !stop.load(Ordering::Relaxed) {
-            if last_beat.is_none_or(|t| t.elapsed() >= beat) {
-                last_beat = Some(Instant::now());
-                self.heartbeat()?;
-                self.renew()?;
-                self.balance()?;
-            }
-            let mut busy = false;
-            for i in 0..self.owned.len() {
-                if stop.load(Ordering::Relaxed) {
-                    break;
+            match self.turn(stop, beat, &mut last_beat) {
+                Ok(()) => {}
+                // The server is away (restarting, a network cut): what was
+                // not written is written on a later turn; a lease that
+                // runs out meanwhile is caught by the fence.
+                Err(e @ (NatsError::Op { .. } | NatsError::Connect { .. })) => {
+                    self.log(format_args!("{e}; retrying"));
+                    std::thread::sleep(RETRY_PAUSE);
                 }
-                busy |= self.step(i)?;
-            }
-            self.owned.retain(|o| o.revision != 0);
-            if !busy {
-                for i in 0..self.owned.len() {
-                    self.live_tick(i)?;
-                }
-                std::thread::sleep(IDLE_POLL);
+                Err(e) => return Err(e),
             }
         }
         self.log(format_args!("stopping: giving partitions up"));
+        let deadline = Instant::now() + self.options.lease;
         while !self.owned.is_empty() {
-            self.release(0)?;
+            match self.release(0) {
+                Ok(()) => {}
+                Err(e) if Instant::now() < deadline => {
+                    self.log(format_args!("{e}; retrying"));
+                    std::thread::sleep(RETRY_PAUSE);
+                }
+                Err(e) => return Err(e),
+            }
         }
         let _ = self
             .nats
             .block_on(self.kv.delete(format!("worker.{}", self.options.id)));
+        Ok(())
+    }
+
+    /// One turn of the loop: leases and balance when due, then the next
+    /// records of every partition held.
+    fn turn(
+        &mut self,
+        stop: &AtomicBool,
+        beat: Duration,
+        last_beat: &mut Option<Instant>,
+    ) -> Result<(), NatsError> {
+        if last_beat.is_none_or(|t| t.elapsed() >= beat) {
+            *last_beat = Some(Instant::now());
+            self.heartbeat()?;
+            self.renew()?;
+            self.balance()?;
+        }
+        let mut busy = false;
+        for i in 0..self.owned.len() {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            busy |= self.step(i)?;
+        }
+        self.owned.retain(|o| o.revision != 0);
+        if !busy {
+            for i in 0..self.owned.len() {
+                self.live_tick(i)?;
+            }
+            std::thread::sleep(IDLE_POLL);
+        }
         Ok(())
     }
 
@@ -454,6 +489,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
             last_input: Instant::now(),
             paused: None,
             advanced: Duration::ZERO,
+            unsent: Vec::new(),
         });
         Ok(())
     }
@@ -662,10 +698,12 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
     /// Drains partition `i`'s alerts and publishes them, waiting until
     /// the stream holds each.
     fn publish_alerts(&mut self, i: usize) -> Result<(), NatsError> {
-        let alerts = self.owned[i].detector.drain()?;
-        if alerts.is_empty() {
+        let fresh = self.owned[i].detector.drain()?;
+        self.owned[i].unsent.extend(fresh);
+        if self.owned[i].unsent.is_empty() {
             return Ok(());
         }
+        let alerts = self.owned[i].unsent.clone();
         let nats = self.nats;
         let mut acks = Vec::new();
         for a in &alerts {
@@ -701,6 +739,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
                 }
             }
         }
+        self.owned[i].unsent.clear();
         Ok(())
     }
 
