@@ -24,19 +24,18 @@ fn settings(rules: &[Rule], profile: Profile) -> Settings {
     Settings::with_rules(rules, profile)
 }
 
-fn sorted(mut alerts: Vec<Alert>) -> Vec<(String, String)> {
+fn sorted(mut alerts: Vec<Alert>) -> Rows {
     let mut v: Vec<(String, String)> = alerts.drain(..).map(|a| (a.id, a.row)).collect();
     v.sort();
     v
 }
 
+/// Alerts as (id, row), sorted.
+type Rows = Vec<(String, String)>;
+
 /// The alerts of one detector over `records`, and those of the
 /// partitioned detectors, after a final flush.
-fn both(
-    records: &[String],
-    partitions: u32,
-    profile: Profile,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn both(records: &[String], partitions: u32, profile: Profile) -> (Rows, Rows) {
     let all = [Rule::Sentinel, Rule::Elastic];
     let buf: Vec<u8> = records
         .iter()
@@ -108,7 +107,7 @@ fn record(pick: [usize; 7], second: u32) -> String {
             }
         })
         .collect();
-    let kind = if pick[6] % 4 == 0 {
+    let kind = if pick[6].is_multiple_of(4) {
         "AssumedRole"
     } else {
         "IAMUser"
