@@ -78,6 +78,13 @@ pub fn setup(nats: &Nats, options: &SetupOptions) -> Result<SetupOutcome, NatsEr
     };
     // Refuse a configuration the detector would refuse, before storing it.
     layout.scanner()?;
+    if layout.settings()?.tenant_key()?.is_some() {
+        return Err(NatsError::Setup(
+            "tenants.key is not supported by recon nats yet: partitions are per rule, not per \
+             tenant (run one deployment per tenant)"
+                .into(),
+        ));
+    }
     let streams = [
         stream_config(
             RECORDS_STREAM,
