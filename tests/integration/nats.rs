@@ -840,3 +840,91 @@ fn nats_a_refused_connection_is_a_clear_error() {
     );
     let _ = BufReader::new(&out.stderr[..]).lines();
 }
+
+/// `recon nats bridge`: records sent as Vector's `nats` sink (one JSON
+/// object per message) and Fluent Bit's `nats` output (`[[ts, {record}],
+/// …]`, the record read by `tail` under `log`) give the alerts `recon
+/// detect` gives on the same records.
+#[test]
+fn nats_bridge_takes_what_shippers_send() {
+    let server = Server::start("bridge");
+    let dir = server.dir.clone();
+    let (whole, _, _) = trail(&dir, 16, 6_000);
+    let want = detect(&[&whole], &[]);
+    assert!(!want.is_empty());
+    ok(nats(&server, "setup", &["--partitions", "2"]));
+    let mut bridge = {
+        let err = dir.join("bridge.err");
+        let child = recon_cmd(&server)
+            .args([
+                "nats",
+                "bridge",
+                "--server",
+                &server.url(),
+                "--subject",
+                "logs.>",
+            ])
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        Proc {
+            child: Some(child),
+            err,
+        }
+    };
+    let conn = recon::nats::Nats::connect(
+        &recon::nats::ConnectOptions {
+            server: server.url(),
+            ..Default::default()
+        },
+        "shipper",
+    )
+    .unwrap();
+    // Core NATS keeps nothing for later: send once the bridge listens.
+    wait_until("the bridge to subscribe", || {
+        bridge.stderr().contains("listening")
+    });
+    let text = std::fs::read_to_string(&whole).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines.len() / 2;
+    conn.block_on(async {
+        // Vector, codec json: one event per message.
+        for l in &lines[..half] {
+            conn.client
+                .publish("logs.vector", l.to_string().into())
+                .await
+                .unwrap();
+        }
+        // Fluent Bit: arrays of [timestamp, {"log": line}], 100 per flush.
+        for chunk in lines[half..].chunks(100) {
+            let items: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|l| serde_json::json!([1_700_000_000.5, {"log": l}]))
+                .collect();
+            let body = serde_json::to_string(&items).unwrap();
+            conn.client
+                .publish("logs.fluentbit", body.into())
+                .await
+                .unwrap();
+        }
+        conn.client.flush().await.unwrap();
+    });
+    let total = lines.len() as u64;
+    wait_until("the bridge to publish every record", || {
+        bridge
+            .stderr()
+            .contains(&format!("bridge: {total} records read"))
+    });
+    assert!(bridge.stop().success(), "{}", bridge.stderr());
+    let log = bridge.stderr();
+    assert!(log.contains(&format!("read {total} records")), "{log}");
+    ok(nats(
+        &server,
+        "publish",
+        &["--end", path(&empty_file(&dir))],
+    ));
+    let mut w = worker(&server, "w", &[]);
+    wait_until("every partition to end", || ended(&server));
+    assert_eq!(alerts(&server, "native"), want);
+    assert!(w.stop().success());
+}

@@ -40,6 +40,9 @@ enum NatsCommand {
     /// Read inputs as `recon detect` does and publish each record to its
     /// partitions (re-running it on the same inputs duplicates nothing).
     Publish(PublishArgs),
+    /// Take records from a plain subject (Vector's and Fluent Bit's NATS
+    /// outputs) and publish them as `publish` does, until SIGINT/SIGTERM.
+    Bridge(BridgeArgs),
     /// Claim partitions, restore, replay, detect, publish alerts, snapshot;
     /// give partitions up on SIGTERM.
     Worker(WorkerArgs),
@@ -88,6 +91,15 @@ struct PublishArgs {
     /// max_payload).
     #[arg(long, default_value_t = DEFAULT_BATCH_BYTES / 1024)]
     batch_kib: usize,
+}
+
+#[derive(Args)]
+struct BridgeArgs {
+    #[command(flatten)]
+    connect: ConnectOptions,
+    /// Subject the shipper publishes to (wildcards allowed).
+    #[arg(long)]
+    subject: String,
 }
 
 #[derive(Args)]
@@ -212,6 +224,17 @@ pub fn run(args: NatsArgs) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        NatsCommand::Bridge(a) => {
+            let nats = Nats::connect(&a.connect, "recon bridge")?;
+            let stop = stop_flag()?;
+            let s = super::bridge::bridge(&nats, &a.subject, &stop, &mut io::stderr().lock())?;
+            eprintln!(
+                "recon: bridge stopped: read {} records; published {} in {} messages; {} \
+                 counted by no rule",
+                s.records, s.published, s.batches, s.unplaced
+            );
+            Ok(ExitCode::SUCCESS)
         }
         NatsCommand::Worker(a) => {
             let nats = Nats::connect(&a.connect, "recon worker")?;

@@ -22,6 +22,7 @@
 //! - stream `RECON_POISON`, subjects `recon.poison.<rule>.<n>`: records
 //!   that made the component trap, with their stream position.
 
+pub mod bridge;
 pub mod cli;
 pub mod client;
 pub mod layout;

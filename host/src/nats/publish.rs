@@ -79,6 +79,14 @@ pub struct Publisher<'n> {
     pub summary: PublishSummary,
 }
 
+impl std::fmt::Debug for Publisher<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("summary", &self.summary)
+            .finish()
+    }
+}
+
 impl<'n> Publisher<'n> {
     /// A publisher for the stored layout.
     pub fn new(nats: &'n Nats, batch_bytes: usize) -> Result<Publisher<'n>, NatsError> {
