@@ -44,6 +44,8 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(6);
 pub const DEFAULT_SNAPSHOT_RECORDS: u64 = 500_000;
 /// Default [`WorkerOptions::snapshot_interval`]: one minute.
 pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
+/// Longest wait for one fetch of records.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Messages fetched from one partition at a time.
 const FETCH_MESSAGES: usize = 16;
 /// How long an idle worker waits before looking for records again.
@@ -636,7 +638,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         let Some(c) = &o.consumer else {
             return Ok(Vec::new());
         };
-        nats.block_on(async {
+        let fetch = async {
             let mut batch = c
                 .fetch()
                 .max_messages(FETCH_MESSAGES)
@@ -657,7 +659,11 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
                 out.push((seq, end, m.message.payload.clone()));
             }
             Ok(out)
-        })
+        };
+        // A pull request lost with a server that went away is never
+        // answered: give up on it and start again from the position.
+        nats.block_on(async { tokio::time::timeout(FETCH_TIMEOUT, fetch).await })
+            .unwrap_or_else(|_| Err(nats.err("fetching records", "no answer in time")))
     }
 
     fn quarantine(
