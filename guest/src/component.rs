@@ -413,6 +413,18 @@ impl wit::GuestScanner for ScannerResource {
         Ok(wit::Scanner::new(ScannerResource(scanner)))
     }
 
+    fn partition_of(&self, records: Vec<u8>, partitions: u32) -> Vec<wit::Placement> {
+        self.0
+            .partition_of(&records, partitions)
+            .into_iter()
+            .map(|p| wit::Placement {
+                index: p.index,
+                rule: rule_out(p.rule),
+                partition: p.partition,
+            })
+            .collect()
+    }
+
     fn scan(&self, records: Vec<u8>) -> wit::Scanned {
         let s = self.0.scan(&records);
         wit::Scanned {

@@ -345,6 +345,20 @@ impl Logic {
         }
     }
 
+    /// The rule's group key of `event` (without the time bucket), hashed
+    /// with [`partition_hash`]; `None` when the rule drops the event.
+    fn key_hash(&self, event: &Event<'_>) -> Option<u64> {
+        use rules::RuleLogic;
+        // The key's JSON form: fixed field order, the same on every build
+        // and host, so a hash of it routes alike everywhere.
+        let json = match self {
+            Logic::Sentinel(r) => r.select(event).map(|(k, _)| serde_json::to_vec(&k)),
+            Logic::Elastic(r) => r.select(event).map(|(k, _)| serde_json::to_vec(&k)),
+        }?;
+        // A key is strings only; serialising it cannot fail.
+        json.ok().map(|j| partition_hash(&j))
+    }
+
     /// Selects `event` and appends the selection's encoding to `out`.
     fn select_into(&self, event: &Event<'_>, out: &mut Vec<u8>) -> bool {
         use rules::RuleLogic;
@@ -356,7 +370,39 @@ impl Logic {
     }
 }
 
-/// Appends a run entry: its first record's index, how many, the latest time.
+/// The hash that places a group key in a partition: 64-bit FNV-1a of the
+/// key's JSON text, then MurmurHash3's 64-bit finaliser (`fmix64`).
+/// FNV-1a alone is weak in its low bits (its last bit is the parity of
+/// the odd bytes, so a key holding one name twice, as the Sentinel key
+/// does, always lands in the same half); the finaliser spreads every bit.
+/// Written out here (not `std`'s hasher, whose output may change between
+/// Rust releases) because every host, and every version of this crate,
+/// must route a key to the same partition.
+pub fn partition_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Where one record goes when the work of a configuration is split into
+/// partitions: see [`Scanner::partition_of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Placement {
+    /// The record's line in the buffer (from 0; blank lines count).
+    pub index: u32,
+    /// The rule whose group the record joins.
+    pub rule: Rule,
+    /// The partition of that rule's work, below the partition count.
+    pub partition: u32,
+}
+
 /// Appends a run entry: its first record's index, how many, the latest
 /// time, then each record's index and time as deltas (`detail`), so the
 /// second stage can replay them one by one when the time policy needs to.
@@ -379,6 +425,8 @@ pub struct Scanner {
     max_event_bytes: u32,
     max_time_jump_ms: u64,
     rules: Vec<Logic>,
+    /// The rule of each entry of `rules`.
+    rule_ids: Vec<Rule>,
     prefilter: bool,
 }
 
@@ -394,6 +442,7 @@ impl Scanner {
             max_event_bytes: config.limits.max_event_bytes,
             max_time_jump_ms: config.limits.max_time_jump_ms.unsigned_abs(),
             rules: config.rules.iter().map(Logic::new).collect(),
+            rule_ids: config.rules.iter().map(|r| r.rule).collect(),
             prefilter: true,
         }
     }
@@ -402,6 +451,43 @@ impl Scanner {
     /// differential tests and benchmarks. Results are the same either way.
     pub fn set_prefilter(&mut self, on: bool) {
         self.prefilter = on;
+    }
+
+    /// Where each record of an NDJSON buffer goes when each rule's work is
+    /// split into `partitions` parts (0 counts as 1): one [`Placement`]
+    /// per record and rule that counts it, in line order, then rule
+    /// order. A record's partition for a rule is the hash of that rule's
+    /// group key (everything the rule groups by except the time bucket),
+    /// so every group of every rule lies within one partition of its
+    /// rule. Records that no rule counts (filtered, or unreadable) have
+    /// no placement: they cannot change any alert.
+    ///
+    /// Rules group by different things (the Sentinel rule by account,
+    /// user, address and MFA; the Elastic rule by identity ARN), and a
+    /// record's fields may pair them any way, so no single key places
+    /// every group of both rules in one partition: each rule's work is
+    /// partitioned on its own.
+    pub fn partition_of(&self, buf: &[u8], partitions: u32) -> Vec<Placement> {
+        let n = u64::from(partitions.max(1));
+        let mut out = Vec::new();
+        let mut route = Route::default();
+        for_each_line(buf, |index, text| {
+            let Ok(Read::Event(ev)) =
+                read_routed(text, self.max_event_bytes, self.prefilter, &mut route)
+            else {
+                return;
+            };
+            for (logic, rule) in self.rules.iter().zip(&self.rule_ids) {
+                if let Some(h) = logic.key_hash(&ev) {
+                    out.push(Placement {
+                        index,
+                        rule: *rule,
+                        partition: (h % n) as u32,
+                    });
+                }
+            }
+        });
+        out
     }
 
     /// Reads an NDJSON buffer; see the contract's `scan`.

@@ -109,6 +109,16 @@ pub struct LiveOptions {
     pub max_lag: Duration,
 }
 
+/// Live mode's step: where a stream whose watermark was `mark` when its
+/// input went quiet, `quiet` ago (whole seconds), moves now; `None` for a
+/// stream that is not live (its watermark further than `max_lag` behind
+/// the wall clock `now_ms`: a backtest never jumps). `recon detect` and
+/// `recon nats worker` both advance quiet streams by it.
+pub fn live_target(options: &LiveOptions, mark: i64, quiet: Duration, now_ms: i64) -> Option<i64> {
+    let max_lag = options.max_lag.as_millis() as i64;
+    (now_ms.saturating_sub(mark) <= max_lag).then(|| mark.saturating_add(quiet.as_millis() as i64))
+}
+
 /// Default [`LiveOptions::idle`]: 5 s.
 pub const DEFAULT_LIVE_IDLE: Duration = Duration::from_secs(5);
 /// Default [`LiveOptions::max_lag`]: one hour (CloudTrail delivers within
@@ -493,13 +503,12 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let max_lag = live.options.max_lag.as_millis() as i64;
+        let options = live.options;
         let marks = live.paused.clone().unwrap_or_default();
         for (t, mark) in self.router.tenants_mut().iter_mut().zip(marks) {
             let Some(mark) = mark else { continue };
-            if now_ms.saturating_sub(mark) <= max_lag {
-                t.detector
-                    .flush(Some(mark.saturating_add(quiet.as_millis() as i64)))?;
+            if let Some(to) = live_target(&options, mark, quiet, now_ms) {
+                t.detector.flush(Some(to))?;
                 self.summary.live_advances += 1;
             }
         }

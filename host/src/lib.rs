@@ -8,10 +8,12 @@
 //! - [`detect`]: the `recon detect` pipeline.
 //! - [`output`]: alerts as NDJSON.
 //! - [`state`]: detector snapshots kept between runs (`--state`).
+//! - [`nats`]: `recon nats …`, the detector scaled out on NATS JetStream.
 
 pub mod detect;
 pub mod guard;
 pub mod input;
+pub mod nats;
 pub mod output;
 pub mod runtime;
 pub mod settings;

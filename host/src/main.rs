@@ -45,6 +45,9 @@ enum Command {
     /// embeds) for other hosts to load: the Node and Python packages under
     /// `hosts/` take it from here.
     Component(ComponentArgs),
+    /// Scale out on NATS JetStream: partitioned records, workers that
+    /// take over each other's partitions, every alert exactly once.
+    Nats(recon::nats::cli::NatsArgs),
 }
 
 #[derive(Args)]
@@ -495,6 +498,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => run_detect(args),
         Command::Gen(args) => run_gen(args),
         Command::Component(args) => run_component(args),
+        Command::Nats(args) => recon::nats::cli::run(args),
         Command::Config(_) => {
             print!("{}", recon::settings::default_file());
             Ok(ExitCode::SUCCESS)

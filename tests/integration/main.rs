@@ -10,6 +10,7 @@ mod hostile;
 mod hostile_files;
 mod lateness;
 mod live;
+mod nats;
 mod ocsf;
 mod recovery;
 mod reference;

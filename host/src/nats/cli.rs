@@ -1,0 +1,301 @@
+//! The `recon nats …` subcommands: arguments and what each runs.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+
+use crate::output::Format;
+use crate::runtime::{Runtime, default_cache_dir};
+use crate::settings::FileSettings;
+
+use super::client::{ConnectOptions, Nats};
+use super::publish::{DEFAULT_BATCH_BYTES, PublishOptions, publish};
+use super::query::{alerts, status, write_status_table};
+use super::setup::{
+    DEFAULT_ALERTS_DEDUP, DEFAULT_RECORDS_DEDUP, DEFAULT_RECORDS_MAX_AGE, SetupOptions,
+    SetupOutcome, setup,
+};
+use super::worker::{
+    DEFAULT_LEASE, DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_SNAPSHOT_RECORDS, WorkerOptions, run_worker,
+};
+
+/// `recon nats`.
+#[derive(Args)]
+pub struct NatsArgs {
+    #[command(subcommand)]
+    command: NatsCommand,
+}
+
+#[derive(Subcommand)]
+enum NatsCommand {
+    /// Create the streams and the state bucket and store the partition
+    /// count and configuration (idempotent; refuses to change either).
+    Setup(SetupArgs),
+    /// Read inputs as `recon detect` does and publish each record to its
+    /// partitions (re-running it on the same inputs duplicates nothing).
+    Publish(PublishArgs),
+    /// Take records from a plain subject (Vector's and Fluent Bit's NATS
+    /// outputs) and publish them as `publish` does, until SIGINT/SIGTERM.
+    Bridge(BridgeArgs),
+    /// Claim partitions, restore, replay, detect, publish alerts, snapshot;
+    /// give partitions up on SIGTERM.
+    Worker(WorkerArgs),
+    /// Print the alerts published so far (or as they come), as `recon
+    /// detect` writes them.
+    Alerts(AlertsArgs),
+    /// Per partition: owner, position applied, last position, ended.
+    Status(StatusArgs),
+}
+
+#[derive(Args)]
+struct SetupArgs {
+    #[command(flatten)]
+    connect: ConnectOptions,
+    /// Partitions of each rule's work: the most workers that can share it.
+    #[arg(long)]
+    partitions: u32,
+    /// Configuration file every worker runs (`recon config --print-default`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// How long the records stream drops a batch it already holds, in
+    /// seconds: re-running a publish within it duplicates nothing.
+    #[arg(long, default_value_t = DEFAULT_RECORDS_DEDUP.as_secs())]
+    records_dedup_seconds: u64,
+    /// How long the alert stream drops an alert it already holds, in
+    /// seconds: more than the snapshot interval plus a takeover.
+    #[arg(long, default_value_t = DEFAULT_ALERTS_DEDUP.as_secs())]
+    alerts_dedup_seconds: u64,
+    /// How long records are kept, in seconds (longer than the oldest
+    /// snapshot a partition may restart from).
+    #[arg(long, default_value_t = DEFAULT_RECORDS_MAX_AGE.as_secs())]
+    records_max_age_seconds: u64,
+}
+
+#[derive(Args)]
+struct PublishArgs {
+    #[command(flatten)]
+    connect: ConnectOptions,
+    /// Inputs (`-` or none: stdin).
+    inputs: Vec<PathBuf>,
+    /// Then mark the end of input on every partition: every window closes
+    /// (a backtest).
+    #[arg(long)]
+    end: bool,
+    /// Bytes of records per message, in KiB (capped by the server's
+    /// max_payload).
+    #[arg(long, default_value_t = DEFAULT_BATCH_BYTES / 1024)]
+    batch_kib: usize,
+}
+
+#[derive(Args)]
+struct BridgeArgs {
+    #[command(flatten)]
+    connect: ConnectOptions,
+    /// Subject the shipper publishes to (wildcards allowed).
+    #[arg(long)]
+    subject: String,
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    connect: ConnectOptions,
+    /// This worker's name, unique among live workers [default: host-pid].
+    #[arg(long)]
+    id: Option<String>,
+    /// Lease, in milliseconds: a dead worker's partitions are taken over
+    /// after it.
+    #[arg(long, default_value_t = DEFAULT_LEASE.as_millis() as u64)]
+    lease_ms: u64,
+    /// Snapshot a partition after this many records.
+    #[arg(long, default_value_t = DEFAULT_SNAPSHOT_RECORDS)]
+    snapshot_records: u64,
+    /// ... or after this many seconds.
+    #[arg(long, default_value_t = DEFAULT_SNAPSHOT_INTERVAL.as_secs())]
+    snapshot_seconds: u64,
+    /// Live mode: quiet partitions close their windows on this machine's
+    /// clock (settings from the configuration's [live] section).
+    #[arg(long)]
+    live: bool,
+    /// Compile the component afresh instead of using the cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+#[derive(Args)]
+struct AlertsArgs {
+    #[command(flatten)]
+    connect: ConnectOptions,
+    /// Keep printing alerts as they are published (until SIGINT/SIGTERM).
+    #[arg(long)]
+    follow: bool,
+    /// Alert format.
+    #[arg(long, value_enum, default_value_t = Format::Native)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    connect: ConnectOptions,
+    /// One JSON object with a `partitions` array.
+    #[arg(long)]
+    json: bool,
+}
+
+fn stop_flag() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))
+        .context("installing the signal handler")?;
+    Ok(stop)
+}
+
+/// Runs `recon nats …`.
+pub fn run(args: NatsArgs) -> Result<ExitCode> {
+    match args.command {
+        NatsCommand::Setup(a) => {
+            let text = match &a.config {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                None => String::new(),
+            };
+            // Refuse a bad file here, with the file's name.
+            FileSettings::parse(&text)
+                .with_context(|| format!("reading {}", a.config.unwrap_or_default().display()))?;
+            let nats = Nats::connect(&a.connect, "recon setup")?;
+            let outcome = setup(
+                &nats,
+                &SetupOptions {
+                    partitions: a.partitions,
+                    config: text,
+                    records_dedup: Duration::from_secs(a.records_dedup_seconds),
+                    alerts_dedup: Duration::from_secs(a.alerts_dedup_seconds),
+                    records_max_age: Duration::from_secs(a.records_max_age_seconds),
+                },
+            )?;
+            eprintln!(
+                "recon: {} ({} partitions per rule)",
+                match outcome {
+                    SetupOutcome::Created => "set up",
+                    SetupOutcome::Unchanged => "already set up, unchanged",
+                },
+                a.partitions
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        NatsCommand::Publish(a) => {
+            let nats = Nats::connect(&a.connect, "recon publish")?;
+            let inputs = if a.inputs.is_empty() {
+                vec![PathBuf::from("-")]
+            } else {
+                a.inputs
+            };
+            let from_pipe = inputs.iter().any(|p| p.as_os_str() == "-");
+            let options = PublishOptions {
+                batch_bytes: a.batch_kib.saturating_mul(1024),
+                linger: from_pipe.then_some(crate::detect::DEFAULT_LINGER),
+            };
+            let s = publish(&nats, &inputs, options, a.end, &mut io::stderr().lock())?;
+            eprintln!(
+                "recon: read {} records; published {} in {} messages ({} already in the \
+                 stream: duplicates suppressed); {} counted by no rule, not published; {} too \
+                 large{}",
+                s.records,
+                s.published,
+                s.batches,
+                s.duplicates,
+                s.unplaced,
+                s.oversized,
+                if a.end {
+                    "; end of input marked on every partition"
+                } else {
+                    ""
+                }
+            );
+            Ok(if s.unreadable > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        NatsCommand::Bridge(a) => {
+            let nats = Nats::connect(&a.connect, "recon bridge")?;
+            let stop = stop_flag()?;
+            let s = super::bridge::bridge(&nats, &a.subject, &stop, &mut io::stderr().lock())?;
+            eprintln!(
+                "recon: bridge stopped: read {} records; published {} in {} messages; {} \
+                 counted by no rule",
+                s.records, s.published, s.batches, s.unplaced
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        NatsCommand::Worker(a) => {
+            let nats = Nats::connect(&a.connect, "recon worker")?;
+            let layout = super::Layout::load(&nats)?;
+            let settings = layout.settings()?;
+            let limits = settings.sandbox()?;
+            let runtime = match (a.no_cache, default_cache_dir()) {
+                (false, Some(dir)) => Runtime::cached(limits, &dir),
+                _ => Runtime::new(limits),
+            }
+            .context("starting the detector sandbox")?;
+            let id = a.id.unwrap_or_else(|| {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_owned())
+                    .unwrap_or_else(|_| "worker".into());
+                format!("{host}-{}", std::process::id())
+            });
+            let options = WorkerOptions {
+                id,
+                lease: Duration::from_millis(a.lease_ms.max(300)),
+                snapshot_records: a.snapshot_records.max(1),
+                snapshot_interval: Duration::from_secs(a.snapshot_seconds),
+                live: if a.live {
+                    Some(settings.live_options()?)
+                } else {
+                    None
+                },
+            };
+            let s = run_worker(&nats, &runtime, options, io::stderr())?;
+            eprintln!(
+                "recon: worker stopped: {} claims ({} takeovers), {} lost, {} alerts published \
+                 ({} duplicates suppressed), {} snapshots, {} records quarantined",
+                s.claims,
+                s.takeovers,
+                s.lost,
+                s.alerts,
+                s.duplicate_alerts,
+                s.snapshots,
+                s.quarantined
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        NatsCommand::Alerts(a) => {
+            let nats = Nats::connect(&a.connect, "recon alerts")?;
+            let stop = stop_flag()?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            alerts(&nats, a.format, a.follow, &stop, &mut out)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        NatsCommand::Status(a) => {
+            let nats = Nats::connect(&a.connect, "recon status")?;
+            let s = status(&nats)?;
+            let mut out = io::stdout().lock();
+            if a.json {
+                serde_json::to_writer(&mut out, &s)?;
+                writeln!(out)?;
+            } else {
+                write_status_table(&s, &mut out)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

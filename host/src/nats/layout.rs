@@ -1,0 +1,193 @@
+//! The layout every process of a deployment shares: how many partitions
+//! each rule's work has and the configuration they all run (stored once by
+//! `recon nats setup`, read by every other command), and the names derived
+//! from it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::{self, Config};
+use crate::settings::FileSettings;
+use recon_guest::config::{LimitSettings, Profile, Rule, RuleSettings, Settings};
+
+use super::{Nats, NatsError};
+
+/// The key-value bucket holding the layout and each partition's state.
+pub const STATE_BUCKET: &str = "recon-state";
+/// The key of the layout in [`STATE_BUCKET`].
+pub const LAYOUT_KEY: &str = "layout";
+/// Stream of records.
+pub const RECORDS_STREAM: &str = "RECON_RECORDS";
+/// Stream of alerts.
+pub const ALERTS_STREAM: &str = "RECON_ALERTS";
+/// Stream of snapshot chunks.
+pub const SNAPSHOTS_STREAM: &str = "RECON_SNAPSHOTS";
+/// Stream of records that made the component trap.
+pub const POISON_STREAM: &str = "RECON_POISON";
+/// Version of the layout this build writes and reads.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// What `recon nats setup` stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// [`LAYOUT_VERSION`].
+    pub version: u32,
+    /// Partitions of each rule's work.
+    pub partitions: u32,
+    /// The configuration file's text (`recon detect --config` format):
+    /// rules, their settings, bounds, sandbox.
+    pub config: String,
+}
+
+/// One partition: one rule's share of the records whose group key hashes
+/// to `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionId {
+    /// Position of the rule in the configuration.
+    pub rule_pos: usize,
+    /// The rule.
+    pub rule: Rule,
+    /// Partition of that rule's work.
+    pub index: u32,
+}
+
+impl PartitionId {
+    /// `<rule>.<index>`: used in subjects, keys and messages.
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.rule.name(), self.index)
+    }
+
+    /// Subject of its records.
+    pub fn records_subject(&self) -> String {
+        format!("recon.records.{}", self.name())
+    }
+
+    /// Key of its state in [`STATE_BUCKET`].
+    pub fn state_key(&self) -> String {
+        format!("part.{}", self.name())
+    }
+
+    /// Subject of its quarantined records.
+    pub fn poison_subject(&self) -> String {
+        format!("recon.poison.{}", self.name())
+    }
+
+    /// Subject prefix of its snapshot chunks.
+    pub fn snapshot_subject(&self, id: &str) -> String {
+        format!("recon.snap.{}.{id}", self.name())
+    }
+}
+
+/// Subject of alerts of `rule` in `format` (`native` or `ocsf`).
+pub fn alerts_subject(format: &str, rule: &str) -> String {
+    format!("recon.alerts.{format}.{rule}")
+}
+
+impl Layout {
+    /// The parsed configuration.
+    pub fn settings(&self) -> Result<FileSettings, NatsError> {
+        Ok(FileSettings::parse(&self.config)?)
+    }
+
+    /// Every partition, rule by rule.
+    pub fn partition_ids(&self) -> Result<Vec<PartitionId>, NatsError> {
+        let config = self.settings()?.detector_config()?;
+        Ok(config
+            .rules
+            .iter()
+            .enumerate()
+            .flat_map(|(rule_pos, r)| {
+                let rule = guest_rule(r.rule);
+                (0..self.partitions).map(move |index| PartitionId {
+                    rule_pos,
+                    rule,
+                    index,
+                })
+            })
+            .collect())
+    }
+
+    /// The component configuration a partition's detector runs: the whole
+    /// configuration with only that partition's rule.
+    pub fn partition_config(&self, p: PartitionId) -> Result<Config, NatsError> {
+        let mut config = self.settings()?.detector_config()?;
+        let rule = config.rules.swap_remove(p.rule_pos);
+        config.rules = vec![rule];
+        Ok(config)
+    }
+
+    /// The native scanner that places records in partitions.
+    pub fn scanner(&self) -> Result<recon_guest::Scanner, NatsError> {
+        let config = self.settings()?.detector_config()?;
+        recon_guest::Scanner::new(guest_settings(&config))
+            .map_err(|e| NatsError::Setup(format!("the stored configuration is invalid: {e}")))
+    }
+
+    /// Reads the layout stored by `recon nats setup`.
+    pub fn load(nats: &Nats) -> Result<Layout, NatsError> {
+        let kv = state_bucket(nats)?;
+        let value = nats
+            .block_on(kv.get(LAYOUT_KEY))
+            .map_err(|e| nats.err("reading the layout", e))?
+            .ok_or_else(|| {
+                NatsError::Setup("no layout stored: run `recon nats setup` first".into())
+            })?;
+        let layout: Layout = serde_json::from_slice(&value)
+            .map_err(|e| NatsError::Damaged(format!("the stored layout is damaged: {e}")))?;
+        if layout.version != LAYOUT_VERSION {
+            return Err(NatsError::Setup(format!(
+                "the stored layout has version {}; this build reads {LAYOUT_VERSION}",
+                layout.version
+            )));
+        }
+        Ok(layout)
+    }
+}
+
+/// The state bucket, which `recon nats setup` created.
+pub fn state_bucket(nats: &Nats) -> Result<async_nats::jetstream::kv::Store, NatsError> {
+    nats.block_on(nats.js.get_key_value(STATE_BUCKET))
+        .map_err(|e| match nats.err("opening the state bucket", &e) {
+            NatsError::Op { .. } => NatsError::Setup(format!(
+                "cannot open the state bucket {STATE_BUCKET} ({e}): run `recon nats setup` first"
+            )),
+            other => other,
+        })
+}
+
+fn guest_rule(r: runtime::Rule) -> Rule {
+    match r {
+        runtime::Rule::SentinelAwsCliRecon => Rule::Sentinel,
+        runtime::Rule::ElasticAwsDiscoveryBurst => Rule::Elastic,
+    }
+}
+
+/// The contract configuration as the native core's settings (the two
+/// mirror the same WIT record).
+pub fn guest_settings(c: &Config) -> Settings {
+    Settings {
+        rules: c
+            .rules
+            .iter()
+            .map(|r| RuleSettings {
+                rule: guest_rule(r.rule),
+                window_ms: r.window_ms,
+                min_distinct: r.min_distinct,
+                commands: r.commands.clone(),
+                providers: r.providers.clone(),
+            })
+            .collect(),
+        profile: match c.profile {
+            runtime::Profile::Default => Profile::Default,
+            runtime::Profile::Seed => Profile::Seed,
+        },
+        allowed_lateness_ms: c.allowed_lateness_ms,
+        limits: LimitSettings {
+            max_event_bytes: c.limits.max_event_bytes,
+            max_open_groups: c.limits.max_open_groups,
+            max_list_entries: c.limits.max_list_entries,
+            max_time_jump_ms: c.limits.max_time_jump_ms,
+            time_confirmations: c.limits.time_confirmations,
+        },
+        early_alerts: c.early_alerts,
+    }
+}

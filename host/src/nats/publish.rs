@@ -1,0 +1,363 @@
+//! `recon nats publish` and the publishing half of `recon nats bridge`:
+//! records placed in partitions by the detection core, in batches, each
+//! batch deduplicated by an id derived from its content.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::context::PublishAckFuture;
+use sha2::{Digest, Sha256};
+
+use crate::input::{self, BufferPool, ChunkOptions, InputMsg};
+use recon_guest::config::DEFAULT_MAX_EVENT_BYTES;
+
+use super::layout::{Layout, PartitionId};
+use super::{Nats, NatsError};
+
+/// Default [`PublishOptions::batch_bytes`]: 256 KiB.
+pub const DEFAULT_BATCH_BYTES: usize = 256 << 10;
+/// Room left in a message for its headers.
+const HEADER_ROOM: usize = 4 << 10;
+/// Publishes awaiting their acks at once.
+const IN_FLIGHT: usize = 256;
+/// Header on a partition's end-of-input marker.
+pub const END_HEADER: &str = "Recon-End";
+
+/// How `publish` batches.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishOptions {
+    /// A partition's batch goes out once it holds this many bytes of
+    /// records (capped below the server's payload limit).
+    pub batch_bytes: usize,
+    /// Input from a pipe: a quiet input sends what is held after this
+    /// long (batches of files are cut by size only, so that publishing the
+    /// same files again makes the same batches, which the stream drops as
+    /// duplicates).
+    pub linger: Option<Duration>,
+}
+
+/// What a publish did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PublishSummary {
+    /// Records read.
+    pub records: u64,
+    /// Records published (a record that both rules count goes to a
+    /// partition of each, and counts once here).
+    pub published: u64,
+    /// Batches sent.
+    pub batches: u64,
+    /// Batches the stream already held (dropped as duplicates).
+    pub duplicates: u64,
+    /// Records no rule counts (filtered or unreadable): not published.
+    pub unplaced: u64,
+    /// Records too large for one message: not published, reported.
+    pub oversized: u64,
+    /// Inputs that could not be read (in whole or from some point).
+    pub unreadable: u64,
+}
+
+/// Places records and sends them, batch by batch.
+pub struct Publisher<'n> {
+    nats: &'n Nats,
+    layout: Layout,
+    scanner: recon_guest::Scanner,
+    ids: Vec<PartitionId>,
+    /// Index in `ids` of (rule position, partition).
+    batches: Vec<Vec<u8>>,
+    /// Per partition: how many earlier batches had each content hash (so
+    /// two identical batches of one run keep apart ids).
+    seen: Vec<HashMap<[u8; 16], u32>>,
+    /// A batch goes out once it would pass this many bytes.
+    batch: usize,
+    /// Most bytes of records in one message (a record longer than
+    /// `batch` goes alone).
+    max_message: usize,
+    acks: Vec<PublishAckFuture>,
+    /// Counters.
+    pub summary: PublishSummary,
+}
+
+impl std::fmt::Debug for Publisher<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("summary", &self.summary)
+            .finish()
+    }
+}
+
+impl<'n> Publisher<'n> {
+    /// A publisher for the stored layout.
+    pub fn new(nats: &'n Nats, batch_bytes: usize) -> Result<Publisher<'n>, NatsError> {
+        let layout = Layout::load(nats)?;
+        let scanner = layout.scanner()?;
+        let ids = layout.partition_ids()?;
+        let max_message = nats.max_payload().saturating_sub(HEADER_ROOM).max(1);
+        let batch = batch_bytes.max(1).min(max_message);
+        Ok(Publisher {
+            nats,
+            scanner,
+            batches: vec![Vec::new(); ids.len()],
+            seen: vec![HashMap::new(); ids.len()],
+            ids,
+            layout,
+            batch,
+            max_message,
+            acks: Vec::new(),
+            summary: PublishSummary::default(),
+        })
+    }
+
+    fn slot(&self, rule_pos: usize, partition: u32) -> usize {
+        rule_pos * self.layout.partitions as usize + partition as usize
+    }
+
+    /// Places the records of an NDJSON buffer and batches them; full
+    /// batches go out. `describe` names a record for reports (its line).
+    pub fn add(
+        &mut self,
+        data: &[u8],
+        describe: &dyn Fn(u32) -> String,
+        err: &mut dyn std::io::Write,
+    ) -> Result<(), NatsError> {
+        let starts = line_starts(data);
+        let records = (0..starts.len() - 1)
+            .filter(|&i| !is_blank(&data[starts[i]..starts[i + 1]]))
+            .count() as u64;
+        self.summary.records += records;
+        let placements = self.scanner.partition_of(data, self.layout.partitions);
+        let rules: Vec<_> = self.scanner_rules();
+        let mut last = None;
+        for p in placements {
+            let line = strip_end(&data[starts[p.index as usize]..starts[p.index as usize + 1]]);
+            if last != Some(p.index) {
+                last = Some(p.index);
+                if line.len() + 1 > self.max_message {
+                    self.summary.oversized += 1;
+                    writeln!(
+                        err,
+                        "recon: {}: not published: {} bytes is more than one message holds \
+                         ({} bytes, below the server's max_payload)",
+                        describe(p.index),
+                        line.len(),
+                        self.max_message
+                    )?;
+                    continue;
+                }
+                self.summary.published += 1;
+            } else if line.len() + 1 > self.max_message {
+                continue;
+            }
+            let rule_pos = rules.iter().position(|r| *r == p.rule).unwrap_or(0);
+            let slot = self.slot(rule_pos, p.partition);
+            if !self.batches[slot].is_empty()
+                && self.batches[slot].len() + line.len() + 1 > self.batch
+            {
+                self.send(slot)?;
+            }
+            self.batches[slot].extend_from_slice(line);
+            self.batches[slot].push(b'\n');
+        }
+        self.summary.unplaced =
+            self.summary.records - self.summary.published - self.summary.oversized;
+        Ok(())
+    }
+
+    fn scanner_rules(&self) -> Vec<recon_guest::config::Rule> {
+        let mut rules: Vec<_> = self.ids.iter().map(|p| p.rule).collect();
+        rules.dedup();
+        rules
+    }
+
+    /// Sends one partition's batch (if it holds anything).
+    fn send(&mut self, slot: usize) -> Result<(), NatsError> {
+        let batch = std::mem::take(&mut self.batches[slot]);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let p = self.ids[slot];
+        let digest = Sha256::digest(&batch);
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        let n = self.seen[slot].entry(key).or_insert(0);
+        let id = format!("{}:{}:{n}", p.name(), hex(&key));
+        *n += 1;
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id.as_str());
+        let subject = p.records_subject();
+        let ack = self
+            .nats
+            .block_on(
+                self.nats
+                    .js
+                    .publish_with_headers(subject, headers, batch.into()),
+            )
+            .map_err(|e| self.nats.err("publishing records", e))?;
+        self.acks.push(ack);
+        self.summary.batches += 1;
+        if self.acks.len() >= IN_FLIGHT {
+            self.wait_acks()?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every publish in flight to be stored.
+    pub fn wait_acks(&mut self) -> Result<(), NatsError> {
+        let acks = std::mem::take(&mut self.acks);
+        let nats = self.nats;
+        let results = nats.block_on(async {
+            let mut out = Vec::with_capacity(acks.len());
+            for a in acks {
+                out.push(a.await);
+            }
+            out
+        });
+        for r in results {
+            let ack = r.map_err(|e| nats.err("storing records", e))?;
+            if ack.duplicate {
+                self.summary.duplicates += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends every batch held and waits until all are stored.
+    pub fn flush(&mut self) -> Result<(), NatsError> {
+        for slot in 0..self.batches.len() {
+            self.send(slot)?;
+        }
+        self.wait_acks()
+    }
+
+    /// Marks the end of input on every partition (after everything held).
+    pub fn end(&mut self) -> Result<(), NatsError> {
+        self.flush()?;
+        for p in self.ids.clone() {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", format!("{}:end", p.name()).as_str());
+            headers.insert(END_HEADER, "1");
+            let ack = self
+                .nats
+                .block_on(self.nats.js.publish_with_headers(
+                    p.records_subject(),
+                    headers,
+                    bytes::Bytes::new(),
+                ))
+                .map_err(|e| self.nats.err("publishing the end of input", e))?;
+            self.acks.push(ack);
+        }
+        let before = self.summary.duplicates;
+        self.wait_acks()?;
+        // The markers are not batches.
+        self.summary.duplicates = before;
+        Ok(())
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter()
+        .all(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+fn strip_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The start of every line of `data`, then its end.
+fn line_starts(data: &[u8]) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(memchr::memchr_iter(b'\n', data).map(|i| i + 1));
+    if *starts.last().unwrap_or(&0) != data.len() {
+        starts.push(data.len());
+    }
+    starts
+}
+
+/// `recon nats publish`: reads `inputs` as `recon detect` does and
+/// publishes every record to its partitions; with `end`, marks the end of
+/// input on every partition.
+pub fn publish(
+    nats: &Nats,
+    inputs: &[PathBuf],
+    options: PublishOptions,
+    end: bool,
+    err: &mut dyn std::io::Write,
+) -> Result<PublishSummary, NatsError> {
+    let mut publisher = Publisher::new(nats, options.batch_bytes)?;
+    let settings = publisher.layout.settings()?;
+    let config = settings.detector_config()?;
+    let max_line = config
+        .limits
+        .max_event_bytes
+        .unwrap_or(DEFAULT_MAX_EVENT_BYTES) as usize;
+    let chunk = ChunkOptions {
+        chunk_bytes: settings.chunk_bytes()?,
+        linger: options.linger.unwrap_or(crate::detect::DEFAULT_LINGER),
+        max_line_bytes: max_line,
+    };
+    let pool = BufferPool::default();
+    let (tx, rx) = crossbeam_channel::bounded(4);
+    // Inputs listed as `recon detect` lists them: directories of S3
+    // objects in delivery order, zip archives' members.
+    let listing = crate::sources::list(inputs, crate::sources::Order::Given);
+    let names: Vec<String> = listing.sources.iter().map(|s| s.name()).collect();
+    let reader = {
+        let inputs = listing.sources;
+        let pool = pool.clone();
+        std::thread::Builder::new()
+            .name("recon-input".into())
+            .spawn(move || input::chunk_inputs(&inputs, chunk, &pool, &tx))?
+    };
+    loop {
+        let msg = match options.linger {
+            Some(linger) => match rx.recv_timeout(linger) {
+                Ok(m) => m,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    publisher.flush()?;
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(m) => m,
+                Err(_) => break,
+            },
+        };
+        match msg {
+            InputMsg::Chunk(source, mut c) => {
+                let name = &names[source];
+                let describe = |i: u32| format!("{name}: {}", c.loc(i));
+                publisher.add(&c.data, &describe, err)?;
+                pool.put(std::mem::take(&mut c.data));
+            }
+            InputMsg::Unreadable(_, e) => {
+                publisher.summary.unreadable += 1;
+                writeln!(err, "recon: {e}")?;
+            }
+            InputMsg::TooLarge(source, loc, bytes) => {
+                publisher.summary.records += 1;
+                publisher.summary.oversized += 1;
+                writeln!(
+                    err,
+                    "recon: {}: {loc}: rejected (too-large): event is {bytes} bytes; the limit \
+                     is {max_line} (limits.max-event-bytes)",
+                    names[source]
+                )?;
+            }
+        }
+    }
+    let _ = reader.join();
+    if end {
+        publisher.end()?;
+    } else {
+        publisher.flush()?;
+    }
+    Ok(publisher.summary.clone())
+}

@@ -1,0 +1,815 @@
+//! `recon nats worker`: claims partitions, restores each from its last
+//! snapshot, replays the records after it, applies in stream order,
+//! publishes alerts, snapshots, and gives its partitions up on SIGTERM.
+//!
+//! Exactly once: a partition's state (owner, epoch, lease, position and
+//! snapshot) is one key written only by compare-and-set on its revision.
+//! A worker publishes the alerts of what it applied (each deduplicated by
+//! the stream on `<alert id>:<kind>`) before it writes a snapshot and its
+//! position; a worker that dies after that write loses nothing, one that
+//! dies before it is replayed by the next owner from the previous
+//! snapshot, which makes the same alerts with the same ids, dropped as
+//! duplicates. A paused worker whose lease ran out finds the key's
+//! revision moved on its next write and gives the partition up without
+//! writing (the fence).
+
+use std::collections::HashMap;
+use std::future::IntoFuture;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::{self, pull};
+use async_nats::jetstream::kv;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::detect::{LiveOptions, live_target};
+use crate::guard::{GuardSettings, GuardedDetector};
+use crate::output::{self, Format};
+use crate::runtime::{Alert, Runtime};
+
+use super::layout::{
+    Layout, POISON_STREAM, PartitionId, RECORDS_STREAM, alerts_subject, state_bucket,
+};
+use super::publish::END_HEADER;
+use super::snapshot::{self, SnapshotRef};
+use super::{Nats, NatsError, now_ms};
+
+/// Default [`WorkerOptions::lease`]: 6 s.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(6);
+/// Default [`WorkerOptions::snapshot_records`].
+pub const DEFAULT_SNAPSHOT_RECORDS: u64 = 500_000;
+/// Default [`WorkerOptions::snapshot_interval`]: one minute.
+pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
+/// Longest wait for one fetch of records.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Messages fetched from one partition at a time.
+const FETCH_MESSAGES: usize = 16;
+/// How long an idle worker waits before looking for records again.
+const IDLE_POLL: Duration = Duration::from_millis(20);
+/// Pause before trying again after a failed NATS operation.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// How long a partition whose snapshot cannot be restored is left alone
+/// before this worker tries it again.
+const BROKEN_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// This worker's name (unique among live workers).
+    pub id: String,
+    /// A partition whose owner has not renewed its lease for this long is
+    /// taken over by another worker. Leases are renewed every third of it.
+    /// Owners' clocks must agree to well within it.
+    pub lease: Duration,
+    /// Snapshot a partition after this many records applied since its
+    /// last snapshot (and at its end of input, and when giving it up).
+    pub snapshot_records: u64,
+    /// ... or after this long.
+    pub snapshot_interval: Duration,
+    /// Live mode: on a quiet partition whose watermark is near the wall
+    /// clock, windows close on this machine's clock (as in `recon detect
+    /// --live`). `None`: event time only (a backtest never jumps).
+    pub live: Option<LiveOptions>,
+}
+
+/// A partition's state as stored in the state bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartState {
+    /// The worker that owns it (empty: nobody).
+    pub owner: String,
+    /// Incremented by every claim.
+    pub epoch: u64,
+    /// The owner's lease runs until then (ms since the epoch).
+    pub lease_until: i64,
+    /// Stream sequence of the last message applied, as of the owner's last
+    /// write (its alerts are published).
+    pub applied: u64,
+    /// The last snapshot and the position it covers: where a new owner
+    /// starts.
+    pub snapshot: Option<SnapshotRef>,
+    /// The position the snapshot covers (0: none, replay from the start).
+    pub snapshot_applied: u64,
+    /// Whether the end-of-input marker was applied.
+    pub ended: bool,
+    /// Records quarantined in this partition so far.
+    pub quarantined: u64,
+}
+
+impl PartState {
+    fn free(&self, now: i64) -> bool {
+        self.owner.is_empty() || self.lease_until < now
+    }
+}
+
+/// A worker's heartbeat, stored under `worker.<id>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Heartbeat {
+    lease_until: i64,
+}
+
+/// What a worker counted.
+#[derive(Debug, Default, Clone)]
+pub struct WorkerSummary {
+    /// Claims of a partition (takeovers included).
+    pub claims: u64,
+    /// Claims of a partition another worker held.
+    pub takeovers: u64,
+    /// Partitions given up because another worker took them over.
+    pub lost: u64,
+    /// Alerts published.
+    pub alerts: u64,
+    /// Alerts the stream already held (a replay made them again).
+    pub duplicate_alerts: u64,
+    /// Snapshots written.
+    pub snapshots: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+}
+
+struct Owned<'r> {
+    id: PartitionId,
+    revision: u64,
+    state: PartState,
+    detector: GuardedDetector<'r>,
+    applied: u64,
+    ended: bool,
+    since_snapshot: u64,
+    last_snapshot: Instant,
+    consumer: Option<consumer::Consumer<pull::Config>>,
+    last_input: Instant,
+    /// Live mode: the watermark when the partition went quiet.
+    paused: Option<Option<i64>>,
+    advanced: Duration,
+    quarantined: u64,
+    /// Alerts drained and not yet stored by the stream (kept until they
+    /// are, so that a failed publish loses none).
+    unsent: Vec<Alert>,
+}
+
+/// A running worker.
+pub struct Worker<'r, 'n, E: Write> {
+    nats: &'n Nats,
+    runtime: &'r Runtime,
+    layout: Layout,
+    ids: Vec<PartitionId>,
+    guard: GuardSettings,
+    kv: kv::Store,
+    options: WorkerOptions,
+    owned: Vec<Owned<'r>>,
+    broken: HashMap<PartitionId, Instant>,
+    err: E,
+    /// Counters.
+    pub summary: WorkerSummary,
+}
+
+impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
+    /// A worker for the stored layout.
+    pub fn new(
+        nats: &'n Nats,
+        runtime: &'r Runtime,
+        options: WorkerOptions,
+        err: E,
+    ) -> Result<Self, NatsError> {
+        let layout = Layout::load(nats)?;
+        let ids = layout.partition_ids()?;
+        let guard = layout.settings()?.guard()?;
+        let kv = state_bucket(nats)?;
+        Ok(Worker {
+            nats,
+            runtime,
+            layout,
+            ids,
+            guard,
+            kv,
+            options,
+            owned: Vec::new(),
+            broken: HashMap::new(),
+            err,
+            summary: WorkerSummary::default(),
+        })
+    }
+
+    fn log(&mut self, line: std::fmt::Arguments<'_>) {
+        let _ = writeln!(self.err, "recon: worker {}: {line}", self.options.id);
+    }
+
+    /// Runs until `stop` is set, then gives every partition up.
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<(), NatsError> {
+        let beat = self.options.lease / 3;
+        let mut last_beat: Option<Instant> = None;
+        while !stop.load(Ordering::Relaxed) {
+            match self.turn(stop, beat, &mut last_beat) {
+                Ok(()) => {}
+                // The server is away (restarting, a network cut): what was
+                // not written is written on a later turn; a lease that
+                // runs out meanwhile is caught by the fence.
+                Err(e @ (NatsError::Op { .. } | NatsError::Connect { .. })) => {
+                    self.log(format_args!("{e}; retrying"));
+                    std::thread::sleep(RETRY_PAUSE);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.log(format_args!("stopping: giving partitions up"));
+        let deadline = Instant::now() + self.options.lease;
+        while !self.owned.is_empty() {
+            match self.release(0) {
+                Ok(()) => {}
+                Err(e) if Instant::now() < deadline => {
+                    self.log(format_args!("{e}; retrying"));
+                    std::thread::sleep(RETRY_PAUSE);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let _ = self
+            .nats
+            .block_on(self.kv.delete(format!("worker.{}", self.options.id)));
+        Ok(())
+    }
+
+    /// One turn of the loop: leases and balance when due, then the next
+    /// records of every partition held.
+    fn turn(
+        &mut self,
+        stop: &AtomicBool,
+        beat: Duration,
+        last_beat: &mut Option<Instant>,
+    ) -> Result<(), NatsError> {
+        if last_beat.is_none_or(|t| t.elapsed() >= beat) {
+            *last_beat = Some(Instant::now());
+            self.heartbeat()?;
+            self.renew()?;
+            self.balance()?;
+        }
+        let mut busy = false;
+        for i in 0..self.owned.len() {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            busy |= self.step(i)?;
+        }
+        self.owned.retain(|o| o.revision != 0);
+        if !busy {
+            for i in 0..self.owned.len() {
+                self.live_tick(i)?;
+            }
+            std::thread::sleep(IDLE_POLL);
+        }
+        Ok(())
+    }
+
+    fn heartbeat(&mut self) -> Result<(), NatsError> {
+        let beat = Heartbeat {
+            lease_until: now_ms() + self.options.lease.as_millis() as i64,
+        };
+        let value = serde_json::to_vec(&beat).map_err(|e| NatsError::Damaged(e.to_string()))?;
+        self.nats
+            .block_on(
+                self.kv
+                    .put(format!("worker.{}", self.options.id), value.into()),
+            )
+            .map_err(|e| self.nats.err("writing the worker's heartbeat", e))?;
+        Ok(())
+    }
+
+    /// Live workers (heartbeats not expired), this one included.
+    fn live_workers(&self) -> Result<usize, NatsError> {
+        let now = now_ms();
+        let kv = &self.kv;
+        let n = self.nats.block_on(async {
+            let mut keys = kv
+                .keys()
+                .await
+                .map_err(|e| self.nats.err("listing workers", e))?;
+            let mut live = 0usize;
+            while let Some(k) = keys.next().await {
+                let k = k.map_err(|e| self.nats.err("listing workers", e))?;
+                if !k.starts_with("worker.") {
+                    continue;
+                }
+                if let Ok(Some(v)) = kv.get(&k).await
+                    && let Ok(h) = serde_json::from_slice::<Heartbeat>(&v)
+                    && h.lease_until >= now
+                {
+                    live += 1;
+                }
+            }
+            Ok::<_, NatsError>(live)
+        })?;
+        Ok(n.max(1))
+    }
+
+    /// Reads a partition's state and its revision (0: no key yet).
+    fn read_state(&self, p: PartitionId) -> Result<(PartState, u64), NatsError> {
+        let entry = self
+            .nats
+            .block_on(self.kv.entry(p.state_key()))
+            .map_err(|e| self.nats.err("reading a partition's state", e))?;
+        match entry {
+            Some(e) if e.operation == kv::Operation::Put => {
+                let s = serde_json::from_slice(&e.value).map_err(|err| {
+                    NatsError::Damaged(format!("state of partition {} is damaged: {err}", p.name()))
+                })?;
+                Ok((s, e.revision))
+            }
+            Some(e) => Ok((PartState::default(), e.revision)),
+            None => Ok((PartState::default(), 0)),
+        }
+    }
+
+    /// Writes a partition's state if its revision is still `revision`:
+    /// `None` when another worker wrote it meanwhile.
+    fn write_state(
+        &self,
+        p: PartitionId,
+        state: &PartState,
+        revision: u64,
+    ) -> Result<Option<u64>, NatsError> {
+        let value = serde_json::to_vec(state).map_err(|e| NatsError::Damaged(e.to_string()))?;
+        let r = if revision == 0 {
+            self.nats
+                .block_on(self.kv.create(p.state_key(), value.into()))
+                .map_err(|e| {
+                    (
+                        e.kind() == kv::CreateErrorKind::AlreadyExists,
+                        e.to_string(),
+                    )
+                })
+        } else {
+            self.nats
+                .block_on(self.kv.update(p.state_key(), value.into(), revision))
+                .map_err(|e| {
+                    (
+                        e.kind() == kv::UpdateErrorKind::WrongLastRevision,
+                        e.to_string(),
+                    )
+                })
+        };
+        match r {
+            Ok(rev) => Ok(Some(rev)),
+            Err((true, _)) => Ok(None),
+            Err((false, e)) => Err(self.nats.err("writing a partition's state", e)),
+        }
+    }
+
+    /// Renews the lease of every partition owned (with the position
+    /// applied); drops those another worker took over.
+    fn renew(&mut self) -> Result<(), NatsError> {
+        let lease = self.options.lease.as_millis() as i64;
+        for i in 0..self.owned.len() {
+            let o = &self.owned[i];
+            let mut state = o.state.clone();
+            state.lease_until = now_ms() + lease;
+            state.applied = o.applied;
+            state.ended = o.ended;
+            state.quarantined = o.quarantined;
+            match self.write_state(o.id, &state, o.revision)? {
+                Some(rev) => {
+                    let o = &mut self.owned[i];
+                    o.revision = rev;
+                    o.state = state;
+                }
+                None => self.lose(i),
+            }
+        }
+        self.owned.retain(|o| o.revision != 0);
+        Ok(())
+    }
+
+    fn lose(&mut self, i: usize) {
+        let name = self.owned[i].id.name();
+        self.owned[i].revision = 0;
+        self.summary.lost += 1;
+        self.log(format_args!(
+            "lost partition {name}: another worker took it over (its state moved on); \
+             nothing of this worker's is written to it"
+        ));
+    }
+
+    /// Claims free partitions up to a fair share, or gives one up when
+    /// holding more than that.
+    fn balance(&mut self) -> Result<(), NatsError> {
+        let live = self.live_workers()?;
+        let share = self.ids.len().div_ceil(live);
+        if self.owned.len() > share {
+            let last = self.owned.len() - 1;
+            return self.release(last);
+        }
+        let now = now_ms();
+        for p in self.ids.clone() {
+            if self.owned.len() >= share {
+                break;
+            }
+            if self.owned.iter().any(|o| o.id == p) {
+                continue;
+            }
+            if self
+                .broken
+                .get(&p)
+                .is_some_and(|t| t.elapsed() < BROKEN_BACKOFF)
+            {
+                continue;
+            }
+            let (state, revision) = self.read_state(p)?;
+            if !(state.free(now) || state.owner == self.options.id) {
+                continue;
+            }
+            self.claim(p, state, revision)?;
+        }
+        Ok(())
+    }
+
+    fn claim(&mut self, p: PartitionId, state: PartState, revision: u64) -> Result<(), NatsError> {
+        let previous = state.owner.clone();
+        let mut mine = state.clone();
+        mine.owner = self.options.id.clone();
+        mine.epoch += 1;
+        mine.lease_until = now_ms() + self.options.lease.as_millis() as i64;
+        let Some(rev) = self.write_state(p, &mine, revision)? else {
+            return Ok(()); // another worker was quicker
+        };
+        let restored = match &mine.snapshot {
+            Some(r) => snapshot::load(self.nats, p, r).and_then(|bytes| {
+                GuardedDetector::restore(self.runtime, &bytes, self.guard).map_err(NatsError::from)
+            }),
+            None => self.layout.partition_config(p).and_then(|c| {
+                GuardedDetector::create(self.runtime, &c, self.guard).map_err(NatsError::from)
+            }),
+        };
+        let detector = match restored {
+            Ok(d) => d,
+            Err(e) => {
+                self.log(format_args!(
+                    "cannot restore partition {}: {e}; left alone for {}s",
+                    p.name(),
+                    BROKEN_BACKOFF.as_secs()
+                ));
+                self.broken.insert(p, Instant::now());
+                let mut back = mine.clone();
+                back.owner.clear();
+                back.lease_until = 0;
+                self.write_state(p, &back, rev)?;
+                return Ok(());
+            }
+        };
+        self.summary.claims += 1;
+        let takeover = !previous.is_empty() && previous != self.options.id;
+        if takeover {
+            self.summary.takeovers += 1;
+        }
+        self.log(format_args!(
+            "claimed partition {} (epoch {}{}): {}, replaying from stream sequence {}",
+            p.name(),
+            mine.epoch,
+            if takeover {
+                format!(", taken over from {previous}")
+            } else {
+                String::new()
+            },
+            match &mine.snapshot {
+                Some(r) => format!("restored snapshot {} ({} bytes)", r.id, r.bytes),
+                None => "no snapshot yet".to_owned(),
+            },
+            mine.snapshot_applied + 1
+        ));
+        self.owned.push(Owned {
+            id: p,
+            revision: rev,
+            applied: mine.snapshot_applied,
+            ended: mine.ended && mine.applied == mine.snapshot_applied,
+            quarantined: mine.quarantined,
+            state: mine,
+            detector,
+            since_snapshot: 0,
+            last_snapshot: Instant::now(),
+            consumer: None,
+            last_input: Instant::now(),
+            paused: None,
+            advanced: Duration::ZERO,
+            unsent: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Snapshots partition `i` and gives it up.
+    fn release(&mut self, i: usize) -> Result<(), NatsError> {
+        if self.commit(i, true)? {
+            let o = self.owned.remove(i);
+            self.log(format_args!("gave partition {} up", o.id.name()));
+        } else {
+            self.owned.remove(i);
+        }
+        Ok(())
+    }
+
+    /// Snapshots partition `i` and writes its state (released: with no
+    /// owner). False when the partition was lost meanwhile.
+    fn commit(&mut self, i: usize, release: bool) -> Result<bool, NatsError> {
+        self.publish_alerts(i)?;
+        let o = &mut self.owned[i];
+        let bytes = o.detector.snapshot()?;
+        let id = format!("{}-{}", o.state.epoch, o.applied);
+        let p = o.id;
+        let r = snapshot::store(self.nats, p, &id, &bytes)?;
+        let o = &self.owned[i];
+        let mut state = o.state.clone();
+        let old = state.snapshot.replace(r);
+        state.snapshot_applied = o.applied;
+        state.applied = o.applied;
+        state.ended = o.ended;
+        state.quarantined = o.quarantined;
+        if release {
+            state.owner.clear();
+            state.lease_until = 0;
+        } else {
+            state.lease_until = now_ms() + self.options.lease.as_millis() as i64;
+        }
+        match self.write_state(p, &state, o.revision)? {
+            Some(rev) => {
+                self.summary.snapshots += 1;
+                let o = &mut self.owned[i];
+                o.revision = rev;
+                o.state = state;
+                o.since_snapshot = 0;
+                o.last_snapshot = Instant::now();
+                if let Some(old) = old
+                    && old.id != id
+                {
+                    snapshot::remove(self.nats, p, &old.id)?;
+                }
+                Ok(true)
+            }
+            None => {
+                snapshot::remove(self.nats, p, &id)?;
+                self.lose(i);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Fetches and applies the next messages of partition `i`; true if
+    /// there were any.
+    fn step(&mut self, i: usize) -> Result<bool, NatsError> {
+        if self.owned[i].revision == 0 {
+            return Ok(false);
+        }
+        let messages = match self.fetch(i) {
+            Ok(m) => m,
+            Err(e) => {
+                // The consumer is gone (a server restart): start again
+                // from the position applied.
+                self.log(format_args!(
+                    "partition {}: reading records failed ({e}); retrying",
+                    self.owned[i].id.name()
+                ));
+                self.owned[i].consumer = None;
+                return Ok(false);
+            }
+        };
+        if messages.is_empty() {
+            return Ok(false);
+        }
+        for (seq, end, payload) in messages {
+            let o = &mut self.owned[i];
+            if seq <= o.applied {
+                continue;
+            }
+            o.last_input = Instant::now();
+            o.paused = None;
+            o.advanced = Duration::ZERO;
+            if end {
+                o.detector.flush(None)?;
+                o.ended = true;
+            } else {
+                let g = o.detector.push_ndjson(&payload)?;
+                o.since_snapshot += u64::from(g.result.records);
+                o.quarantined += g.quarantined.len() as u64;
+                for q in g.quarantined {
+                    self.summary.quarantined += 1;
+                    self.quarantine(i, seq, &q)?;
+                }
+            }
+            self.owned[i].applied = seq;
+        }
+        self.publish_alerts(i)?;
+        let o = &self.owned[i];
+        let due = o.since_snapshot >= self.options.snapshot_records
+            || (o.since_snapshot > 0
+                && o.last_snapshot.elapsed() >= self.options.snapshot_interval)
+            || (o.ended && !o.state.ended);
+        if due {
+            self.commit(i, false)?;
+        }
+        Ok(true)
+    }
+
+    fn fetch(&mut self, i: usize) -> Result<Vec<(u64, bool, bytes::Bytes)>, NatsError> {
+        let nats = self.nats;
+        let o = &mut self.owned[i];
+        if o.consumer.is_none() {
+            let subject = o.id.records_subject();
+            let start = o.applied + 1;
+            let c = nats.block_on(async {
+                let stream = nats
+                    .js
+                    .get_stream_no_info(RECORDS_STREAM)
+                    .await
+                    .map_err(|e| nats.err("opening the records stream", e))?;
+                stream
+                    .create_consumer(pull::Config {
+                        filter_subject: subject,
+                        deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                            start_sequence: start,
+                        },
+                        ack_policy: consumer::AckPolicy::None,
+                        inactive_threshold: Duration::from_secs(60),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| nats.err("reading a partition's records", e))
+            })?;
+            o.consumer = Some(c);
+        }
+        let Some(c) = &o.consumer else {
+            return Ok(Vec::new());
+        };
+        let fetch = async {
+            let mut batch = c
+                .fetch()
+                .max_messages(FETCH_MESSAGES)
+                .messages()
+                .await
+                .map_err(|e| nats.err("fetching records", e))?;
+            let mut out = Vec::new();
+            while let Some(m) = batch.next().await {
+                let m = m.map_err(|e| nats.err("fetching records", e))?;
+                let info = m
+                    .info()
+                    .map_err(|e| nats.err("reading a record's position", e))?;
+                let seq = info.stream_sequence;
+                let end = m
+                    .headers
+                    .as_ref()
+                    .is_some_and(|h| h.get(END_HEADER).is_some());
+                out.push((seq, end, m.message.payload.clone()));
+            }
+            Ok(out)
+        };
+        // A pull request lost with a server that went away is never
+        // answered: give up on it and start again from the position.
+        nats.block_on(async { tokio::time::timeout(FETCH_TIMEOUT, fetch).await })
+            .unwrap_or_else(|_| Err(nats.err("fetching records", "no answer in time")))
+    }
+
+    fn quarantine(
+        &mut self,
+        i: usize,
+        seq: u64,
+        q: &crate::guard::Quarantined,
+    ) -> Result<(), NatsError> {
+        let p = self.owned[i].id;
+        let reason = q.reason.lines().next().unwrap_or("").to_owned();
+        self.log(format_args!(
+            "partition {}: the record at stream sequence {seq}, line {} of its message, made \
+             the component trap ({reason}); quarantined to {POISON_STREAM} and skipped",
+            p.name(),
+            q.index + 1
+        ));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "Nats-Msg-Id",
+            format!("{}:{seq}:{}", p.name(), q.index).as_str(),
+        );
+        headers.insert("Recon-Partition", p.name().as_str());
+        headers.insert("Recon-Stream-Sequence", seq.to_string().as_str());
+        headers.insert("Recon-Line", (q.index + 1).to_string().as_str());
+        headers.insert("Recon-Reason", reason.replace(['\r', '\n'], " ").as_str());
+        let nats = self.nats;
+        nats.block_on(async {
+            nats.js
+                .publish_with_headers(p.poison_subject(), headers, q.bytes.clone().into())
+                .await
+                .map_err(|e| nats.err("quarantining a record", e))?
+                .await
+                .map_err(|e| nats.err("quarantining a record", e))
+        })?;
+        Ok(())
+    }
+
+    /// Drains partition `i`'s alerts and publishes them, waiting until
+    /// the stream holds each.
+    fn publish_alerts(&mut self, i: usize) -> Result<(), NatsError> {
+        let fresh = self.owned[i].detector.drain()?;
+        self.owned[i].unsent.extend(fresh);
+        if self.owned[i].unsent.is_empty() {
+            return Ok(());
+        }
+        let alerts = self.owned[i].unsent.clone();
+        let nats = self.nats;
+        let mut acks = Vec::new();
+        for a in &alerts {
+            for (format, suffix) in [(Format::Native, ""), (Format::Ocsf, ":ocsf")] {
+                let line = output::alert_line(a, None, format)
+                    .map_err(|e| NatsError::Damaged(format!("formatting an alert: {e}")))?;
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    "Nats-Msg-Id",
+                    format!("{}:{}{suffix}", a.id, alert_kind(a)).as_str(),
+                );
+                let subject =
+                    alerts_subject(if suffix.is_empty() { "native" } else { "ocsf" }, &a.rule);
+                let ack = nats
+                    .block_on(nats.js.publish_with_headers(subject, headers, line.into()))
+                    .map_err(|e| nats.err("publishing an alert", e))?;
+                acks.push((a.id.clone(), suffix.is_empty(), ack));
+            }
+        }
+        for (id, native, ack) in acks {
+            let ack = nats
+                .block_on(ack.into_future())
+                .map_err(|e| nats.err("publishing an alert", e))?;
+            if native {
+                self.summary.alerts += 1;
+                if ack.duplicate {
+                    self.summary.duplicate_alerts += 1;
+                    let p = self.owned[i].id.name();
+                    self.log(format_args!(
+                        "partition {p}: alert {id} was already published (a replay made it \
+                         again): duplicate suppressed"
+                    ));
+                }
+            }
+        }
+        self.owned[i].unsent.clear();
+        Ok(())
+    }
+
+    /// Live mode on a quiet partition: windows close on this machine's
+    /// clock, as `recon detect --live` closes them.
+    fn live_tick(&mut self, i: usize) -> Result<(), NatsError> {
+        let Some(options) = self.options.live else {
+            return Ok(());
+        };
+        let o = &mut self.owned[i];
+        if o.ended {
+            return Ok(());
+        }
+        let quiet = o.last_input.elapsed();
+        if quiet < options.idle {
+            return Ok(());
+        }
+        if o.paused.is_none() {
+            let stats = o.detector.stats()?;
+            o.paused = Some(stats.rules.iter().filter_map(|r| r.watermark).max());
+        }
+        let quiet = Duration::from_secs(quiet.as_secs());
+        if quiet <= o.advanced {
+            return Ok(());
+        }
+        o.advanced = quiet;
+        if let Some(Some(mark)) = o.paused
+            && let Some(to) = live_target(&options, mark, quiet, now_ms())
+        {
+            o.detector.flush(Some(to))?;
+            self.publish_alerts(i)?;
+        }
+        Ok(())
+    }
+}
+
+/// The alert's kind as its line spells it (`final` or `early`): an early
+/// alert and the final row of the same window are two messages, never
+/// folded into one by deduplication.
+fn alert_kind(a: &Alert) -> &'static str {
+    crate::output::kind_name(match a.kind {
+        crate::runtime::AlertKind::Final => recon_guest::AlertKind::Final,
+        crate::runtime::AlertKind::Early => recon_guest::AlertKind::Early,
+    })
+}
+
+/// Runs a worker until SIGTERM or SIGINT.
+pub fn run_worker(
+    nats: &Nats,
+    runtime: &Runtime,
+    options: WorkerOptions,
+    err: impl Write,
+) -> Result<WorkerSummary, NatsError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
+            .map_err(|e| NatsError::Io(std::io::Error::other(e.to_string())))?;
+    }
+    let mut w = Worker::new(nats, runtime, options, err)?;
+    w.log(format_args!(
+        "started: {} partitions in the deployment",
+        w.ids.len()
+    ));
+    w.run(&stop)?;
+    Ok(w.summary.clone())
+}

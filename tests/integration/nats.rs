@@ -1,0 +1,939 @@
+//! `recon nats …` against the real `nats-server` (2.9.10 on the project's
+//! machines): each test starts its own server on a free loopback port with
+//! its own store directory, and kills every process it started when it
+//! ends. Nothing waits a fixed time: every wait polls a condition with a
+//! generous deadline.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::util::scratch_dir;
+
+/// Longest any condition is waited for (a loaded 2-core machine).
+const DEADLINE: Duration = Duration::from_secs(120);
+/// Leases in these tests: takeovers within a few seconds.
+const LEASE_MS: &str = "1500";
+
+fn nats_server() -> &'static str {
+    for p in ["/usr/sbin/nats-server", "/usr/bin/nats-server"] {
+        if Path::new(p).exists() {
+            return p;
+        }
+    }
+    panic!("nats-server is not installed (apt-get install nats-server; .ci/run does)");
+}
+
+/// One component cache for every worker of this test binary, so that
+/// each worker does not compile the component again.
+fn cache_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| scratch_dir("nats-cache"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < DEADLINE, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A nats-server of this test's own.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    config: Option<PathBuf>,
+    starts: u32,
+}
+
+impl Server {
+    fn start(name: &str) -> Server {
+        Server::start_with(name, None)
+    }
+
+    fn start_with(name: &str, config: Option<&str>) -> Server {
+        let dir = scratch_dir(&format!("nats-{name}"));
+        let config = config.map(|text| {
+            let path = dir.join("server.conf");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
+        let mut s = Server {
+            child: None,
+            port: free_port(),
+            dir,
+            config,
+            starts: 0,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        self.starts += 1;
+        let log = self.dir.join(format!("server-{}.log", self.starts));
+        let mut cmd = Command::new(nats_server());
+        cmd.args([
+            "-js",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-sd",
+        ])
+        .arg(self.dir.join("store"))
+        .arg("-l")
+        .arg(&log);
+        if let Some(c) = &self.config {
+            cmd.arg("-c").arg(c);
+        }
+        self.child = Some(cmd.stdin(Stdio::null()).spawn().unwrap());
+        wait_until("nats-server to be ready", || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Server is ready"))
+        });
+    }
+
+    /// SIGKILL, not a polite stop.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `recon` process running in the background (a worker).
+struct Proc {
+    child: Option<Child>,
+    err: PathBuf,
+}
+
+impl Proc {
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    fn pid(&self) -> String {
+        self.child.as_ref().unwrap().id().to_string()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the exit.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        let mut c = self.child.take().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s;
+            }
+            assert!(start.elapsed() < DEADLINE, "the worker did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn recon_cmd(server: &Server) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_recon"));
+    c.env("RECON_CACHE_DIR", cache_dir())
+        .env_remove("RECON_NATS_SERVER")
+        .env_remove("RECON_NATS_PASSWORD")
+        .env_remove("RECON_NATS_TOKEN")
+        .stdin(Stdio::null());
+    let _ = server;
+    c
+}
+
+/// Runs `recon nats <sub> --server URL <args>` to its end.
+fn nats(server: &Server, sub: &str, args: &[&str]) -> Output {
+    recon_cmd(server)
+        .args(["nats", sub, "--server", &server.url()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn worker(server: &Server, id: &str, extra: &[&str]) -> Proc {
+    let err = server.dir.join(format!("worker-{id}-{}.err", free_port()));
+    let child = recon_cmd(server)
+        .args(["nats", "worker", "--server", &server.url(), "--id", id])
+        .args(["--lease-ms", LEASE_MS])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    Proc {
+        child: Some(child),
+        err,
+    }
+}
+
+fn status(server: &Server) -> serde_json::Value {
+    let out = ok(nats(server, "status", &["--json"]));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn partitions(s: &serde_json::Value) -> &Vec<serde_json::Value> {
+    s["partitions"].as_array().unwrap()
+}
+
+/// Every partition has applied everything in its stream.
+fn caught_up(server: &Server) -> bool {
+    let s = status(server);
+    partitions(&s)
+        .iter()
+        .all(|p| p["applied"] == p["last"] && !p["owner"].is_null())
+}
+
+/// Every partition has applied its end of input.
+fn ended(server: &Server) -> bool {
+    let s = status(server);
+    partitions(&s)
+        .iter()
+        .all(|p| p["ended"] == true && p["applied"] == p["last"])
+}
+
+fn sorted_lines(bytes: &[u8]) -> Vec<String> {
+    let mut v: Vec<String> = String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v
+}
+
+fn alerts(server: &Server, format: &str) -> Vec<String> {
+    sorted_lines(&ok(nats(server, "alerts", &["--format", format])).stdout)
+}
+
+/// What `recon detect` writes for `inputs`.
+fn detect(inputs: &[&Path], extra: &[&str]) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_recon"))
+        .arg("detect")
+        .args(extra)
+        .arg("--no-cache")
+        .args(inputs)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sorted_lines(&out.stdout)
+}
+
+/// A generated trail cut in two halves.
+fn trail(dir: &Path, seed: u64, count: u64) -> (PathBuf, PathBuf, PathBuf) {
+    let mut bytes = Vec::new();
+    recon_gen::write_ndjson(
+        recon_gen::GenOptions {
+            seed,
+            count,
+            bursts: 14,
+            ..recon_gen::GenOptions::default()
+        },
+        &mut bytes,
+    )
+    .unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines.len() / 2;
+    let whole = dir.join("trail.ndjson");
+    let first = dir.join("first.ndjson");
+    let second = dir.join("second.ndjson");
+    std::fs::write(&whole, &text).unwrap();
+    std::fs::write(&first, lines[..half].join("\n") + "\n").unwrap();
+    std::fs::write(&second, lines[half..].join("\n") + "\n").unwrap();
+    (whole, first, second)
+}
+
+fn empty_file(dir: &Path) -> PathBuf {
+    let p = dir.join("empty.ndjson");
+    std::fs::write(&p, "").unwrap();
+    p
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Point 1, and a publisher killed and run again: two workers, the alert
+/// stream holds exactly what `recon detect` writes, in both formats.
+#[test]
+fn nats_two_workers_give_exactly_the_alerts_of_detect() {
+    let server = Server::start("exact");
+    let dir = server.dir.clone();
+    let (whole, _, _) = trail(&dir, 11, 40_000);
+    let want = detect(&[&whole], &[]);
+    let want_ocsf = detect(&[&whole], &["--format", "ocsf"]);
+    assert!(want.len() >= 5, "{} alerts", want.len());
+
+    ok(nats(&server, "setup", &["--partitions", "3"]));
+    // Idempotent; a different count is refused.
+    let again = ok(nats(&server, "setup", &["--partitions", "3"]));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("unchanged"));
+    let other = nats(&server, "setup", &["--partitions", "4"]);
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("3 partitions per rule, not 4"));
+
+    // Two workers share the partitions.
+    let mut a = worker(&server, "a", &[]);
+    let mut b = worker(&server, "b", &[]);
+    wait_until("both workers to hold partitions", || {
+        let s = status(&server);
+        let owners: std::collections::BTreeSet<String> = partitions(&s)
+            .iter()
+            .filter_map(|p| p["owner"].as_str().map(str::to_owned))
+            .collect();
+        owners.len() == 2 && partitions(&s).iter().all(|p| !p["owner"].is_null())
+    });
+
+    // A publisher killed (SIGKILL) while it runs, then run again: small
+    // batches, so that it is still running when it is killed.
+    let mut first = recon_cmd(&server)
+        .args([
+            "nats",
+            "publish",
+            "--server",
+            &server.url(),
+            "--batch-kib",
+            "1",
+        ])
+        .arg(&whole)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the first records in the stream", || {
+        partitions(&status(&server))
+            .iter()
+            .any(|p| p["last"].as_u64() > Some(0))
+    });
+    let _ = first.kill();
+    let _ = first.wait();
+    let out = ok(nats(
+        &server,
+        "publish",
+        &["--batch-kib", "1", "--end", path(&whole)],
+    ));
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    let dups: u64 = report
+        .split(" already in the stream")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        dups > 0,
+        "the second publish found nothing of the first: {report}"
+    );
+
+    wait_until("every partition to end", || ended(&server));
+    assert_eq!(alerts(&server, "native"), want);
+    assert_eq!(alerts(&server, "ocsf"), want_ocsf);
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+    // A publish run again after everything: the stream drops all of it.
+    let out = ok(nats(
+        &server,
+        "publish",
+        &["--batch-kib", "1", path(&whole)],
+    ));
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(!report.contains("(0 already"), "{report}");
+    assert_eq!(alerts(&server, "native"), want);
+}
+
+/// Point 2: a worker killed with SIGKILL after a snapshot, with records
+/// taken but not acknowledged; another takes over, replays, and the
+/// alerts it makes again are dropped as duplicates.
+#[test]
+fn nats_a_killed_worker_loses_nothing_and_doubles_nothing() {
+    let server = Server::start("sigkill");
+    let dir = server.dir.clone();
+    let (whole, first, second) = trail(&dir, 12, 40_000);
+    // A minute of lateness: windows of the first half close while the
+    // second is applied, so w2 has published alerts before it is killed
+    // (the generated trail spans less than the default 15 minutes).
+    let config = dir.join("minute.toml");
+    std::fs::write(&config, "allowed_lateness_seconds = 60\n").unwrap();
+    let want = detect(&[&whole], &["--config", path(&config)]);
+    ok(nats(
+        &server,
+        "setup",
+        &["--partitions", "2", "--config", path(&config)],
+    ));
+    // Snapshots only when a partition is given up (or ends).
+    let rare = [
+        "--snapshot-records",
+        "1000000000",
+        "--snapshot-seconds",
+        "100000",
+    ];
+
+    ok(nats(&server, "publish", &[path(&first)]));
+    let mut w1 = worker(&server, "w1", &rare);
+    wait_until("the first half applied", || caught_up(&server));
+    assert!(w1.stop().success());
+    // Every partition has a snapshot now.
+    let s = status(&server);
+    assert!(
+        partitions(&s)
+            .iter()
+            .all(|p| p["snapshot_applied"].as_u64() > Some(0)),
+        "{s}"
+    );
+
+    let mut w2 = worker(&server, "w2", &rare);
+    ok(nats(&server, "publish", &[path(&second)]));
+    wait_until("the second half applied", || caught_up(&server));
+    let published = alerts(&server, "native").len();
+    assert!(published > 0);
+    w2.kill(); // SIGKILL: nothing given up, nothing snapshotted
+
+    let mut w3 = worker(&server, "w3", &rare);
+    wait_until("a takeover", || w3.stderr().contains("taken over from w2"));
+    ok(nats(
+        &server,
+        "publish",
+        &["--end", path(&empty_file(&dir))],
+    ));
+    wait_until("every partition to end", || ended(&server));
+    assert_eq!(alerts(&server, "native"), want);
+    let log = w3.stderr();
+    assert!(
+        log.contains("duplicate suppressed"),
+        "the replay made no alert again, so dedup was never exercised: {log}"
+    );
+    let s = status(&server);
+    assert!(
+        partitions(&s)
+            .iter()
+            .all(|p| p["epoch"].as_u64() >= Some(3)),
+        "{s}"
+    );
+    assert!(w3.stop().success());
+}
+
+/// Point 2: a worker paused (SIGSTOP) until its partitions moved, then
+/// resumed, writes nothing over the new owner's state.
+#[test]
+fn nats_a_zombie_worker_is_fenced() {
+    let server = Server::start("zombie");
+    let dir = server.dir.clone();
+    let (whole, first, second) = trail(&dir, 13, 30_000);
+    let want = detect(&[&whole], &[]);
+    ok(nats(&server, "setup", &["--partitions", "2"]));
+    ok(nats(&server, "publish", &[path(&first)]));
+    let mut zombie = worker(&server, "zombie", &[]);
+    wait_until("the first half applied", || caught_up(&server));
+    zombie.signal("STOP");
+    let mut heir = worker(&server, "heir", &[]);
+    wait_until("the heir to hold every partition", || {
+        partitions(&status(&server))
+            .iter()
+            .all(|p| p["owner"] == "heir")
+    });
+    ok(nats(&server, "publish", &["--end", path(&second)]));
+    wait_until("every partition to end", || ended(&server));
+    let before = status(&server);
+    zombie.signal("CONT");
+    wait_until("the zombie to notice", || {
+        zombie.stderr().contains("lost partition")
+    });
+    // Whatever the zombie had in hand, its writes were refused: the alerts
+    // are exact, and every partition still ended with its position.
+    assert_eq!(alerts(&server, "native"), want);
+    let after = status(&server);
+    for (b, a) in partitions(&before).iter().zip(partitions(&after)) {
+        assert_eq!(b["applied"], a["applied"]);
+        assert!(a["epoch"].as_u64() >= b["epoch"].as_u64());
+        assert_eq!(a["ended"], true);
+    }
+    assert!(zombie.stop().success());
+    assert!(heir.stop().success());
+}
+
+/// Point 2: the NATS server killed (SIGKILL) and restarted under a running
+/// worker, between two halves of the input.
+#[test]
+fn nats_survives_a_server_restart() {
+    let mut server = Server::start("restart");
+    let dir = server.dir.clone();
+    let (whole, first, second) = trail(&dir, 14, 30_000);
+    let want = detect(&[&whole], &[]);
+    ok(nats(&server, "setup", &["--partitions", "2"]));
+    ok(nats(&server, "publish", &[path(&first)]));
+    let mut w = worker(&server, "w", &["--snapshot-records", "1000"]);
+    wait_until("the first half applied", || caught_up(&server));
+    server.kill();
+    server.spawn();
+    ok(nats(&server, "publish", &["--end", path(&second)]));
+    wait_until("every partition to end", || ended(&server));
+    assert_eq!(alerts(&server, "native"), want);
+    assert!(w.stop().success(), "{}", w.stderr());
+}
+
+/// Point 3: a snapshot of a detector holding 100 000 open groups (tens of
+/// MB, far past the 1 MiB payload limit) is stored in chunks and restored,
+/// and damage is caught by its checksum.
+#[test]
+fn nats_snapshots_past_the_payload_limit_round_trip() {
+    use recon::nats::layout::PartitionId;
+    use recon::nats::{ConnectOptions, Nats, snapshot};
+    use recon::runtime::{Config, Profile, Rule};
+
+    let server = Server::start("snapshot");
+    ok(nats(&server, "setup", &["--partitions", "1"]));
+    let rt = crate::util::runtime();
+    let mut instance = rt.instantiate().unwrap();
+    let mut config = Config::defaults(&[Rule::ElasticAwsDiscoveryBurst], Profile::Default);
+    config.limits.max_open_groups = Some(100_000);
+    let d = instance.create(&config).unwrap();
+    let mut buf = String::new();
+    for i in 0..100_000 {
+        buf.push_str(&format!(
+            r#"{{"eventTime":"2026-01-05T00:00:01Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/u{i}"}},"userAgent":"aws-cli/2.13.25 Python/3.11.5"}}"#
+        ));
+        buf.push('\n');
+    }
+    instance.push_ndjson(d, buf.as_bytes()).unwrap();
+    let stats = instance.stats(d).unwrap();
+    assert_eq!(stats.rules[0].open_groups, 100_000);
+    let bytes = instance.snapshot(d).unwrap();
+    assert!(bytes.len() > 4 << 20, "{} bytes", bytes.len());
+
+    let nats_conn = Nats::connect(
+        &ConnectOptions {
+            server: server.url(),
+            ..ConnectOptions::default()
+        },
+        "test",
+    )
+    .unwrap();
+    let p = PartitionId {
+        rule_pos: 0,
+        rule: recon_guest::config::Rule::Elastic,
+        index: 0,
+    };
+    let r = snapshot::store(&nats_conn, p, "1-1", &bytes).unwrap();
+    assert!(r.chunks.len() > 4, "{} chunks", r.chunks.len());
+    let back = snapshot::load(&nats_conn, p, &r).unwrap();
+    assert_eq!(back, bytes);
+    let restored = instance.restore(&back).unwrap();
+    assert_eq!(
+        instance.stats(restored).unwrap().rules[0].open_groups,
+        100_000
+    );
+    // A reference with another checksum is refused before the component
+    // sees the bytes.
+    let mut wrong = r.clone();
+    wrong.sha256 = "00".repeat(32);
+    let e = snapshot::load(&nats_conn, p, &wrong).unwrap_err();
+    assert!(e.to_string().contains("is damaged"), "{e}");
+    // A chunk missing: refused too.
+    let mut short = r.clone();
+    short.chunks.pop();
+    assert!(snapshot::load(&nats_conn, p, &short).is_err());
+}
+
+/// Point 5: an authorizing server refuses wrong credentials clearly, and
+/// a user allowed only to publish records cannot read alerts or state.
+#[test]
+fn nats_credentials_and_permissions_are_enforced() {
+    let conf = r#"
+authorization {
+  users = [
+    { user: admin, password: adminpw }
+    { user: publisher, password: pubpw, permissions: {
+        publish: { allow: [
+          "recon.records.>",
+          "$JS.API.INFO",
+          "$JS.API.STREAM.INFO.KV_recon-state",
+          "$JS.API.DIRECT.GET.KV_recon-state.$KV.recon-state.layout"
+        ] }
+        subscribe: { allow: ["_INBOX.>"] }
+    } }
+  ]
+}
+"#;
+    let server = Server::start_with("auth", Some(conf));
+    let dir = server.dir.clone();
+    let (whole, _, _) = trail(&dir, 15, 4_000);
+    let admin = ["--user", "admin", "--password", "adminpw"];
+    let publisher = ["--user", "publisher", "--password", "pubpw"];
+    let with = |creds: &[&str], rest: &[&str]| -> Vec<String> {
+        creds.iter().chain(rest).map(|s| s.to_string()).collect()
+    };
+    let run = |sub: &str, args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        nats(&server, sub, &args)
+    };
+
+    // Wrong password, and no credentials at all.
+    for creds in [&["--user", "admin", "--password", "nope"][..], &[][..]] {
+        let out = run("status", with(creds, &[]));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains("cannot connect to NATS"), "{err}");
+        assert!(err.to_lowercase().contains("authorization"), "{err}");
+    }
+
+    ok(run("setup", with(&admin, &["--partitions", "2"])));
+    // The publisher publishes.
+    ok(run("publish", with(&publisher, &["--end", path(&whole)])));
+    // ... and reads neither alerts nor partition state.
+    for (sub, extra) in [("alerts", &[][..]), ("status", &["--json"][..])] {
+        let out = run(sub, with(&publisher, extra));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{sub}: {err}");
+        assert!(err.contains("permission"), "{sub}: {err}");
+    }
+    // The admin sees what was published.
+    let s = run("status", with(&admin, &["--json"]));
+    let s: serde_json::Value = serde_json::from_slice(&ok(s).stdout).unwrap();
+    assert!(partitions(&s).iter().any(|p| p["last"].as_u64() > Some(0)));
+}
+
+/// Point 6: a record that makes the component trap is quarantined with
+/// its stream position and skipped; the partition goes on.
+#[test]
+fn nats_a_poison_record_is_quarantined_and_the_partition_goes_on() {
+    let server = Server::start("poison");
+    let dir = server.dir.clone();
+    // The recovery test's poison: an aws-cli call with 900 KB of escaped
+    // text, far more fuel than any 64 KiB batch of ordinary records.
+    let mut trail = Vec::new();
+    recon_gen::write_ndjson(
+        recon_gen::GenOptions {
+            seed: 3,
+            count: 4_000,
+            bursts: 12,
+            ..recon_gen::GenOptions::default()
+        },
+        &mut trail,
+    )
+    .unwrap();
+    let clean = String::from_utf8(trail).unwrap();
+    let mut records: Vec<String> = clean.lines().map(str::to_owned).collect();
+    let poison = records[2000]
+        .replacen(
+            "\"userAgent\":\"",
+            "\"userAgent\":\"aws-cli/2.15.0 Python/3.11 Linux/6 prompt/off command/ec2.describe-vpcs\",\"x\":\"",
+            1,
+        )
+        .replacen(
+            "\"requestParameters\":",
+            &format!("\"blob\":\"{}\",\"requestParameters\":", "\\u00e9".repeat(150_000)),
+            1,
+        );
+    records.insert(2000, poison);
+    let clean_path = dir.join("clean.ndjson");
+    let poisoned_path = dir.join("poisoned.ndjson");
+    std::fs::write(&clean_path, &clean).unwrap();
+    std::fs::write(&poisoned_path, records.join("\n") + "\n").unwrap();
+    let config = dir.join("fuel.toml");
+    std::fs::write(
+        &config,
+        "chunk_kib = 64\n[limits]\nmax_event_bytes = 2000000\n[sandbox]\nfuel_per_call = 3000000\n",
+    )
+    .unwrap();
+    let want = detect(&[&clean_path], &["--config", path(&config)]);
+    assert!(!want.is_empty());
+
+    ok(nats(
+        &server,
+        "setup",
+        &["--partitions", "1", "--config", path(&config)],
+    ));
+    ok(nats(
+        &server,
+        "publish",
+        &["--batch-kib", "64", "--end", path(&poisoned_path)],
+    ));
+    let mut w = worker(&server, "w", &[]);
+    wait_until("every partition to end", || ended(&server));
+    assert_eq!(alerts(&server, "native"), want);
+    let log = w.stderr();
+    assert!(log.contains("made the component trap"), "{log}");
+    assert!(log.contains("quarantined to RECON_POISON"), "{log}");
+    let s = status(&server);
+    let quarantined: u64 = partitions(&s)
+        .iter()
+        .map(|p| p["quarantined"].as_u64().unwrap())
+        .sum();
+    assert_eq!(quarantined, 1, "{s}");
+    assert!(w.stop().success());
+    // The operator finds it, with its position, in the poison stream.
+    let conn = recon::nats::Nats::connect(
+        &recon::nats::ConnectOptions {
+            server: server.url(),
+            ..Default::default()
+        },
+        "test",
+    )
+    .unwrap();
+    let m = conn
+        .block_on(async {
+            let stream = conn.js.get_stream_no_info("RECON_POISON").await.unwrap();
+            stream.get_raw_message(1).await
+        })
+        .unwrap();
+    assert_eq!(m.payload.len(), records[2000].len());
+    assert!(m.headers.get("Recon-Stream-Sequence").is_some());
+}
+
+/// Point 4: a quiet partition of a live stream closes its windows on the
+/// worker's clock; a backtest's (days old) never jumps.
+#[test]
+fn nats_quiet_live_partitions_close_by_the_clock_and_backtests_never_jump() {
+    let server = Server::start("live");
+    let dir = server.dir.clone();
+    let config = dir.join("live.toml");
+    std::fs::write(
+        &config,
+        "rules = [\"sentinel\"]\nallowed_lateness_seconds = 1\n\
+         [sentinel]\nwindow_seconds = 2\n[limits]\ntime_confirmations = 1\n[live]\nidle_ms = 300\n",
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let commands = [
+        "iam.list-users",
+        "iam.list-groups",
+        "ec2.describe-vpcs",
+        "ec2.describe-subnets",
+        "kms.list-keys",
+        "kms.list-aliases",
+        "iam.list-roles",
+        "ec2.describe-security-groups",
+        "ec2.describe-route-tables",
+    ];
+    let burst = |user: &str, at: i64| -> String {
+        let t = time::OffsetDateTime::from_unix_timestamp(at - at % 2).unwrap();
+        let t = t
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        commands
+            .iter()
+            .map(|c| {
+                format!(
+                    r#"{{"eventTime":"{t}","eventSource":"iam.amazonaws.com","eventName":"X","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/{user}","userName":"{user}"}},"sourceIPAddress":"198.51.100.7","recipientAccountId":"111122223333","userAgent":"aws-cli/2.13.25 Python/3.11.5 Linux/5.10 exe/x86_64.amzn.2 prompt/off command/{c}"}}"#
+                ) + "\n"
+            })
+            .collect()
+    };
+    // The two bursts in different partitions (a partition is one ordered
+    // stream: days-old records after recent ones would just be late).
+    let scanner = recon_guest::Scanner::new(recon_guest::Settings::new(
+        recon_guest::Rule::Sentinel,
+        recon_guest::Profile::Default,
+    ))
+    .unwrap();
+    let place = |text: &str| scanner.partition_of(text.as_bytes(), 2)[0].partition;
+    let recent = burst("recent", now - 30);
+    let old = (0..1000)
+        .map(|i| burst(&format!("backtest{i}"), now - 3 * 24 * 3600))
+        .find(|b| place(b) != place(&recent))
+        .expect("no user name lands in the other partition");
+    let input = dir.join("bursts.ndjson");
+    std::fs::write(&input, recent + &old).unwrap();
+    ok(nats(
+        &server,
+        "setup",
+        &["--partitions", "2", "--config", path(&config)],
+    ));
+    ok(nats(&server, "publish", &[path(&input)]));
+    let mut w = worker(&server, "w", &["--live"]);
+    wait_until("the live window to close", || {
+        alerts(&server, "native")
+            .iter()
+            .any(|a| a.contains(r#""AccountName":"recent""#))
+    });
+    let got = alerts(&server, "native");
+    assert_eq!(
+        got.len(),
+        1,
+        "the backtest's window closed on the clock: {got:?}"
+    );
+    // Its end of input closes the backtest's window.
+    ok(nats(
+        &server,
+        "publish",
+        &["--end", path(&empty_file(&dir))],
+    ));
+    wait_until("every partition to end", || ended(&server));
+    let got = alerts(&server, "native");
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().any(|a| a.contains("backtest")));
+    assert!(w.stop().success());
+}
+
+/// A refused connection is a clear error and a non-zero exit.
+#[test]
+fn nats_a_refused_connection_is_a_clear_error() {
+    let port = free_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_recon"))
+        .args([
+            "nats",
+            "status",
+            "--server",
+            &format!("nats://127.0.0.1:{port}"),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!(
+            "cannot connect to NATS at nats://127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+    let _ = BufReader::new(&out.stderr[..]).lines();
+}
+
+/// `recon nats bridge`: records sent as Vector's `nats` sink (one JSON
+/// object per message) and Fluent Bit's `nats` output (`[[ts, {record}],
+/// …]`, the record read by `tail` under `log`) give the alerts `recon
+/// detect` gives on the same records.
+#[test]
+fn nats_bridge_takes_what_shippers_send() {
+    let server = Server::start("bridge");
+    let dir = server.dir.clone();
+    let (whole, _, _) = trail(&dir, 16, 6_000);
+    let want = detect(&[&whole], &[]);
+    assert!(!want.is_empty());
+    ok(nats(&server, "setup", &["--partitions", "2"]));
+    let mut bridge = {
+        let err = dir.join("bridge.err");
+        let child = recon_cmd(&server)
+            .args([
+                "nats",
+                "bridge",
+                "--server",
+                &server.url(),
+                "--subject",
+                "logs.>",
+            ])
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        Proc {
+            child: Some(child),
+            err,
+        }
+    };
+    let conn = recon::nats::Nats::connect(
+        &recon::nats::ConnectOptions {
+            server: server.url(),
+            ..Default::default()
+        },
+        "shipper",
+    )
+    .unwrap();
+    // Core NATS keeps nothing for later: send once the bridge listens.
+    wait_until("the bridge to subscribe", || {
+        bridge.stderr().contains("listening")
+    });
+    let text = std::fs::read_to_string(&whole).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines.len() / 2;
+    conn.block_on(async {
+        // Vector, codec json: one event per message.
+        for l in &lines[..half] {
+            conn.client
+                .publish("logs.vector", l.to_string().into())
+                .await
+                .unwrap();
+        }
+        // Fluent Bit: arrays of [timestamp, {"log": line}], 100 per flush.
+        for chunk in lines[half..].chunks(100) {
+            let items: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|l| serde_json::json!([1_700_000_000.5, {"log": l}]))
+                .collect();
+            let body = serde_json::to_string(&items).unwrap();
+            conn.client
+                .publish("logs.fluentbit", body.into())
+                .await
+                .unwrap();
+        }
+        conn.client.flush().await.unwrap();
+    });
+    let total = lines.len() as u64;
+    wait_until("the bridge to publish every record", || {
+        bridge
+            .stderr()
+            .contains(&format!("bridge: {total} records read"))
+    });
+    assert!(bridge.stop().success(), "{}", bridge.stderr());
+    let log = bridge.stderr();
+    assert!(log.contains(&format!("read {total} records")), "{log}");
+    ok(nats(
+        &server,
+        "publish",
+        &["--end", path(&empty_file(&dir))],
+    ));
+    let mut w = worker(&server, "w", &[]);
+    wait_until("every partition to end", || ended(&server));
+    assert_eq!(alerts(&server, "native"), want);
+    assert!(w.stop().success());
+}
