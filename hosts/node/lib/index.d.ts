@@ -99,6 +99,10 @@ export interface RuleStats {
   rejected: number;
   rejectedByReason: Partial<Record<RejectReason, number>>;
   late: number;
+  /** Of the late events, the furthest behind the watermark when it arrived, in ms (0 when none was late; events late only because the stream had ended are left out). */
+  lateWorstMs: number;
+  /** The smallest `allowedLatenessMs` that would have applied every late event of this rule so far (0 when none was late). */
+  latenessNeededMs: number;
   openWindows: number;
   openGroups: number;
   alerts: number;
@@ -146,6 +150,8 @@ export declare class Detector implements Disposable {
   static restore(snapshot: Uint8Array | ArrayBuffer, options?: { sandbox?: SandboxOptions }): Promise<Detector>;
   /** The rules (full names), in configuration order. */
   readonly rules: readonly FullRuleName[];
+  /** The allowed lateness it runs with, in ms (the option, else the component's default); null for a restored detector. */
+  readonly allowedLatenessMs: number | null;
   /** Bytes of linear memory the detector's component instance holds (it never shrinks). */
   readonly memoryBytes: number;
   /** One event (JSON text, or an object to serialise); throws EventError when no rule can read it. */
@@ -195,7 +201,14 @@ export interface ReadReport {
 
 /** What one step of an input read and pushed. */
 export interface ReadResult {
+  /** Records the reader handed on and the detector took. */
   records: number;
+  /**
+   * Records the reader skipped for their size (each in `reports`, reason
+   * `too-large`): never handed to the detector, so not in its counters
+   * (`stats()`); `recon detect` adds them to the records read.
+   */
+  skipped: number;
   rules: RuleCounts[];
   reports: ReadReport[];
   /** Set when the input cannot be read from here on (later bytes are ignored). */
