@@ -125,6 +125,8 @@ export interface Alert {
   rule_id: string;
   /** Stable id from rule, window and group: the same alert always has the same id. */
   id: string;
+  /** `final` (the window closed) or `early` (the threshold reached before it closed). */
+  kind: 'final' | 'early';
   /** RFC 3339 UTC, e.g. `2026-02-08T16:31:00Z`. */
   window_start: string;
   window_end: string;
