@@ -148,9 +148,17 @@ test('--rules and --profile select detectors; flags win over the file', () => {
 test('a line longer than the limit is skipped and the run goes on', () => {
   const records = lines(readFileSync(BURST_SAMPLE));
   records.splice(5, 0, `{"pad":"${'x'.repeat(1 << 20)}"}`);
-  const out = nodeRecon(['detect', '--config', AI_RECON_TOML, '--chunk-kib', '64', '-'], { input: records.join('\n') });
+  const args = ['--config', AI_RECON_TOML, '--chunk-kib', '64', '-'];
+  const out = nodeRecon(['detect', ...args], { input: records.join('\n') });
   assert.equal(out.status, 0, out.stderr);
   assert.match(out.stderr, /<stdin>: line 6: rejected \(too-large\)/);
+  // Counted as read, not by the rules: the summary recon detect prints
+  // (--live off: a pipe on stdin turns on its live mode, which this host
+  // leaves out).
+  assert.match(out.stderr, new RegExp(`recon: read ${records.length} records;`));
+  assert.match(out.stderr, /recon: 1 lines longer than limits.max_event_bytes skipped by the reader \(not counted by the rules below\)/);
+  const rust = rustRecon(['detect', '--live', 'off', ...args], { input: records.join('\n') });
+  assert.equal(out.stderr, rust.stderr);
   assert.equal(lines(out.stdout).length, 1);
 });
 
