@@ -209,3 +209,20 @@ def test_odd_records_lines(recon_bin: Path, tmp_path: Path) -> None:
     rust = run_rust(recon_bin, *args)
     assert_same(rust, run_py("detect", *args), alerts=False)
     assert "line 3, record 1: rejected" in rust.err
+
+
+def test_early_alerts_from_the_flag_and_the_file(recon_bin: Path, tmp_path: Path) -> None:
+    """Early alerts (`--early`, `early_alerts = true`): the early and the
+    final line of the burst, and the summary's count of each, as `recon
+    detect` writes them; `--no-early` wins over the file."""
+    early = tmp_path / "early.toml"
+    early.write_text("early_alerts = true\n" + AI_RECON.read_text())
+    for args in (["--early", "--config", str(AI_RECON)], ["--config", str(early)]):
+        rust = run_rust(recon_bin, *args, BURST)
+        assert_same(rust, run_py("detect", *args, BURST))
+        assert [json.loads(a)["kind"] for a in rust.lines] == ["early", "final"]
+        assert "2 alerts (1 early, 1 final)" in rust.err
+    args = ["--config", str(early), "--no-early"]
+    rust = run_rust(recon_bin, *args, BURST)
+    assert_same(rust, run_py("detect", *args, BURST))
+    assert len(rust.lines) == 1

@@ -83,8 +83,18 @@ def _parser() -> argparse.ArgumentParser:
         "--allowed-lateness",
         type=_u64,
         metavar="SECONDS",
-        help="how late (seconds behind the newest event) an event may arrive and still count [default: 60]",
+        help="how late (seconds behind the newest event) an event may arrive and still count [default: 900]",
     )
+    early = d.add_mutually_exclusive_group()
+    early.add_argument(
+        "--early",
+        dest="early",
+        action="store_const",
+        const=True,
+        help="also report a group the moment it reaches the threshold, before its window closes "
+        '("kind": "early"); the final row follows [default: off]',
+    )
+    early.add_argument("--no-early", dest="early", action="store_const", const=False, help="no early alerts")
     d.add_argument("--config", metavar="FILE", help="a TOML configuration file (the Rust CLI's); options given here win")
     d.add_argument("--chunk-kib", type=_u64, metavar="KIB", help="KiB of input per call into the component [default: 1024]")
     d.add_argument(
@@ -132,6 +142,8 @@ class Summary:
     """What a run did."""
 
     records: int = 0
+    #: Of ``alerts``, the early ones.
+    early: int = 0
     #: Lines over the size limit the reader skipped (in ``records`` too).
     skipped_too_large: int = 0
     alerts: int = 0
@@ -195,6 +207,7 @@ class _Sink:
         if alerts:
             self.out.write("".join(a.format(self.format) + "\n" for a in alerts).encode("utf-8"))
             self.summary.alerts += len(alerts)
+            self.summary.early += sum(1 for a in alerts if a.kind == "early")
         self.out.flush()
 
 
@@ -243,7 +256,8 @@ def _late_advice(s: Summary) -> str | None:
 
 def summary_lines(s: Summary) -> list[str]:
     """The summary as the lines ``recon detect`` prints on stderr."""
-    lines = [f"recon: read {s.records} records; {s.alerts} alerts"]
+    early = f" ({s.early} early, {s.alerts - s.early} final)" if s.early > 0 else ""
+    lines = [f"recon: read {s.records} records; {s.alerts} alerts{early}"]
     if s.stopped:
         lines.append(
             "recon: stopped by a signal: what was read was processed and the stream ended "
@@ -280,6 +294,8 @@ def _settings(args: argparse.Namespace) -> tuple[FileSettings, list[str]]:
         s.profile = Profile(args.profile)
     if args.allowed_lateness is not None:
         s.allowed_lateness_seconds = args.allowed_lateness
+    if args.early is not None:
+        s.early_alerts = args.early
     if args.chunk_kib is not None:
         s.chunk_kib = args.chunk_kib
     if args.workers is not None:
