@@ -31,7 +31,11 @@ Options:
   --rules <RULES>               Rules to run, comma-separated: sentinel, elastic [default: all]
   --profile <PROFILE>           default (the queries' intent) or seed (their letter) [default: default]
   --allowed-lateness <SECONDS>  How late (seconds behind the newest event) an event may arrive
-                                and still count [default: 60]
+                                and still count [default: 900]
+  --early                       Also report a group the moment it reaches the threshold, before
+                                its window closes ("kind": "early"); the final row follows
+                                [default: off]
+  --no-early                    No early alerts
   --config <FILE>               A TOML configuration file (keys: host/src/settings.rs in the
                                 repository); options given here win
   --chunk-kib <KIB>             KiB of input per call into the component [default: 1024]
@@ -64,10 +68,13 @@ function parse(argv) {
       args: argv,
       allowPositionals: true,
       strict: true,
+      tokens: true,
       options: {
         rules: { type: 'string', multiple: true },
         profile: { type: 'string' },
         'allowed-lateness': { type: 'string' },
+        early: { type: 'boolean' },
+        'no-early': { type: 'boolean' },
         config: { type: 'string' },
         'chunk-kib': { type: 'string' },
         workers: { type: 'string' },
@@ -81,7 +88,7 @@ function parse(argv) {
   } catch (e) {
     throw new UsageError(e.message);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   if (values.help) return { help: true };
   if (values.version) return { version: true };
   const [command, ...inputs] = positionals;
@@ -104,6 +111,10 @@ function parse(argv) {
   }
   if (values['allowed-lateness'] !== undefined) {
     args.allowedLateness = unsigned('allowed-lateness', values['allowed-lateness'], (1n << 64n) - 1n);
+  }
+  // --early and --no-early: the last one given wins, as in recon detect.
+  for (const t of tokens) {
+    if (t.kind === 'option' && (t.name === 'early' || t.name === 'no-early')) args.early = t.name === 'early';
   }
   if (values['chunk-kib'] !== undefined) args.chunkKib = unsigned('chunk-kib', values['chunk-kib']);
   if (values.workers !== undefined) args.workers = unsigned('workers', values.workers);
@@ -165,7 +176,8 @@ function lateAdvice(stats, allowedLatenessMs) {
 
 /** The summary as the lines `recon detect` prints on stderr. */
 export function summaryLines(summary, stats) {
-  const lines = [`recon: read ${summary.records} records; ${summary.alerts} alerts`];
+  const early = summary.early > 0 ? ` (${summary.early} early, ${summary.alerts - summary.early} final)` : '';
+  const lines = [`recon: read ${summary.records} records; ${summary.alerts} alerts${early}`];
   if (summary.skippedTooLarge > 0) {
     lines.push(
       `recon: ${summary.skippedTooLarge} lines longer than limits.max_event_bytes skipped by the reader ` +
@@ -226,6 +238,7 @@ export async function main(argv, io = {}) {
     if (args.rules) settings.rules = args.rules;
     if (args.profile) settings.profile = args.profile;
     if (args.allowedLateness !== undefined) settings.allowed_lateness_seconds = args.allowedLateness;
+    if (args.early !== undefined) settings.early_alerts = args.early;
     if (args.chunkKib !== undefined) settings.chunk_kib = args.chunkKib;
     if (args.workers !== undefined) settings.workers = args.workers;
     checkWorkers(settings);
@@ -241,7 +254,7 @@ export async function main(argv, io = {}) {
     throw e;
   }
 
-  const summary = { records: 0, skippedTooLarge: 0, alerts: 0, unreadable: [] };
+  const summary = { records: 0, skippedTooLarge: 0, alerts: 0, early: 0, unreadable: [] };
   // Reports past --show-rejects are counted: rejections (too-large
   // records among them) and far-ahead notices apart, as recon detect does.
   let shown = 0;
@@ -261,6 +274,7 @@ export async function main(argv, io = {}) {
     const alerts = detector.drain();
     if (alerts.length === 0) return;
     summary.alerts += alerts.length;
+    summary.early += alerts.filter((a) => a.kind === 'early').length;
     await write(stdout, alerts.map((a) => `${formatAlert(a, { format: args.format })}\n`).join(''));
   };
 

@@ -48,6 +48,8 @@ export interface DetectorOptions {
   profile?: 'default' | 'seed';
   /** How far behind the watermark an event may arrive and still count, in ms. Default 900000 (15 minutes). */
   allowedLatenessMs?: U64;
+  /** Early alerts: also report a group (kind `early`) the moment it reaches the threshold, before its window closes; the final alert follows. Default false. */
+  earlyAlerts?: boolean;
   limits?: LimitOptions;
   /** Bounds this host puts on the detector's component instance. */
   sandbox?: SandboxOptions;

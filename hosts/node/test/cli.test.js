@@ -236,3 +236,27 @@ test('the first-alert example of docs/hosts/node.md runs and prints the Rust CLI
   const rust = rustRecon(['detect', '--config', AI_RECON_TOML, BURST_SAMPLE]);
   assert.equal(`${line}\n`, rust.stdout.toString('utf8'));
 });
+
+test('early alerts from the flag and the file, as recon detect writes them', () => {
+  const tmp = tempDir();
+  try {
+    const early = join(tmp.dir, 'early.toml');
+    writeFileSync(early, `early_alerts = true\n${readFileSync(AI_RECON_TOML, 'utf8')}`);
+    for (const args of [['--early', '--config', AI_RECON_TOML], ['--config', early], ['--config', early, '--no-early']]) {
+      const rust = rustRecon(['detect', '--workers', '1', ...args, BURST_SAMPLE]);
+      const node = nodeRecon(['detect', ...args, BURST_SAMPLE]);
+      assert.equal(node.status, 0, node.stderr);
+      assert.equal(node.stdout.toString(), rust.stdout.toString());
+      assert.equal(node.stderr, rust.stderr);
+      const kinds = lines(node.stdout).map((l) => JSON.parse(l).kind);
+      if (args.includes('--no-early')) {
+        assert.deepEqual(kinds, ['final']);
+      } else {
+        assert.deepEqual(kinds, ['early', 'final']);
+        assert.match(node.stderr, /2 alerts \(1 early, 1 final\)/);
+      }
+    }
+  } finally {
+    tmp.remove();
+  }
+});
