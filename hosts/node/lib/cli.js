@@ -31,7 +31,11 @@ Options:
   --rules <RULES>               Rules to run, comma-separated: sentinel, elastic [default: all]
   --profile <PROFILE>           default (the queries' intent) or seed (their letter) [default: default]
   --allowed-lateness <SECONDS>  How late (seconds behind the newest event) an event may arrive
-                                and still count [default: 60]
+                                and still count [default: 900]
+  --early                       Also report a group the moment it reaches the threshold, before
+                                its window closes ("kind": "early"); the final row follows
+                                [default: off]
+  --no-early                    No early alerts
   --config <FILE>               A TOML configuration file (keys: host/src/settings.rs in the
                                 repository); options given here win
   --chunk-kib <KIB>             KiB of input per call into the component [default: 1024]
@@ -64,10 +68,13 @@ function parse(argv) {
       args: argv,
       allowPositionals: true,
       strict: true,
+      tokens: true,
       options: {
         rules: { type: 'string', multiple: true },
         profile: { type: 'string' },
         'allowed-lateness': { type: 'string' },
+        early: { type: 'boolean' },
+        'no-early': { type: 'boolean' },
         config: { type: 'string' },
         'chunk-kib': { type: 'string' },
         workers: { type: 'string' },
@@ -81,7 +88,7 @@ function parse(argv) {
   } catch (e) {
     throw new UsageError(e.message);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   if (values.help) return { help: true };
   if (values.version) return { version: true };
   const [command, ...inputs] = positionals;
@@ -104,6 +111,10 @@ function parse(argv) {
   }
   if (values['allowed-lateness'] !== undefined) {
     args.allowedLateness = unsigned('allowed-lateness', values['allowed-lateness'], (1n << 64n) - 1n);
+  }
+  // --early and --no-early: the last one given wins, as in recon detect.
+  for (const t of tokens) {
+    if (t.kind === 'option' && (t.name === 'early' || t.name === 'no-early')) args.early = t.name === 'early';
   }
   if (values['chunk-kib'] !== undefined) args.chunkKib = unsigned('chunk-kib', values['chunk-kib']);
   if (values.workers !== undefined) args.workers = unsigned('workers', values.workers);
@@ -137,18 +148,54 @@ async function write(stream, text) {
   if (text.length > 0 && !stream.write(text)) await once(stream, 'drain');
 }
 
+/** Milliseconds as seconds for people: `579 s`, `1.5 s`, `0.001 s`. */
+function seconds(ms) {
+  if (ms % 1000 === 0) return `${ms / 1000} s`;
+  const text = `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}`;
+  return `${text.replace(/0+$/, '')} s`;
+}
+
+/**
+ * The advice on late records, as `recon detect` words it: how many, how
+ * late, and the allowed lateness (whole seconds) that would have kept them
+ * all; null when nothing was late for want of lateness.
+ */
+function lateAdvice(stats, allowedLatenessMs) {
+  const late = Math.max(0, ...stats.rules.map((r) => r.late));
+  const worst = Math.max(0, ...stats.rules.map((r) => r.lateWorstMs));
+  const needed = Math.max(0, ...stats.rules.map((r) => r.latenessNeededMs));
+  if (late === 0 || needed === 0) return null;
+  const suggest = Math.ceil(needed / 1000);
+  return (
+    `recon: ${late} records arrived too late to count (after their window was final; the worst ` +
+    `${seconds(worst)} behind the newest record); an allowed lateness of ${suggest} s would have kept ` +
+    `them all (now ${seconds(allowedLatenessMs ?? 0)}): --allowed-lateness ${suggest}, or ` +
+    `allowed_lateness_seconds = ${suggest} in the configuration file`
+  );
+}
+
 /** The summary as the lines `recon detect` prints on stderr. */
 export function summaryLines(summary, stats) {
-  const lines = [`recon: read ${summary.records} records; ${summary.alerts} alerts`];
+  const early = summary.early > 0 ? ` (${summary.early} early, ${summary.alerts - summary.early} final)` : '';
+  const lines = [`recon: read ${summary.records} records; ${summary.alerts} alerts${early}`];
+  if (summary.skippedTooLarge > 0) {
+    lines.push(
+      `recon: ${summary.skippedTooLarge} lines longer than limits.max_event_bytes skipped by the reader ` +
+        '(not counted by the rules below)',
+    );
+  }
   for (const r of stats.rules) {
     const reasons = Object.entries(r.rejectedByReason).map(([reason, n]) => `${reason} ${n}`);
     const why = reasons.length > 0 ? ` (${reasons.join(', ')})` : '';
     const ahead = r.ahead > 0 ? `, far ahead ${r.ahead}` : '';
+    const late = r.lateWorstMs > 0 ? ` (the worst ${seconds(r.lateWorstMs)} behind)` : '';
     lines.push(
       `recon: ${r.rule}: events ${r.pushed}, accepted ${r.accepted}, filtered ${r.filtered}, ` +
-        `rejected ${r.rejected}${why}, late ${r.late}${ahead}, alerts ${r.alerts}`,
+        `rejected ${r.rejected}${why}, late ${r.late}${late}${ahead}, alerts ${r.alerts}`,
     );
   }
+  const advice = lateAdvice(stats, summary.allowedLatenessMs);
+  if (advice !== null) lines.push(advice);
   return lines;
 }
 
@@ -191,6 +238,7 @@ export async function main(argv, io = {}) {
     if (args.rules) settings.rules = args.rules;
     if (args.profile) settings.profile = args.profile;
     if (args.allowedLateness !== undefined) settings.allowed_lateness_seconds = args.allowedLateness;
+    if (args.early !== undefined) settings.early_alerts = args.early;
     if (args.chunkKib !== undefined) settings.chunk_kib = args.chunkKib;
     if (args.workers !== undefined) settings.workers = args.workers;
     checkWorkers(settings);
@@ -206,16 +254,27 @@ export async function main(argv, io = {}) {
     throw e;
   }
 
-  const summary = { records: 0, alerts: 0, unreadable: [] };
+  const summary = { records: 0, skippedTooLarge: 0, alerts: 0, early: 0, unreadable: [] };
+  // Reports past --show-rejects are counted: rejections (too-large
+  // records among them) and far-ahead notices apart, as recon detect does.
   let shown = 0;
-  const report = async (line) => {
-    if (shown < args.showRejects) await err(line);
-    shown += 1;
+  let hiddenRejects = 0;
+  let hiddenNotices = 0;
+  const report = async (line, notice) => {
+    if (shown < args.showRejects) {
+      await err(line);
+      shown += 1;
+    } else if (notice) {
+      hiddenNotices += 1;
+    } else {
+      hiddenRejects += 1;
+    }
   };
   const drain = async () => {
     const alerts = detector.drain();
     if (alerts.length === 0) return;
     summary.alerts += alerts.length;
+    summary.early += alerts.filter((a) => a.kind === 'early').length;
     await write(stdout, alerts.map((a) => `${formatAlert(a, { format: args.format })}\n`).join(''));
   };
 
@@ -227,11 +286,14 @@ export async function main(argv, io = {}) {
       // What one step of the component's reader read; false once the
       // input is unreadable (its later bytes are not read).
       const take = async (result) => {
-        summary.records += result.records;
+        // Records skipped for their size count as read, as in `recon detect`.
+        summary.records += result.records + result.skipped;
+        summary.skippedTooLarge += result.skipped;
         for (const r of result.reports) {
           // The unreadable input (no location, no reason) is told below, always.
           if (r.line === null && r.record === null && r.reason === null) continue;
-          await report(`recon: ${name}: ${r.message}`);
+          // A time far ahead has no reason: a notice, the record was counted.
+          await report(`recon: ${name}: ${r.message}`, r.reason === null);
         }
         await drain();
         if (result.unreadable === null) return true;
@@ -259,10 +321,16 @@ export async function main(argv, io = {}) {
     }
     detector.flush();
     await drain();
-    if (shown > args.showRejects) {
-      await err(`recon: ${shown - args.showRejects} more rejected records not shown (--show-rejects)`);
+    if (hiddenRejects > 0) {
+      await err(`recon: ${hiddenRejects} more rejected records not shown (--show-rejects)`);
+    }
+    if (hiddenNotices > 0) {
+      await err(
+        `recon: ${hiddenNotices} more far-ahead notices not shown (--show-rejects); those records were counted, not rejected`,
+      );
     }
     const stats = detector.stats();
+    summary.allowedLatenessMs = detector.allowedLatenessMs;
     for (const line of summaryLines(summary, stats)) await err(line);
   } catch (e) {
     await err(`recon: error: ${e.message}`);

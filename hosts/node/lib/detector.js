@@ -49,6 +49,7 @@ function ruleCounts(rules) {
 function readResult(r) {
   return {
     records: r.records,
+    skipped: r.skipped,
     rules: ruleCounts(r.rules),
     reports: r.reports.map((p) => ({
       line: p.at?.line === undefined ? null : num(p.at.line),
@@ -94,13 +95,15 @@ export class Detector {
   #failure = null;
   #closed = false;
   #maxEventBytes;
+  #allowedLatenessMs;
 
   /** @private Use `Detector.create` or `Detector.restore`. */
-  constructor(token, instance, handle, maxEventBytes) {
+  constructor(token, instance, handle, maxEventBytes, allowedLatenessMs = null) {
     if (token !== CONSTRUCT) throw new TypeError('use Detector.create(options) or Detector.restore(bytes)');
     this.#instance = instance;
     this.#handle = handle;
     this.#maxEventBytes = maxEventBytes;
+    this.#allowedLatenessMs = allowedLatenessMs;
     this.#rules = Object.freeze(handle.stats().rules.map((r) => r.rule));
   }
 
@@ -119,7 +122,10 @@ export class Detector {
     } catch (e) {
       throw isErrorValue(e) ? configErrorFrom(e) : e;
     }
-    return new Detector(CONSTRUCT, instance, handle, config.limits.maxEventBytes);
+    // The lateness it runs with: the option, else the component's default
+    // (its default-config, not restated here).
+    const lateness = config.allowedLatenessMs ?? instance.api.defaultConfig([], config.profile).allowedLatenessMs;
+    return new Detector(CONSTRUCT, instance, handle, config.limits.maxEventBytes, lateness === undefined ? null : num(lateness));
   }
 
   /**
@@ -150,6 +156,15 @@ export class Detector {
   /** The rules (full names), in configuration order: the order of per-rule results and stats. */
   get rules() {
     return this.#rules;
+  }
+
+  /**
+   * The allowed lateness it runs with, in ms (the option, else the
+   * component's default); `null` for a restored detector (the snapshot
+   * holds it).
+   */
+  get allowedLatenessMs() {
+    return this.#allowedLatenessMs;
   }
 
   /** Bytes of linear memory the detector's component instance holds (it never shrinks). */
@@ -295,6 +310,8 @@ export class Detector {
         rejected: num(r.rejected),
         rejectedByReason: reasons(r.rejectedByReason),
         late: num(r.late),
+        lateWorstMs: num(r.lateWorstMs),
+        latenessNeededMs: num(r.latenessNeededMs),
         openWindows: r.openWindows,
         openGroups: r.openGroups,
         alerts: num(r.alerts),

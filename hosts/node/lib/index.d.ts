@@ -48,6 +48,8 @@ export interface DetectorOptions {
   profile?: 'default' | 'seed';
   /** How far behind the watermark an event may arrive and still count, in ms. Default 900000 (15 minutes). */
   allowedLatenessMs?: U64;
+  /** Early alerts: also report a group (kind `early`) the moment it reaches the threshold, before its window closes; the final alert follows. Default false. */
+  earlyAlerts?: boolean;
   limits?: LimitOptions;
   /** Bounds this host puts on the detector's component instance. */
   sandbox?: SandboxOptions;
@@ -99,6 +101,10 @@ export interface RuleStats {
   rejected: number;
   rejectedByReason: Partial<Record<RejectReason, number>>;
   late: number;
+  /** Of the late events, the furthest behind the watermark when it arrived, in ms (0 when none was late; events late only because the stream had ended are left out). */
+  lateWorstMs: number;
+  /** The smallest `allowedLatenessMs` that would have applied every late event of this rule so far (0 when none was late). */
+  latenessNeededMs: number;
   openWindows: number;
   openGroups: number;
   alerts: number;
@@ -121,6 +127,8 @@ export interface Alert {
   rule_id: string;
   /** Stable id from rule, window and group: the same alert always has the same id. */
   id: string;
+  /** `final` (the window closed) or `early` (the threshold reached before it closed). */
+  kind: 'final' | 'early';
   /** RFC 3339 UTC, e.g. `2026-02-08T16:31:00Z`. */
   window_start: string;
   window_end: string;
@@ -146,6 +154,8 @@ export declare class Detector implements Disposable {
   static restore(snapshot: Uint8Array | ArrayBuffer, options?: { sandbox?: SandboxOptions }): Promise<Detector>;
   /** The rules (full names), in configuration order. */
   readonly rules: readonly FullRuleName[];
+  /** The allowed lateness it runs with, in ms (the option, else the component's default); null for a restored detector. */
+  readonly allowedLatenessMs: number | null;
   /** Bytes of linear memory the detector's component instance holds (it never shrinks). */
   readonly memoryBytes: number;
   /** One event (JSON text, or an object to serialise); throws EventError when no rule can read it. */
@@ -195,7 +205,14 @@ export interface ReadReport {
 
 /** What one step of an input read and pushed. */
 export interface ReadResult {
+  /** Records the reader handed on and the detector took. */
   records: number;
+  /**
+   * Records the reader skipped for their size (each in `reports`, reason
+   * `too-large`): never handed to the detector, so not in its counters
+   * (`stats()`); `recon detect` adds them to the records read.
+   */
+  skipped: number;
   rules: RuleCounts[];
   reports: ReadReport[];
   /** Set when the input cannot be read from here on (later bytes are ignored). */

@@ -20,7 +20,7 @@ const PROFILES = new Set(['default', 'seed']);
 const U32_MAX = 0xffff_ffff;
 const U64_MAX = (1n << 64n) - 1n;
 
-const OPTION_KEYS = ['rules', 'profile', 'allowedLatenessMs', 'limits', 'sandbox'];
+const OPTION_KEYS = ['rules', 'profile', 'allowedLatenessMs', 'earlyAlerts', 'limits', 'sandbox'];
 const SANDBOX_KEYS = ['maxMemoryMib'];
 
 /** Default cap on a detector's linear memory, MiB (the Rust host's default). */
@@ -66,6 +66,12 @@ function u64(value, name) {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
   if (typeof value === 'bigint' && value >= 0n && value <= U64_MAX) return value;
   throw invalid(`${name} must be a non-negative integer (a safe integer number, or a bigint below 2^64), got ${show(value)}`);
+}
+
+function bool(value, name) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'boolean') return value;
+  throw invalid(`${name} must be a boolean, got ${show(value)}`);
 }
 
 function stringList(value, name) {
@@ -119,6 +125,7 @@ export function toConfig(options = {}) {
     rules,
     profile,
     allowedLatenessMs: u64(options.allowedLatenessMs, 'allowedLatenessMs'),
+    earlyAlerts: bool(options.earlyAlerts, 'earlyAlerts'),
     limits: {
       maxEventBytes: u32(limitsIn.maxEventBytes, 'limits.maxEventBytes'),
       maxOpenGroups: u32(limitsIn.maxOpenGroups, 'limits.maxOpenGroups'),

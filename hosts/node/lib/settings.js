@@ -5,6 +5,7 @@
 //   rules = ["sentinel", "elastic"]   # default: all
 //   profile = "default"               # or "seed"
 //   allowed_lateness_seconds = 900
+//   early_alerts = true               # default: off (no live mode here)
 //   chunk_kib = 1024                  # bytes of input per call into the component
 //   workers = 2                       # accepted; this host scans on one thread
 //   [sentinel] window_seconds, min_distinct, commands
@@ -43,6 +44,7 @@ const SECTIONS = {
     rules: 'rules',
     profile: 'profile',
     allowed_lateness_seconds: 'u64',
+    early_alerts: 'bool',
     chunk_kib: 'usize',
     workers: 'usize',
     sentinel: 'table',
@@ -92,6 +94,9 @@ function check(section, key, value) {
     case 'u64':
     case 'usize':
       if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) throw bad('a non-negative integer');
+      return value;
+    case 'bool':
+      if (typeof value !== 'boolean') throw bad('a boolean');
       return value;
     case 'string':
       if (typeof value !== 'string') throw bad('a string');
@@ -210,6 +215,8 @@ export function detectorOptions(settings) {
     }),
     profile: settings.profile ?? 'default',
     allowedLatenessMs: ms('allowed_lateness_seconds', settings.allowed_lateness_seconds),
+    // Unset is off: this host has no live mode (where recon detect turns them on).
+    earlyAlerts: settings.early_alerts,
     sandbox: { maxMemoryMib: memoryMib(settings.sandbox?.max_memory_mib) },
     limits: {
       maxEventBytes: settings.limits?.max_event_bytes,

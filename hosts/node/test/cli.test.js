@@ -148,9 +148,17 @@ test('--rules and --profile select detectors; flags win over the file', () => {
 test('a line longer than the limit is skipped and the run goes on', () => {
   const records = lines(readFileSync(BURST_SAMPLE));
   records.splice(5, 0, `{"pad":"${'x'.repeat(1 << 20)}"}`);
-  const out = nodeRecon(['detect', '--config', AI_RECON_TOML, '--chunk-kib', '64', '-'], { input: records.join('\n') });
+  const args = ['--config', AI_RECON_TOML, '--chunk-kib', '64', '-'];
+  const out = nodeRecon(['detect', ...args], { input: records.join('\n') });
   assert.equal(out.status, 0, out.stderr);
   assert.match(out.stderr, /<stdin>: line 6: rejected \(too-large\)/);
+  // Counted as read, not by the rules: the summary recon detect prints
+  // (--live off: a pipe on stdin turns on its live mode, which this host
+  // leaves out).
+  assert.match(out.stderr, new RegExp(`recon: read ${records.length} records;`));
+  assert.match(out.stderr, /recon: 1 lines longer than limits.max_event_bytes skipped by the reader \(not counted by the rules below\)/);
+  const rust = rustRecon(['detect', '--live', 'off', ...args], { input: records.join('\n') });
+  assert.equal(out.stderr, rust.stderr);
   assert.equal(lines(out.stdout).length, 1);
 });
 
@@ -227,4 +235,28 @@ test('the first-alert example of docs/hosts/node.md runs and prints the Rust CLI
   assert.equal(title, 'Suspicious AWS CLI reconnaissance by AdanAlvarez - 11 commands');
   const rust = rustRecon(['detect', '--config', AI_RECON_TOML, BURST_SAMPLE]);
   assert.equal(`${line}\n`, rust.stdout.toString('utf8'));
+});
+
+test('early alerts from the flag and the file, as recon detect writes them', () => {
+  const tmp = tempDir();
+  try {
+    const early = join(tmp.dir, 'early.toml');
+    writeFileSync(early, `early_alerts = true\n${readFileSync(AI_RECON_TOML, 'utf8')}`);
+    for (const args of [['--early', '--config', AI_RECON_TOML], ['--config', early], ['--config', early, '--no-early']]) {
+      const rust = rustRecon(['detect', '--workers', '1', ...args, BURST_SAMPLE]);
+      const node = nodeRecon(['detect', ...args, BURST_SAMPLE]);
+      assert.equal(node.status, 0, node.stderr);
+      assert.equal(node.stdout.toString(), rust.stdout.toString());
+      assert.equal(node.stderr, rust.stderr);
+      const kinds = lines(node.stdout).map((l) => JSON.parse(l).kind);
+      if (args.includes('--no-early')) {
+        assert.deepEqual(kinds, ['final']);
+      } else {
+        assert.deepEqual(kinds, ['early', 'final']);
+        assert.match(node.stderr, /2 alerts \(1 early, 1 final\)/);
+      }
+    }
+  } finally {
+    tmp.remove();
+  }
 });

@@ -408,7 +408,7 @@ def test_alert_json_escapes_as_serde_json() -> None:
         truncated=True,
     )
     assert a.to_json() == (
-        '{"rule":"r","rule_id":"id","id":"x","window_start":"1970-01-01T00:00:00Z",'
+        '{"rule":"r","rule_id":"id","id":"x","kind":"final","window_start":"1970-01-01T00:00:00Z",'
         '"window_end":"1970-01-01T00:01:00Z","row":{"a": "é\\u0001", "b": [1, 2.5]},'
         '"title":"quote \\" backslash \\\\ tab \\t nl \\n ctl \\u0001 del \x7f é ✓ \U0001f600",'
         '"description":"","severity":"Low","tactics":["Discovery"],"techniques":[],'

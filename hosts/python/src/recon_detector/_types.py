@@ -161,10 +161,14 @@ class Config:
     #: Letter or intent of the queries. Default ``Profile.DEFAULT``.
     profile: Profile | str = Profile.DEFAULT
     #: How far behind the watermark an event may arrive and still count, in
-    #: ms. Default 60000 (one minute).
+    #: ms. Default 900000 (15 minutes: CloudTrail's S3 delivery).
     allowed_lateness_ms: int | None = None
     #: State bounds.
     limits: Limits = field(default_factory=Limits)
+    #: Early alerts: also report a group (an alert of kind ``early``) the
+    #: moment its distinct count reaches the threshold, before its window
+    #: closes; the final alert follows. Default ``False``.
+    early_alerts: bool | None = None
 
     def rule_configs(self) -> tuple[RuleConfig, ...]:
         """The rules as `RuleConfig`s (names turned into default ones)."""
@@ -266,6 +270,13 @@ class RuleStats:
     ahead: int
     #: ms since the epoch; ``None`` until the first confirmations.
     watermark: int | None
+    #: Of the late events, the furthest behind the watermark when it
+    #: arrived, in ms (0 when none was late; events late only because the
+    #: stream had ended are left out).
+    late_worst_ms: int = 0
+    #: The smallest ``allowed_lateness_ms`` that would have applied every
+    #: late event of this rule so far (0 when none was late).
+    lateness_needed_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -305,6 +316,10 @@ class ReadResult:
 
     #: Records the reader handed on and the detector took.
     records: int
+    #: Records the reader skipped for their size (each in ``reports``,
+    #: reason ``too-large``): never handed to the detector, so not in its
+    #: counters (`Stats`); ``recon detect`` adds them to the records read.
+    skipped: int
     #: Per rule, in configuration order.
     rules: tuple[RuleCounts, ...]
     #: Rejections, too-large records and far-ahead times, in input order.

@@ -70,6 +70,9 @@ class Alert:
     custom_details: str
     #: True when a list in ``row`` was cut at ``limits.max_list_entries``.
     truncated: bool
+    #: ``final`` (the window closed) or ``early`` (the threshold was
+    #: reached before it closed; ``Config.early_alerts``).
+    kind: str = "final"
     #: The component instance that made the alert (it formats it).
     _instance: Any = field(default=None, repr=False, compare=False)
 
@@ -142,5 +145,6 @@ class Alert:
                 "entities": [SimpleNamespace(kind=e.kind, fields=[tuple(f) for f in e.fields]) for e in self.entities],
                 "custom-details": self.custom_details,
                 "truncated": self.truncated,
+                "kind": self.kind,
             }
         )

@@ -83,8 +83,18 @@ def _parser() -> argparse.ArgumentParser:
         "--allowed-lateness",
         type=_u64,
         metavar="SECONDS",
-        help="how late (seconds behind the newest event) an event may arrive and still count [default: 60]",
+        help="how late (seconds behind the newest event) an event may arrive and still count [default: 900]",
     )
+    early = d.add_mutually_exclusive_group()
+    early.add_argument(
+        "--early",
+        dest="early",
+        action="store_const",
+        const=True,
+        help="also report a group the moment it reaches the threshold, before its window closes "
+        '("kind": "early"); the final row follows [default: off]',
+    )
+    early.add_argument("--no-early", dest="early", action="store_const", const=False, help="no early alerts")
     d.add_argument("--config", metavar="FILE", help="a TOML configuration file (the Rust CLI's); options given here win")
     d.add_argument("--chunk-kib", type=_u64, metavar="KIB", help="KiB of input per call into the component [default: 1024]")
     d.add_argument(
@@ -132,10 +142,16 @@ class Summary:
     """What a run did."""
 
     records: int = 0
+    #: Of ``alerts``, the early ones.
+    early: int = 0
+    #: Lines over the size limit the reader skipped (in ``records`` too).
+    skipped_too_large: int = 0
     alerts: int = 0
     unreadable: list[str] = field(default_factory=list)
     stopped: bool = False
     stats: Stats | None = None
+    #: The detector's allowed lateness, for the advice on late records.
+    allowed_lateness_ms: int = 0
 
 
 #: Set by SIGINT or SIGTERM: the input ends at its next pause.
@@ -153,6 +169,10 @@ class _Sink:
         self.err = err
         self.show_rejects = show_rejects
         self.shown = 0
+        #: Reports past ``show_rejects``: rejections (too-large records
+        #: among them) and far-ahead notices apart, as ``recon detect``.
+        self.hidden_rejects = 0
+        self.hidden_notices = 0
         self.format = fmt
         self.summary = Summary()
 
@@ -161,13 +181,19 @@ class _Sink:
 
     def read(self, source: str, result: ReadResult) -> None:
         """What one step of the component's reader read."""
-        self.summary.records += result.records
+        # Records skipped for their size count as read, as in `recon detect`.
+        self.summary.records += result.records + result.skipped
+        self.summary.skipped_too_large += result.skipped
         for r in result.reports:
             if r.line is None and r.record is None and r.reason is None:
                 continue  # the unreadable input: told below, always
             if self.shown < self.show_rejects:
                 self._say(f"recon: {source}: {r.message}")
-            self.shown += 1
+                self.shown += 1
+            elif r.reason is None:  # a time far ahead: a notice, the record was counted
+                self.hidden_notices += 1
+            else:
+                self.hidden_rejects += 1
         self.drain()
         if result.unreadable is not None:
             self.unreadable(InputError(source, result.unreadable))
@@ -181,6 +207,7 @@ class _Sink:
         if alerts:
             self.out.write("".join(a.format(self.format) + "\n" for a in alerts).encode("utf-8"))
             self.summary.alerts += len(alerts)
+            self.summary.early += sum(1 for a in alerts if a.kind == "early")
         self.out.flush()
 
 
@@ -190,25 +217,62 @@ def _reason_counts(counts: dict[RejectReason, int]) -> str:
     return " (" + ", ".join(f"{r.value} {n}" for r, n in counts.items()) + ")"
 
 
+def _seconds(ms: int) -> str:
+    """Milliseconds as seconds for people: ``579 s``, ``1.5 s``, ``0.001 s``."""
+    if ms % 1000 == 0:
+        return f"{ms // 1000} s"
+    return f"{ms // 1000}.{ms % 1000:03d}".rstrip("0") + " s"
+
+
 def _rule_line(st: RuleStats) -> str:
     ahead = f", far ahead {st.ahead}" if st.ahead > 0 else ""
+    late = f" (the worst {_seconds(st.late_worst_ms)} behind)" if st.late_worst_ms > 0 else ""
     return (
         f"{st.rule.value}: events {st.pushed}, accepted {st.accepted}, filtered {st.filtered}, "
-        f"rejected {st.rejected}{_reason_counts(dict(st.rejected_by_reason))}, late {st.late}{ahead}, "
+        f"rejected {st.rejected}{_reason_counts(dict(st.rejected_by_reason))}, late {st.late}{late}{ahead}, "
         f"alerts {st.alerts}"
+    )
+
+
+def _late_advice(s: Summary) -> str | None:
+    """The advice on late records, as ``recon detect`` words it: how many,
+    how late, and the allowed lateness (whole seconds) that would have kept
+    them all; ``None`` when nothing was late for want of lateness."""
+    if s.stats is None or not s.stats.rules:
+        return None
+    late = max(r.late for r in s.stats.rules)
+    worst = max(r.late_worst_ms for r in s.stats.rules)
+    needed = max(r.lateness_needed_ms for r in s.stats.rules)
+    if late == 0 or needed == 0:
+        return None
+    suggest = -(-needed // 1000)
+    return (
+        f"recon: {late} records arrived too late to count (after their window was final; the worst "
+        f"{_seconds(worst)} behind the newest record); an allowed lateness of {suggest} s would have kept "
+        f"them all (now {_seconds(s.allowed_lateness_ms)}): --allowed-lateness {suggest}, or "
+        f"allowed_lateness_seconds = {suggest} in the configuration file"
     )
 
 
 def summary_lines(s: Summary) -> list[str]:
     """The summary as the lines ``recon detect`` prints on stderr."""
-    lines = [f"recon: read {s.records} records; {s.alerts} alerts"]
+    early = f" ({s.early} early, {s.alerts - s.early} final)" if s.early > 0 else ""
+    lines = [f"recon: read {s.records} records; {s.alerts} alerts{early}"]
     if s.stopped:
         lines.append(
             "recon: stopped by a signal: what was read was processed and the stream ended "
             "(or saved) as at the end of input"
         )
+    if s.skipped_too_large > 0:
+        lines.append(
+            f"recon: {s.skipped_too_large} lines longer than limits.max_event_bytes skipped by the reader "
+            "(not counted by the rules below)"
+        )
     if s.stats is not None:
         lines.extend(f"recon: {_rule_line(r)}" for r in s.stats.rules)
+    advice = _late_advice(s)
+    if advice is not None:
+        lines.append(advice)
     return lines
 
 
@@ -230,6 +294,8 @@ def _settings(args: argparse.Namespace) -> tuple[FileSettings, list[str]]:
         s.profile = Profile(args.profile)
     if args.allowed_lateness is not None:
         s.allowed_lateness_seconds = args.allowed_lateness
+    if args.early is not None:
+        s.early_alerts = args.early
     if args.chunk_kib is not None:
         s.chunk_kib = args.chunk_kib
     if args.workers is not None:
@@ -266,6 +332,7 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
     inputs = args.inputs or ["-"]
     fmt: AlertFormat = "ocsf" if args.format == "ocsf" else "native"
     sink = _Sink(detector, out, err, args.show_rejects, fmt)
+    sink.summary.allowed_lateness_ms = _allowed_lateness_ms(config.allowed_lateness_ms, config.profile)
     _STOP.clear()
     previous = (
         {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
@@ -283,8 +350,13 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
         sink.summary.stopped = _STOP.is_set()
         detector.flush()
         sink.drain()
-        if sink.shown > sink.show_rejects:
-            err.write(f"recon: {sink.shown - sink.show_rejects} more rejected records not shown (--show-rejects)\n")
+        if sink.hidden_rejects > 0:
+            err.write(f"recon: {sink.hidden_rejects} more rejected records not shown (--show-rejects)\n")
+        if sink.hidden_notices > 0:
+            err.write(
+                f"recon: {sink.hidden_notices} more far-ahead notices not shown (--show-rejects); "
+                "those records were counted, not rejected\n"
+            )
         sink.summary.stats = detector.stats()
     except ReconError as e:
         err.write(f"recon: error: {e}\n")
@@ -298,6 +370,15 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
         err.write(f"recon: {len(sink.summary.unreadable)} input(s) could not be read completely\n")
         return 1
     return 0
+
+
+def _allowed_lateness_ms(given: int | None, profile: Profile | str) -> int:
+    """The allowed lateness the detector runs with: ``given``, else the
+    component's default (its ``default-config``, not restated here)."""
+    if given is not None:
+        return given
+    default = _runtime.call_shared("default-config", [], Profile(profile).value)
+    return int(getattr(default, "allowed-lateness-ms") or 0)
 
 
 def _main_thread() -> bool:

@@ -108,6 +108,7 @@ def _lower_config(config: Config) -> SimpleNamespace:
             "profile": profile.value,
             "allowed-lateness-ms": _uint("allowed_lateness_ms", config.allowed_lateness_ms, _U64),
             "limits": limits,
+            "early-alerts": config.early_alerts,
         }
     )
 
@@ -150,7 +151,13 @@ def _read_result(r: Any) -> ReadResult:
                 message=p.message,
             )
         )
-    return ReadResult(records=r.records, rules=_rule_counts(r.rules), reports=tuple(reports), unreadable=r.unreadable)
+    return ReadResult(
+        records=r.records,
+        skipped=r.skipped,
+        rules=_rule_counts(r.rules),
+        reports=tuple(reports),
+        unreadable=r.unreadable,
+    )
 
 
 def _merge(a: ReadResult | None, b: ReadResult) -> ReadResult:
@@ -169,6 +176,7 @@ def _merge(a: ReadResult | None, b: ReadResult) -> ReadResult:
     )
     return ReadResult(
         records=a.records + b.records,
+        skipped=a.skipped + b.skipped,
         rules=rules,
         reports=a.reports + b.reports,
         unreadable=a.unreadable if a.unreadable is not None else b.unreadable,
@@ -226,6 +234,8 @@ def _stats(s: Any) -> Stats:
                 alerts=r.alerts,
                 ahead=r.ahead,
                 watermark=r.watermark,
+                late_worst_ms=_get(r, "late-worst-ms"),
+                lateness_needed_ms=_get(r, "lateness-needed-ms"),
             )
             for r in s.rules
         ),
@@ -249,6 +259,7 @@ def _alert(a: Any, instance: Instance) -> Alert:
         entities=tuple(Entity(kind=e.kind, fields=tuple((k, v) for k, v in e.fields)) for e in a.entities),
         custom_details=_get(a, "custom-details"),
         truncated=a.truncated,
+        kind=a.kind,
         _instance=instance,
     )
 

@@ -57,6 +57,7 @@ _TOP = {
     "rules": list,
     "profile": str,
     "allowed_lateness_seconds": _U64,
+    "early_alerts": bool,
     "chunk_kib": _U64,
     "workers": _U64,
 }
@@ -75,6 +76,9 @@ class FileSettings:
     rules: list[Rule] | None = None
     profile: Profile | None = None
     allowed_lateness_seconds: int | None = None
+    #: Early alerts (``Config.early_alerts``); this host has no live mode,
+    #: so unset is off, as in ``recon detect`` outside live mode.
+    early_alerts: bool | None = None
     chunk_kib: int | None = None
     workers: int | None = None
     sentinel: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +133,7 @@ class FileSettings:
             rules=tuple(rules),
             profile=self.profile or Profile.DEFAULT,
             allowed_lateness_ms=ms("allowed_lateness_seconds", self.allowed_lateness_seconds),
+            early_alerts=self.early_alerts,
             limits=Limits(
                 max_event_bytes=lim.get("max_event_bytes"),
                 max_open_groups=lim.get("max_open_groups"),
@@ -182,6 +187,10 @@ def _type_name(t: Any) -> str:
 
 
 def _check(key: str, value: Any, t: Any) -> Any:
+    if t is bool:
+        if not isinstance(value, bool):
+            raise SettingsError(f"{key}: expected a boolean, found {value!r}")
+        return value
     if t is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise SettingsError(f"{key}: expected an array of strings, found {value!r}")
