@@ -10,13 +10,13 @@
 
 pub mod alert;
 pub mod config;
-mod engine;
 pub mod event;
 pub mod format;
+pub mod prefilter;
 pub mod read;
 pub mod rules;
-pub mod skim;
 pub mod time;
+mod windows;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
@@ -26,16 +26,16 @@ use serde::{Deserialize, Serialize};
 
 pub use alert::{Alert, AlertKind, Entity};
 pub use config::{ConfigError, LimitSettings, Profile, Rule, RuleSettings, Settings};
-pub use engine::{Counters, Outcome};
 pub use event::{EventError, RejectReason};
 pub use read::{ReadReport, ReadResult, ReadStep};
 pub use recon_reader as reader;
+pub use windows::{Counters, Outcome};
 
 use config::{Config, RuleConfig};
-use engine::{Engine, State};
 use event::{Event, parse_event};
+use prefilter::Verdict;
 use rules::{elastic, elastic::Elastic, sentinel, sentinel::Sentinel};
-use skim::Skim;
+use windows::{State, Windows};
 use wire::{Reader, WireError};
 
 /// The format name written into every snapshot.
@@ -250,7 +250,7 @@ fn read_record(bytes: &[u8], max_bytes: u32, prefilter: bool) -> Result<Read<'_>
             ),
         ));
     }
-    if prefilter && let Skim::Filtered(t) = skim::skim(bytes) {
+    if prefilter && let Verdict::Filtered(t) = prefilter::settle(bytes) {
         return Ok(Read::Filtered(t));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -496,8 +496,8 @@ impl Scanner {
 
 /// One rule running over windows.
 enum RuleEngine {
-    Sentinel(Engine<Sentinel>),
-    Elastic(Engine<Elastic>),
+    Sentinel(Windows<Sentinel>),
+    Elastic(Windows<Elastic>),
 }
 
 macro_rules! each {
@@ -563,8 +563,8 @@ impl RunRecords<'_> {
 impl RuleEngine {
     fn new(c: &RuleConfig) -> RuleEngine {
         match c.rule {
-            Rule::Sentinel => RuleEngine::Sentinel(Engine::new(Sentinel::new(c), c.clone())),
-            Rule::Elastic => RuleEngine::Elastic(Engine::new(Elastic::new(c), c.clone())),
+            Rule::Sentinel => RuleEngine::Sentinel(Windows::new(Sentinel::new(c), c.clone())),
+            Rule::Elastic => RuleEngine::Elastic(Windows::new(Elastic::new(c), c.clone())),
         }
     }
 
@@ -707,7 +707,7 @@ impl Detector {
 
     /// Counts a record no rule could read, for `reason`.
     pub(crate) fn reject(&mut self, reason: RejectReason) {
-        engine::bump(&mut self.rejected[reason as usize]);
+        windows::bump(&mut self.rejected[reason as usize]);
         for e in &mut self.engines {
             each!(e, e => e.reject(reason));
         }
@@ -722,7 +722,7 @@ impl Detector {
     /// [`Detector::push`], and whether the event was far ahead of the
     /// watermark.
     fn push_one(&mut self, event: &str) -> (Result<Vec<RuleOutcome>, EventError>, bool) {
-        engine::bump(&mut self.pushed);
+        windows::bump(&mut self.pushed);
         let max = self.config.limits.max_event_bytes;
         let mut ahead = false;
         let result = match read_record(event.as_bytes(), max, self.scanner.prefilter) {
@@ -838,13 +838,13 @@ impl Detector {
                     }
                 }
                 Entry::Reject(reason) => {
-                    engine::bump(&mut self.pushed);
+                    windows::bump(&mut self.pushed);
                     result.records = result.records.saturating_add(1);
                     result.rejected += 1;
                     self.reject(reason);
                 }
                 Entry::Event(index, t, sels) => {
-                    engine::bump(&mut self.pushed);
+                    windows::bump(&mut self.pushed);
                     result.records = result.records.saturating_add(1);
                     let mut ahead = false;
                     for (i, (e, sel)) in self.engines.iter_mut().zip(sels).enumerate() {
@@ -1068,7 +1068,7 @@ impl Detector {
                 || SnapshotError::Malformed(format!("no state for the {} rule", c.rule.name()));
             engines.push(match c.rule {
                 Rule::Sentinel => RuleEngine::Sentinel(
-                    Engine::from_state(
+                    Windows::from_state(
                         Sentinel::new(c),
                         c.clone(),
                         sentinel.take().ok_or_else(missing)?,
@@ -1076,7 +1076,7 @@ impl Detector {
                     .map_err(SnapshotError::Malformed)?,
                 ),
                 Rule::Elastic => RuleEngine::Elastic(
-                    Engine::from_state(
+                    Windows::from_state(
                         Elastic::new(c),
                         c.clone(),
                         elastic.take().ok_or_else(missing)?,

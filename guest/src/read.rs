@@ -96,7 +96,7 @@ impl Detector {
     /// Counts a record the reader skipped for its size: rejected as
     /// `too-large` by every rule, as `push` would have rejected it.
     pub fn reject_too_large(&mut self) {
-        crate::engine::bump(&mut self.pushed);
+        crate::windows::bump(&mut self.pushed);
         self.reject(RejectReason::TooLarge);
     }
 

@@ -12,7 +12,7 @@
 //! prose.
 
 use recon_guest::config::{LimitSettings, Profile, Settings};
-use recon_guest::skim::{Skim, skim};
+use recon_guest::prefilter::{Verdict, settle};
 use recon_guest::{BatchResult, Detector, Outcome, RejectReason, Scanner};
 
 use RejectReason::{
@@ -1735,7 +1735,7 @@ fn check_case(kind: &str, n: usize, bytes: &[u8], want: Want) -> Vec<String> {
         }
     }
     // The pre-filter settles only what the full path filters.
-    let settled = matches!(skim(bytes), Skim::Filtered(_));
+    let settled = matches!(settle(bytes), Verdict::Filtered(_));
     if settled && bytes.len() <= 256 * 1024 && want != Fil {
         bad.push(format!(
             "{shown}\n    the pre-filter settled it as filtered, want {want:?}"

@@ -72,6 +72,8 @@ fn a_version_3_snapshot_restores_as_the_detector_it_was() {
     assert!(live.stats().rules.iter().all(|r| r.open_groups > 0));
     let alerts = finish(&mut restored);
     assert_eq!(alerts, finish(&mut live));
-    assert!(alerts.len() >= 2, "both rules alert on the rest: {alerts:?}");
+    assert!(
+        alerts.len() >= 2,
+        "both rules alert on the rest: {alerts:?}"
+    );
 }
-

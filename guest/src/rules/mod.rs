@@ -1,6 +1,6 @@
 //! The two rules, each split into its per-event steps (filter, derive the
 //! group key and the contributed values) and its per-group output (the
-//! query's row and the alert text). Windowing is shared: see `engine`.
+//! query's row and the alert text). Windowing is shared: see `windows`.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

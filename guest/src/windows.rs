@@ -15,7 +15,7 @@
 //! is read off the group's own state, so a restored detector never reports
 //! a group early twice.
 //!
-//! Late records explained: for each late event the engine keeps how far
+//! Late records explained: for each late event the rule's windows keep how far
 //! behind the watermark it was, and the smallest allowed lateness that
 //! would have kept its window open (the watermark does not depend on the
 //! lateness, so that is exact).
@@ -92,7 +92,7 @@ pub struct Counters {
     pub ahead: u64,
 }
 
-/// The serialisable part of an engine.
+/// The serialisable part of a rule's windows.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct State<K, G> {
     windows: Vec<(i64, Vec<(K, G)>)>,
@@ -127,7 +127,7 @@ pub(crate) struct Ahead {
 }
 
 /// One rule running over event-time windows.
-pub(crate) struct Engine<R: RuleLogic> {
+pub(crate) struct Windows<R: RuleLogic> {
     rule: R,
     config: RuleConfig,
     windows: BTreeMap<i64, HashMap<R::Key, R::Group>>,
@@ -139,9 +139,9 @@ pub(crate) struct Engine<R: RuleLogic> {
     ahead: Vec<Ahead>,
 }
 
-impl<R: RuleLogic> Engine<R> {
+impl<R: RuleLogic> Windows<R> {
     pub(crate) fn new(rule: R, config: RuleConfig) -> Self {
-        Engine {
+        Windows {
             rule,
             config,
             windows: BTreeMap::new(),
@@ -456,21 +456,21 @@ impl<R: RuleLogic> Engine<R> {
         }
     }
 
-    /// Rebuilds an engine from a snapshot's state, checking what the
-    /// engine relies on: window starts in range and aligned to the width.
+    /// Rebuilds a rule's windows from a snapshot's state, checking what the
+    /// windowing relies on: window starts in range and aligned to the width.
     pub(crate) fn from_state(
         rule: R,
         config: RuleConfig,
         state: State<R::Key, R::Group>,
     ) -> Result<Self, String> {
-        let mut engine = Engine::new(rule, config);
+        let mut built = Windows::new(rule, config);
         for (start, groups) in state.windows {
             if time::check_range(start).is_err()
-                || bucket_start(start, engine.config.window_ms) != start
+                || bucket_start(start, built.config.window_ms) != start
             {
                 return Err(format!("window start {start} is not a bucket start"));
             }
-            if groups.iter().any(|(_, g)| !engine.rule.check(g)) {
+            if groups.iter().any(|(_, g)| !built.rule.check(g)) {
                 return Err(format!(
                     "a group of window {start} is damaged (unsorted, repeated or empty values)"
                 ));
@@ -480,14 +480,14 @@ impl<R: RuleLogic> Engine<R> {
             if groups.len() != n {
                 return Err(format!("window {start} holds a group twice"));
             }
-            if engine.windows.insert(start, groups).is_some() {
+            if built.windows.insert(start, groups).is_some() {
                 return Err(format!("window {start} appears twice"));
             }
         }
-        engine.open_groups = engine.windows.values().map(HashMap::len).sum();
-        engine.watermark = state.watermark;
-        engine.ended = state.ended;
-        engine.pending = state.pending;
+        built.open_groups = built.windows.values().map(HashMap::len).sum();
+        built.watermark = state.watermark;
+        built.ended = state.ended;
+        built.pending = state.pending;
         let waiting = state
             .ahead
             .iter()
@@ -502,9 +502,9 @@ impl<R: RuleLogic> Engine<R> {
                 "the records waiting to confirm a jump are more than the records pushed".into(),
             );
         }
-        engine.counters = state.counters;
-        engine.ahead = state.ahead;
-        Ok(engine)
+        built.counters = state.counters;
+        built.ahead = state.ahead;
+        Ok(built)
     }
 }
 
