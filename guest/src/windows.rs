@@ -36,9 +36,10 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, AlertKind};
-use crate::config::RuleConfig;
+use crate::config::{Rule, RuleConfig};
 use crate::event::{Event, EventError, RejectReason};
-use crate::rules::RuleLogic;
+use crate::results::{RuleOutcome, RuleStats};
+use crate::rules::{RuleLogic, Selector};
 use crate::time::{self, bucket_start};
 use crate::wire::{Reader, WireError};
 
@@ -154,10 +155,6 @@ impl<R: RuleLogic> Windows<R> {
         }
     }
 
-    pub(crate) fn config(&self) -> &RuleConfig {
-        &self.config
-    }
-
     /// Whether the bucket starting at `start` is final.
     fn is_final(&self, start: i64) -> bool {
         self.ended
@@ -238,16 +235,6 @@ impl<R: RuleLogic> Windows<R> {
             self.counters.ahead = self.counters.ahead.saturating_add(n);
         }
         !unset
-    }
-
-    /// This rule's per-event steps on a readable event.
-    pub(crate) fn select(&self, event: &Event<'_>) -> Option<(R::Key, R::Item)> {
-        self.rule.select(event)
-    }
-
-    /// Reads a selection back from a payload.
-    pub(crate) fn decode(&self, r: &mut Reader<'_>) -> Result<(R::Key, R::Item), WireError> {
-        self.rule.decode(r)
     }
 
     /// Applies one readable event at time `t`, selected (with its key and
@@ -513,4 +500,123 @@ impl<R: RuleLogic> Windows<R> {
 /// there).
 pub(crate) fn bump(counter: &mut u64) {
     *counter = counter.saturating_add(1);
+}
+
+/// A decoded selection of one rule (its key and contribution), whatever
+/// the rule.
+pub(crate) type Selection = Box<dyn std::any::Any + Send>;
+
+/// One rule running over its windows, whatever the rule: what the
+/// detector and the payload reader call. Implemented once, for
+/// [`Windows`] of any [`RuleLogic`].
+pub(crate) trait RuleWindows: Send {
+    /// Which rule.
+    fn rule(&self) -> Rule;
+    /// The rule's per-event steps, for a scanner.
+    fn selector(&self) -> Box<dyn Selector>;
+    /// Selects and applies one readable event: its outcome, and whether it
+    /// was far ahead of the watermark.
+    fn push(&mut self, event: &Event<'_>) -> (RuleOutcome, bool);
+    /// Reads a selection back from a payload.
+    fn decode(&self, r: &mut Reader<'_>) -> Result<Selection, WireError>;
+    /// Applies one readable event at `t`, selected (a selection this rule
+    /// decoded) or filtered.
+    fn apply(&mut self, t: i64, selection: Option<Selection>) -> (RuleOutcome, bool);
+    /// See [`Windows::filtered`].
+    fn filtered(&mut self, n: u64, max_t: i64) -> bool;
+    /// See [`Windows::within`].
+    fn within(&self, t: i64) -> bool;
+    /// See [`Windows::reject`].
+    fn reject(&mut self, reason: RejectReason);
+    /// See [`Windows::flush`].
+    fn flush(&mut self, to: Option<i64>) -> u32;
+    /// See [`Windows::drain`].
+    fn drain(&mut self) -> Vec<Pending>;
+    /// Running counters.
+    fn counters(&self) -> &Counters;
+    /// Alerts not yet drained.
+    fn pending(&self) -> usize;
+    /// Counters and state sizes.
+    fn stats(&self) -> RuleStats;
+    /// The state a snapshot keeps.
+    fn state(&self) -> serde_json::Value;
+    /// Replaces empty windows with a snapshot's state, checked.
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), String>;
+}
+
+impl<R: RuleLogic> RuleWindows for Windows<R> {
+    fn rule(&self) -> Rule {
+        self.config.rule
+    }
+
+    fn selector(&self) -> Box<dyn Selector> {
+        Box::new(self.rule.clone())
+    }
+
+    fn push(&mut self, event: &Event<'_>) -> (RuleOutcome, bool) {
+        let selection = self.rule.select(event);
+        self.event(event.time_ms, selection)
+    }
+
+    fn decode(&self, r: &mut Reader<'_>) -> Result<Selection, WireError> {
+        Ok(Box::new(self.rule.decode(r)?))
+    }
+
+    fn apply(&mut self, t: i64, selection: Option<Selection>) -> (RuleOutcome, bool) {
+        let selection = selection
+            .and_then(|s| s.downcast::<(R::Key, R::Item)>().ok())
+            .map(|s| *s);
+        self.event(t, selection)
+    }
+
+    fn filtered(&mut self, n: u64, max_t: i64) -> bool {
+        Windows::filtered(self, n, max_t)
+    }
+
+    fn within(&self, t: i64) -> bool {
+        Windows::within(self, t)
+    }
+
+    fn reject(&mut self, reason: RejectReason) {
+        Windows::reject(self, reason)
+    }
+
+    fn flush(&mut self, to: Option<i64>) -> u32 {
+        Windows::flush(self, to)
+    }
+
+    fn drain(&mut self) -> Vec<Pending> {
+        Windows::drain(self)
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    fn pending(&self) -> usize {
+        Windows::pending(self)
+    }
+
+    fn stats(&self) -> RuleStats {
+        RuleStats {
+            rule: self.config.rule,
+            counters: self.counters.clone(),
+            open_windows: self.open_windows() as u32,
+            open_groups: self.open_groups() as u32,
+            watermark: self.watermark(),
+        }
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::to_value(Windows::state(self))
+            .expect("rule state holds only strings, integers and lists")
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
+        let state: State<R::Key, R::Group> =
+            serde_json::from_value(state).map_err(|e| e.to_string())?;
+        let rule = self.rule.clone();
+        *self = Windows::from_state(rule, self.config.clone(), state)?;
+        Ok(())
+    }
 }
