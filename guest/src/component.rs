@@ -390,6 +390,7 @@ impl wit::GuestDetector for DetectorResource {
         };
         wit::ReadResult {
             records: r.records,
+            skipped: r.skipped,
             rules: r.rules.into_iter().map(rule_counts).collect(),
             reports: r
                 .reports

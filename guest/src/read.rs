@@ -34,9 +34,12 @@ pub struct ReadReport {
 /// What one read step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadResult {
-    /// Records the reader handed on and the detector took (too-large ones
-    /// included, counted as rejected).
+    /// Records the reader handed on and the detector took.
     pub records: u32,
+    /// Records the reader skipped for their size (reported, with their
+    /// location, in `reports`): never handed to the detector, so not in
+    /// its counters, as in `recon detect`.
+    pub skipped: u32,
     /// Per rule, in the configuration's order.
     pub rules: Vec<RuleCounts>,
     /// Rejections, too-large records and far-ahead times, in input order,
@@ -93,13 +96,6 @@ impl ReadResult {
 }
 
 impl Detector {
-    /// Counts a record the reader skipped for its size: rejected as
-    /// `too-large` by every rule, as `push` would have rejected it.
-    pub fn reject_too_large(&mut self) {
-        crate::windows::bump(&mut self.pushed);
-        self.reject(RejectReason::TooLarge);
-    }
-
     /// Reads one step of an input with `reader` and pushes the records it
     /// completes, each chunk as it completes (memory holds one chunk, not
     /// the step's output): the same as the reader's step followed by
@@ -108,6 +104,7 @@ impl Detector {
     pub fn read(&mut self, reader: &mut Reader, step: ReadStep<'_>) -> ReadResult {
         let mut result = ReadResult {
             records: 0,
+            skipped: 0,
             rules: BatchResult::new(&self.config.rules).rules,
             reports: Vec::new(),
             unreadable: None,
@@ -119,11 +116,9 @@ impl Detector {
                 result.add(&chunk, b);
             }
             Event::TooLarge { at, bytes } => {
-                self.reject_too_large();
-                result.records = result.records.saturating_add(1);
-                for c in &mut result.rules {
-                    c.rejected = c.rejected.saturating_add(1);
-                }
+                // Skipped by the reader, not held: the detector never sees
+                // it (the same accounting in every host).
+                result.skipped = result.skipped.saturating_add(1);
                 result.reports.push(ReadReport {
                     at: Some(at),
                     reason: Some(RejectReason::TooLarge),

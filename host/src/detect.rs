@@ -301,29 +301,37 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         scan_errors: &[BatchError],
     ) -> Result<(), DetectError> {
         self.summary.records += u64::from(result.records);
-        for index in result.ahead.iter().map(|i| i + offset) {
+        // In input order, far-ahead times first on a tie, as the
+        // component's `detector.read` reports them (so every host shows
+        // the same first `--show-rejects` reports).
+        let mut errors: Vec<&BatchError> = scan_errors.iter().chain(&result.errors).collect();
+        errors.sort_by_key(|e| e.index);
+        let mut errors = errors.into_iter().peekable();
+        let mut ahead = result.ahead.iter().peekable();
+        loop {
+            // A far-ahead time is a notice, not a rejection: counted apart.
+            let (report, notice) = match (ahead.peek(), errors.peek()) {
+                (None, None) => break,
+                (Some(&&a), e) if e.is_none_or(|e| a <= e.index) => {
+                    ahead.next();
+                    (wording::far_ahead(chunk.loc(a + offset)), true)
+                }
+                _ => {
+                    let e = errors.next().expect("peeked");
+                    let report = wording::rejected(
+                        chunk.loc(e.index + offset),
+                        reason_name(e.error.reason),
+                        &e.error.message,
+                        e.rule.map(|r| rule_name(r).alert_name()),
+                    );
+                    (report, false)
+                }
+            };
             if self.shown < self.show_rejects {
-                writeln!(
-                    self.err,
-                    "recon: {}: {}",
-                    self.sources[source],
-                    wording::far_ahead(chunk.loc(index)),
-                )?;
-                self.shown += 1;
-            } else {
-                self.hidden_notices += 1;
-            }
-        }
-        for e in scan_errors.iter().chain(&result.errors) {
-            if self.shown < self.show_rejects {
-                let report = wording::rejected(
-                    chunk.loc(e.index + offset),
-                    reason_name(e.error.reason),
-                    &e.error.message,
-                    e.rule.map(|r| rule_name(r).alert_name()),
-                );
                 writeln!(self.err, "recon: {}: {report}", self.sources[source])?;
                 self.shown += 1;
+            } else if notice {
+                self.hidden_notices += 1;
             } else {
                 self.hidden_rejects += 1;
             }

@@ -550,6 +550,17 @@ impl Text {
     /// Finds the layout from the first line that holds anything.
     fn probe(&mut self, mut head: Vec<u8>, searched: usize, end: bool, out: Sink<'_>) -> State {
         let limit = self.limit();
+        if self.line == 0 && self.dropped == 0 && !self.cleared {
+            // Zip content, wherever it comes from (raw, inflated from gzip,
+            // or inflated by a host): refused, never read as text.
+            if head.starts_with(&ZIP_MAGIC) {
+                out(Event::Unreadable(wording::ZIP_ARCHIVE.to_owned()));
+                return State::Done;
+            }
+            if !end && head.len() < ZIP_MAGIC.len() && ZIP_MAGIC.starts_with(&head) {
+                return State::Probe(head, 0);
+            }
+        }
         if !end && !self.cleared && head.len() < 3 && b"\xEF\xBB\xBF".starts_with(&head) {
             // Perhaps the start of a byte order mark: wait for the rest.
             return State::Probe(head, 0);

@@ -128,6 +128,19 @@ fn damaged_gzip_and_zip_are_unreadable() {
     assert!(e.starts_with("not a readable gzip stream"), "{e}");
     let e = records(b"PK\x03\x04rest of a zip").unwrap_err();
     assert_eq!(e, wording::ZIP_ARCHIVE);
+    // Zip content inside gzip is refused too, never read as text, and so
+    // is zip content a host inflated itself.
+    let e = records(&gz(b"PK\x03\x04rest of a zip")).unwrap_err();
+    assert_eq!(e, wording::ZIP_ARCHIVE);
+    let mut events = Vec::new();
+    let mut r = Reader::decompressed(opts(1 << 10, 64));
+    r.feed(b"PK\x03", &mut |e| events.push(e));
+    r.feed(b"\x04rest", &mut |e| events.push(e));
+    r.finish(&mut |e| events.push(e));
+    assert_eq!(
+        events,
+        vec![Event::Unreadable(wording::ZIP_ARCHIVE.to_owned())]
+    );
     // Two bytes that begin a zip signature, then the end: text.
     assert_eq!(records(b"PK").unwrap(), vec!["PK".to_owned()]);
 }

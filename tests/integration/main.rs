@@ -7,6 +7,7 @@ mod component;
 mod delivery;
 mod differential;
 mod hostile;
+mod hostile_files;
 mod lateness;
 mod live;
 mod ocsf;

@@ -8,15 +8,14 @@ import { parseArgs } from 'node:util';
 
 import { formatAlert } from './alert.js';
 import { Detector } from './detector.js';
-import { ConfigError, InputError } from './errors.js';
-import { chunkLoc, formatLoc, readChunks } from './input.js';
+import { ConfigError } from './errors.js';
 import { RULES } from './options.js';
+import { pieces } from './source.js';
 import { SettingsError, checkWorkers, chunkBytes, detectorOptions, loadSettings, parseSettings, unappliedNotes } from './settings.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
-const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
 
 const USAGE = `Usage: recon.js detect [OPTIONS] [FILE|-]...
 
@@ -40,6 +39,8 @@ Options:
   --linger-ms <MS>              Longest complete lines wait for more input before they are
                                 pushed [default: 200]
   --workers <N>                 Accepted for compatibility; this host scans on one thread
+  --format <FORMAT>             native (the rule's own row and metadata) or ocsf (an OCSF 1.8
+                                Detection Finding, the native line under \`unmapped\`) [default: native]
   -h, --help                    Print help
   -V, --version                 Print version
 
@@ -72,6 +73,7 @@ function parse(argv) {
         workers: { type: 'string' },
         'show-rejects': { type: 'string' },
         'linger-ms': { type: 'string' },
+        format: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -108,6 +110,10 @@ function parse(argv) {
   args.showRejects = Number(values['show-rejects'] !== undefined ? unsigned('show-rejects', values['show-rejects']) : 20n);
   args.lingerMs = Number(values['linger-ms'] !== undefined ? unsigned('linger-ms', values['linger-ms']) : 200n);
   args.config = values.config;
+  args.format = values.format ?? 'native';
+  if (args.format !== 'native' && args.format !== 'ocsf') {
+    throw new UsageError(`invalid value '${args.format}' for '--format <FORMAT>' [possible values: native, ocsf]`);
+  }
   return args;
 }
 
@@ -116,14 +122,13 @@ function version() {
 }
 
 /**
- * An input error's message; a system error (`ENOENT: no such file or
+ * An I/O error's message; a system error (`ENOENT: no such file or
  * directory, open 'x'`) as the Rust host words it (`No such file or
  * directory (os error 2)`), the file being named already.
  */
-function ioMessage(e) {
-  const sys = e.cause;
+function ioMessage(sys) {
   const m = typeof sys?.code === 'string' && typeof sys?.errno === 'number' && /^[A-Z0-9_]+: (.+?)(, \w+ '.*')?$/.exec(sys.message);
-  if (!m) return e.message;
+  if (!m) return sys.message;
   return `${m[1][0].toUpperCase()}${m[1].slice(1)} (os error ${Math.abs(sys.errno)})`;
 }
 
@@ -135,12 +140,6 @@ async function write(stream, text) {
 /** The summary as the lines `recon detect` prints on stderr. */
 export function summaryLines(summary, stats) {
   const lines = [`recon: read ${summary.records} records; ${summary.alerts} alerts`];
-  if (summary.skippedTooLarge > 0) {
-    lines.push(
-      `recon: ${summary.skippedTooLarge} lines longer than limits.max_event_bytes skipped by the reader ` +
-        '(not counted by the rules below)',
-    );
-  }
   for (const r of stats.rules) {
     const reasons = Object.entries(r.rejectedByReason).map(([reason, n]) => `${reason} ${n}`);
     const why = reasons.length > 0 ? ` (${reasons.join(', ')})` : '';
@@ -207,8 +206,7 @@ export async function main(argv, io = {}) {
     throw e;
   }
 
-  const maxLine = options.limits.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
-  const summary = { records: 0, alerts: 0, skippedTooLarge: 0, unreadable: [] };
+  const summary = { records: 0, alerts: 0, unreadable: [] };
   let shown = 0;
   const report = async (line) => {
     if (shown < args.showRejects) await err(line);
@@ -218,44 +216,44 @@ export async function main(argv, io = {}) {
     const alerts = detector.drain();
     if (alerts.length === 0) return;
     summary.alerts += alerts.length;
-    await write(stdout, alerts.map((a) => `${formatAlert(a)}\n`).join(''));
+    await write(stdout, alerts.map((a) => `${formatAlert(a, { format: args.format })}\n`).join(''));
   };
 
   try {
     for (const path of args.inputs) {
       const name = path === '-' ? '<stdin>' : path;
       const source = path === '-' ? stdin : createReadStream(path, { highWaterMark: 1 << 20 });
-      try {
-        for await (const item of readChunks(source, { chunkBytes: chunk, lingerMs: args.lingerMs, maxLineBytes: maxLine })) {
-          if (item.type === 'too-large') {
-            summary.records += 1;
-            summary.skippedTooLarge += 1;
-            await report(
-              `recon: ${name}: ${formatLoc(item.loc)}: rejected (too-large): the line is ${item.bytes} bytes; ` +
-                `the limit is ${maxLine} (limits.max_event_bytes); skipped without being read whole`,
-            );
-            continue;
-          }
-          const result = detector.pushNdjson(item.data);
-          summary.records += result.records;
-          for (const index of result.ahead) {
-            await report(
-              `recon: ${name}: ${formatLoc(chunkLoc(item, index))}: time far ahead of the stream ` +
-                '(more than limits.max_time_jump_seconds): counted, but the watermark waits for other records to agree',
-            );
-          }
-          for (const e of result.errors) {
-            const rule = e.rule ? ` [${e.rule}]` : '';
-            await report(`recon: ${name}: ${formatLoc(chunkLoc(item, e.index))}: rejected (${e.reason}): ${e.message}${rule}`);
-          }
-          await drain();
+      const input = detector.openInput({ chunkBytes: chunk });
+      // What one step of the component's reader read; false once the
+      // input is unreadable (its later bytes are not read).
+      const take = async (result) => {
+        summary.records += result.records;
+        for (const r of result.reports) {
+          // The unreadable input (no location, no reason) is told below, always.
+          if (r.line === null && r.record === null && r.reason === null) continue;
+          await report(`recon: ${name}: ${r.message}`);
         }
+        await drain();
+        if (result.unreadable === null) return true;
+        const message = `${name}: ${result.unreadable}`;
+        await err(`recon: ${message}`);
+        summary.unreadable.push(message);
+        return false;
+      };
+      try {
+        let readable = true;
+        for await (const piece of pieces(source, args.lingerMs)) {
+          readable = await take(piece.kind === 'paused' ? input.pause() : input.feed(piece.data));
+          if (!readable) break;
+        }
+        if (readable) await take(input.end());
       } catch (e) {
-        if (!(e instanceof InputError)) throw e;
+        if (typeof e?.code !== 'string') throw e;
         const message = `${name}: ${ioMessage(e)}`;
         await err(`recon: ${message}`);
         summary.unreadable.push(message);
       } finally {
+        input.close();
         if (path !== '-') source.destroy();
       }
     }

@@ -86,7 +86,7 @@ export async function instantiateComponent({ maxMemoryMib }) {
     },
   );
   return {
-    api: root['recon:detector/detection@0.2.0'],
+    api: root['recon:detector/detection@0.3.0'],
     /** Bytes of linear memory the instance holds now. */
     memoryBytes: () => memories.reduce((n, m) => n + m.buffer.byteLength, 0),
     maxMemoryBytes: maxMemoryMib * 2 ** 20,

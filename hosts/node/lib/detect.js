@@ -3,13 +3,15 @@
 import { Readable } from 'node:stream';
 
 import { Detector } from './detector.js';
-import { chunkLoc, readChunks } from './input.js';
+import { InputError } from './errors.js';
+import { pieces } from './source.js';
 
+/** Bytes of records per `pushNdjson` call for a record source. */
 const DEFAULT_CHUNK_BYTES = 1 << 20;
+/** Longest complete records wait for more input before they are pushed. */
 const DEFAULT_LINGER_MS = 200;
-const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
 
-const DETECT_KEYS = ['detector', 'finish', 'chunkBytes', 'lingerMs', 'onBatch', 'onSkip', 'signal'];
+const DETECT_KEYS = ['detector', 'finish', 'chunkBytes', 'lingerMs', 'onBatch', 'onRead', 'signal'];
 
 /** Whether `source` is bytes (a stream, a buffer, a string) rather than records (an object-mode stream is records). */
 function isByteSource(source) {
@@ -92,12 +94,14 @@ async function* recordBatches(it, chunkBytes, lingerMs) {
  * then ends the stream (`flush()`) and yields the rest. Returns the
  * detector's final stats (the value of the generator's last `next()`).
  *
- * `source` is either bytes, read as `recon detect` reads a file (a Node
- * Readable such as `fs.createReadStream(path)` or `process.stdin`, a web
- * ReadableStream, a Buffer or a string: NDJSON, `{"Records":[...]}`, a JSON
- * array, gzipped or not), or an (async) iterable of records (strings such
- * as the lines `readline` yields, Buffers, or objects, serialised with
- * JSON.stringify), which are batched into `pushNdjson` calls.
+ * `source` is either bytes, read as `recon detect` reads a file by the
+ * component's reader (a Node Readable such as `fs.createReadStream(path)`
+ * or `process.stdin`, a web ReadableStream, a Buffer or a string: NDJSON,
+ * `{"Records":[...]}`, a JSON array, gzipped or not; `onRead` sees what
+ * each step read, reports included), or an (async) iterable of records
+ * (strings such as the lines `readline` yields, Buffers, or objects,
+ * serialised with JSON.stringify), which are batched into `pushNdjson`
+ * calls (`onBatch` sees each result).
  *
  * @param {any} source
  * @param {import('./index.js').DetectOptions} [options]
@@ -108,13 +112,15 @@ export async function* detect(source, options = {}) {
   const {
     detector: given,
     finish = true,
-    chunkBytes = DEFAULT_CHUNK_BYTES,
+    chunkBytes,
     lingerMs = DEFAULT_LINGER_MS,
     onBatch,
-    onSkip,
+    onRead,
     signal,
   } = options;
-  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw new RangeError('chunkBytes must be a positive integer');
+  if (chunkBytes !== undefined && (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1)) {
+    throw new RangeError('chunkBytes must be a positive integer');
+  }
   if (typeof lingerMs !== 'number' || !(lingerMs >= 0)) throw new RangeError('lingerMs must be a non-negative number');
   if (given && Object.keys(detectorOptions).length > 0) {
     throw new TypeError('pass either a detector or detector options, not both');
@@ -135,22 +141,31 @@ export async function* detect(source, options = {}) {
     throw e;
   }
   try {
-    const batches = records
-      ? recordBatches(records, chunkBytes, lingerMs)
-      : readChunks(source, {
-          chunkBytes,
-          lingerMs,
-          maxLineBytes: detectorOptions.limits?.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
-        });
-    for await (const batch of batches) {
-      signal?.throwIfAborted();
-      if (batch.type === 'too-large') {
-        onSkip?.({ loc: batch.loc, bytes: batch.bytes });
-        continue;
+    if (records) {
+      for await (const batch of recordBatches(records, chunkBytes ?? DEFAULT_CHUNK_BYTES, lingerMs)) {
+        signal?.throwIfAborted();
+        const result = detector.pushNdjson(batch.data);
+        onBatch?.(result, (index) => ({ record: batch.locs.record + index }));
+        yield* detector.drain();
       }
-      const result = detector.pushNdjson(batch.data);
-      onBatch?.(result, (index) => locate(batch, index));
-      yield* detector.drain();
+    } else {
+      const input = detector.openInput(chunkBytes === undefined ? {} : { chunkBytes });
+      try {
+        // What one step read: its alerts first, then a broken input's error.
+        const take = function* (result) {
+          onRead?.(result);
+          yield* detector.drain();
+          if (result.unreadable !== null) throw new InputError(result.unreadable);
+        };
+        for await (const piece of pieces(source, lingerMs)) {
+          signal?.throwIfAborted();
+          yield* take(piece.kind === 'paused' ? input.pause() : input.feed(piece.data));
+        }
+        signal?.throwIfAborted();
+        yield* take(input.end());
+      } finally {
+        input.close();
+      }
     }
     signal?.throwIfAborted();
     if (finish) {
@@ -161,11 +176,4 @@ export async function* detect(source, options = {}) {
   } finally {
     if (!given) detector.close();
   }
-}
-
-function locate(batch, index) {
-  if (batch.locs && batch.locs.record !== undefined && !Array.isArray(batch.locs)) {
-    return { record: batch.locs.record + index };
-  }
-  return chunkLoc(batch, index);
 }

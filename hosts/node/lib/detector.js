@@ -4,7 +4,7 @@
 import { toAlert } from './alert.js';
 import { instantiateComponent } from './component.js';
 import { ConfigError, EventError, ReconError, configErrorFrom, snapshotErrorFrom } from './errors.js';
-import { toConfig, toSandbox } from './options.js';
+import { toConfig, toReaderOptions, toSandbox } from './options.js';
 
 const CONSTRUCT = Symbol('construct');
 const DISPOSE = Symbol.dispose ?? Symbol.for('nodejs.dispose');
@@ -30,13 +30,7 @@ function batchResult(r) {
   return {
     records: r.records,
     rejected: r.rejected,
-    rules: r.rules.map((c) => ({
-      rule: c.rule,
-      accepted: c.accepted,
-      filtered: c.filtered,
-      late: c.late,
-      rejected: c.rejected,
-    })),
+    rules: ruleCounts(r.rules),
     errors: r.errors.map((e) => ({
       index: e.index,
       rule: e.rule ?? null,
@@ -44,6 +38,26 @@ function batchResult(r) {
       message: e.error.message,
     })),
     ahead: Array.from(r.ahead),
+  };
+}
+
+function ruleCounts(rules) {
+  return rules.map((c) => ({ rule: c.rule, accepted: c.accepted, filtered: c.filtered, late: c.late, rejected: c.rejected }));
+}
+
+/** A WIT read-result as a plain object. */
+function readResult(r) {
+  return {
+    records: r.records,
+    rules: ruleCounts(r.rules),
+    reports: r.reports.map((p) => ({
+      line: p.at?.line === undefined ? null : num(p.at.line),
+      record: p.at?.record === undefined ? null : num(p.at.record),
+      reason: p.reason ?? null,
+      rule: p.rule ?? null,
+      message: p.message,
+    })),
+    unreadable: r.unreadable ?? null,
   };
 }
 
@@ -79,12 +93,14 @@ export class Detector {
   #rules;
   #failure = null;
   #closed = false;
+  #maxEventBytes;
 
   /** @private Use `Detector.create` or `Detector.restore`. */
-  constructor(token, instance, handle) {
+  constructor(token, instance, handle, maxEventBytes) {
     if (token !== CONSTRUCT) throw new TypeError('use Detector.create(options) or Detector.restore(bytes)');
     this.#instance = instance;
     this.#handle = handle;
+    this.#maxEventBytes = maxEventBytes;
     this.#rules = Object.freeze(handle.stats().rules.map((r) => r.rule));
   }
 
@@ -103,7 +119,7 @@ export class Detector {
     } catch (e) {
       throw isErrorValue(e) ? configErrorFrom(e) : e;
     }
-    return new Detector(CONSTRUCT, instance, handle);
+    return new Detector(CONSTRUCT, instance, handle, config.limits.maxEventBytes);
   }
 
   /**
@@ -212,6 +228,33 @@ export class Detector {
   }
 
   /**
+   * Opens an input for this detector: bytes of any layout CloudTrail is
+   * delivered in (NDJSON, `{"Records":[...]}` documents, arrays, gzip), read
+   * by the component's reader, their records pushed in the same crossing.
+   * One input per file or stream; a detector may read several in turn.
+   *
+   * Options (each defaults to the component's default): `maxRecordBytes`
+   * (longest record handed on; default this detector's
+   * `limits.maxEventBytes`, else 256 KiB) and `chunkBytes` (bytes of records
+   * pushed at once).
+   *
+   * @param {{ maxRecordBytes?: number, chunkBytes?: number }} [options]
+   * @returns {Input}
+   */
+  openInput(options = {}) {
+    const given = toReaderOptions(options);
+    given.maxRecordBytes ??= this.#maxEventBytes;
+    const api = this.#instance.api;
+    let reader;
+    try {
+      reader = this.#call(() => api.Reader.create(given));
+    } catch (e) {
+      throw isErrorValue(e) ? configErrorFrom(e) : e;
+    }
+    return new Input(CONSTRUCT, reader, (step) => readResult(this.#call((h) => h.read(reader, step))));
+  }
+
+  /**
    * Advances the watermark to `to` (ms since the epoch, or a Date) if that is
    * later than it, closing every window that became final; with no
    * argument, ends the stream: closes every window (later events are
@@ -233,7 +276,8 @@ export class Detector {
    * @returns {import('./index.js').Alert[]}
    */
   drain() {
-    return this.#call((h) => h.drain()).map(toAlert);
+    const api = this.#instance.api;
+    return this.#call((h) => h.drain()).map((a) => toAlert(a, api));
   }
 
   /** The detector's counters, 64-bit counts as Numbers. */
@@ -282,5 +326,63 @@ export class Detector {
 
   [DISPOSE]() {
     this.close();
+  }
+}
+
+/**
+ * One input being read into a detector (`Detector#openInput`). Each call
+ * returns what the bytes completed: `{ records, rules, reports, unreadable }`,
+ * `reports` worded as `recon detect` words them (without the input's name),
+ * each with where it was (`line`, `record`), its `reason` and `rule`;
+ * `unreadable` is set (and later bytes are ignored) when the input cannot
+ * be read from there on.
+ */
+export class Input {
+  #reader;
+  #read;
+  #ended = false;
+
+  /** @private Use `Detector#openInput`. */
+  constructor(token, reader, read) {
+    if (token !== CONSTRUCT) throw new TypeError('use detector.openInput(options)');
+    this.#reader = reader;
+    this.#read = read;
+  }
+
+  #step(step) {
+    if (this.#ended) throw new ReconError('the input has ended');
+    return this.#read(step);
+  }
+
+  /**
+   * The next bytes of the input (a Buffer or Uint8Array; a string is its
+   * UTF-8), cut anywhere.
+   *
+   * @param {Uint8Array | string} data
+   */
+  feed(data) {
+    if (typeof data === 'string') return this.#step({ tag: 'text', val: data });
+    if (!(data instanceof Uint8Array)) throw new TypeError('feed takes a Uint8Array (Buffer) or a string');
+    return this.#step({ tag: 'bytes', val: data });
+  }
+
+  /** The input paused (nothing more for now): pushes the complete records held. */
+  pause() {
+    return this.#step({ tag: 'pause' });
+  }
+
+  /** The input ended: pushes everything held; a document cut short is reported. */
+  end() {
+    const r = this.#step({ tag: 'end' });
+    this.#ended = true;
+    this.close();
+    return r;
+  }
+
+  /** Frees the reader in the component (done by `end`). */
+  close() {
+    this.#ended = true;
+    this.#reader?.[DISPOSE]?.();
+    this.#reader = null;
   }
 }

@@ -69,13 +69,22 @@ export type RejectReason =
   | 'too-large'
   | 'state-limit';
 
+/** What one rule made of a batch. */
+export interface RuleCounts {
+  rule: FullRuleName;
+  accepted: number;
+  filtered: number;
+  late: number;
+  rejected: number;
+}
+
 /** What a batch call did. For every rule, accepted + filtered + late + rejected + the batch's rejected = records. */
 export interface BatchResult {
   /** Records in the batch (for pushNdjson: non-blank lines). */
   records: number;
   /** Records no rule could read. */
   rejected: number;
-  rules: Array<{ rule: FullRuleName; accepted: number; filtered: number; late: number; rejected: number }>;
+  rules: RuleCounts[];
   /** Rejected events by index (the line of pushNdjson, blank lines counted); `rule` is null when no rule could read the record. */
   errors: Array<{ index: number; rule: FullRuleName | null; reason: RejectReason; message: string }>;
   /** Indexes of records far ahead of the watermark (counted, not trusted to move it alone). */
@@ -152,6 +161,13 @@ export declare class Detector implements Disposable {
   stats(): Stats;
   /** Configuration, state and counters as bytes for `Detector.restore`. */
   snapshot(): Uint8Array;
+  /**
+   * Opens an input: bytes of any layout (NDJSON, `{"Records":[...]}`,
+   * arrays, gzip) read by the component's reader, their records pushed in
+   * the same call. `maxRecordBytes` defaults to `limits.maxEventBytes`
+   * (else 256 KiB), `chunkBytes` to 1 MiB: the component's defaults.
+   */
+  openInput(options?: { maxRecordBytes?: number; chunkBytes?: number }): Input;
   /** Frees the detector; later calls throw. */
   close(): void;
   [Symbol.dispose](): void;
@@ -163,19 +179,54 @@ export interface Loc {
   record?: number;
 }
 
+/** Something worth telling about what an input step read. */
+export interface ReadReport {
+  /** Line of the input (line-delimited input), 1-based, or null. */
+  line: number | null;
+  /** Record within a document or a line's `Records` array, 1-based, or null. */
+  record: number | null;
+  /** The rejection's reason; null for a time far ahead of the stream. */
+  reason: RejectReason | null;
+  /** The rule, for a rejection by one rule (`state-limit`). */
+  rule: string | null;
+  /** The report as `recon detect` words it, without the input's name: `line 7: rejected (invalid-time): ...`. */
+  message: string;
+}
+
+/** What one step of an input read and pushed. */
+export interface ReadResult {
+  records: number;
+  rules: RuleCounts[];
+  reports: ReadReport[];
+  /** Set when the input cannot be read from here on (later bytes are ignored). */
+  unreadable: string | null;
+}
+
+/** One input being read into a detector (`Detector#openInput`). */
+export declare class Input {
+  /** The next bytes (a string is its UTF-8), cut anywhere. */
+  feed(data: Uint8Array | string): ReadResult;
+  /** The input paused: pushes the complete records held. */
+  pause(): ReadResult;
+  /** The input ended: pushes everything held; frees the reader. */
+  end(): ReadResult;
+  /** Frees the reader. */
+  close(): void;
+}
+
 export interface DetectOptions extends DetectorOptions {
   /** Run on this detector (created or restored by you) instead of one made from the options; it is not closed at the end. */
   detector?: Detector;
   /** End the stream at the end of the source (`flush()`: every window closes). Default true. */
   finish?: boolean;
-  /** Bytes of records per pushNdjson call. Default 1048576. */
+  /** Bytes of records per push. Default 1048576 (the component's default for a byte source). */
   chunkBytes?: number;
   /** When the source pauses this long (ms), what was read is pushed at once. Default 200. */
   lingerMs?: number;
-  /** Called after every batch, with a function giving where a batch index came from. */
+  /** Record source: called after every batch, with a function giving where a batch index came from. */
   onBatch?: (result: BatchResult, locate: (index: number) => Loc) => void;
-  /** Called for a line or record of a byte source longer than `limits.maxEventBytes`, skipped by the reader. */
-  onSkip?: (skipped: { loc: Loc; bytes: number }) => void;
+  /** Byte source: called after every step of the component's reader, with its reports. */
+  onRead?: (result: ReadResult) => void;
   /** Stops the run (the generator throws the signal's reason). */
   signal?: AbortSignal;
 }
@@ -202,11 +253,13 @@ export declare function detect(
   options?: DetectOptions,
 ): AsyncGenerator<Alert, Stats, undefined>;
 
-/** The alert as one NDJSON line (no line end), byte for byte what `recon detect` prints. */
-export declare function formatAlert(alert: Alert): string;
-
-/** ms since the epoch as RFC 3339 UTC as the Rust host writes it (`2026-02-08T16:31:00Z`, `1969-12-31T23:59:59.999Z`). */
-export declare function formatTime(ms: number | bigint): string;
+/**
+ * The alert as one JSON line (no line end), formatted by the component:
+ * `native` (byte for byte what `recon detect` prints) or `ocsf` (an OCSF
+ * 1.8 Detection Finding); with `tenant`, a `tenant` member first. Takes an
+ * alert this package returned.
+ */
+export declare function formatAlert(alert: Alert, options?: { format?: 'native' | 'ocsf'; tenant?: string }): string;
 
 /** What was transpiled at install: the interface, the component's size and SHA-256, the transpiler. */
 export declare function componentInfo(): Promise<{
@@ -214,17 +267,6 @@ export declare function componentInfo(): Promise<{
   component: { source: string; bytes: number; sha256: string };
   transpiler: string;
 }>;
-
-/** The input reader of the CLI: chunks of NDJSON for pushNdjson, and lines skipped for their size. */
-export declare function readChunks(
-  source: NodeJS.ReadableStream | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string> | Uint8Array | string,
-  options?: { chunkBytes?: number; lingerMs?: number; maxLineBytes?: number },
-): AsyncGenerator<
-  | { type: 'chunk'; data: Buffer; locs: { firstLine: number } | Loc[] }
-  | { type: 'too-large'; loc: Loc; bytes: number },
-  void,
-  undefined
->;
 
 export declare class ReconError extends Error {}
 export declare class ConfigError extends ReconError {

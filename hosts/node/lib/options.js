@@ -147,3 +147,20 @@ export function toSandbox(options = {}) {
   }
   return { maxMemoryMib: mib };
 }
+
+const READER_KEYS = ['maxRecordBytes', 'chunkBytes'];
+
+/**
+ * The contract's reader-options for these options (`none` where not
+ * given: the component's defaults).
+ *
+ * @param {{ maxRecordBytes?: number, chunkBytes?: number }} [options]
+ */
+export function toReaderOptions(options = {}) {
+  if (!isPlainObject(options)) throw invalid('the input options must be an object');
+  checkKeys(options, READER_KEYS, '');
+  return {
+    maxRecordBytes: u32(options.maxRecordBytes, 'maxRecordBytes'),
+    chunkBytes: u32(options.chunkBytes, 'chunkBytes'),
+  };
+}

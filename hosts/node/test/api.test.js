@@ -16,7 +16,6 @@ import {
   componentInfo,
   detect,
   formatAlert,
-  formatTime,
 } from '../lib/index.js';
 import { capMemory } from '../lib/memory-cap.js';
 import { detectorOptions, loadSettings } from '../lib/settings.js';
@@ -354,31 +353,66 @@ describe('detect()', () => {
     const seen = [];
     await assert.rejects(
       (async () => {
-        for await (const a of detect('[{"eventName":"A"},\n{"ev', { onBatch: (r) => seen.push(r.records) })) {
+        for await (const a of detect('[{"eventName":"A"},\n{"ev', { onRead: (r) => seen.push(r.records) })) {
           assert.fail(`unexpected alert ${a.id}`);
         }
       })(),
       { name: 'InputError', message: /not a readable CloudTrail document/ },
     );
-    assert.deepEqual(seen, [1]);
+    assert.equal(seen.reduce((n, r) => n + r, 0), 1);
   });
 });
 
-test('formatTime writes RFC 3339 as the Rust host does', () => {
-  assert.equal(formatTime(0), '1970-01-01T00:00:00Z');
-  assert.equal(formatTime(1_770_568_260_000), '2026-02-08T16:31:00Z');
-  assert.equal(formatTime(-1), '1969-12-31T23:59:59.999Z');
-  assert.equal(formatTime(951_868_800_000n), '2000-03-01T00:00:00Z');
-  assert.equal(formatTime(1_500), '1970-01-01T00:00:01.5Z');
-  assert.equal(formatTime(1_020), '1970-01-01T00:00:01.02Z');
-  assert.equal(formatTime(-62_167_219_200_000), '0000-01-01T00:00:00Z');
-  assert.equal(formatTime(253_402_300_800_000), '253402300800000');
-  assert.equal(formatTime(-62_167_219_200_001n), '-62167219200001');
+test('formatAlert writes the OCSF finding recon detect --format ocsf writes, with a tenant when asked', async () => {
+  const rust = rustRecon(['detect', '--config', AI_RECON_TOML, '--format', 'ocsf', BURST_SAMPLE]);
+  assert.equal(rust.status, 0, rust.stderr);
+  const d = await Detector.create(AI_RECON);
+  d.pushNdjson(readFileSync(BURST_SAMPLE));
+  d.flush();
+  const [a] = d.drain();
+  assert.equal(`${formatAlert(a, { format: 'ocsf' })}\n`, rust.stdout.toString('utf8'));
+  const ocsf = JSON.parse(formatAlert(a, { format: 'ocsf', tenant: '111122223333' }));
+  assert.equal(ocsf.metadata.tenant_uid, '111122223333');
+  assert.equal(ocsf.class_uid, 2004);
+  assert.equal(JSON.parse(formatAlert(a, { tenant: 't' })).tenant, 't');
+  assert.throws(() => formatAlert({ ...a }), TypeError);
+  assert.throws(() => formatAlert(a, { format: 'csv' }), TypeError);
+  d.close();
+});
+
+test('openInput reads any layout in pieces cut anywhere, with reports located', async () => {
+  const records = lines(readFileSync(BURST_SAMPLE));
+  const doc = Buffer.from(`{"Records":[${records.join(',')},{"eventTime":"x"}]}`);
+  const d = await Detector.create(AI_RECON);
+  const input = d.openInput({ chunkBytes: 4096 });
+  let read = 0;
+  const reports = [];
+  for (let i = 0; i < doc.length; i += 777) {
+    const r = input.feed(doc.subarray(i, i + 777));
+    read += r.records;
+    reports.push(...r.reports);
+  }
+  const last = input.end();
+  read += last.records;
+  reports.push(...last.reports);
+  assert.equal(last.unreadable, null);
+  assert.equal(read, records.length + 1);
+  // The sample's later windows come as times far ahead (reason null).
+  const rejected = reports.filter((r) => r.reason !== null);
+  assert.ok(reports.length > rejected.length);
+  assert.equal(rejected.length, 1);
+  assert.equal(rejected[0].line, 1);
+  assert.equal(rejected[0].record, records.length + 1);
+  assert.equal(rejected[0].reason, 'invalid-time');
+  assert.match(rejected[0].message, new RegExp(`^line 1, record ${records.length + 1}: rejected \\(invalid-time\\)`));
+  assert.throws(() => input.feed('more'), ReconError);
+  assert.equal(d.flush(), 1);
+  d.close();
 });
 
 test('componentInfo names the transpiled component', async () => {
   const info = await componentInfo();
-  assert.equal(info.interface, 'recon:detector/detection@0.2.0');
+  assert.equal(info.interface, 'recon:detector/detection@0.3.0');
   assert.match(info.component.sha256, /^[0-9a-f]{64}$/);
   assert.match(info.transpiler, /^@bytecodealliance\/jco-transpile@/);
 });

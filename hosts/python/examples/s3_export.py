@@ -119,8 +119,8 @@ def process(detector: Detector, objects: Iterator[tuple[str, bytes]], state: Pat
     become final and saving the state after each object."""
     for key, body in objects:
         # An S3 export is one JSON document, often on one line and larger
-        # than a record may be: read it as a document whatever its layout.
-        alerts = detect_file(io.BytesIO(body), detector=detector, finish=False, layout="document")
+        # than a record may be, gzipped: the component's reader splits it.
+        alerts = detect_file(io.BytesIO(body), detector=detector, finish=False)
         for alert in alerts:
             print(alert.to_json(), flush=True)
         last = key

@@ -341,24 +341,53 @@ def test_close_and_context_manager() -> None:
 
 def test_component_info() -> None:
     info = rd.component_info()
-    assert info["interface"] == "recon:detector/detection@0.2.0"
+    assert info["interface"] == "recon:detector/detection@0.3.0"
     assert len(info["sha256"]) == 64 and info["bytes"] > 100_000
 
 
 # -- the alert line -------------------------------------------------------------------
 
 
-def test_rfc3339_as_the_rust_host_writes_it() -> None:
-    assert rd.format_time(0) == "1970-01-01T00:00:00Z"
-    assert rd.format_time(1_770_568_260_000) == "2026-02-08T16:31:00Z"
-    assert rd.format_time(-1) == "1969-12-31T23:59:59.999Z"
-    assert rd.format_time(951_868_800_000) == "2000-03-01T00:00:00Z"
-    assert rd.format_time(1_500) == "1970-01-01T00:00:01.5Z"
-    assert rd.format_time(20) == "1970-01-01T00:00:00.02Z"
-    assert rd.format_time(-62_167_219_200_000) == "0000-01-01T00:00:00Z"
-    assert rd.format_time(-62_167_219_200_001) == "-62167219200001"
-    assert rd.format_time(253_402_300_799_999) == "9999-12-31T23:59:59.999Z"
-    assert rd.format_time(253_402_300_800_000) == "253402300800000"
+def test_ocsf_and_tenant_lines_are_the_rust_cli_ones(recon_bin: Path) -> None:
+    rust = run_rust(recon_bin, "--config", AI_RECON, "--format", "ocsf", BURST)
+    (a,) = rd.detect_file(BURST, AI_CONFIG)
+    assert (a.format("ocsf") + "\n").encode() == rust.out
+    with_tenant = json.loads(a.format("ocsf", tenant="111122223333"))
+    assert with_tenant["metadata"]["tenant_uid"] == "111122223333" and with_tenant["class_uid"] == 2004
+    assert json.loads(a.format(tenant="t"))["tenant"] == "t"
+    with pytest.raises(ValueError):
+        a.format("csv")  # type: ignore[arg-type]
+
+
+def test_open_input_reads_pieces_cut_anywhere_with_located_reports() -> None:
+    lines = BURST.read_bytes().splitlines()
+    doc = b'{"Records":[' + b",".join(lines) + b',{"eventTime":"x","k":"\xc3\xa9"}]}'
+    d = rd.Detector(AI_CONFIG)
+    inp = d.open_input(chunk_bytes=4096)
+    results = [inp.feed(doc[i : i + 777]) for i in range(0, len(doc), 777)]
+    results.append(inp.end())
+    assert sum(r.records for r in results) == len(lines) + 1
+    # The sample's later windows come as times far ahead (reason None).
+    (report,) = [p for r in results for p in r.reports if p.reason is not None]
+    assert report.record == len(lines) + 1 and report.line == 1
+    assert report.reason is rd.RejectReason.INVALID_TIME
+    assert report.message.startswith(f"line 1, record {len(lines) + 1}: rejected (invalid-time)")
+    assert all(r.unreadable is None for r in results)
+    with pytest.raises(rd.DetectorClosed):
+        inp.feed(b"more")
+    assert d.flush() == 1
+
+
+def test_open_input_cuts_inside_a_character_and_mixes_text_and_bytes() -> None:
+    record = '{"eventTime":"2026-01-01T00:00:00Z","eventName":"é✓\U0001f600"}\n'.encode()
+    body = record * 3 + b'{"eventTime":"x","k":"\xff"}\n'
+    d = rd.Detector()
+    inp = d.open_input()
+    got = [inp.feed(body[i : i + 1]) for i in range(len(body))] + [inp.end()]
+    reports = [p for r in got for p in r.reports]
+    assert sum(r.records for r in got) == 4
+    assert [p.line for p in reports] == [4] and reports[0].reason is rd.RejectReason.INVALID_JSON
+    assert d.stats().pushed == 4
 
 
 def test_alert_json_escapes_as_serde_json() -> None:
@@ -385,6 +414,3 @@ def test_alert_json_escapes_as_serde_json() -> None:
         '"description":"","severity":"Low","tactics":["Discovery"],"techniques":[],'
         '"entities":[{"type":"override","Name":"ü"}],"custom_details":{},"truncated":true}'
     )
-    bad = rd.Alert(**{**a.__dict__, "row": "{not json"})
-    with pytest.raises(ValueError):
-        bad.to_json()

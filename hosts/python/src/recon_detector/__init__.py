@@ -8,18 +8,22 @@ WebAssembly component that imports nothing, run by wasmtime in a sandbox:
 >>> for alert in detect_file("trail.jsonl.gz"):          # doctest: +SKIP
 ...     print(alert.to_json())   # the line `recon detect` prints
 
+Reading CloudTrail as it is delivered (layouts, gzip, limits) and
+formatting alerts are the component's: every host reads and writes alike.
+
 See docs/hosts/python.md in the repository.
 """
 
 from ._runtime import component_info, default_cache_dir, set_cache_dir
 from ._types import (
-    DEFAULT_MAX_EVENT_BYTES,
     BatchError,
     BatchResult,
     Config,
     Limits,
     Outcome,
     Profile,
+    ReadReport,
+    ReadResult,
     RejectReason,
     Rule,
     RuleConfig,
@@ -28,9 +32,9 @@ from ._types import (
     Sandbox,
     Stats,
 )
-from .alert import Alert, Entity, format_time
+from .alert import Alert, AlertFormat, Entity
 from .detect import detect, detect_file
-from .detector import Detector
+from .detector import Detector, Input
 from .errors import (
     ComponentLoadError,
     ComponentTrap,
@@ -41,29 +45,30 @@ from .errors import (
     ReconError,
     SnapshotError,
 )
-from .input import Chunk, Loc, TooLarge, read_chunks
+from .source import read_input
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "Alert",
+    "AlertFormat",
     "BatchError",
     "BatchResult",
-    "Chunk",
     "ComponentLoadError",
     "ComponentTrap",
     "Config",
     "ConfigError",
-    "DEFAULT_MAX_EVENT_BYTES",
     "Detector",
     "DetectorClosed",
     "Entity",
     "EventError",
+    "Input",
     "InputError",
     "Limits",
-    "Loc",
     "Outcome",
     "Profile",
+    "ReadReport",
+    "ReadResult",
     "ReconError",
     "RejectReason",
     "Rule",
@@ -73,13 +78,11 @@ __all__ = [
     "Sandbox",
     "SnapshotError",
     "Stats",
-    "TooLarge",
     "component_info",
     "default_cache_dir",
     "set_cache_dir",
     "detect",
     "detect_file",
-    "format_time",
-    "read_chunks",
+    "read_input",
     "__version__",
 ]

@@ -9,10 +9,13 @@ component API (``wasmtime.component``), inside a sandbox.
   advances the engine's epoch every 10 ms while calls run) and optionally
   fuel per call.
 - Values cross the boundary through wasmtime's generic value conversion,
-  except ``list<u8>`` (NDJSON buffers in, snapshots in and out): that
-  conversion goes element by element in Python (about a second per MiB),
-  so this module writes and reads those lists directly in the C API's
-  value array through wasmtime's own ctypes declarations. The layout it
+  except ``list<u8>`` (NDJSON buffers and input bytes in, snapshots in and
+  out): that conversion goes element by element in Python (about a second
+  per MiB), so this module writes and reads those lists directly in the C
+  API's value array through wasmtime's own ctypes declarations. Even so,
+  wasmtime's C API then lowers the list one generic value per byte; input
+  that is valid UTF-8 crosses as a ``string`` instead (``read-step.text``,
+  one copy), see `detector.Input.feed`. The layout it
   relies on is checked against wasmtime's generic conversion when the
   runtime starts; if the check fails (or wasmtime's private modules are
   not where they were), calls go through wasmtime's public
@@ -39,6 +42,7 @@ from typing import Any
 
 import wasmtime
 from wasmtime import component as wc
+from wasmtime.component import Variant
 
 try:  # wasmtime's own ctypes declarations of the C API (private modules)
     import wasmtime._ffi as ffi
@@ -59,10 +63,11 @@ __all__ = [
     "Runtime",
     "Instance",
     "INTERFACE",
+    "call_shared",
 ]
 
 #: The interface this host is written against (wit/detector.wit).
-INTERFACE = "recon:detector/detection@0.2.0"
+INTERFACE = "recon:detector/detection@0.3.0"
 #: The bundled component's file name inside the package.
 BUNDLED_NAME = "recon_detector.wasm"
 #: "\0asm", version 0x0d, layer 1: a component.
@@ -85,6 +90,11 @@ FUNCTIONS = (
     "[method]detector.drain",
     "[method]detector.stats",
     "[method]detector.snapshot",
+    "[method]detector.read",
+    "[static]reader.create",
+    "format-alert",
+    "default-config",
+    "default-reader-options",
 )
 
 
@@ -236,6 +246,39 @@ def _fast_lower_bytes(data: bytes, ptr: "ctypes._Pointer[Any]") -> None:
         view[_U8_OFFSET::_VAL_SIZE] = data
     ptr.contents.kind = ffi.WASMTIME_COMPONENT_LIST
     ptr.contents.of.list = raw
+
+
+def _fast_lower_step(data: bytes, ptr: "ctypes._Pointer[Any]") -> None:
+    """Writes ``data`` as the ``bytes`` case of ``read-step`` into
+    ``*ptr``, its payload by `_fast_lower_bytes` (what wasmtime's variant
+    conversion does, with the payload written directly)."""
+    payload = _VAL()
+    _fast_lower_bytes(data, pointer(payload))
+    ptr.contents.kind = ffi.WASMTIME_COMPONENT_VARIANT
+    ptr.contents.of.variant.discriminant = ffi.str_to_capi("bytes")
+    ptr.contents.of.variant.val = ffi.wasmtime_component_val_new(byref(payload))
+
+
+def _fast_lower_text_step(data: bytes, ptr: "ctypes._Pointer[Any]") -> None:
+    """Writes UTF-8 ``data`` as the ``text`` case of ``read-step`` into
+    ``*ptr``: the string value made from the bytes in one copy."""
+    payload = _VAL()
+    vec = ffi.wasm_byte_vec_t()
+    ffi.wasm_byte_vec_new(byref(vec), len(data), ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8)))
+    payload.kind = ffi.WASMTIME_COMPONENT_STRING
+    payload.of.string = vec
+    ptr.contents.kind = ffi.WASMTIME_COMPONENT_VARIANT
+    ptr.contents.of.variant.discriminant = ffi.str_to_capi("text")
+    ptr.contents.of.variant.val = ffi.wasmtime_component_val_new(byref(payload))
+
+
+def _generic_step(a: Any) -> Any:
+    """A step marker as wasmtime's generic conversion takes it."""
+    if isinstance(a, BytesStep):
+        return Variant("bytes", bytes(a))
+    if isinstance(a, TextStep):
+        return Variant("text", bytes(a).decode("utf-8"))
+    return a
 
 
 def _fast_lift_bytes(val: Any) -> bytes:
@@ -477,6 +520,17 @@ class Bytes(bytes):
     """Marks an argument to lower as ``list<u8>`` by the direct path."""
 
 
+class BytesStep(bytes):
+    """Marks an argument to lower as ``read-step.bytes``, its ``list<u8>``
+    payload by the direct path."""
+
+
+class TextStep(bytes):
+    """Marks bytes known to be UTF-8 to lower as ``read-step.text``, the
+    string written from them in one copy (wasmtime-py's own path decodes,
+    encodes and copies twice more)."""
+
+
 @dataclass
 class _Func:
     func: wc.Func
@@ -557,6 +611,7 @@ class Instance:
                 return self._call_direct(f, args, bytes_result)
             # wasmtime's public path: every value converted generically
             # (list<u8> one Python call per byte).
+            args = tuple(_generic_step(a) for a in args)
             result = f.func(store, *args)
             f.func.post_return(store)
             return bytes(result) if bytes_result else result
@@ -576,7 +631,11 @@ class Instance:
         lowered = 0
         try:
             for ty, value in zip(f.params, args):
-                if isinstance(value, Bytes):
+                if isinstance(value, BytesStep):
+                    _fast_lower_step(value, pointer(params[lowered]))
+                elif isinstance(value, TextStep):
+                    _fast_lower_text_step(value, pointer(params[lowered]))
+                elif isinstance(value, Bytes):
                     _fast_lower_bytes(value, pointer(params[lowered]))
                 else:
                     ty.convert_to_c(self.store, value, pointer(params[lowered]))
@@ -609,6 +668,21 @@ class Instance:
         if self.dead is None:
             self.dead = reason
         self._funcs.clear()
+
+
+_shared_lock = threading.Lock()
+_shared: Instance | None = None
+
+
+def call_shared(name: str, *args: Any) -> Any:
+    """Calls export ``name`` of one instance this process shares for the
+    component's free functions (``format-alert``, the defaults), made on
+    first use with the default sandbox; one caller at a time."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.dead is not None:
+            _shared = Instance(Sandbox())
+        return _shared.call(name, *args)
 
 
 def _check_sandbox(s: Sandbox) -> None:

@@ -26,7 +26,8 @@ __all__ = [
     "BatchResult",
     "RuleStats",
     "Stats",
-    "DEFAULT_MAX_EVENT_BYTES",
+    "ReadReport",
+    "ReadResult",
 ]
 
 
@@ -99,11 +100,6 @@ class Outcome(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-#: The contract's default ``limits.max-event-bytes`` (256 KiB, CloudTrail's
-#: own maximum); the reader uses it as its line limit too.
-DEFAULT_MAX_EVENT_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -282,3 +278,37 @@ class Stats:
     rules: tuple[RuleStats, ...]
     #: Alerts produced and not yet drained.
     pending_alerts: int
+
+
+@dataclass(frozen=True)
+class ReadReport:
+    """Something worth telling about what a step of an input read (the
+    contract's ``read-report``)."""
+
+    #: The line of the input (line-delimited input), from 1, or ``None``.
+    line: int | None
+    #: The record within a document or a line's ``Records`` array, from 1,
+    #: or ``None``.
+    record: int | None
+    #: The rejection's reason; ``None`` for a time far ahead of the stream.
+    reason: RejectReason | None
+    #: The rule, for a rejection by one rule (``state-limit``).
+    rule: Rule | None
+    #: The report as ``recon detect`` words it, without the input's name:
+    #: ``line 7: rejected (invalid-time): ...``.
+    message: str
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What one step of an input (`Detector.open_input`) read and pushed."""
+
+    #: Records the reader handed on and the detector took.
+    records: int
+    #: Per rule, in configuration order.
+    rules: tuple[RuleCounts, ...]
+    #: Rejections, too-large records and far-ahead times, in input order.
+    reports: tuple[ReadReport, ...]
+    #: Set when the input cannot be read from here on (later bytes are
+    #: ignored): the worded reason, without the input's name.
+    unreadable: str | None

@@ -1,66 +1,24 @@
-"""Alerts, and the NDJSON line `recon detect` writes for each.
+"""Alerts, and the lines hosts write for them.
 
-The line (`Alert.to_json`) follows the Rust host's ``host/src/output.rs``
-byte for byte: keys in a fixed order, ``window_start``/``window_end`` as
-RFC 3339 UTC, ``row`` and ``custom_details`` embedded as the JSON text the
-component wrote, each entity as ``{"type": kind, <field>: <value>, ...}``,
-compact separators, non-ASCII written as UTF-8.
+The lines are the component's (``format-alert`` in wit/detector.wit): the
+native line ``recon detect`` prints and the OCSF 1.8 Detection Finding,
+the same bytes from every host.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Literal
 
-__all__ = ["Entity", "Alert", "format_time"]
+__all__ = ["Entity", "Alert", "AlertFormat"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_JSON_SPACE = " \t\n\r"
-_encode_str = json.JSONEncoder(ensure_ascii=False).encode
 
-
-def _civil_from_days(days: int) -> tuple[int, int, int]:
-    """Year, month, day of a day count from 1970-01-01 (proleptic
-    Gregorian, any year: Howard Hinnant's algorithm)."""
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    y = yoe + era * 400
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    return (y + 1 if m <= 2 else y), m, d
-
-
-def format_time(ms: int) -> str:
-    """Milliseconds since the epoch as RFC 3339 in UTC, as the Rust host
-    writes them: ``2026-02-08T16:31:00Z``, with a fraction (trailing zeros
-    dropped) only when there is one, e.g. ``1969-12-31T23:59:59.999Z``.
-    Times RFC 3339 cannot write (outside years 0 to 9999) fall back to the
-    number of milliseconds, as text."""
-    days, rem = divmod(ms, 86_400_000)
-    year, month, day = _civil_from_days(days)
-    if not 0 <= year <= 9999:
-        return str(ms)
-    secs, millis = divmod(rem, 1000)
-    hh, rest = divmod(secs, 3600)
-    mm, ss = divmod(rest, 60)
-    fraction = f".{millis:03d}".rstrip("0") if millis else ""
-    return f"{year:04d}-{month:02d}-{day:02d}T{hh:02d}:{mm:02d}:{ss:02d}{fraction}Z"
-
-
-def _raw_json(text: str, what: str) -> str:
-    """JSON text as embedded verbatim (surrounding whitespace aside); it
-    must be valid JSON, as the Rust host requires."""
-    try:
-        json.loads(text)
-    except ValueError as e:
-        raise ValueError(f"the alert's {what} is not valid JSON: {e}") from None
-    return text.strip(_JSON_SPACE)
+#: Output formats of `Alert.format`.
+AlertFormat = Literal["native", "ocsf"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +70,8 @@ class Alert:
     custom_details: str
     #: True when a list in ``row`` was cut at ``limits.max_list_entries``.
     truncated: bool
+    #: The component instance that made the alert (it formats it).
+    _instance: Any = field(default=None, repr=False, compare=False)
 
     @property
     def window_start(self) -> datetime:
@@ -143,26 +103,44 @@ class Alert:
     def to_json(self) -> str:
         """The line `recon detect` prints for this alert (no line end),
         byte for byte."""
-        e = _encode_str
-        entities = ",".join(
-            "{" + ",".join(f"{e(k)}:{e(v)}" for k, v in ent.to_dict().items()) + "}"
-            for ent in self.entities
-        )
-        return (
-            "{"
-            f'"rule":{e(self.rule)},'
-            f'"rule_id":{e(self.rule_id)},'
-            f'"id":{e(self.id)},'
-            f'"window_start":{e(format_time(self.window_start_ms))},'
-            f'"window_end":{e(format_time(self.window_end_ms))},'
-            f'"row":{_raw_json(self.row, "row")},'
-            f'"title":{e(self.title)},'
-            f'"description":{e(self.description)},'
-            f'"severity":{e(self.severity)},'
-            f'"tactics":[{",".join(e(t) for t in self.tactics)}],'
-            f'"techniques":[{",".join(e(t) for t in self.techniques)}],'
-            f'"entities":[{entities}],'
-            f'"custom_details":{_raw_json(self.custom_details, "custom_details")},'
-            f'"truncated":{"true" if self.truncated else "false"}'
-            "}"
+        return self.format("native")
+
+    def format(self, format: AlertFormat = "native", tenant: str | None = None) -> str:
+        """The alert as one line of JSON (no line end), as the component
+        formats it: ``native`` (what ``recon detect`` prints) or ``ocsf``
+        (an OCSF 1.8 Detection Finding, the native line under
+        ``unmapped``); ``tenant`` puts a ``tenant`` member first in the
+        native line (and ``metadata.tenant_uid`` in the finding)."""
+        if format not in ("native", "ocsf"):
+            raise ValueError(f"format must be 'native' or 'ocsf', not {format!r}")
+        if tenant is not None and not isinstance(tenant, str):
+            raise TypeError("tenant must be a str or None")
+        from ._runtime import call_shared
+
+        args = (self._lower(), format, tenant)
+        if self._instance is not None and self._instance.dead is None:
+            line: str = self._instance.call("format-alert", *args)
+        else:
+            line = call_shared("format-alert", *args)
+        return line
+
+    def _lower(self) -> SimpleNamespace:
+        """The contract's ``alert`` record."""
+        return SimpleNamespace(
+            **{
+                "rule": self.rule,
+                "rule-id": self.rule_id,
+                "id": self.id,
+                "window-start": self.window_start_ms,
+                "window-end": self.window_end_ms,
+                "row": self.row,
+                "title": self.title,
+                "description": self.description,
+                "severity": self.severity,
+                "tactics": list(self.tactics),
+                "techniques": list(self.techniques),
+                "entities": [SimpleNamespace(kind=e.kind, fields=[tuple(f) for f in e.fields]) for e in self.entities],
+                "custom-details": self.custom_details,
+                "truncated": self.truncated,
+            }
         )

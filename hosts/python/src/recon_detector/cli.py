@@ -23,11 +23,12 @@ from typing import IO, Any, Sequence
 from . import __version__
 from . import _runtime
 from ._runtime import component_info, default_cache_dir, set_cache_dir
-from ._types import Profile, RejectReason, Rule, RuleStats, Stats
+from ._types import Profile, ReadResult, RejectReason, Rule, RuleStats, Stats
+from .alert import AlertFormat
 from .detector import Detector
 from .errors import ComponentLoadError, ConfigError, InputError, ReconError
-from .input import Chunk, Loc, TooLarge, read_chunks, source_name
 from .settings import FileSettings, SettingsError, load_settings
+from .source import read_input, source_name
 
 __all__ = ["main", "summary_lines"]
 
@@ -103,9 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument(
         "--format",
-        choices=["native"],
+        choices=["native", "ocsf"],
         default="native",
-        help="the rule-native alert line (the only format of this host; OCSF is the Rust CLI's) [default: native]",
+        help="native (the rule's own row and metadata) or ocsf (an OCSF 1.8 Detection Finding, the native "
+        "line under `unmapped`) [default: native]",
     )
     d.add_argument("-o", "--output", metavar="FILE", help="write alerts to this file instead of stdout")
     cache = d.add_mutually_exclusive_group()
@@ -131,7 +133,6 @@ class Summary:
 
     records: int = 0
     alerts: int = 0
-    skipped_too_large: int = 0
     unreadable: list[str] = field(default_factory=list)
     stopped: bool = False
     stats: Stats | None = None
@@ -146,44 +147,30 @@ def _on_signal(signum: int, frame: Any) -> None:
 
 
 class _Sink:
-    def __init__(self, detector: Detector, out: IO[bytes], err: IO[str], show_rejects: int, max_line: int) -> None:
+    def __init__(self, detector: Detector, out: IO[bytes], err: IO[str], show_rejects: int, fmt: AlertFormat) -> None:
         self.d = detector
         self.out = out
         self.err = err
         self.show_rejects = show_rejects
         self.shown = 0
-        self.max_line = max_line
+        self.format = fmt
         self.summary = Summary()
 
     def _say(self, text: str) -> None:
         self.err.write(text + "\n")
 
-    def chunk(self, source: str, chunk: Chunk) -> None:
-        result = self.d.push_ndjson(chunk.data)
+    def read(self, source: str, result: ReadResult) -> None:
+        """What one step of the component's reader read."""
         self.summary.records += result.records
-        for index in result.ahead:
+        for r in result.reports:
+            if r.line is None and r.record is None and r.reason is None:
+                continue  # the unreadable input: told below, always
             if self.shown < self.show_rejects:
-                self._say(
-                    f"recon: {source}: {chunk.loc(index)}: time far ahead of the stream (more than "
-                    "limits.max_time_jump_seconds): counted, but the watermark waits for other records to agree"
-                )
-            self.shown += 1
-        for e in result.errors:
-            if self.shown < self.show_rejects:
-                rule = f" [{e.rule.value}]" if e.rule is not None else ""
-                self._say(f"recon: {source}: {chunk.loc(e.index)}: rejected ({e.reason.value}): {e.message}{rule}")
+                self._say(f"recon: {source}: {r.message}")
             self.shown += 1
         self.drain()
-
-    def too_large(self, source: str, loc: Loc, size: int) -> None:
-        self.summary.records += 1
-        self.summary.skipped_too_large += 1
-        if self.shown < self.show_rejects:
-            self._say(
-                f"recon: {source}: {loc}: rejected (too-large): the line is {size} bytes; the limit is "
-                f"{self.max_line} (limits.max_event_bytes); skipped without being read whole"
-            )
-        self.shown += 1
+        if result.unreadable is not None:
+            self.unreadable(InputError(source, result.unreadable))
 
     def unreadable(self, e: InputError) -> None:
         self._say(f"recon: {e}")
@@ -192,7 +179,7 @@ class _Sink:
     def drain(self) -> None:
         alerts = self.d.drain()
         if alerts:
-            self.out.write("".join(a.to_json() + "\n" for a in alerts).encode("utf-8"))
+            self.out.write("".join(a.format(self.format) + "\n" for a in alerts).encode("utf-8"))
             self.summary.alerts += len(alerts)
         self.out.flush()
 
@@ -219,11 +206,6 @@ def summary_lines(s: Summary) -> list[str]:
         lines.append(
             "recon: stopped by a signal: what was read was processed and the stream ended "
             "(or saved) as at the end of input"
-        )
-    if s.skipped_too_large > 0:
-        lines.append(
-            f"recon: {s.skipped_too_large} lines longer than limits.max_event_bytes skipped by the reader "
-            "(not counted by the rules below)"
         )
     if s.stats is not None:
         lines.extend(f"recon: {_rule_line(r)}" for r in s.stats.rules)
@@ -281,9 +263,9 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
     for note in _runtime.cache_notes:
         err.write(f"recon: {note}\n")
     _runtime.cache_notes.clear()
-    max_line = config.limits.max_event_bytes or 256 * 1024
     inputs = args.inputs or ["-"]
-    sink = _Sink(detector, out, err, args.show_rejects, max_line)
+    fmt: AlertFormat = "ocsf" if args.format == "ocsf" else "native"
+    sink = _Sink(detector, out, err, args.show_rejects, fmt)
     _STOP.clear()
     previous = (
         {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
@@ -292,17 +274,10 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
         for path in inputs:
             name = source_name(path)
             try:
-                for item in read_chunks(
-                    path,
-                    chunk_bytes=chunk_bytes,
-                    linger=args.linger_ms / 1000,
-                    max_line_bytes=max_line,
-                    stop=_STOP,
+                for result in read_input(
+                    detector, path, chunk_bytes=chunk_bytes, linger=args.linger_ms / 1000, stop=_STOP
                 ):
-                    if isinstance(item, TooLarge):
-                        sink.too_large(name, item.loc, item.bytes)
-                    else:
-                        sink.chunk(name, item)
+                    sink.read(name, result)
             except InputError as e:
                 sink.unreadable(e)
         sink.summary.stopped = _STOP.is_set()

@@ -7,14 +7,18 @@ import json
 from collections.abc import Mapping
 from typing import Any, Callable, Generator, Iterable
 
-from ._types import DEFAULT_MAX_EVENT_BYTES, BatchResult, Config, Sandbox, Stats
+from ._types import BatchResult, Config, ReadResult, Sandbox, Stats
 from .alert import Alert
 from .detector import Detector
-from .input import DEFAULT_CHUNK_BYTES, DEFAULT_LINGER, Chunk, Layout, Source, TooLarge, read_chunks
+from .errors import InputError
+from .source import DEFAULT_LINGER, Source, read_input, source_name
 
 __all__ = ["detect", "detect_file"]
 
 AlertStream = Generator[Alert, None, Stats]
+
+#: Bytes of records per `Detector.push_ndjson` call of `detect`: 1 MiB.
+DEFAULT_CHUNK_BYTES = 1 << 20
 
 
 def _record_bytes(item: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> bytes:
@@ -92,44 +96,33 @@ def detect_file(
     *,
     detector: Detector | None = None,
     sandbox: Sandbox | None = None,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int | None = None,
     linger: float | None = DEFAULT_LINGER,
-    layout: Layout = "auto",
     finish: bool = True,
-    on_batch: Callable[[BatchResult, Chunk], None] | None = None,
-    on_skip: Callable[[TooLarge], None] | None = None,
-    max_line_bytes: int | None = None,
+    on_read: Callable[[ReadResult], None] | None = None,
 ) -> AlertStream:
-    """Runs the rules over a file of any layout, as ``recon detect`` reads
-    one: NDJSON, a ``{"Records":[...]}`` document, a JSON array or
-    concatenated objects, gzipped or not (see `read_chunks`); ``source`` is
-    a path, ``"-"`` (stdin), bytes or a binary file object. Yields alerts as
-    they become final; returns the final `Stats`.
+    """Runs the rules over a file of any layout, read by the component's
+    reader as ``recon detect`` reads one: NDJSON, a ``{"Records":[...]}``
+    document, a JSON array or concatenated objects, gzipped or not;
+    ``source`` is a path, ``"-"`` (stdin), bytes or a binary file object.
+    Yields alerts as they become final; returns the final `Stats`.
 
-    ``on_batch(result, chunk)`` sees every batch result (``chunk.loc(i)``
-    says where line ``i`` came from); ``on_skip`` every line or record
-    longer than ``max_line_bytes`` (default: the configuration's
-    ``limits.max_event_bytes``, else 256 KiB), which the reader skips. An
-    input that cannot be read raises `InputError` after what was read
-    before the damage was pushed (and its alerts yielded); the stream is
-    then not ended.
+    ``on_read(result)`` sees what every step read (`ReadResult`: records,
+    per-rule counts, and reports such as rejections and records over
+    ``limits.max_event_bytes``, each with where it was, worded as ``recon
+    detect`` words them). ``chunk_bytes`` is how many bytes of records are
+    pushed at once (default: the component's, 1 MiB). An input that cannot
+    be read raises `InputError` after what was read before the damage was
+    pushed (and its alerts yielded); the stream is then not ended.
     """
     d = detector if detector is not None else Detector(config, sandbox=sandbox)
-    limit = max_line_bytes
-    if limit is None:
-        cfg = d.config
-        limit = DEFAULT_MAX_EVENT_BYTES
-        if cfg is not None and cfg.limits.max_event_bytes is not None:
-            limit = cfg.limits.max_event_bytes
-    for item in read_chunks(source, chunk_bytes=chunk_bytes, linger=linger, max_line_bytes=limit, layout=layout):
-        if isinstance(item, TooLarge):
-            if on_skip is not None:
-                on_skip(item)
-            continue
-        result = d.push_ndjson(item.data)
-        if on_batch is not None:
-            on_batch(result, item)
+    name = source_name(source)
+    for result in read_input(d, source, chunk_bytes=chunk_bytes, linger=linger):
+        if on_read is not None:
+            on_read(result)
         yield from d.drain()
+        if result.unreadable is not None:
+            raise InputError(name, result.unreadable)
     if finish:
         d.flush()
         yield from d.drain()

@@ -10,13 +10,15 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from wasmtime.component import Variant
 
-from ._runtime import Bytes, Instance
+from ._runtime import Bytes, BytesStep, Instance, TextStep
 from ._types import (
     BatchError,
     BatchResult,
     Config,
     Outcome,
     Profile,
+    ReadReport,
+    ReadResult,
     RejectReason,
     Rule,
     RuleConfig,
@@ -26,9 +28,9 @@ from ._types import (
     Stats,
 )
 from .alert import Alert, Entity
-from .errors import ConfigError, EventError, SnapshotError
+from .errors import ConfigError, DetectorClosed, EventError, SnapshotError
 
-__all__ = ["Detector"]
+__all__ = ["Detector", "Input"]
 
 _U32 = (1 << 32) - 1
 _U64 = (1 << 64) - 1
@@ -128,16 +130,70 @@ def _reasons(items: Iterable[Any]) -> dict[RejectReason, int]:
     return {RejectReason(_get(rc, "reason")): int(_get(rc, "count")) for rc in items}
 
 
+def _rule_counts(rules: Iterable[Any]) -> tuple[RuleCounts, ...]:
+    return tuple(
+        RuleCounts(rule=Rule(c.rule), accepted=c.accepted, filtered=c.filtered, late=c.late, rejected=c.rejected)
+        for c in rules
+    )
+
+
+def _read_result(r: Any) -> ReadResult:
+    reports = []
+    for p in r.reports:
+        at = p.at
+        reports.append(
+            ReadReport(
+                line=None if at is None else getattr(at, "line"),
+                record=None if at is None else getattr(at, "record"),
+                reason=None if p.reason is None else RejectReason(p.reason),
+                rule=None if p.rule is None else Rule(p.rule),
+                message=p.message,
+            )
+        )
+    return ReadResult(records=r.records, rules=_rule_counts(r.rules), reports=tuple(reports), unreadable=r.unreadable)
+
+
+def _merge(a: ReadResult | None, b: ReadResult) -> ReadResult:
+    """Two steps' results as one."""
+    if a is None:
+        return b
+    rules = tuple(
+        RuleCounts(
+            rule=x.rule,
+            accepted=x.accepted + y.accepted,
+            filtered=x.filtered + y.filtered,
+            late=x.late + y.late,
+            rejected=x.rejected + y.rejected,
+        )
+        for x, y in zip(a.rules, b.rules)
+    )
+    return ReadResult(
+        records=a.records + b.records,
+        rules=rules,
+        reports=a.reports + b.reports,
+        unreadable=a.unreadable if a.unreadable is not None else b.unreadable,
+    )
+
+
+def _utf8_end(data: bytes) -> int:
+    """Where the last complete UTF-8 sequence of ``data`` ends: ``len(data)``
+    unless it ends inside a multi-byte character."""
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        b = data[n - back]
+        if b < 0x80:
+            return n
+        if b >= 0xC0:  # a lead byte: is its sequence complete?
+            need = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
+            return n if back >= need else n - back
+    return n
+
+
 def _batch_result(r: Any) -> BatchResult:
     return BatchResult(
         records=r.records,
         rejected=r.rejected,
-        rules=tuple(
-            RuleCounts(
-                rule=Rule(c.rule), accepted=c.accepted, filtered=c.filtered, late=c.late, rejected=c.rejected
-            )
-            for c in r.rules
-        ),
+        rules=_rule_counts(r.rules),
         errors=tuple(
             BatchError(
                 index=e.index,
@@ -177,7 +233,7 @@ def _stats(s: Any) -> Stats:
     )
 
 
-def _alert(a: Any) -> Alert:
+def _alert(a: Any, instance: Instance) -> Alert:
     return Alert(
         rule=a.rule,
         rule_id=_get(a, "rule-id"),
@@ -193,6 +249,7 @@ def _alert(a: Any) -> Alert:
         entities=tuple(Entity(kind=e.kind, fields=tuple((k, v) for k, v in e.fields)) for e in a.entities),
         custom_details=_get(a, "custom-details"),
         truncated=a.truncated,
+        _instance=instance,
     )
 
 
@@ -382,7 +439,7 @@ class Detector:
     def drain(self) -> list[Alert]:
         """The alerts produced so far, then forgotten: ordered by window end,
         then rule (configuration order), then group."""
-        return [_alert(a) for a in self._instance.call("[method]detector.drain", self._handle)]
+        return [_alert(a, self._instance) for a in self._instance.call("[method]detector.drain", self._handle)]
 
     def stats(self) -> Stats:
         """The detector's counters."""
@@ -393,6 +450,34 @@ class Detector:
         counters, as bytes `Detector.restore` reads."""
         data: bytes = self._instance.call("[method]detector.snapshot", self._handle, bytes_result=True)
         return data
+
+    def open_input(self, *, max_record_bytes: int | None = None, chunk_bytes: int | None = None) -> "Input":
+        """Opens an input for this detector: bytes of any layout CloudTrail
+        is delivered in (NDJSON, ``{"Records":[...]}`` documents, arrays,
+        concatenated objects, gzip), read by the component's reader, their
+        records pushed in the same call. One input per file or stream; a
+        detector may read several in turn.
+
+        ``max_record_bytes`` (longest record handed on) defaults to this
+        detector's ``limits.max_event_bytes``, else the component's default
+        (256 KiB); ``chunk_bytes`` (bytes of records pushed at once) to the
+        component's (1 MiB). Raises `ConfigError` when one is out of range.
+        """
+        if max_record_bytes is None and self._config is not None:
+            max_record_bytes = self._config.limits.max_event_bytes
+        options = SimpleNamespace(
+            **{
+                "max-record-bytes": _uint("max_record_bytes", max_record_bytes, _U32),
+                "chunk-bytes": _uint("chunk_bytes", chunk_bytes, _U32),
+            }
+        )
+        created = self._instance.call("[static]reader.create", options)
+        if isinstance(created, Variant):
+            raise _config_error(created)
+        return Input(self, created)
+
+    def _read(self, reader: Any, step: Any) -> ReadResult:
+        return _read_result(self._instance.call("[method]detector.read", self._handle, reader, step))
 
     # -- lifetime -----------------------------------------------------------
 
@@ -410,3 +495,83 @@ class Detector:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<recon_detector.Detector rules={[r.short_name for r in self._rules]} {state}>"
+
+
+class Input:
+    """One input being read into a detector (`Detector.open_input`).
+
+    Each call returns a `ReadResult`: the records the bytes completed and
+    pushed, per-rule counts, reports worded as ``recon detect`` words them
+    (with where each record was), and ``unreadable`` once the input cannot
+    be read from there on (later bytes are then ignored).
+
+    Bytes that are valid UTF-8 cross into the component as a string (one
+    copy in wasmtime-py, where a byte list costs a value per byte); others
+    (gzip) as bytes. Either way the reader sees the same bytes.
+    """
+
+    def __init__(self, detector: Detector, reader: Any) -> None:
+        self._detector = detector
+        self._reader = reader
+        #: The start of a UTF-8 character cut by the end of the last piece.
+        self._carry = b""
+        self._ended = False
+
+    def _step(self, step: Any) -> ReadResult:
+        if self._ended:
+            raise DetectorClosed("the input has ended")
+        return self._detector._read(self._reader, step)
+
+    def feed(self, data: bytes | bytearray | memoryview | str) -> ReadResult:
+        """The next bytes of the input (``str``: its UTF-8), cut anywhere."""
+        if isinstance(data, str):
+            if self._carry:
+                return _merge(self._flush_carry(), self._step(Variant("text", data)))
+            return self._step(Variant("text", data))
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("feed takes bytes (or str)")
+        data = self._carry + bytes(data)
+        self._carry = b""
+        if not data.isascii():
+            end = _utf8_end(data)
+            try:
+                data[:end].decode("utf-8")  # only checked: the bytes cross as they are
+            except UnicodeDecodeError:
+                return self._step(BytesStep(data))
+            data, self._carry = data[:end], data[end:]
+        return self._step(TextStep(data))
+
+    def _flush_carry(self) -> ReadResult:
+        carry, self._carry = self._carry, b""
+        return self._step(BytesStep(carry))
+
+    def pause(self) -> ReadResult:
+        """The input paused (nothing more for now): pushes the complete
+        records held, so alerts are not held back."""
+        first = self._flush_carry() if self._carry else None
+        return _merge(first, self._step(Variant("pause")))
+
+    def end(self) -> ReadResult:
+        """The input ended: pushes everything held (a last line needs no
+        line end); a document cut short is reported. Frees the reader."""
+        first = self._flush_carry() if self._carry else None
+        result = _merge(first, self._step(Variant("end")))
+        self.close()
+        return result
+
+    def close(self) -> None:
+        """Frees the reader in the component (done by `end`)."""
+        self._ended = True
+        reader, self._reader = self._reader, None
+        instance = self._detector._instance
+        if reader is not None and instance.dead is None:
+            try:
+                reader.drop(instance.store)
+            except Exception:  # pragma: no cover - the instance is going away
+                pass
+
+    def __enter__(self) -> "Input":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
