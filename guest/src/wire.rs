@@ -16,6 +16,10 @@
 //! length and UTF-8 bytes. The host passes payloads through unchanged; the
 //! reader still checks every length and tag, so a damaged payload is an
 //! error, never a panic.
+//!
+//! The grammar's writer and reader live here: the primitives, `put_run`
+//! (the scanner in `scan` writes the rest as it reads records) and
+//! `decode`, which checks a whole payload before the detector applies it.
 
 /// First bytes of every payload; the digit is the format version.
 pub const MAGIC: &[u8; 4] = b"RCS2";
