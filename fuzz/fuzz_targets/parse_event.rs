@@ -8,13 +8,13 @@
 use libfuzzer_sys::fuzz_target;
 use recon_guest::config::{Profile, Settings};
 use recon_guest::event::parse_event;
-use recon_guest::skim::{Skim, skim};
+use recon_guest::prefilter::{Verdict, settle};
 use recon_guest::{Detector, Outcome};
 
 fuzz_target!(|data: &[u8]| {
-    let settled = skim(data);
+    let settled = settle(data);
     let text = std::str::from_utf8(data);
-    if let Skim::Filtered(t) = settled {
+    if let Verdict::Filtered(t) = settled {
         let text = text.expect("the pre-filter settled text that is not UTF-8");
         let ev = parse_event(text).expect("the pre-filter settled a record the full path rejects");
         assert_eq!(ev.time_ms, t, "the pre-filter read another time");
@@ -56,13 +56,13 @@ fn drive(
     off: &mut Detector,
     data: &[u8],
     text: Result<&str, std::str::Utf8Error>,
-    settled: Skim,
+    settled: Verdict,
 ) {
     if let Ok(text) = text {
         let a = on.push(text);
         let b = off.push(text);
         assert_eq!(a, b, "the pre-filter changed the outcome");
-        if let (Skim::Filtered(_), Ok(o)) = (settled, &a) {
+        if let (Verdict::Filtered(_), Ok(o)) = (settled, &a) {
             assert!(o.iter().all(|o| *o == Ok(Outcome::Filtered)));
         }
     }

@@ -760,6 +760,67 @@ fn from_doc(doc: Doc<'_>) -> Result<Event<'_>, EventError> {
     }
 }
 
+/// The field names `serde` reads for each struct of the full path, by the
+/// pre-filter's name for its table: what ties `prefilter`'s key tables to
+/// this module (see `prefilter`'s tests).
+#[cfg(test)]
+pub(crate) fn field_names() -> Vec<(&'static str, &'static [&'static str])> {
+    /// A deserializer that only records the fields a struct asks for.
+    struct Fields(&'static [&'static str]);
+    #[derive(Debug)]
+    struct Done;
+    impl std::fmt::Display for Done {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("fields recorded")
+        }
+    }
+    impl std::error::Error for Done {}
+    impl serde::de::Error for Done {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Done
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for &mut Fields {
+        type Error = Done;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Done> {
+            Err(Done)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Done> {
+            self.0 = fields;
+            Err(Done)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    fn of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+        let mut f = Fields(&[]);
+        let _ = T::deserialize(&mut f);
+        f.0
+    }
+    vec![
+        ("TOP", of::<Doc<'_>>()),
+        ("USER_IDENTITY", of::<UserIdentity<'_>>()),
+        ("SESSION_CONTEXT", of::<SessionContext<'_>>()),
+        ("ATTRIBUTES", of::<Attributes<'_>>()),
+        ("ECS_EVENT", of::<EcsEvent<'_>>()),
+        ("ECS_USER_AGENT", of::<EcsUserAgent<'_>>()),
+        ("ECS_USER", of::<EcsUser<'_>>()),
+        ("ECS_SOURCE", of::<EcsSource<'_>>()),
+        ("ECS_SESSION_CONTEXT", of::<EcsSessionContext<'_>>()),
+        ("ECS_USER_IDENTITY", of::<EcsUserIdentity<'_>>()),
+        ("ECS_CLOUDTRAIL", of::<EcsCloudTrail<'_>>()),
+        ("ECS_AWS", of::<EcsAws<'_>>()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,10 @@
 //! length and UTF-8 bytes. The host passes payloads through unchanged; the
 //! reader still checks every length and tag, so a damaged payload is an
 //! error, never a panic.
+//!
+//! The grammar's writer and reader live here: the primitives, `put_run`
+//! (the scanner in `scan` writes the rest as it reads records) and
+//! `decode`, which checks a whole payload before the detector applies it.
 
 /// First bytes of every payload; the digit is the format version.
 pub const MAGIC: &[u8; 4] = b"RCS2";
@@ -26,6 +30,10 @@ pub const RUN: u8 = 1;
 pub const REJECT: u8 = 2;
 /// A record some rule selects.
 pub const EVENT: u8 = 3;
+
+use crate::event::RejectReason;
+use crate::time;
+use crate::windows::{RuleWindows, Selection};
 
 /// A payload that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +158,160 @@ impl<'a> Reader<'a> {
         let b = self.bytes(n, "a string")?;
         std::str::from_utf8(b).map_err(|e| WireError(format!("a string is not UTF-8: {e}")))
     }
+}
+
+/// Appends a run entry: its first record's index, how many, the latest
+/// time, then each record's index and time as deltas (`detail`), so the
+/// second stage can replay them one by one when the time policy needs to.
+pub(crate) fn put_run(
+    out: &mut Vec<u8>,
+    first: u32,
+    n: u64,
+    max_t: i64,
+    first_t: i64,
+    detail: &[u8],
+) {
+    out.push(RUN);
+    put_varint(out, u64::from(first));
+    put_varint(out, n);
+    put_i64(out, max_t);
+    put_i64(out, first_t);
+    out.extend_from_slice(detail);
+}
+
+/// Why [`Detector::apply`] refused a payload; nothing was applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// Made under another configuration.
+    #[error("the payload was made by a scanner with another configuration")]
+    ConfigMismatch,
+    /// Damaged, or from another build.
+    #[error("the payload cannot be read: {0}")]
+    Malformed(String),
+}
+
+/// A decoded payload entry.
+pub(crate) enum Entry<'p> {
+    /// A run: count, latest time, and its records (read again, one by one,
+    /// only when the time policy needs them).
+    Run(u64, i64, RunRecords<'p>),
+    Reject(RejectReason),
+    Event(u32, i64, Vec<Option<Selection>>),
+}
+
+/// The records of a run, as the payload holds them: the first one's index
+/// and time, then deltas.
+#[derive(Clone, Copy)]
+pub(crate) struct RunRecords<'p> {
+    first: (u32, i64),
+    n: u64,
+    deltas: &'p [u8],
+}
+
+impl RunRecords<'_> {
+    /// Calls `f` with each record's index and time, in order; fails on
+    /// damaged deltas or a time out of range. Returns the latest time and
+    /// how many bytes of deltas the run takes.
+    pub(crate) fn walk(&self, mut f: impl FnMut(u32, i64)) -> Result<(i64, usize), ApplyError> {
+        let bad = |e: WireError| ApplyError::Malformed(e.0);
+        let range = |t: i64| {
+            time::check_range(t)
+                .map(|_| t)
+                .map_err(|e| ApplyError::Malformed(format!("a run's time: {e}")))
+        };
+        let mut r = Reader::new(self.deltas);
+        let (mut at, mut when) = (self.first.0, range(self.first.1)?);
+        let mut max = when;
+        f(at, when);
+        for _ in 1..self.n {
+            at = at
+                .checked_add(r.u32().map_err(bad)?)
+                .ok_or_else(|| ApplyError::Malformed("a run's index overflows".into()))?;
+            when = range(when.wrapping_add(r.zigzag().map_err(bad)?))?;
+            max = max.max(when);
+            f(at, when);
+        }
+        Ok((max, r.position()))
+    }
+}
+
+/// Reads and checks a whole payload for a detector whose configuration
+/// has `fingerprint` and runs `rules`: nothing is applied from a damaged
+/// payload.
+pub(crate) fn decode<'p>(
+    payload: &'p [u8],
+    fingerprint: u64,
+    rules: &[Box<dyn RuleWindows>],
+) -> Result<Vec<Entry<'p>>, ApplyError> {
+    let bad = |e: WireError| ApplyError::Malformed(e.0);
+    let mut r = Reader::new(payload);
+    if r.bytes(4, "the header").map_err(bad)? != MAGIC {
+        return Err(ApplyError::Malformed(
+            "not a scanner payload of this build".to_owned(),
+        ));
+    }
+    if r.u64().map_err(bad)? != fingerprint {
+        return Err(ApplyError::ConfigMismatch);
+    }
+    let mut entries = Vec::new();
+    while !r.is_empty() {
+        let entry = match r.u8().map_err(bad)? {
+            RUN => {
+                let index = r.u32().map_err(bad)?;
+                let n = r.varint().map_err(bad)?;
+                let t = r.i64().map_err(bad)?;
+                let first_t = r.i64().map_err(bad)?;
+                if n == 0 || n > payload.len() as u64 {
+                    return Err(ApplyError::Malformed(format!("a run of {n} records")));
+                }
+                // Checked now, so that nothing is applied from a damaged
+                // payload; read again only if the time policy needs it.
+                let mut records = RunRecords {
+                    first: (index, first_t),
+                    n,
+                    deltas: r.rest(),
+                };
+                let (max, used) = records.walk(|_, _| {})?;
+                records.deltas = r.bytes(used, "a run").map_err(bad)?;
+                if max != t {
+                    return Err(ApplyError::Malformed(
+                        "a run's latest time does not match".into(),
+                    ));
+                }
+                Entry::Run(n, t, records)
+            }
+            REJECT => {
+                r.u32().map_err(bad)?;
+                let reason = RejectReason::ALL
+                    .get(usize::from(r.u8().map_err(bad)?))
+                    .copied()
+                    .ok_or_else(|| ApplyError::Malformed("unknown reject reason".into()))?;
+                Entry::Reject(reason)
+            }
+            EVENT => {
+                let index = r.u32().map_err(bad)?;
+                let t = r.i64().map_err(bad)?;
+                time::check_range(t)
+                    .map_err(|e| ApplyError::Malformed(format!("an event's time: {e}")))?;
+                let mut sels = Vec::with_capacity(rules.len());
+                for e in rules {
+                    sels.push(match r.u8().map_err(bad)? {
+                        0 => None,
+                        1 => Some(e.decode(&mut r).map_err(bad)?),
+                        t => {
+                            return Err(ApplyError::Malformed(format!(
+                                "unknown selection tag {t}"
+                            )));
+                        }
+                    });
+                }
+                Entry::Event(index, t, sels)
+            }
+            t => return Err(ApplyError::Malformed(format!("unknown entry tag {t}"))),
+        };
+        entries.push(entry);
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]

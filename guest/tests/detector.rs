@@ -378,7 +378,7 @@ fn crafted_snapshots_are_refused_not_trusted() {
     .unwrap();
     let mut snap = json(&d.snapshot());
     // A window start that is not aligned to the minute.
-    snap["sentinel"]["windows"][0][0] = 1_770_568_261_234i64.into();
+    snap["rules"]["sentinel-aws-cli-recon"]["windows"][0][0] = 1_770_568_261_234i64.into();
     let e = Detector::restore(&seal(&snap)).err().unwrap();
     assert!(matches!(e, recon_guest::SnapshotError::Malformed(m) if m.contains("bucket start")));
     // A stored configuration that is invalid.

@@ -237,6 +237,9 @@ fn a_version_2_snapshot_still_restores() {
         serde_json::from_slice(recon_guest::unseal_snapshot(&d.snapshot()).unwrap()).unwrap();
     assert_eq!(body["version"], recon_guest::SNAPSHOT_VERSION);
     body["version"] = 2.into();
+    // Before version 4, each rule's state had a field of its own.
+    let rules = body.as_object_mut().unwrap().remove("rules").unwrap();
+    body["sentinel"] = rules["sentinel-aws-cli-recon"].clone();
     let state = &mut body["sentinel"];
     for p in state["pending"].as_array_mut().unwrap() {
         let p = p.as_object_mut().unwrap();

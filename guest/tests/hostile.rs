@@ -12,7 +12,7 @@
 //! prose.
 
 use recon_guest::config::{LimitSettings, Profile, Settings};
-use recon_guest::skim::{Skim, skim};
+use recon_guest::prefilter::{Verdict, settle};
 use recon_guest::{BatchResult, Detector, Outcome, RejectReason, Scanner};
 
 use RejectReason::{
@@ -1735,7 +1735,7 @@ fn check_case(kind: &str, n: usize, bytes: &[u8], want: Want) -> Vec<String> {
         }
     }
     // The pre-filter settles only what the full path filters.
-    let settled = matches!(skim(bytes), Skim::Filtered(_));
+    let settled = matches!(settle(bytes), Verdict::Filtered(_));
     if settled && bytes.len() <= 256 * 1024 && want != Fil {
         bad.push(format!(
             "{shown}\n    the pre-filter settled it as filtered, want {want:?}"
@@ -1870,21 +1870,34 @@ fn snapshots_whose_counters_do_not_add_up_are_refused() {
     let edits: [(&str, serde_json::Value); 9] = [
         ("/pushed", 0.into()),
         ("/pushed", 7.into()),
-        ("/sentinel/counters/accepted", 5.into()),
-        ("/elastic/counters/pushed", 0.into()),
+        ("/rules/sentinel-aws-cli-recon/counters/accepted", 5.into()),
+        (
+            "/rules/elastic-aws-discovery-burst/counters/pushed",
+            0.into(),
+        ),
         ("/rejected/0", 0.into()),
-        ("/sentinel/counters/filtered", u64::MAX.into()),
+        (
+            "/rules/sentinel-aws-cli-recon/counters/filtered",
+            u64::MAX.into(),
+        ),
         // Counters that cannot be (found by the same target: `ahead`
         // near the top, then pushed to, wrapped): more records far ahead
         // than pushed, more alerts than accepted records.
-        ("/sentinel/counters/ahead", (u64::MAX - 1).into()),
         (
-            "/elastic/counters/ahead",
+            "/rules/sentinel-aws-cli-recon/counters/ahead",
+            (u64::MAX - 1).into(),
+        ),
+        (
+            "/rules/elastic-aws-discovery-burst/counters/ahead",
             (v["pushed"].as_u64().unwrap() + 1).into(),
         ),
         (
-            "/sentinel/counters/alerts",
-            (v["sentinel"]["counters"]["accepted"].as_u64().unwrap() + 1).into(),
+            "/rules/sentinel-aws-cli-recon/counters/alerts",
+            (v["rules"]["sentinel-aws-cli-recon"]["counters"]["accepted"]
+                .as_u64()
+                .unwrap()
+                + 1)
+            .into(),
         ),
     ];
     for (path, value) in edits {
@@ -1900,11 +1913,11 @@ fn snapshots_whose_counters_do_not_add_up_are_refused() {
     let room = recon_guest::MAX_RESTORED_COUNT - pushed;
     for path in [
         "/pushed",
-        "/sentinel/counters/pushed",
-        "/elastic/counters/pushed",
+        "/rules/sentinel-aws-cli-recon/counters/pushed",
+        "/rules/elastic-aws-discovery-burst/counters/pushed",
         "/rejected/0",
-        "/sentinel/counters/rejected/0",
-        "/elastic/counters/rejected/0",
+        "/rules/sentinel-aws-cli-recon/counters/rejected/0",
+        "/rules/elastic-aws-discovery-burst/counters/rejected/0",
     ] {
         let p = w.pointer_mut(path).unwrap();
         *p = (p.as_u64().unwrap() + room).into();
@@ -1917,11 +1930,11 @@ fn snapshots_whose_counters_do_not_add_up_are_refused() {
     d.check_accounting().unwrap();
     for path in [
         "/pushed",
-        "/sentinel/counters/pushed",
-        "/elastic/counters/pushed",
+        "/rules/sentinel-aws-cli-recon/counters/pushed",
+        "/rules/elastic-aws-discovery-burst/counters/pushed",
         "/rejected/0",
-        "/sentinel/counters/rejected/0",
-        "/elastic/counters/rejected/0",
+        "/rules/sentinel-aws-cli-recon/counters/rejected/0",
+        "/rules/elastic-aws-discovery-burst/counters/rejected/0",
     ] {
         let p = w.pointer_mut(path).unwrap();
         *p = (p.as_u64().unwrap() + 1).into();

@@ -1,4 +1,4 @@
-//! The pre-filter against the full path: whenever `skim` settles a record
+//! The pre-filter against the full path: whenever `settle` settles a record
 //! as filtered, the full parse must read it as valid with the same time and
 //! every rule, under every configuration tried, must filter it. And a
 //! detector gives the same alerts and counters with the pre-filter on or
@@ -9,9 +9,9 @@ use recon_gen::{GenOptions, Generator};
 use recon_guest::Detector;
 use recon_guest::config::{Profile, Rule, RuleConfig, RuleSettings, Settings};
 use recon_guest::event::parse_event;
+use recon_guest::prefilter::{Verdict, settle};
 use recon_guest::rules::RuleLogic;
 use recon_guest::rules::{elastic::Elastic, sentinel::Sentinel};
-use recon_guest::skim::{Skim, skim};
 
 /// Rule configurations the claim must hold under: both profiles, and lists
 /// that name unusual commands and providers.
@@ -41,13 +41,13 @@ fn rules() -> (Vec<Sentinel>, Vec<Elastic>) {
 
 /// The claim for one text; returns whether the pre-filter settled it.
 fn check(text: &str) -> Result<bool, TestCaseError> {
-    let Skim::Filtered(t) = skim(text.as_bytes()) else {
+    let Verdict::Filtered(t) = settle(text.as_bytes()) else {
         return Ok(false);
     };
     let ev = parse_event(text);
     prop_assert!(
         ev.is_ok(),
-        "skim settled what the full path rejects: {:?}\n{}",
+        "the pre-filter settled what the full path rejects: {:?}\n{}",
         ev,
         text
     );
@@ -177,7 +177,7 @@ proptest! {
         let mut b = records[pick % records.len()].clone().into_bytes();
         let i = at.index(b.len());
         b.splice(i..i, bytes);
-        if let Skim::Filtered(_) = skim(&b) {
+        if let Verdict::Filtered(_) = settle(&b) {
             let text = std::str::from_utf8(&b);
             prop_assert!(text.is_ok(), "settled bytes that are not UTF-8");
             check(text.unwrap())?;

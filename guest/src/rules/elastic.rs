@@ -93,6 +93,10 @@ impl RuleLogic for Elastic {
     type Item = String;
     type Group = Group;
 
+    fn new(config: &RuleConfig) -> Self {
+        Elastic::new(config)
+    }
+
     fn select(&self, event: &Event<'_>) -> Option<(String, String)> {
         if !is_cloudtrail_dataset(event) {
             return None;

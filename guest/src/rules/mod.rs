@@ -1,27 +1,32 @@
 //! The two rules, each split into its per-event steps (filter, derive the
 //! group key and the contributed values) and its per-group output (the
-//! query's row and the alert text). Windowing is shared: see `engine`.
+//! query's row and the alert text). Windowing is shared: see `windows`.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::hash::Hash;
 
 use crate::alert::Alert;
+use crate::config::{Rule, RuleConfig};
 use crate::event::Event;
+use crate::windows::{RuleWindows, Windows};
 use crate::wire::{Reader, WireError};
 
 pub mod elastic;
 pub mod sentinel;
 
 /// One rule's logic, independent of time windows and of the boundary.
-pub trait RuleLogic {
+pub trait RuleLogic: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// The grouping key within a window (everything the query groups by
     /// except the time bucket).
-    type Key: Clone + Ord + Hash + Eq + Serialize + DeserializeOwned;
+    type Key: Clone + Ord + Hash + Eq + Serialize + DeserializeOwned + Send + 'static;
     /// What one accepted event contributes to its group.
-    type Item;
+    type Item: Send + 'static;
     /// The aggregate state of one group.
-    type Group: Default + Serialize + DeserializeOwned;
+    type Group: Default + Serialize + DeserializeOwned + Send + 'static;
+
+    /// The rule's logic for its configuration.
+    fn new(config: &RuleConfig) -> Self;
 
     /// Applies the rule's per-event steps: `None` when the event is
     /// filtered out, else its group key and contribution.
@@ -53,4 +58,81 @@ pub trait RuleLogic {
         key: &Self::Key,
         group: &Self::Group,
     ) -> Alert;
+}
+
+/// Builds a rule's (empty) windows from its configuration.
+type Build = fn(&RuleConfig) -> Box<dyn RuleWindows>;
+
+/// Every rule this build runs, with the constructor of its windows. A new
+/// rule is one line here (and its name in `config::Rule`).
+const RULES: &[(Rule, Build)] = &[
+    (Rule::Sentinel, windows_of::<sentinel::Sentinel>),
+    (Rule::Elastic, windows_of::<elastic::Elastic>),
+];
+
+fn windows_of<R: RuleLogic>(config: &RuleConfig) -> Box<dyn RuleWindows> {
+    Box::new(Windows::new(R::new(config), config.clone()))
+}
+
+/// A configured rule running over its (empty) windows.
+pub(crate) fn build(config: &RuleConfig) -> Box<dyn RuleWindows> {
+    let (_, new) = RULES
+        .iter()
+        .find(|(rule, _)| *rule == config.rule)
+        .expect("every rule of config::Rule is in rules::RULES");
+    new(config)
+}
+
+/// A rule's per-event steps as the stateless scanner runs them, whatever
+/// the rule.
+pub(crate) trait Selector: std::fmt::Debug + Send + Sync {
+    /// Selects `event` and appends the selection's encoding to `out`.
+    fn select_into(&self, event: &Event<'_>, out: &mut Vec<u8>) -> bool;
+    /// The rule's group key of `event` (without the time bucket), hashed
+    /// with [`crate::scan::partition_hash`]; `None` when the rule drops
+    /// the event.
+    fn key_hash(&self, event: &Event<'_>) -> Option<u64>;
+    /// A copy, boxed.
+    fn clone_box(&self) -> Box<dyn Selector>;
+}
+
+impl<R: RuleLogic> Selector for R {
+    fn select_into(&self, event: &Event<'_>, out: &mut Vec<u8>) -> bool {
+        self.select(event)
+            .map(|(k, i)| self.encode(&k, &i, out))
+            .is_some()
+    }
+
+    fn key_hash(&self, event: &Event<'_>) -> Option<u64> {
+        // The key's JSON form: fixed field order, the same on every build
+        // and host, so a hash of it routes alike everywhere. A key is
+        // strings only; serialising it cannot fail.
+        let (key, _) = self.select(event)?;
+        serde_json::to_vec(&key)
+            .ok()
+            .map(|j| crate::scan::partition_hash(&j))
+    }
+
+    fn clone_box(&self) -> Box<dyn Selector> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn Selector> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_is_in_the_table_once() {
+        for rule in [Rule::Sentinel, Rule::Elastic] {
+            assert_eq!(RULES.iter().filter(|(r, _)| *r == rule).count(), 1);
+        }
+        assert_eq!(RULES.len(), 2);
+    }
 }

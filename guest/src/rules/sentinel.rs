@@ -377,6 +377,10 @@ impl RuleLogic for Sentinel {
     type Item = Item;
     type Group = Group;
 
+    fn new(config: &RuleConfig) -> Self {
+        Sentinel::new(config)
+    }
+
     fn select(&self, event: &Event<'_>) -> Option<(Key, Item)> {
         let ua = text(&event.user_agent);
         if !is_aws_cli(ua) {

@@ -15,7 +15,7 @@
 //! is read off the group's own state, so a restored detector never reports
 //! a group early twice.
 //!
-//! Late records explained: for each late event the engine keeps how far
+//! Late records explained: for each late event the rule's windows keep how far
 //! behind the watermark it was, and the smallest allowed lateness that
 //! would have kept its window open (the watermark does not depend on the
 //! lateness, so that is exact).
@@ -36,9 +36,10 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, AlertKind};
-use crate::config::RuleConfig;
+use crate::config::{Rule, RuleConfig};
 use crate::event::{Event, EventError, RejectReason};
-use crate::rules::RuleLogic;
+use crate::results::{RuleOutcome, RuleStats};
+use crate::rules::{RuleLogic, Selector};
 use crate::time::{self, bucket_start};
 use crate::wire::{Reader, WireError};
 
@@ -92,7 +93,7 @@ pub struct Counters {
     pub ahead: u64,
 }
 
-/// The serialisable part of an engine.
+/// The serialisable part of a rule's windows.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct State<K, G> {
     windows: Vec<(i64, Vec<(K, G)>)>,
@@ -127,7 +128,7 @@ pub(crate) struct Ahead {
 }
 
 /// One rule running over event-time windows.
-pub(crate) struct Engine<R: RuleLogic> {
+pub(crate) struct Windows<R: RuleLogic> {
     rule: R,
     config: RuleConfig,
     windows: BTreeMap<i64, HashMap<R::Key, R::Group>>,
@@ -139,9 +140,9 @@ pub(crate) struct Engine<R: RuleLogic> {
     ahead: Vec<Ahead>,
 }
 
-impl<R: RuleLogic> Engine<R> {
+impl<R: RuleLogic> Windows<R> {
     pub(crate) fn new(rule: R, config: RuleConfig) -> Self {
-        Engine {
+        Windows {
             rule,
             config,
             windows: BTreeMap::new(),
@@ -152,10 +153,6 @@ impl<R: RuleLogic> Engine<R> {
             counters: Counters::default(),
             ahead: Vec::new(),
         }
-    }
-
-    pub(crate) fn config(&self) -> &RuleConfig {
-        &self.config
     }
 
     /// Whether the bucket starting at `start` is final.
@@ -238,16 +235,6 @@ impl<R: RuleLogic> Engine<R> {
             self.counters.ahead = self.counters.ahead.saturating_add(n);
         }
         !unset
-    }
-
-    /// This rule's per-event steps on a readable event.
-    pub(crate) fn select(&self, event: &Event<'_>) -> Option<(R::Key, R::Item)> {
-        self.rule.select(event)
-    }
-
-    /// Reads a selection back from a payload.
-    pub(crate) fn decode(&self, r: &mut Reader<'_>) -> Result<(R::Key, R::Item), WireError> {
-        self.rule.decode(r)
     }
 
     /// Applies one readable event at time `t`, selected (with its key and
@@ -456,21 +443,21 @@ impl<R: RuleLogic> Engine<R> {
         }
     }
 
-    /// Rebuilds an engine from a snapshot's state, checking what the
-    /// engine relies on: window starts in range and aligned to the width.
+    /// Rebuilds a rule's windows from a snapshot's state, checking what the
+    /// windowing relies on: window starts in range and aligned to the width.
     pub(crate) fn from_state(
         rule: R,
         config: RuleConfig,
         state: State<R::Key, R::Group>,
     ) -> Result<Self, String> {
-        let mut engine = Engine::new(rule, config);
+        let mut built = Windows::new(rule, config);
         for (start, groups) in state.windows {
             if time::check_range(start).is_err()
-                || bucket_start(start, engine.config.window_ms) != start
+                || bucket_start(start, built.config.window_ms) != start
             {
                 return Err(format!("window start {start} is not a bucket start"));
             }
-            if groups.iter().any(|(_, g)| !engine.rule.check(g)) {
+            if groups.iter().any(|(_, g)| !built.rule.check(g)) {
                 return Err(format!(
                     "a group of window {start} is damaged (unsorted, repeated or empty values)"
                 ));
@@ -480,14 +467,14 @@ impl<R: RuleLogic> Engine<R> {
             if groups.len() != n {
                 return Err(format!("window {start} holds a group twice"));
             }
-            if engine.windows.insert(start, groups).is_some() {
+            if built.windows.insert(start, groups).is_some() {
                 return Err(format!("window {start} appears twice"));
             }
         }
-        engine.open_groups = engine.windows.values().map(HashMap::len).sum();
-        engine.watermark = state.watermark;
-        engine.ended = state.ended;
-        engine.pending = state.pending;
+        built.open_groups = built.windows.values().map(HashMap::len).sum();
+        built.watermark = state.watermark;
+        built.ended = state.ended;
+        built.pending = state.pending;
         let waiting = state
             .ahead
             .iter()
@@ -502,9 +489,9 @@ impl<R: RuleLogic> Engine<R> {
                 "the records waiting to confirm a jump are more than the records pushed".into(),
             );
         }
-        engine.counters = state.counters;
-        engine.ahead = state.ahead;
-        Ok(engine)
+        built.counters = state.counters;
+        built.ahead = state.ahead;
+        Ok(built)
     }
 }
 
@@ -513,4 +500,123 @@ impl<R: RuleLogic> Engine<R> {
 /// there).
 pub(crate) fn bump(counter: &mut u64) {
     *counter = counter.saturating_add(1);
+}
+
+/// A decoded selection of one rule (its key and contribution), whatever
+/// the rule.
+pub(crate) type Selection = Box<dyn std::any::Any + Send>;
+
+/// One rule running over its windows, whatever the rule: what the
+/// detector and the payload reader call. Implemented once, for
+/// [`Windows`] of any [`RuleLogic`].
+pub(crate) trait RuleWindows: Send {
+    /// Which rule.
+    fn rule(&self) -> Rule;
+    /// The rule's per-event steps, for a scanner.
+    fn selector(&self) -> Box<dyn Selector>;
+    /// Selects and applies one readable event: its outcome, and whether it
+    /// was far ahead of the watermark.
+    fn push(&mut self, event: &Event<'_>) -> (RuleOutcome, bool);
+    /// Reads a selection back from a payload.
+    fn decode(&self, r: &mut Reader<'_>) -> Result<Selection, WireError>;
+    /// Applies one readable event at `t`, selected (a selection this rule
+    /// decoded) or filtered.
+    fn apply(&mut self, t: i64, selection: Option<Selection>) -> (RuleOutcome, bool);
+    /// See [`Windows::filtered`].
+    fn filtered(&mut self, n: u64, max_t: i64) -> bool;
+    /// See [`Windows::within`].
+    fn within(&self, t: i64) -> bool;
+    /// See [`Windows::reject`].
+    fn reject(&mut self, reason: RejectReason);
+    /// See [`Windows::flush`].
+    fn flush(&mut self, to: Option<i64>) -> u32;
+    /// See [`Windows::drain`].
+    fn drain(&mut self) -> Vec<Pending>;
+    /// Running counters.
+    fn counters(&self) -> &Counters;
+    /// Alerts not yet drained.
+    fn pending(&self) -> usize;
+    /// Counters and state sizes.
+    fn stats(&self) -> RuleStats;
+    /// The state a snapshot keeps.
+    fn state(&self) -> serde_json::Value;
+    /// Replaces empty windows with a snapshot's state, checked.
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), String>;
+}
+
+impl<R: RuleLogic> RuleWindows for Windows<R> {
+    fn rule(&self) -> Rule {
+        self.config.rule
+    }
+
+    fn selector(&self) -> Box<dyn Selector> {
+        Box::new(self.rule.clone())
+    }
+
+    fn push(&mut self, event: &Event<'_>) -> (RuleOutcome, bool) {
+        let selection = self.rule.select(event);
+        self.event(event.time_ms, selection)
+    }
+
+    fn decode(&self, r: &mut Reader<'_>) -> Result<Selection, WireError> {
+        Ok(Box::new(self.rule.decode(r)?))
+    }
+
+    fn apply(&mut self, t: i64, selection: Option<Selection>) -> (RuleOutcome, bool) {
+        let selection = selection
+            .and_then(|s| s.downcast::<(R::Key, R::Item)>().ok())
+            .map(|s| *s);
+        self.event(t, selection)
+    }
+
+    fn filtered(&mut self, n: u64, max_t: i64) -> bool {
+        Windows::filtered(self, n, max_t)
+    }
+
+    fn within(&self, t: i64) -> bool {
+        Windows::within(self, t)
+    }
+
+    fn reject(&mut self, reason: RejectReason) {
+        Windows::reject(self, reason)
+    }
+
+    fn flush(&mut self, to: Option<i64>) -> u32 {
+        Windows::flush(self, to)
+    }
+
+    fn drain(&mut self) -> Vec<Pending> {
+        Windows::drain(self)
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    fn pending(&self) -> usize {
+        Windows::pending(self)
+    }
+
+    fn stats(&self) -> RuleStats {
+        RuleStats {
+            rule: self.config.rule,
+            counters: self.counters.clone(),
+            open_windows: self.open_windows() as u32,
+            open_groups: self.open_groups() as u32,
+            watermark: self.watermark(),
+        }
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::to_value(Windows::state(self))
+            .expect("rule state holds only strings, integers and lists")
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
+        let state: State<R::Key, R::Group> =
+            serde_json::from_value(state).map_err(|e| e.to_string())?;
+        let rule = self.rule.clone();
+        *self = Windows::from_state(rule, self.config.clone(), state)?;
+        Ok(())
+    }
 }

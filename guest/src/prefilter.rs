@@ -8,16 +8,16 @@
 //! still moves the watermark, so they cannot simply be skipped; but they
 //! need no field but the time.
 //!
-//! [`skim`] answers [`Skim::Filtered`] with the record's time only when it
+//! [`settle`] answers [`Verdict::Filtered`] with the record's time only when it
 //! is sure the full path ([`crate::event::parse_event`] and every rule's
 //! `select`) would accept the record as valid, give it that time, and
 //! filter it in every rule. In every other case (a user-agent field starts
 //! with `aws-cli` in any case, or is an escaped string that might spell it;
 //! the record is malformed, of an unusual layout, or its time needs more
-//! than the common formats) it answers [`Skim::Full`] and the full path
+//! than the common formats) it answers [`Verdict::Full`] and the full path
 //! decides, messages included. So
 //! the pre-filter can make the detector faster, never different; a
-//! differential test holds it to that (`tests/skim.rs`).
+//! differential test holds it to that (`tests/prefilter.rs`).
 //!
 //! To be sure, it checks everything the full path checks on a valid
 //! record: the JSON grammar (strings, escapes, control characters, numbers,
@@ -39,7 +39,7 @@ const MAX_INT_DIGITS: usize = 300;
 
 /// The pre-filter's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Skim {
+pub enum Verdict {
     /// Valid, filtered by every rule, with this time (ms since the epoch).
     Filtered(i64),
     /// Not settled here: take the full path.
@@ -48,11 +48,11 @@ pub enum Skim {
 
 /// Settles `text` if it can; see the module documentation. `text` need
 /// not be UTF-8: a record that is not is never settled here.
-pub fn skim(text: &[u8]) -> Skim {
+pub fn settle(text: &[u8]) -> Verdict {
     let mut p = Parser { b: text, i: 0 };
     match p.record() {
-        Some(t) => Skim::Filtered(t),
-        None => Skim::Full,
+        Some(t) => Verdict::Filtered(t),
+        None => Verdict::Full,
     }
 }
 
@@ -706,6 +706,50 @@ impl<'a> Parser<'a> {
 
 #[cfg(test)]
 mod tests {
+    /// Each key table of the pre-filter names exactly the fields the full
+    /// path's struct reads: a key added to `event::Doc` (or a nested
+    /// struct) and not here would let the pre-filter settle a record whose
+    /// new field a rule reads.
+    #[test]
+    fn key_tables_name_the_parsers_fields() {
+        fn names(table: &[&[u8]]) -> Vec<String> {
+            let mut v: Vec<String> = table
+                .iter()
+                .map(|k| String::from_utf8(k.to_vec()).unwrap())
+                .collect();
+            v.sort();
+            v
+        }
+        let keys = |t: &[(&'static [u8], Kind)]| t.iter().map(|(k, _)| *k).collect::<Vec<_>>();
+        let ours: Vec<(&str, Vec<&[u8]>)> = vec![
+            ("TOP", TOP.iter().map(|(k, _, _)| *k).collect()),
+            ("USER_IDENTITY", keys(USER_IDENTITY)),
+            ("SESSION_CONTEXT", keys(SESSION_CONTEXT)),
+            ("ATTRIBUTES", keys(ATTRIBUTES)),
+            ("ECS_EVENT", keys(ECS_EVENT)),
+            ("ECS_USER_AGENT", keys(ECS_USER_AGENT)),
+            ("ECS_USER", keys(ECS_USER)),
+            ("ECS_SOURCE", keys(ECS_SOURCE)),
+            ("ECS_SESSION_CONTEXT", keys(ECS_SESSION_CONTEXT)),
+            ("ECS_USER_IDENTITY", keys(ECS_USER_IDENTITY)),
+            ("ECS_CLOUDTRAIL", keys(ECS_CLOUDTRAIL)),
+            ("ECS_AWS", keys(ECS_AWS)),
+        ];
+        let parser = crate::event::field_names();
+        assert_eq!(ours.len(), parser.len());
+        for ((name, table), (parser_name, fields)) in ours.iter().zip(&parser) {
+            assert_eq!(name, parser_name);
+            let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+            fields.sort();
+            assert!(!fields.is_empty(), "{name}: no fields read from the parser");
+            assert_eq!(
+                names(table),
+                fields,
+                "the pre-filter's {name} and the parser's fields"
+            );
+        }
+    }
+
     use super::*;
 
     const RECORD: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","principalId":"AROA:x","arn":"arn:aws:sts::1:assumed-role/R/x","sessionContext":{"attributes":{"creationDate":"2024-01-01T00:00:00Z","mfaAuthenticated":"false"}}},"eventTime":"2024-05-01T10:00:30Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","userAgent":"Boto3/1.34 Python/3.11","requestParameters":{"bucketName":"b","policy":"{\"a\":[1]}","n":[1,2.5,-3,true,null,{}]},"resources":[{"ARN":"arn:aws:s3:::b"}],"eventID":"e"}"#;
@@ -713,8 +757,11 @@ mod tests {
     #[test]
     fn an_ordinary_record_is_settled_with_its_time() {
         let t = time::parse_time("2024-05-01T10:00:30Z").unwrap();
-        assert_eq!(skim(RECORD.as_bytes()), Skim::Filtered(t));
-        assert_eq!(skim(format!("  {RECORD} \r").as_bytes()), Skim::Filtered(t));
+        assert_eq!(settle(RECORD.as_bytes()), Verdict::Filtered(t));
+        assert_eq!(
+            settle(format!("  {RECORD} \r").as_bytes()),
+            Verdict::Filtered(t)
+        );
     }
 
     #[test]
@@ -754,7 +801,7 @@ mod tests {
             format!("{}{}", "[".repeat(100), "]".repeat(100)),
         ];
         for c in &cases {
-            assert_eq!(skim(c.as_bytes()), Skim::Full, "{c}");
+            assert_eq!(settle(c.as_bytes()), Verdict::Full, "{c}");
         }
     }
 
@@ -763,26 +810,26 @@ mod tests {
         let ms = |s| time::parse_time(s).unwrap();
         let sentinel = r#"{"TimeGenerated":"2024-05-01 10:00:30.5","EventName":"X"}"#;
         assert_eq!(
-            skim(sentinel.as_bytes()),
-            Skim::Filtered(ms("2024-05-01T10:00:30.500Z"))
+            settle(sentinel.as_bytes()),
+            Verdict::Filtered(ms("2024-05-01T10:00:30.500Z"))
         );
         let ecs = r#"{"@timestamp":1714557630000,"event":{"action":"X"}}"#;
-        assert_eq!(skim(ecs.as_bytes()), Skim::Filtered(1_714_557_630_000));
+        assert_eq!(settle(ecs.as_bytes()), Verdict::Filtered(1_714_557_630_000));
         // A raw record without eventTime takes Logstash's @timestamp.
         let otrf = r#"{"@timestamp":"2020-09-14T01:19:40Z","eventName":"X"}"#;
         assert_eq!(
-            skim(otrf.as_bytes()),
-            Skim::Filtered(ms("2020-09-14T01:19:40Z"))
+            settle(otrf.as_bytes()),
+            Verdict::Filtered(ms("2020-09-14T01:19:40Z"))
         );
         // A null marks no shape: this is an ECS document at 5 ms.
         assert_eq!(
-            skim(br#"{"eventName":null,"@timestamp":5}"#),
-            Skim::Filtered(5)
+            settle(br#"{"eventName":null,"@timestamp":5}"#),
+            Verdict::Filtered(5)
         );
         // Escaped time strings are not settled here.
         assert_eq!(
-            skim(br#"{"eventName":"X","eventTime":"2024-05-01T10:00:30\/"}"#),
-            Skim::Full
+            settle(br#"{"eventName":"X","eventTime":"2024-05-01T10:00:30\/"}"#),
+            Verdict::Full
         );
     }
 
@@ -821,7 +868,7 @@ mod tests {
         assert_eq!(p.next_special(), Some(9));
         // Non-ASCII text is checked as it is met.
         let ok = r#"{"eventTime":"2024-05-01T10:00:30Z","eventName":"X","k":"héllo ✓ 😀"}"#;
-        assert!(matches!(skim(ok.as_bytes()), Skim::Filtered(_)));
+        assert!(matches!(settle(ok.as_bytes()), Verdict::Filtered(_)));
         for bad in [
             &b"\xff"[..],
             b"\xc3",
@@ -832,7 +879,7 @@ mod tests {
             let mut r = br#"{"eventTime":"2024-05-01T10:00:30Z","eventName":"X","k":""#.to_vec();
             r.extend_from_slice(bad);
             r.extend_from_slice(br#""}"#);
-            assert_eq!(skim(&r), Skim::Full, "{bad:?}");
+            assert_eq!(settle(&r), Verdict::Full, "{bad:?}");
         }
     }
 }
