@@ -1,5 +1,5 @@
 // Type declarations of recon-detector: the recon detector component
-// (wit/detector.wit, recon:detector/detection@0.2.0) on Node.js.
+// (wit/detector.wit, recon:detector/detection@0.3.0) on Node.js.
 
 /// <reference types="node" />
 
