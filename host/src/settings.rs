@@ -717,41 +717,6 @@ mod tests {
         );
     }
 
-    /// The contract's configuration as the detection core takes it (what
-    /// the component does with it across the boundary).
-    fn core_settings(c: &Config) -> recon_guest::config::Settings {
-        use recon_guest::config as g;
-        g::Settings {
-            rules: c
-                .rules
-                .iter()
-                .map(|r| g::RuleSettings {
-                    rule: match r.rule {
-                        Rule::SentinelAwsCliRecon => g::Rule::Sentinel,
-                        Rule::ElasticAwsDiscoveryBurst => g::Rule::Elastic,
-                    },
-                    window_ms: r.window_ms,
-                    min_distinct: r.min_distinct,
-                    commands: r.commands.clone(),
-                    providers: r.providers.clone(),
-                })
-                .collect(),
-            profile: match c.profile {
-                Profile::Default => g::Profile::Default,
-                Profile::Seed => g::Profile::Seed,
-            },
-            allowed_lateness_ms: c.allowed_lateness_ms,
-            limits: g::LimitSettings {
-                max_event_bytes: c.limits.max_event_bytes,
-                max_open_groups: c.limits.max_open_groups,
-                max_list_entries: c.limits.max_list_entries,
-                max_time_jump_ms: c.limits.max_time_jump_ms,
-                time_confirmations: c.limits.time_confirmations,
-            },
-            early_alerts: c.early_alerts,
-        }
-    }
-
     /// `(section, key)` of every line `# key = …` (a key written commented
     /// out), `section` empty before the first `[section]`.
     fn commented_keys(text: &str) -> Vec<(String, String)> {
@@ -786,8 +751,14 @@ mod tests {
         // The numbers and lists the file writes are the detection core's
         // own defaults: resolved by the core, the file's configuration is
         // the configuration of an empty file.
-        let file = g::Config::new(core_settings(&s.detector_config().unwrap())).unwrap();
-        let empty = g::Config::new(core_settings(&d.detector_config().unwrap())).unwrap();
+        let file = g::Config::new(crate::nats::layout::guest_settings(
+            &s.detector_config().unwrap(),
+        ))
+        .unwrap();
+        let empty = g::Config::new(crate::nats::layout::guest_settings(
+            &d.detector_config().unwrap(),
+        ))
+        .unwrap();
         assert_eq!(file.rules, empty.rules);
         assert_eq!(file.limits, empty.limits);
         assert_eq!(
