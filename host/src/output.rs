@@ -44,11 +44,21 @@ fn core_alert(a: &Alert) -> recon_guest::Alert {
             .collect(),
         custom_details: a.custom_details.clone(),
         truncated: a.truncated,
-        kind: match a.kind {
-            AlertKind::Final => recon_guest::AlertKind::Final,
-            AlertKind::Early => recon_guest::AlertKind::Early,
-        },
+        kind: core_kind(a.kind),
     }
+}
+
+/// The core's alert kind, from the component's.
+fn core_kind(kind: AlertKind) -> recon_guest::AlertKind {
+    match kind {
+        AlertKind::Final => recon_guest::AlertKind::Final,
+        AlertKind::Early => recon_guest::AlertKind::Early,
+    }
+}
+
+/// An alert's `kind` as its line spells it (`final` or `early`).
+pub fn alert_kind(a: &Alert) -> &'static str {
+    kind_name(core_kind(a.kind))
 }
 
 /// One alert as a line (no line end) in `format`, with the tenant it

@@ -786,10 +786,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
 /// alert and the final row of the same window are two messages, never
 /// folded into one by deduplication.
 fn alert_kind(a: &Alert) -> &'static str {
-    crate::output::kind_name(match a.kind {
-        crate::runtime::AlertKind::Final => recon_guest::AlertKind::Final,
-        crate::runtime::AlertKind::Early => recon_guest::AlertKind::Early,
-    })
+    crate::output::alert_kind(a)
 }
 
 /// Runs a worker until SIGTERM or SIGINT.
