@@ -10,7 +10,7 @@ use crate::runtime::{Alert, AlertKind};
 pub use recon_guest::format::{OCSF_VERSION, kind_name, rfc3339 as format_time};
 
 /// How alerts are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// The rule-native line (the query's row, with the rule's metadata).
     #[default]
@@ -18,6 +18,24 @@ pub enum Format {
     /// An OCSF Detection Finding (class 2004), the native line under
     /// `unmapped`.
     Ocsf,
+}
+
+impl crate::choice::Choice for Format {
+    const ALL: &'static [Format] = &[Format::Native, Format::Ocsf];
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Native => "native",
+            Format::Ocsf => "ocsf",
+        }
+    }
+
+    fn about(self) -> &'static str {
+        match self {
+            Format::Native => "the rule-native line (the query's row, with the rule's metadata)",
+            Format::Ocsf => "an OCSF 1.8 Detection Finding, the native line under `unmapped`",
+        }
+    }
 }
 
 /// The core's alert, from the component's.

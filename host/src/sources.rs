@@ -38,13 +38,31 @@ const ZIP_MAGIC: [&[u8]; 2] = [b"PK\x03\x04", b"PK\x05\x06"];
 const ZIP_PIECE_BYTES: usize = 256 * 1024;
 
 /// The order of a list of inputs given on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
     /// As given.
     #[default]
     Given,
     /// By the delivery time in CloudTrail's object names, then by name.
     Delivery,
+}
+
+impl crate::choice::Choice for Order {
+    const ALL: &'static [Order] = &[Order::Given, Order::Delivery];
+
+    fn name(self) -> &'static str {
+        match self {
+            Order::Given => "given",
+            Order::Delivery => "delivery",
+        }
+    }
+
+    fn about(self) -> &'static str {
+        match self {
+            Order::Given => "as given",
+            Order::Delivery => "by the delivery time in CloudTrail's object names, then by name",
+        }
+    }
 }
 
 /// One thing to read.

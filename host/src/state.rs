@@ -32,7 +32,7 @@
 
 use std::fs::{File, OpenOptions};
 
-use crate::runtime::{Config, Limits, Profile, Rule, RuleConfig};
+use crate::runtime::{Config, Limits, Profile, RuleConfig};
 use crate::tenants::TenantKey;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -283,10 +283,8 @@ pub fn fingerprint(config: &Config, tenant_key: Option<&TenantKey>) -> String {
             commands,
             providers,
         } = rule;
-        c.field("rule").text(match rule {
-            Rule::SentinelAwsCliRecon => "sentinel-aws-cli-recon",
-            Rule::ElasticAwsDiscoveryBurst => "elastic-aws-discovery-burst",
-        });
+        c.field("rule")
+            .text(crate::rules::RuleName::of(*rule).alert_name());
         c.field("window-ms").opt_num(*window_ms);
         c.field("min-distinct").opt_num(*min_distinct);
         c.field("commands").opt_list(commands.as_deref());
@@ -405,6 +403,7 @@ pub fn remove(path: &Path) -> Result<(), StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::Rule;
 
     /// A configuration with every setting given, each to a value no other
     /// setting shares. Written as a struct literal: a field added to the

@@ -774,7 +774,7 @@ mod reader {
         assert_eq!(all.rules.len(), 2);
         assert_eq!(
             all.limits.max_event_bytes,
-            Some(recon::detect::DEFAULT_MAX_EVENT_BYTES)
+            Some(recon::settings::DEFAULT_MAX_EVENT_BYTES)
         );
         assert_eq!(
             all.allowed_lateness_ms,

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use recon::detect::{DetectOptions, Summary, detect};
-use recon::output::Format;
 use recon::settings::FileSettings;
 use recon::sources::Order;
 use serde_json::Value;
@@ -23,17 +22,9 @@ use crate::util::{data_dir, runtime, scratch_dir};
 /// `detect` options: the configuration file's text, everything else quiet.
 fn options(config: &str) -> DetectOptions {
     DetectOptions {
-        settings: FileSettings::parse(config).unwrap(),
         show_rejects: 0,
         linger: Duration::from_secs(3600),
-        state: None,
-        finish: false,
-        quarantine: None,
-        live: None,
-        stop: None,
-        format: Format::Native,
-        progress: None,
-        order: Order::Given,
+        ..DetectOptions::new(FileSettings::parse(config).unwrap().resolve().unwrap())
     }
 }
 

@@ -287,7 +287,7 @@ fn every_configuration_the_host_accepts_the_component_accepts() {
             let Ok(settings) = FileSettings::parse(&key.replace("{}", &v.to_string())) else {
                 continue; // Too large for the key's type: refused when read.
             };
-            let Ok(config): Result<Config, _> = settings.detector_config() else {
+            let Ok(config): Result<Config, _> = settings.resolve().map(|r| r.detector) else {
                 continue;
             };
             accepted += 1;

@@ -22,40 +22,26 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where and how to connect: every `recon nats` command takes these.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
     /// NATS server URL (several separated by commas).
-    #[arg(long, default_value = DEFAULT_SERVER, env = "RECON_NATS_SERVER")]
     pub server: String,
-    /// User name (with --password).
-    #[arg(long, requires = "password")]
+    /// User name (with `password`).
     pub user: Option<String>,
-    /// Password (with --user).
-    #[arg(long, env = "RECON_NATS_PASSWORD", hide_env_values = true)]
+    /// Password (with `user`).
     pub password: Option<String>,
     /// Authentication token.
-    #[arg(
-        long,
-        env = "RECON_NATS_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "user"
-    )]
     pub token: Option<String>,
     /// NATS credentials file (JWT and NKey seed).
-    #[arg(long, conflicts_with_all = ["user", "token"])]
     pub creds: Option<PathBuf>,
     /// CA certificate (PEM) to trust for the server's TLS certificate;
     /// implies TLS.
-    #[arg(long)]
     pub tls_ca: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS, with --tls-key.
-    #[arg(long, requires = "tls_key")]
+    /// Client certificate (PEM) for mutual TLS, with `tls_key`.
     pub tls_cert: Option<PathBuf>,
-    /// Client key (PEM), with --tls-cert.
-    #[arg(long, requires = "tls_cert")]
+    /// Client key (PEM), with `tls_cert`.
     pub tls_key: Option<PathBuf>,
-    /// Require TLS even without --tls-ca (the system's roots are trusted).
-    #[arg(long)]
+    /// Require TLS even without `tls_ca` (the system's roots are trusted).
     pub tls: bool,
 }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::{self, Config};
-use crate::settings::FileSettings;
+use crate::settings::{FileSettings, RunConfig};
 use recon_guest::config::{LimitSettings, Profile, Rule, RuleSettings, Settings};
 
 use super::{Nats, NatsError};
@@ -83,15 +83,16 @@ pub fn alerts_subject(format: &str, rule: &str) -> String {
 }
 
 impl Layout {
-    /// The parsed configuration.
-    pub fn settings(&self) -> Result<FileSettings, NatsError> {
-        Ok(FileSettings::parse(&self.config)?)
+    /// The stored configuration, checked and resolved: what every process
+    /// of the deployment runs. Each process resolves it once, at start.
+    pub fn resolve(&self) -> Result<RunConfig, NatsError> {
+        Ok(FileSettings::parse(&self.config)?.resolve()?)
     }
 
-    /// Every partition, rule by rule.
-    pub fn partition_ids(&self) -> Result<Vec<PartitionId>, NatsError> {
-        let config = self.settings()?.detector_config()?;
-        Ok(config
+    /// Every partition, rule by rule, of the configuration `run` (this
+    /// layout's, resolved).
+    pub fn partition_ids(&self, run: &RunConfig) -> Vec<PartitionId> {
+        run.detector
             .rules
             .iter()
             .enumerate()
@@ -103,22 +104,21 @@ impl Layout {
                     index,
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// The component configuration a partition's detector runs: the whole
     /// configuration with only that partition's rule.
-    pub fn partition_config(&self, p: PartitionId) -> Result<Config, NatsError> {
-        let mut config = self.settings()?.detector_config()?;
+    pub fn partition_config(run: &RunConfig, p: PartitionId) -> Config {
+        let mut config = run.detector.clone();
         let rule = config.rules.swap_remove(p.rule_pos);
         config.rules = vec![rule];
-        Ok(config)
+        config
     }
 
     /// The native scanner that places records in partitions.
-    pub fn scanner(&self) -> Result<recon_guest::Scanner, NatsError> {
-        let config = self.settings()?.detector_config()?;
-        recon_guest::Scanner::new(guest_settings(&config))
+    pub fn scanner(run: &RunConfig) -> Result<recon_guest::Scanner, NatsError> {
+        recon_guest::Scanner::new(guest_settings(&run.detector))
             .map_err(|e| NatsError::Setup(format!("the stored configuration is invalid: {e}")))
     }
 
@@ -155,10 +155,7 @@ pub fn state_bucket(nats: &Nats) -> Result<async_nats::jetstream::kv::Store, Nat
 }
 
 fn guest_rule(r: runtime::Rule) -> Rule {
-    match r {
-        runtime::Rule::SentinelAwsCliRecon => Rule::Sentinel,
-        runtime::Rule::ElasticAwsDiscoveryBurst => Rule::Elastic,
-    }
+    crate::rules::RuleName::of(r).info().core
 }
 
 /// The contract configuration as the native core's settings (the two

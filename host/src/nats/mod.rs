@@ -23,7 +23,6 @@
 //!   that made the component trap, with their stream position.
 
 pub mod bridge;
-pub mod cli;
 pub mod client;
 pub mod layout;
 pub mod publish;
@@ -87,9 +86,4 @@ impl NatsError {
     }
 }
 
-/// Milliseconds since the Unix epoch on this machine's clock.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::live::now_ms;

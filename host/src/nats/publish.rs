@@ -11,7 +11,7 @@ use async_nats::jetstream::context::PublishAckFuture;
 use sha2::{Digest, Sha256};
 
 use crate::input::{self, BufferPool, ChunkOptions, InputMsg};
-use recon_guest::config::DEFAULT_MAX_EVENT_BYTES;
+use crate::settings::RunConfig;
 
 use super::layout::{Layout, PartitionId};
 use super::{Nats, NatsError};
@@ -62,6 +62,8 @@ pub struct PublishSummary {
 pub struct Publisher<'n> {
     nats: &'n Nats,
     layout: Layout,
+    /// The layout's configuration, resolved once.
+    run: RunConfig,
     scanner: recon_guest::Scanner,
     ids: Vec<PartitionId>,
     /// Index in `ids` of (rule position, partition).
@@ -91,8 +93,9 @@ impl<'n> Publisher<'n> {
     /// A publisher for the stored layout.
     pub fn new(nats: &'n Nats, batch_bytes: usize) -> Result<Publisher<'n>, NatsError> {
         let layout = Layout::load(nats)?;
-        let scanner = layout.scanner()?;
-        let ids = layout.partition_ids()?;
+        let run = layout.resolve()?;
+        let scanner = Layout::scanner(&run)?;
+        let ids = layout.partition_ids(&run);
         let max_message = nats.max_payload().saturating_sub(HEADER_ROOM).max(1);
         let batch = batch_bytes.max(1).min(max_message);
         Ok(Publisher {
@@ -102,6 +105,7 @@ impl<'n> Publisher<'n> {
             seen: vec![HashMap::new(); ids.len()],
             ids,
             layout,
+            run,
             batch,
             max_message,
             acks: Vec::new(),
@@ -291,14 +295,9 @@ pub fn publish(
     err: &mut dyn std::io::Write,
 ) -> Result<PublishSummary, NatsError> {
     let mut publisher = Publisher::new(nats, options.batch_bytes)?;
-    let settings = publisher.layout.settings()?;
-    let config = settings.detector_config()?;
-    let max_line = config
-        .limits
-        .max_event_bytes
-        .unwrap_or(DEFAULT_MAX_EVENT_BYTES) as usize;
+    let max_line = publisher.run.max_line_bytes;
     let chunk = ChunkOptions {
-        chunk_bytes: settings.chunk_bytes()?,
+        chunk_bytes: publisher.run.chunk_bytes,
         linger: options.linger.unwrap_or(crate::detect::DEFAULT_LINGER),
         max_line_bytes: max_line,
     };

@@ -51,13 +51,14 @@ pub struct Status {
 /// Reads every partition's state and the last position of its records.
 pub fn status(nats: &Nats) -> Result<Status, NatsError> {
     let layout = Layout::load(nats)?;
+    let run = layout.resolve()?;
     let kv = state_bucket(nats)?;
     let now = now_ms();
     let mut out = Vec::new();
     let stream = nats
         .block_on(nats.js.get_stream_no_info(RECORDS_STREAM))
         .map_err(|e| nats.err("opening the records stream", e))?;
-    for (n, p) in layout.partition_ids()?.into_iter().enumerate() {
+    for (n, p) in layout.partition_ids(&run).into_iter().enumerate() {
         let state: PartState = match nats
             .block_on(kv.get(p.state_key()))
             .map_err(|e| nats.err("reading a partition's state", e))?

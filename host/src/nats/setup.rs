@@ -77,8 +77,9 @@ pub fn setup(nats: &Nats, options: &SetupOptions) -> Result<SetupOutcome, NatsEr
         config: options.config.clone(),
     };
     // Refuse a configuration the detector would refuse, before storing it.
-    layout.scanner()?;
-    if layout.settings()?.tenant_key()?.is_some() {
+    let run = layout.resolve()?;
+    Layout::scanner(&run)?;
+    if run.tenant_key.is_some() {
         return Err(NatsError::Setup(
             "tenants.key is not supported by recon nats yet: partitions are per rule, not per \
              tenant (run one deployment per tenant)"

@@ -26,10 +26,11 @@ use async_nats::jetstream::kv;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::detect::{LiveOptions, live_target};
-use crate::guard::{GuardSettings, GuardedDetector};
+use crate::guard::GuardedDetector;
+use crate::live::{LiveClock, LiveOptions};
 use crate::output::{self, Format};
 use crate::runtime::{Alert, Runtime};
+use crate::settings::RunConfig;
 
 use super::layout::{
     Layout, POISON_STREAM, PartitionId, RECORDS_STREAM, alerts_subject, state_bucket,
@@ -140,10 +141,8 @@ struct Owned<'r> {
     since_snapshot: u64,
     last_snapshot: Instant,
     consumer: Option<consumer::Consumer<pull::Config>>,
-    last_input: Instant,
-    /// Live mode: the watermark when the partition went quiet.
-    paused: Option<Option<i64>>,
-    advanced: Duration,
+    /// Live mode's clock of this partition's stream.
+    clock: LiveClock,
     quarantined: u64,
     /// Alerts drained and not yet stored by the stream (kept until they
     /// are, so that a failed publish loses none).
@@ -154,9 +153,9 @@ struct Owned<'r> {
 pub struct Worker<'r, 'n, E: Write> {
     nats: &'n Nats,
     runtime: &'r Runtime,
-    layout: Layout,
     ids: Vec<PartitionId>,
-    guard: GuardSettings,
+    /// The layout's configuration, resolved once.
+    run: RunConfig,
     kv: kv::Store,
     options: WorkerOptions,
     owned: Vec<Owned<'r>>,
@@ -167,23 +166,23 @@ pub struct Worker<'r, 'n, E: Write> {
 }
 
 impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
-    /// A worker for the stored layout.
+    /// A worker for `layout` (as stored by `recon nats setup`), whose
+    /// configuration is `run`.
     pub fn new(
         nats: &'n Nats,
         runtime: &'r Runtime,
+        layout: Layout,
+        run: RunConfig,
         options: WorkerOptions,
         err: E,
     ) -> Result<Self, NatsError> {
-        let layout = Layout::load(nats)?;
-        let ids = layout.partition_ids()?;
-        let guard = layout.settings()?.guard()?;
+        let ids = layout.partition_ids(&run);
         let kv = state_bucket(nats)?;
         Ok(Worker {
             nats,
             runtime,
-            layout,
             ids,
-            guard,
+            run,
             kv,
             options,
             owned: Vec::new(),
@@ -435,11 +434,15 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         };
         let restored = match &mine.snapshot {
             Some(r) => snapshot::load(self.nats, p, r).and_then(|bytes| {
-                GuardedDetector::restore(self.runtime, &bytes, self.guard).map_err(NatsError::from)
+                GuardedDetector::restore(self.runtime, &bytes, self.run.guard)
+                    .map_err(NatsError::from)
             }),
-            None => self.layout.partition_config(p).and_then(|c| {
-                GuardedDetector::create(self.runtime, &c, self.guard).map_err(NatsError::from)
-            }),
+            None => GuardedDetector::create(
+                self.runtime,
+                &Layout::partition_config(&self.run, p),
+                self.run.guard,
+            )
+            .map_err(NatsError::from),
         };
         let detector = match restored {
             Ok(d) => d,
@@ -488,9 +491,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
             since_snapshot: 0,
             last_snapshot: Instant::now(),
             consumer: None,
-            last_input: Instant::now(),
-            paused: None,
-            advanced: Duration::ZERO,
+            clock: LiveClock::new(),
             unsent: Vec::new(),
         });
         Ok(())
@@ -579,9 +580,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
             if seq <= o.applied {
                 continue;
             }
-            o.last_input = Instant::now();
-            o.paused = None;
-            o.advanced = Duration::ZERO;
+            o.clock.input_seen();
             if end {
                 o.detector.flush(None)?;
                 o.ended = true;
@@ -759,22 +758,12 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         if o.ended {
             return Ok(());
         }
-        let quiet = o.last_input.elapsed();
-        if quiet < options.idle {
-            return Ok(());
-        }
-        if o.paused.is_none() {
-            let stats = o.detector.stats()?;
-            o.paused = Some(stats.rules.iter().filter_map(|r| r.watermark).max());
-        }
-        let quiet = Duration::from_secs(quiet.as_secs());
-        if quiet <= o.advanced {
-            return Ok(());
-        }
-        o.advanced = quiet;
-        if let Some(Some(mark)) = o.paused
-            && let Some(to) = live_target(&options, mark, quiet, now_ms())
-        {
+        let detector = &mut o.detector;
+        let to = o.clock.step(&options, || {
+            let stats = detector.stats()?;
+            Ok::<_, NatsError>(stats.rules.iter().filter_map(|r| r.watermark).max())
+        })?;
+        if let Some(to) = to {
             o.detector.flush(Some(to))?;
             self.publish_alerts(i)?;
         }
@@ -793,6 +782,8 @@ fn alert_kind(a: &Alert) -> &'static str {
 pub fn run_worker(
     nats: &Nats,
     runtime: &Runtime,
+    layout: Layout,
+    run: RunConfig,
     options: WorkerOptions,
     err: impl Write,
 ) -> Result<WorkerSummary, NatsError> {
@@ -802,7 +793,7 @@ pub fn run_worker(
         ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed))
             .map_err(|e| NatsError::Io(std::io::Error::other(e.to_string())))?;
     }
-    let mut w = Worker::new(nats, runtime, options, err)?;
+    let mut w = Worker::new(nats, runtime, layout, run, options, err)?;
     w.log(format_args!(
         "started: {} partitions in the deployment",
         w.ids.len()

@@ -1,4 +1,5 @@
-//! The `recon nats …` subcommands: arguments and what each runs.
+//! `recon nats …`: the subcommands' arguments, and what each runs
+//! (through `recon::nats`).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -10,24 +11,28 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use crate::output::Format;
-use crate::runtime::{Runtime, default_cache_dir};
-use crate::settings::FileSettings;
-
-use super::client::{ConnectOptions, Nats};
-use super::publish::{DEFAULT_BATCH_BYTES, PublishOptions, publish};
-use super::query::{alerts, status, write_status_table};
-use super::setup::{
+use recon::nats::client::{ConnectOptions, DEFAULT_SERVER, Nats};
+use recon::nats::publish::{DEFAULT_BATCH_BYTES, PublishOptions, publish};
+use recon::nats::query::{alerts, status, write_status_table};
+use recon::nats::setup::{
     DEFAULT_ALERTS_DEDUP, DEFAULT_RECORDS_DEDUP, DEFAULT_RECORDS_MAX_AGE, SetupOptions,
     SetupOutcome, setup,
 };
-use super::worker::{
+use recon::nats::worker::{
     DEFAULT_LEASE, DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_SNAPSHOT_RECORDS, WorkerOptions, run_worker,
 };
+use recon::nats::{Layout, bridge};
+use recon::output::Format;
+use recon::runtime::{Runtime, default_cache_dir};
+use recon::settings::FileSettings;
+
+use recon::choice::Choice;
+
+use crate::choice;
 
 /// `recon nats`.
 #[derive(Args)]
-pub struct NatsArgs {
+pub(crate) struct NatsArgs {
     #[command(subcommand)]
     command: NatsCommand,
 }
@@ -53,10 +58,64 @@ enum NatsCommand {
     Status(StatusArgs),
 }
 
+/// Where and how to connect: every `recon nats` command takes these.
+#[derive(Args)]
+struct ConnectArgs {
+    /// NATS server URL (several separated by commas).
+    #[arg(long, default_value = DEFAULT_SERVER, env = "RECON_NATS_SERVER")]
+    server: String,
+    /// User name (with --password).
+    #[arg(long, requires = "password")]
+    user: Option<String>,
+    /// Password (with --user).
+    #[arg(long, env = "RECON_NATS_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Authentication token.
+    #[arg(
+        long,
+        env = "RECON_NATS_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "user"
+    )]
+    token: Option<String>,
+    /// NATS credentials file (JWT and NKey seed).
+    #[arg(long, conflicts_with_all = ["user", "token"])]
+    creds: Option<PathBuf>,
+    /// CA certificate (PEM) to trust for the server's TLS certificate;
+    /// implies TLS.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS, with --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Client key (PEM), with --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require TLS even without --tls-ca (the system's roots are trusted).
+    #[arg(long)]
+    tls: bool,
+}
+
+impl From<ConnectArgs> for ConnectOptions {
+    fn from(a: ConnectArgs) -> ConnectOptions {
+        ConnectOptions {
+            server: a.server,
+            user: a.user,
+            password: a.password,
+            token: a.token,
+            creds: a.creds,
+            tls_ca: a.tls_ca,
+            tls_cert: a.tls_cert,
+            tls_key: a.tls_key,
+            tls: a.tls,
+        }
+    }
+}
+
 #[derive(Args)]
 struct SetupArgs {
     #[command(flatten)]
-    connect: ConnectOptions,
+    connect: ConnectArgs,
     /// Partitions of each rule's work: the most workers that can share it.
     #[arg(long)]
     partitions: u32,
@@ -80,7 +139,7 @@ struct SetupArgs {
 #[derive(Args)]
 struct PublishArgs {
     #[command(flatten)]
-    connect: ConnectOptions,
+    connect: ConnectArgs,
     /// Inputs (`-` or none: stdin).
     inputs: Vec<PathBuf>,
     /// Then mark the end of input on every partition: every window closes
@@ -96,7 +155,7 @@ struct PublishArgs {
 #[derive(Args)]
 struct BridgeArgs {
     #[command(flatten)]
-    connect: ConnectOptions,
+    connect: ConnectArgs,
     /// Subject the shipper publishes to (wildcards allowed).
     #[arg(long)]
     subject: String,
@@ -105,7 +164,7 @@ struct BridgeArgs {
 #[derive(Args)]
 struct WorkerArgs {
     #[command(flatten)]
-    connect: ConnectOptions,
+    connect: ConnectArgs,
     /// This worker's name, unique among live workers [default: host-pid].
     #[arg(long)]
     id: Option<String>,
@@ -131,19 +190,19 @@ struct WorkerArgs {
 #[derive(Args)]
 struct AlertsArgs {
     #[command(flatten)]
-    connect: ConnectOptions,
+    connect: ConnectArgs,
     /// Keep printing alerts as they are published (until SIGINT/SIGTERM).
     #[arg(long)]
     follow: bool,
     /// Alert format.
-    #[arg(long, value_enum, default_value_t = Format::Native)]
+    #[arg(long, value_parser = choice::parser::<Format>(), default_value = Format::Native.name())]
     format: Format,
 }
 
 #[derive(Args)]
 struct StatusArgs {
     #[command(flatten)]
-    connect: ConnectOptions,
+    connect: ConnectArgs,
     /// One JSON object with a `partitions` array.
     #[arg(long)]
     json: bool,
@@ -158,7 +217,7 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
 }
 
 /// Runs `recon nats …`.
-pub fn run(args: NatsArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: NatsArgs) -> Result<ExitCode> {
     match args.command {
         NatsCommand::Setup(a) => {
             let text = match &a.config {
@@ -168,8 +227,9 @@ pub fn run(args: NatsArgs) -> Result<ExitCode> {
             };
             // Refuse a bad file here, with the file's name.
             FileSettings::parse(&text)
+                .and_then(|s| s.resolve())
                 .with_context(|| format!("reading {}", a.config.unwrap_or_default().display()))?;
-            let nats = Nats::connect(&a.connect, "recon setup")?;
+            let nats = Nats::connect(&a.connect.into(), "recon setup")?;
             let outcome = setup(
                 &nats,
                 &SetupOptions {
@@ -191,7 +251,7 @@ pub fn run(args: NatsArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         NatsCommand::Publish(a) => {
-            let nats = Nats::connect(&a.connect, "recon publish")?;
+            let nats = Nats::connect(&a.connect.into(), "recon publish")?;
             let inputs = if a.inputs.is_empty() {
                 vec![PathBuf::from("-")]
             } else {
@@ -200,7 +260,7 @@ pub fn run(args: NatsArgs) -> Result<ExitCode> {
             let from_pipe = inputs.iter().any(|p| p.as_os_str() == "-");
             let options = PublishOptions {
                 batch_bytes: a.batch_kib.saturating_mul(1024),
-                linger: from_pipe.then_some(crate::detect::DEFAULT_LINGER),
+                linger: from_pipe.then_some(recon::detect::DEFAULT_LINGER),
             };
             let s = publish(&nats, &inputs, options, a.end, &mut io::stderr().lock())?;
             eprintln!(
@@ -226,9 +286,9 @@ pub fn run(args: NatsArgs) -> Result<ExitCode> {
             })
         }
         NatsCommand::Bridge(a) => {
-            let nats = Nats::connect(&a.connect, "recon bridge")?;
+            let nats = Nats::connect(&a.connect.into(), "recon bridge")?;
             let stop = stop_flag()?;
-            let s = super::bridge::bridge(&nats, &a.subject, &stop, &mut io::stderr().lock())?;
+            let s = bridge::bridge(&nats, &a.subject, &stop, &mut io::stderr().lock())?;
             eprintln!(
                 "recon: bridge stopped: read {} records; published {} in {} messages; {} \
                  counted by no rule",
@@ -237,10 +297,10 @@ pub fn run(args: NatsArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         NatsCommand::Worker(a) => {
-            let nats = Nats::connect(&a.connect, "recon worker")?;
-            let layout = super::Layout::load(&nats)?;
-            let settings = layout.settings()?;
-            let limits = settings.sandbox()?;
+            let nats = Nats::connect(&a.connect.into(), "recon worker")?;
+            let layout = Layout::load(&nats)?;
+            let run = layout.resolve()?;
+            let limits = run.sandbox;
             let runtime = match (a.no_cache, default_cache_dir()) {
                 (false, Some(dir)) => Runtime::cached(limits, &dir),
                 _ => Runtime::new(limits),
@@ -257,13 +317,9 @@ pub fn run(args: NatsArgs) -> Result<ExitCode> {
                 lease: Duration::from_millis(a.lease_ms.max(300)),
                 snapshot_records: a.snapshot_records.max(1),
                 snapshot_interval: Duration::from_secs(a.snapshot_seconds),
-                live: if a.live {
-                    Some(settings.live_options()?)
-                } else {
-                    None
-                },
+                live: a.live.then_some(run.live),
             };
-            let s = run_worker(&nats, &runtime, options, io::stderr())?;
+            let s = run_worker(&nats, &runtime, layout, run, options, io::stderr())?;
             eprintln!(
                 "recon: worker stopped: {} claims ({} takeovers), {} lost, {} alerts published \
                  ({} duplicates suppressed), {} snapshots, {} records quarantined",
@@ -278,7 +334,7 @@ pub fn run(args: NatsArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         NatsCommand::Alerts(a) => {
-            let nats = Nats::connect(&a.connect, "recon alerts")?;
+            let nats = Nats::connect(&a.connect.into(), "recon alerts")?;
             let stop = stop_flag()?;
             let mut out = io::BufWriter::new(io::stdout().lock());
             alerts(&nats, a.format, a.follow, &stop, &mut out)?;
@@ -286,7 +342,7 @@ pub fn run(args: NatsArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         NatsCommand::Status(a) => {
-            let nats = Nats::connect(&a.connect, "recon status")?;
+            let nats = Nats::connect(&a.connect.into(), "recon status")?;
             let s = status(&nats)?;
             let mut out = io::stdout().lock();
             if a.json {
