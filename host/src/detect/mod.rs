@@ -11,7 +11,7 @@
 //! (`diagnostics`) and returns its account (`summary`).
 //!
 //! ```text
-//! detect.rs   orchestration: settings in, threads up, state out
+//! mod.rs      orchestration: configuration in, threads up, state out
 //!  ├ resume       state file: resume, save, remove
 //!  ├ sink         the detecting thread; live mode's ticks; alerts out
 //!  ├ parallel     scanning threads, payloads applied in input order
@@ -49,6 +49,8 @@ use sink::{Live, Sink};
 
 /// Default [`DetectOptions::linger`]: 200 ms.
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(200);
+/// Default [`DetectOptions::show_rejects`]: the first 20 reports.
+pub const DEFAULT_SHOW_REJECTS: usize = 20;
 
 /// What `detect` needs beyond the inputs.
 #[derive(Debug, Clone)]
@@ -95,11 +97,11 @@ pub struct DetectOptions {
 impl DetectOptions {
     /// Options with every default but the configuration: no state file,
     /// no quarantine file, not live, native alerts, inputs in the order
-    /// given, the first 20 rejections reported.
+    /// given, the first [`DEFAULT_SHOW_REJECTS`] rejections reported.
     pub fn new(config: RunConfig) -> DetectOptions {
         DetectOptions {
             config,
-            show_rejects: 20,
+            show_rejects: DEFAULT_SHOW_REJECTS,
             linger: DEFAULT_LINGER,
             state: None,
             finish: false,

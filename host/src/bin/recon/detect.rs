@@ -12,7 +12,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use recon::choice::Choice;
-use recon::detect::{DEFAULT_LINGER, DetectOptions, Progress, detect, summary_lines};
+use recon::detect::{
+    DEFAULT_LINGER, DEFAULT_SHOW_REJECTS, DetectOptions, Progress, detect, summary_lines,
+};
 use recon::output::Format;
 use recon::runtime::{CacheOutcome, Runtime, default_cache_dir};
 use recon::settings::{FileSettings, ProfileName, RuleName};
@@ -84,7 +86,7 @@ pub(crate) struct DetectArgs {
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
     /// Most rejected records reported one by one.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = DEFAULT_SHOW_REJECTS)]
     show_rejects: usize,
     /// Longest complete lines wait for more input before they are pushed
     /// (milliseconds), so alerts from a slow stream are not held back.
