@@ -27,6 +27,15 @@ use crate::sources::Source;
 const PIECE_BYTES: usize = 1 << 20;
 /// Pieces a reader thread may read ahead of the chunker.
 const PIECES_AHEAD: usize = 4;
+/// Inputs opened and read ahead of the one being chunked: the next
+/// object of a tree of small S3 objects is already opened and inflating
+/// while the chunker cuts the current one, instead of each paying its
+/// open, thread start and first read in turn. Each holds at most
+/// [`PIECES_AHEAD`] pieces.
+const INPUTS_AHEAD: usize = 2;
+/// Smallest first read of an input whose size is known: a small file is
+/// read into a buffer of about its size rather than a whole piece.
+const MIN_FIRST_READ: usize = 16 << 10;
 
 /// Why an input could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +83,18 @@ impl BufferPool {
         v
     }
 
+    /// An empty buffer with room for at least `PIECE_BYTES` (for bytes
+    /// appended as they come: nothing is written until then).
+    fn get_empty(&self) -> Vec<u8> {
+        match self.rx.try_recv() {
+            Ok(mut v) => {
+                v.clear();
+                v
+            }
+            Err(_) => Vec::with_capacity(PIECE_BYTES),
+        }
+    }
+
     /// Hands a buffer back (dropped when the pool is full).
     pub fn put(&self, v: Vec<u8>) {
         if v.capacity() >= PIECE_BYTES {
@@ -116,9 +137,20 @@ pub fn chunk_inputs(
     pool: &BufferPool,
     tx: &Sender<InputMsg>,
 ) {
-    for (source, input) in inputs.iter().enumerate() {
-        let name = input.name();
-        let pieces = match spawn_reader(input, &name, pool.clone()) {
+    // Readers started ahead, in input order: (index, name, pieces).
+    let mut ahead = std::collections::VecDeque::new();
+    let mut next = 0;
+    loop {
+        while next < inputs.len() && ahead.len() <= INPUTS_AHEAD {
+            let name = inputs[next].name();
+            let pieces = spawn_reader(&inputs[next], &name, pool.clone());
+            ahead.push_back((next, name, pieces));
+            next += 1;
+        }
+        let Some((source, name, pieces)) = ahead.pop_front() else {
+            return;
+        };
+        let pieces = match pieces {
             Ok(p) => p,
             Err(e) => {
                 if tx.send(InputMsg::Unreadable(source, e)).is_err() {
@@ -151,10 +183,17 @@ fn spawn_reader(
         source_name: name.to_owned(),
         source,
     })?;
+    // A small file's first read takes a buffer of about its size (one
+    // more byte sees its end), not a whole piece.
+    let first = input.size_hint().map_or(PIECE_BYTES, |n| {
+        usize::try_from(n.saturating_add(1))
+            .unwrap_or(PIECE_BYTES)
+            .clamp(MIN_FIRST_READ, PIECE_BYTES)
+    });
     let (tx, rx) = bounded(PIECES_AHEAD);
     thread::Builder::new()
         .name("recon-read".into())
-        .spawn(move || read_pieces(source, &pool, &tx))
+        .spawn(move || read_pieces(source, first, &pool, &tx))
         .map_err(|source| InputError::Io {
             source_name: name.to_owned(),
             source,
@@ -186,22 +225,44 @@ fn fill(source: &mut dyn Read, piece: &mut [u8], mut filled: usize) -> (usize, O
     }
 }
 
-fn read_pieces(mut source: Box<dyn Read + Send>, pool: &BufferPool, tx: &Sender<Piece>) {
+fn read_pieces(
+    mut source: Box<dyn Read + Send>,
+    first_len: usize,
+    pool: &BufferPool,
+    tx: &Sender<Piece>,
+) {
     // The first piece tells gzip (and zip) from text.
-    let mut first = pool.get(PIECE_BYTES);
+    let mut first = read_buffer(pool, first_len);
     let (n, error) = fill(&mut source, &mut first, 0);
     first.truncate(n);
+    // A small file read whole at once: what follows (its end) needs no
+    // whole piece either.
+    let read_len = if first_len < PIECE_BYTES && n < first_len {
+        first_len
+    } else {
+        PIECE_BYTES
+    };
     match sniff(&first, true) {
-        Some(Compression::Gzip) => inflate(first, error, &mut source, pool, tx),
+        Some(Compression::Gzip) => inflate(first, read_len, error, &mut source, pool, tx),
         Some(Compression::Zip) => {
             let _ = tx.send(Piece::Unreadable(recon_reader::wording::ZIP_ARCHIVE.into()));
         }
-        _ => plain(first, error, &mut source, pool, tx),
+        _ => plain(first, read_len, error, &mut source, pool, tx),
+    }
+}
+
+/// A buffer of `len` bytes to read into: pooled when it is a whole piece.
+fn read_buffer(pool: &BufferPool, len: usize) -> Vec<u8> {
+    if len == PIECE_BYTES {
+        pool.get(PIECE_BYTES)
+    } else {
+        vec![0; len]
     }
 }
 
 fn plain(
     mut piece: Vec<u8>,
+    read_len: usize,
     mut error: Option<io::Error>,
     source: &mut dyn Read,
     pool: &BufferPool,
@@ -219,7 +280,7 @@ fn plain(
         if empty {
             return;
         }
-        piece = pool.get(PIECE_BYTES);
+        piece = read_buffer(pool, read_len);
         let (n, e) = fill(source, &mut piece, 0);
         piece.truncate(n);
         error = e;
@@ -252,8 +313,7 @@ impl Pieces<'_> {
         if self.piece.is_empty() || self.closed {
             return;
         }
-        let mut next = self.pool.get(PIECE_BYTES);
-        next.clear();
+        let next = self.pool.get_empty();
         let full = std::mem::replace(&mut self.piece, next);
         self.closed |= self.tx.send(Piece::Bytes(full)).is_err();
     }
@@ -264,6 +324,7 @@ impl Pieces<'_> {
 /// pauses, ends or fails.
 fn inflate(
     mut raw: Vec<u8>,
+    read_len: usize,
     mut error: Option<io::Error>,
     source: &mut dyn Read,
     pool: &BufferPool,
@@ -271,12 +332,11 @@ fn inflate(
 ) {
     let mut gz = Gunzip::new();
     let mut pieces = Pieces {
-        piece: pool.get(PIECE_BYTES),
+        piece: pool.get_empty(),
         pool,
         tx,
         closed: false,
     };
-    pieces.piece.clear();
     loop {
         let ended = raw.is_empty();
         let step = if ended {
@@ -284,7 +344,7 @@ fn inflate(
         } else {
             gz.feed(&raw, &mut |b| pieces.push(b))
         };
-        if ended || raw.len() < PIECE_BYTES || error.is_some() || step.is_err() {
+        if ended || raw.len() < read_len || error.is_some() || step.is_err() {
             pieces.send();
         }
         if pieces.closed {
@@ -301,7 +361,7 @@ fn inflate(
         if ended {
             return;
         }
-        raw.resize(PIECE_BYTES, 0);
+        raw.resize(read_len, 0);
         let (n, e) = fill(source, &mut raw, 0);
         raw.truncate(n);
         error = e;

@@ -102,6 +102,19 @@ impl Source {
         }
     }
 
+    /// The bytes it holds, when that is known before reading (a regular
+    /// file's size; not a pipe's or stdin's): the reader sizes its first
+    /// read by it.
+    pub fn size_hint(&self) -> Option<u64> {
+        match self {
+            Source::File(p) => std::fs::metadata(p)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len()),
+            _ => None,
+        }
+    }
+
     /// Opens the source for reading. Zip content read from here (stdin, a
     /// member that is itself an archive) is refused by the reader, which
     /// reports it as unreadable rather than reading it as text.

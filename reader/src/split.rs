@@ -91,6 +91,22 @@ impl DocSplitter {
         self.record.is_some() || self.skipping.is_some()
     }
 
+    /// Appends a run of bytes, as `push_byte` would one by one: past the
+    /// limit the record is dropped and only its length counted, so a run
+    /// never grows the record beyond `limit`.
+    fn push_bytes(&mut self, run: &[u8]) {
+        if let Some(r) = &mut self.record {
+            if r.len() + run.len() <= self.limit {
+                r.extend_from_slice(run);
+            } else {
+                self.skipping = Some((r.len() + run.len()) as u64);
+                self.record = None;
+            }
+        } else if let Some(n) = &mut self.skipping {
+            *n += run.len() as u64;
+        }
+    }
+
     fn push_byte(&mut self, b: u8) {
         if let Some(r) = &mut self.record {
             r.push(b);
@@ -134,7 +150,27 @@ impl DocSplitter {
     }
 
     pub(crate) fn feed(&mut self, bytes: &[u8], out: &mut Vec<Found>) -> Result<(), String> {
-        for &b in bytes {
+        let mut i = 0;
+        while i < bytes.len() {
+            // The body of a string, up to its next quote or backslash, in
+            // one step: most of a record's bytes are in strings, and
+            // nothing in that stretch changes the splitter's state but the
+            // bytes kept and counted. (A key being read for `Records`
+            // goes byte by byte.)
+            if self.in_string && !self.escaped && !self.reading_key {
+                let rest = &bytes[i..];
+                let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+                if run > 0 {
+                    if self.capturing() {
+                        self.push_bytes(&rest[..run]);
+                    }
+                    self.pos += run as u64;
+                    i += run;
+                    continue;
+                }
+            }
+            let b = bytes[i];
+            i += 1;
             self.pos += 1;
             if self.in_string {
                 if self.capturing() {

@@ -267,7 +267,16 @@ fn documents_are_split_into_records_as_a_stream() {
         texts(&split(&big, 100, 1000).unwrap()),
         vec!["<5008 bytes skipped>".to_owned(), r#"{"q":1}"#.to_owned()]
     );
-    // Damage is found where it is.
+    // Damage is found where it is, strings (read in runs) counted in.
+    for n in [1, 3, 64] {
+        let e = split(r#"{"a":"x\"yz"} x"#, n, 1 << 20).unwrap_err();
+        assert!(
+            e.contains("unexpected 'x' at byte 15 "),
+            "pieces of {n}: {e}"
+        );
+        let e = split(r#"[{"a":"xyz"#, n, 1 << 20).unwrap_err();
+        assert!(e.ends_with("(byte 10)"), "pieces of {n}: {e}");
+    }
     assert!(split(r#"[{"a":1},{"b":"#, 5, 1 << 20).is_err());
     assert!(split(r#"{"a":1} x"#, 5, 1 << 20).is_err());
     assert!(split(r#"]"#, 5, 1 << 20).is_err());
@@ -330,6 +339,9 @@ fn piece() -> impl Strategy<Value = String> {
         Just(r#"{"Records":[{"a":1},{"b":2}]}"#.to_owned()),
         Just(r#"{"Records":[{"a":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},{"b":2}]}"#.to_owned()),
         Just(r#"[{"x":1},{"y":"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"}]"#.to_owned()),
+        // Escapes inside strings, which the splitter reads in runs.
+        Just(r#"{"Records":[{"e":"q\"uo\\te\\\\","f":"\\"},{"g":"]}\"["}]}"#.to_owned()),
+        Just(r#"\""#.to_owned()),
         Just("\n".to_owned()),
         Just("\r\n".to_owned()),
         Just("\r".to_owned()),
