@@ -385,6 +385,7 @@ impl wit::GuestDetector for DetectorResource {
         let r = match &step {
             wit::ReadStep::Bytes(b) => detector.read(&mut reader, ReadStep::Bytes(b)),
             wit::ReadStep::Text(t) => detector.read(&mut reader, ReadStep::Bytes(t.as_bytes())),
+            wit::ReadStep::Base64(t) => detector.read(&mut reader, ReadStep::Base64(t)),
             wit::ReadStep::Pause => detector.read(&mut reader, ReadStep::Pause),
             wit::ReadStep::End => detector.read(&mut reader, ReadStep::End),
         };

@@ -60,3 +60,11 @@ pub fn bad_gzip(message: &str) -> String {
 /// A zip archive given as one input.
 pub const ZIP_ARCHIVE: &str = "a zip archive, not CloudTrail JSON or gzip: \
      its members must be read one by one (unzip it first)";
+
+/// A `base64` read step whose text is not base64 (the host's fault, not
+/// the input's): the input is unreadable from there on.
+pub fn invalid_base64(error: impl std::fmt::Display) -> String {
+    format!(
+        "a base64 read step is not valid base64 ({error}); the input was not read from there on"
+    )
+}

@@ -427,9 +427,12 @@ mod reader {
     use std::path::Path;
     use std::time::Duration;
 
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as BASE64;
     use crossbeam_channel::bounded;
     use recon::input::{self, BufferPool, ChunkOptions, InputError, InputMsg};
     use recon::output::{Format, alert_line};
+    use recon::rules::RuleName;
     use recon::runtime::{
         AlertFormat, ChunkLocations, Instance, Profile, ReadEvent, ReadStep, ReaderOptions,
         RejectReason, Rule,
@@ -610,9 +613,18 @@ mod reader {
             let mut records = 0u64;
             let mut too_large = 0u64;
             let mut skipped = 0u64;
+            // Every other piece as base64 text (`read-step.base64`): the
+            // same bytes, another crossing.
             let mut steps: Vec<ReadStep> = cuts(bytes.len(), 100_003)
                 .into_iter()
-                .map(|(a, b)| ReadStep::Bytes(bytes[a..b].to_vec()))
+                .enumerate()
+                .map(|(i, (a, b))| {
+                    if i % 2 == 1 {
+                        ReadStep::Base64(BASE64.encode(&bytes[a..b]))
+                    } else {
+                        ReadStep::Bytes(bytes[a..b].to_vec())
+                    }
+                })
                 .collect();
             steps.insert(steps.len().min(1), ReadStep::Pause);
             steps.push(ReadStep::End);
@@ -642,6 +654,9 @@ mod reader {
                 let events = match step {
                     ReadStep::Bytes(b) => inst.reader_feed(r2, b).unwrap(),
                     ReadStep::Text(t) => inst.reader_feed_text(r2, t).unwrap(),
+                    ReadStep::Base64(t) => {
+                        inst.reader_feed(r2, &BASE64.decode(t).unwrap()).unwrap()
+                    }
                     ReadStep::Pause => inst.reader_pause(r2).unwrap(),
                     ReadStep::End => inst.reader_finish(r2).unwrap(),
                 };
@@ -670,12 +685,7 @@ mod reader {
                                         chunk.loc(e.index),
                                         recon::detect::reason_name(e.error.reason),
                                         &e.error.message,
-                                        e.rule.map(|r| match r {
-                                            Rule::SentinelAwsCliRecon => "sentinel-aws-cli-recon",
-                                            Rule::ElasticAwsDiscoveryBurst => {
-                                                "elastic-aws-discovery-burst"
-                                            }
-                                        }),
+                                        e.rule.map(|r| RuleName::of(r).alert_name()),
                                     ),
                                 ));
                             }

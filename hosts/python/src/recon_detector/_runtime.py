@@ -15,7 +15,8 @@ component API (``wasmtime.component``), inside a sandbox.
   API's value array through wasmtime's own ctypes declarations. Even so,
   wasmtime's C API then lowers the list one generic value per byte; input
   that is valid UTF-8 crosses as a ``string`` instead (``read-step.text``,
-  one copy), see `detector.Input.feed`. The layout it
+  one copy), and other input (gzip) as its base64 text
+  (``read-step.base64``), see `detector.Input.feed`. The layout it
   relies on is checked against wasmtime's generic conversion when the
   runtime starts; if the check fails (or wasmtime's private modules are
   not where they were), calls go through wasmtime's public
@@ -259,16 +260,17 @@ def _fast_lower_step(data: bytes, ptr: "ctypes._Pointer[Any]") -> None:
     ptr.contents.of.variant.val = ffi.wasmtime_component_val_new(byref(payload))
 
 
-def _fast_lower_text_step(data: bytes, ptr: "ctypes._Pointer[Any]") -> None:
-    """Writes UTF-8 ``data`` as the ``text`` case of ``read-step`` into
-    ``*ptr``: the string value made from the bytes in one copy."""
+def _fast_lower_text_step(data: bytes, ptr: "ctypes._Pointer[Any]", case: str = "text") -> None:
+    """Writes UTF-8 ``data`` as the ``text`` case of ``read-step`` (or
+    another string case, ``base64``) into ``*ptr``: the string value made
+    from the bytes in one copy."""
     payload = _VAL()
     vec = ffi.wasm_byte_vec_t()
     ffi.wasm_byte_vec_new(byref(vec), len(data), ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8)))
     payload.kind = ffi.WASMTIME_COMPONENT_STRING
     payload.of.string = vec
     ptr.contents.kind = ffi.WASMTIME_COMPONENT_VARIANT
-    ptr.contents.of.variant.discriminant = ffi.str_to_capi("text")
+    ptr.contents.of.variant.discriminant = ffi.str_to_capi(case)
     ptr.contents.of.variant.val = ffi.wasmtime_component_val_new(byref(payload))
 
 
@@ -278,6 +280,8 @@ def _generic_step(a: Any) -> Any:
         return Variant("bytes", bytes(a))
     if isinstance(a, TextStep):
         return Variant("text", bytes(a).decode("utf-8"))
+    if isinstance(a, Base64Step):
+        return Variant("base64", bytes(a).decode("ascii"))
     return a
 
 
@@ -531,6 +535,13 @@ class TextStep(bytes):
     encodes and copies twice more)."""
 
 
+class Base64Step(bytes):
+    """Marks base64 text (ASCII bytes, the encoding of input bytes that are
+    not UTF-8: gzip) to lower as ``read-step.base64``, a string written in
+    one copy: wasmtime's C API lowers a ``list<u8>`` one value per byte,
+    which costs more than encoding in C here and decoding in the component."""
+
+
 @dataclass
 class _Func:
     func: wc.Func
@@ -635,6 +646,8 @@ class Instance:
                     _fast_lower_step(value, pointer(params[lowered]))
                 elif isinstance(value, TextStep):
                     _fast_lower_text_step(value, pointer(params[lowered]))
+                elif isinstance(value, Base64Step):
+                    _fast_lower_text_step(value, pointer(params[lowered]), "base64")
                 elif isinstance(value, Bytes):
                     _fast_lower_bytes(value, pointer(params[lowered]))
                 else:

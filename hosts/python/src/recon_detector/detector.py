@@ -3,6 +3,7 @@ its own (the contract's ``detector`` resource)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timezone
 from types import SimpleNamespace
@@ -10,7 +11,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from wasmtime.component import Variant
 
-from ._runtime import Bytes, BytesStep, Instance, TextStep
+from ._runtime import Base64Step, Bytes, BytesStep, Instance, TextStep
 from ._types import (
     BatchError,
     BatchResult,
@@ -518,7 +519,9 @@ class Input:
 
     Bytes that are valid UTF-8 cross into the component as a string (one
     copy in wasmtime-py, where a byte list costs a value per byte); others
-    (gzip) as bytes. Either way the reader sees the same bytes.
+    (gzip) as their base64 text, decoded in the component (encoding and
+    decoding cost far less than a value per byte). Either way the reader
+    sees the same bytes.
     """
 
     def __init__(self, detector: Detector, reader: Any) -> None:
@@ -548,7 +551,7 @@ class Input:
             try:
                 data[:end].decode("utf-8")  # only checked: the bytes cross as they are
             except UnicodeDecodeError:
-                return self._step(BytesStep(data))
+                return self._step(Base64Step(base64.b64encode(data)))
             data, self._carry = data[:end], data[end:]
         return self._step(TextStep(data))
 
