@@ -115,6 +115,11 @@ pub enum InputMsg {
     TooLarge(usize, Loc, u64),
 }
 
+/// Default [`ChunkOptions::linger`]: 200 ms, long enough to gather what a
+/// pipe delivers in one burst, short enough that an alert from a slow
+/// stream is not noticeably held back.
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(200);
+
 /// How the chunker cuts input.
 #[derive(Debug, Clone, Copy)]
 pub struct ChunkOptions {

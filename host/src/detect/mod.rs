@@ -47,8 +47,8 @@ pub use summary::{RuleSummary, Summary, TenantSummary, late_advice, summary_line
 use diagnostics::Diagnostics;
 use sink::{Live, Sink};
 
-/// Default [`DetectOptions::linger`]: 200 ms.
-pub const DEFAULT_LINGER: Duration = Duration::from_millis(200);
+/// Default [`DetectOptions::linger`]: the chunker's, 200 ms.
+pub use crate::input::DEFAULT_LINGER;
 /// Default [`DetectOptions::show_rejects`]: the first 20 reports.
 pub const DEFAULT_SHOW_REJECTS: usize = 20;
 

@@ -298,7 +298,7 @@ pub fn publish(
     let max_line = publisher.run.max_line_bytes;
     let chunk = ChunkOptions {
         chunk_bytes: publisher.run.chunk_bytes,
-        linger: options.linger.unwrap_or(crate::detect::DEFAULT_LINGER),
+        linger: options.linger.unwrap_or(input::DEFAULT_LINGER),
         max_line_bytes: max_line,
     };
     let pool = BufferPool::default();

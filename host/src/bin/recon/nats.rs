@@ -260,7 +260,7 @@ pub(crate) fn run(args: NatsArgs) -> Result<ExitCode> {
             let from_pipe = inputs.iter().any(|p| p.as_os_str() == "-");
             let options = PublishOptions {
                 batch_bytes: a.batch_kib.saturating_mul(1024),
-                linger: from_pipe.then_some(recon::detect::DEFAULT_LINGER),
+                linger: from_pipe.then_some(recon::input::DEFAULT_LINGER),
             };
             let s = publish(&nats, &inputs, options, a.end, &mut io::stderr().lock())?;
             eprintln!(
