@@ -1,5 +1,5 @@
 //! The gunzip stage: gzip (one member or several) inflated as a stream,
-//! in bounded steps, with the pure-Rust inflater.
+//! in bounded steps, with a pure-Rust inflater (flate2 on zlib-rs).
 
 use std::io::Write;
 
