@@ -86,8 +86,9 @@ pub fn is_trap(e: &HostError) -> bool {
 }
 
 /// The start of every line of `data`, and its end: `starts[i]..starts[i+1]`
-/// is line `i` with its line end.
-fn line_starts(data: &[u8]) -> Vec<usize> {
+/// is line `i` with its line end. (`recon nats publish` cuts its chunks
+/// by it too.)
+pub(crate) fn line_starts(data: &[u8]) -> Vec<usize> {
     let mut starts = vec![0];
     starts.extend(memchr::memchr_iter(b'\n', data).map(|i| i + 1));
     if *starts.last().unwrap_or(&0) != data.len() {

@@ -10,6 +10,7 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishAckFuture;
 use sha2::{Digest, Sha256};
 
+use crate::guard::line_starts;
 use crate::input::{self, BufferPool, ChunkOptions, InputMsg};
 use crate::settings::RunConfig;
 
@@ -272,16 +273,6 @@ fn is_blank(line: &[u8]) -> bool {
 fn strip_end(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// The start of every line of `data`, then its end.
-fn line_starts(data: &[u8]) -> Vec<usize> {
-    let mut starts = vec![0];
-    starts.extend(memchr::memchr_iter(b'\n', data).map(|i| i + 1));
-    if *starts.last().unwrap_or(&0) != data.len() {
-        starts.push(data.len());
-    }
-    starts
 }
 
 /// `recon nats publish`: reads `inputs` as `recon detect` does and
