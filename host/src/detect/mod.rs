@@ -194,10 +194,10 @@ pub fn detect<O: Write, E: Write>(
             err,
             listing.sources.iter().map(|s| s.name()).collect(),
             options.show_rejects,
-            run.max_line_bytes,
+            run.max_line_bytes(),
         ),
         summary: Summary {
-            allowed_lateness_ms: run.allowed_lateness_ms,
+            allowed_lateness_ms: run.allowed_lateness_ms(),
             skipped_files: listing.skipped,
             ..Summary::default()
         },
@@ -215,7 +215,7 @@ pub fn detect<O: Write, E: Write>(
     let chunk = ChunkOptions {
         chunk_bytes: run.chunk_bytes,
         linger: options.linger,
-        max_line_bytes: run.max_line_bytes,
+        max_line_bytes: run.max_line_bytes(),
     };
     let (in_tx, in_rx) = bounded::<InputMsg>(run.workers * 2 + 2);
     let inputs = listing.sources;

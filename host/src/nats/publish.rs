@@ -286,7 +286,7 @@ pub fn publish(
     err: &mut dyn std::io::Write,
 ) -> Result<PublishSummary, NatsError> {
     let mut publisher = Publisher::new(nats, options.batch_bytes)?;
-    let max_line = publisher.run.max_line_bytes;
+    let max_line = publisher.run.max_line_bytes();
     let chunk = ChunkOptions {
         chunk_bytes: publisher.run.chunk_bytes,
         linger: options.linger.unwrap_or(input::DEFAULT_LINGER),

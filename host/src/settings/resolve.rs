@@ -40,10 +40,6 @@ pub struct RunConfig {
     /// Early alerts as asked for; `None` leaves them to the mode (on in
     /// live mode, off otherwise: docs/streaming.md).
     pub early_alerts: Option<bool>,
-    /// The allowed lateness, ms.
-    pub allowed_lateness_ms: u64,
-    /// The reader's line and record limit (`limits.max_event_bytes`).
-    pub max_line_bytes: usize,
     /// Bytes of input per call into the component (`chunk_kib`).
     pub chunk_bytes: usize,
     /// Scanning threads (`workers`, default the number of cores).
@@ -64,6 +60,22 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// The allowed lateness, ms (the detector's, or its default).
+    pub fn allowed_lateness_ms(&self) -> u64 {
+        self.detector
+            .allowed_lateness_ms
+            .unwrap_or(recon_guest::config::DEFAULT_ALLOWED_LATENESS_MS)
+    }
+
+    /// The reader's line and record limit: `limits.max_event_bytes`, the
+    /// detector's own, or its default.
+    pub fn max_line_bytes(&self) -> usize {
+        self.detector
+            .limits
+            .max_event_bytes
+            .unwrap_or(DEFAULT_MAX_EVENT_BYTES) as usize
+    }
+
     /// The detector's configuration with early alerts on or off. Off is
     /// the contract's default, written `None`, so that a configuration
     /// without early alerts is the one 0.2 wrote (and state files keep
@@ -84,13 +96,6 @@ impl FileSettings {
         Ok(RunConfig {
             rules: self.rules(),
             early_alerts: self.early_alerts,
-            allowed_lateness_ms: detector
-                .allowed_lateness_ms
-                .unwrap_or(recon_guest::config::DEFAULT_ALLOWED_LATENESS_MS),
-            max_line_bytes: detector
-                .limits
-                .max_event_bytes
-                .unwrap_or(DEFAULT_MAX_EVENT_BYTES) as usize,
             detector,
             chunk_bytes: self.chunk_bytes()?,
             workers: self.workers()?,
@@ -318,9 +323,9 @@ mod tests {
         assert_eq!(r.sandbox, SandboxLimits::default());
         assert_eq!(r.guard, GuardSettings::default());
         assert_eq!(r.live, LiveOptions::default());
-        assert_eq!(r.max_line_bytes, DEFAULT_MAX_EVENT_BYTES as usize);
+        assert_eq!(r.max_line_bytes(), DEFAULT_MAX_EVENT_BYTES as usize);
         assert_eq!(
-            r.allowed_lateness_ms,
+            r.allowed_lateness_ms(),
             recon_guest::config::DEFAULT_ALLOWED_LATENESS_MS
         );
         assert_eq!(
@@ -363,11 +368,11 @@ mod tests {
         assert_eq!(c.rules.len(), 1);
         assert_eq!(c.rules[0].window_ms, Some(20_000));
         assert_eq!(c.allowed_lateness_ms, Some(5_000));
-        assert_eq!(r.allowed_lateness_ms, 5_000);
+        assert_eq!(r.allowed_lateness_ms(), 5_000);
         assert!(matches!(c.profile, Profile::Seed));
         assert_eq!((r.early_alerts, c.early_alerts), (Some(false), None));
         assert_eq!(r.detector_with_early(true).early_alerts, Some(true));
-        assert_eq!(r.max_line_bytes, 4096);
+        assert_eq!(r.max_line_bytes(), 4096);
         assert_eq!(r.sandbox.fuel_per_call, Some(1000));
         assert_eq!(r.sandbox.call_timeout, None);
         assert_eq!(r.guard.checkpoint_bytes, 2 << 20);

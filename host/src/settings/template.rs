@@ -174,8 +174,8 @@ mod tests {
         assert_eq!(file.max_tenants, empty.max_tenants);
         assert_eq!(file.live, empty.live);
         assert_eq!(file.chunk_bytes, empty.chunk_bytes);
-        assert_eq!(file.max_line_bytes, empty.max_line_bytes);
-        assert_eq!(file.allowed_lateness_ms, empty.allowed_lateness_ms);
+        assert_eq!(file.max_line_bytes(), empty.max_line_bytes());
+        assert_eq!(file.allowed_lateness_ms(), empty.allowed_lateness_ms());
         assert_eq!(file.early_alerts, empty.early_alerts);
         assert!(file.tenant_key.is_none());
         // The numbers and lists the file writes are the detection core's
