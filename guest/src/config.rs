@@ -2,8 +2,18 @@
 //! tunable optional with a documented default) and what a detector runs
 //! with ([`Config`], validated and resolved).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
+
+use crate::fields::Schema;
+use crate::sigma::{self, DataKind, DataRule, RuleError, RuleFile, Threshold};
+
+/// A rule's name as alerts, statistics and placements carry it: a
+/// built-in's (`sentinel-aws-cli-recon`) or a data rule's (its `name`,
+/// else `id`).
+pub type RuleName = Arc<str>;
 
 /// Which published detection a detector runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -15,6 +25,14 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every built-in, in their declared order.
+    pub const ALL: [Rule; 2] = [Rule::Sentinel, Rule::Elastic];
+
+    /// The built-in of a name (`sentinel-aws-cli-recon`, …).
+    pub fn of_name(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == name)
+    }
+
     /// The short rule name used in alerts and on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -129,6 +147,11 @@ pub struct Settings {
     /// without it keeps the fingerprint and snapshot text it had before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_alerts: Option<bool>,
+    /// Rules as data: Sigma rule files, compiled at `create` (see
+    /// `crate::sigma`). Left out of the serialised settings when empty, so
+    /// a configuration of built-ins keeps its fingerprint and snapshot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_files: Vec<RuleFile>,
 }
 
 impl Settings {
@@ -145,6 +168,7 @@ impl Settings {
             allowed_lateness_ms: None,
             limits: LimitSettings::default(),
             early_alerts: None,
+            rule_files: Vec::new(),
         }
     }
 
@@ -181,7 +205,7 @@ impl Settings {
                     let r = resolved
                         .rules
                         .iter()
-                        .find(|r| r.rule == *rule)
+                        .find(|r| r.builtin == Some(*rule))
                         .expect("every rule is resolved");
                     RuleSettings {
                         rule: *rule,
@@ -202,6 +226,7 @@ impl Settings {
                 time_confirmations: Some(l.time_confirmations),
             },
             early_alerts: Some(false),
+            rule_files: Vec::new(),
         }
     }
 }
@@ -215,6 +240,9 @@ pub enum ConfigError {
     /// An empty list, or a list with an empty entry.
     #[error("{0}")]
     InvalidList(String),
+    /// A rule file was refused: where, and why.
+    #[error("{0}")]
+    Rules(RuleError),
 }
 
 /// The Sentinel seed's `SuspiciousCommands`, verbatim: the missing comma
@@ -300,8 +328,14 @@ pub struct Limits {
 /// One rule's validated configuration with every default filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleConfig {
-    /// The rule.
-    pub rule: Rule,
+    /// Its name (alerts, statistics, placements).
+    pub name: RuleName,
+    /// The built-in it runs, or `None` for a data rule.
+    pub builtin: Option<Rule>,
+    /// A data rule's definition.
+    pub data: Option<Arc<DataRule>>,
+    /// When a group alerts: `>= min_distinct` for the built-ins.
+    pub threshold: Threshold,
     /// Letter or intent (shared by every rule of a detector).
     pub profile: Profile,
     /// Window width, ms.
@@ -332,6 +366,10 @@ pub struct Config {
     /// A fingerprint of the settings: scanner payloads carry it so a
     /// detector only applies payloads made under its own configuration.
     pub fingerprint: u64,
+    /// The raw paths the data rules read.
+    pub schema: Schema,
+    /// Filters applied to data rules: (filter, the rules it changed).
+    pub filters: Vec<(String, Vec<String>)>,
 }
 
 fn check_list(name: &str, list: &[String]) -> Result<(), ConfigError> {
@@ -374,10 +412,23 @@ fn owned(list: &[&str]) -> Vec<String> {
 impl Config {
     /// Validates `settings` and fills in the defaults.
     pub fn new(settings: Settings) -> Result<Config, ConfigError> {
-        if settings.rules.is_empty() {
+        let compiled = sigma::compile(&settings.rule_files).map_err(ConfigError::Rules)?;
+        if settings.rules.is_empty() && compiled.rules.is_empty() {
             return Err(ConfigError::InvalidList(
-                "rules must not be empty".to_owned(),
+                "rules must not be empty (name a built-in, or give rule files with a rule to run)"
+                    .to_owned(),
             ));
+        }
+        for r in &compiled.rules {
+            if Rule::of_name(&r.name).is_some() {
+                return Err(ConfigError::Rules(RuleError {
+                    file: r.file.clone(),
+                    rule: Some(r.name.clone()),
+                    line: None,
+                    field: Some("name".into()),
+                    message: "a data rule may not take a built-in rule's name".into(),
+                }));
+            }
         }
         for (i, r) in settings.rules.iter().enumerate() {
             if settings.rules[..i].iter().any(|o| o.rule == r.rule) {
@@ -425,7 +476,7 @@ impl Config {
                 }
             },
         };
-        let rules = settings
+        let mut rules = settings
             .rules
             .iter()
             .map(|r| {
@@ -434,6 +485,32 @@ impl Config {
                 Ok(c)
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
+        for d in &compiled.rules {
+            let (window_ms, threshold) = match &d.kind {
+                DataKind::Correlation {
+                    window_ms,
+                    threshold,
+                    ..
+                } => (*window_ms, threshold.clone()),
+                // One alert per event: windows one millisecond wide, keyed
+                // by the event, each alerting at its first event.
+                DataKind::Event { .. } => (1, Threshold::at_least(1)),
+            };
+            rules.push(RuleConfig {
+                name: d.name.as_str().into(),
+                builtin: None,
+                data: Some(d.clone()),
+                threshold,
+                profile: settings.profile,
+                window_ms,
+                min_distinct: 1,
+                commands: Vec::new(),
+                providers: Vec::new(),
+                allowed_lateness_ms,
+                limits,
+                early_alerts: settings.early_alerts.unwrap_or(false),
+            });
+        }
         let material = serde_json::to_vec(&settings).expect("settings serialise");
         let digest = sha2::Sha256::digest(&material);
         let fingerprint = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
@@ -442,6 +519,8 @@ impl Config {
             rules,
             limits,
             fingerprint,
+            schema: compiled.schema,
+            filters: compiled.filters,
         })
     }
 }
@@ -474,7 +553,10 @@ impl RuleConfig {
             .unwrap_or_else(|| owned(ELASTIC_SEED_PROVIDERS));
         check_list("providers", &providers)?;
         Ok(RuleConfig {
-            rule: r.rule,
+            name: r.rule.name().into(),
+            builtin: Some(r.rule),
+            data: None,
+            threshold: Threshold::at_least(u64::from(min_distinct)),
             profile,
             window_ms,
             min_distinct,

@@ -67,9 +67,12 @@ impl Detector {
     /// watermark.
     fn push_one(&mut self, event: &str) -> (Result<Vec<RuleOutcome>, EventError>, bool) {
         windows::bump(&mut self.pushed);
-        let max = self.config.limits.max_event_bytes;
         let mut ahead = false;
-        let result = match read_record(event.as_bytes(), max, self.scanner.prefilter) {
+        let result = match read_record(
+            event.as_bytes(),
+            &self.scanner.reading,
+            self.scanner.prefilter,
+        ) {
             Err(e) => {
                 self.reject(e.reason);
                 Err(e)

@@ -10,8 +10,9 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use crate::fields::{Extra, Extract, Schema};
 use crate::time::{self, TimeError};
 
 /// Which of the three input shapes an event was read as.
@@ -66,6 +67,9 @@ pub struct Event<'a> {
     pub event_id: Field<'a>,
     /// ECS `event.dataset` when present (other shapes: `None`).
     pub dataset: Field<'a>,
+    /// The values of the data rules' paths (`fields::Schema`), by slot:
+    /// empty when no rule reads a path beyond the canonical fields.
+    pub extra: Extra<'a>,
 }
 
 /// Why an event could not be read. Mirrors the contract's `reject-reason`.
@@ -577,6 +581,139 @@ pub fn parse_event(text_in: &str) -> Result<Event<'_>, EventError> {
     from_doc(doc)
 }
 
+/// Reads one event from JSON text, and in the same pass the values of the
+/// paths in `schema` (raw CloudTrail records only: in a Sentinel row or an
+/// ECS document every path reads as missing). Accepts and rejects exactly
+/// what [`parse_event`] does: the paths never make a record unreadable.
+pub fn parse_event_with<'a>(text_in: &'a str, schema: &Schema) -> Result<Event<'a>, EventError> {
+    if schema.is_empty() {
+        return parse_event(text_in);
+    }
+    let mut extra = schema.empty_extra();
+    let parsed = {
+        let mut de = serde_json::Deserializer::from_str(text_in);
+        de::Deserializer::deserialize_map(
+            &mut de,
+            DocVisitor {
+                schema,
+                out: &mut extra,
+            },
+        )
+        .and_then(|doc| de.end().map(|()| doc))
+    };
+    let doc = match parsed {
+        Ok(doc) => doc,
+        Err(e) => return Err(classify_json_error(text_in, e)),
+    };
+    if let Some(at) = lone_surrogate(text_in) {
+        return Err(EventError::new(
+            RejectReason::InvalidJson,
+            format!("not valid JSON: a lone surrogate in a \\u escape at byte {at}"),
+        ));
+    }
+    let mut ev = from_doc(doc)?;
+    if ev.shape == Shape::CloudTrail {
+        ev.extra = extra;
+    } else {
+        ev.extra = schema.empty_extra();
+    }
+    Ok(ev)
+}
+
+/// Every top-level member [`Doc`] reads, once.
+fn doc_keys() -> &'static [&'static str] {
+    static KEYS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| fields_of::<Doc<'_>>())
+}
+
+/// Reads the object as [`Obj<Doc>`] does, handing the members on the
+/// schema's paths to [`Extract`] on the way.
+struct DocVisitor<'s, 'o, 'de> {
+    schema: &'s Schema,
+    out: &'o mut Extra<'de>,
+}
+
+impl<'de> Visitor<'de> for DocVisitor<'_, '_, 'de> {
+    type Value = Doc<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Doc<'de>, A::Error> {
+        Doc::deserialize(de::value::MapAccessDeserializer::new(Intercept {
+            inner: map,
+            schema: self.schema,
+            out: self.out,
+            tee: None,
+        }))
+    }
+}
+
+/// The members of the top-level object as `Doc`'s derived reader sees
+/// them, minus those only the schema reads (extracted here instead). A
+/// member both read (`userIdentity` for `userIdentity.accessKeyId`) is
+/// taken as raw text once and read twice: by the schema, and by `Doc` as
+/// it always is.
+struct Intercept<'s, 'o, 'de, A> {
+    inner: A,
+    schema: &'s Schema,
+    out: &'o mut Extra<'de>,
+    tee: Option<&'s crate::fields::Node>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Intercept<'_, '_, 'de, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        loop {
+            let Some(key) = self.inner.next_key::<Cow<'de, str>>()? else {
+                return Ok(None);
+            };
+            let known = doc_keys().contains(&key.as_ref());
+            match (known, self.schema.top(&key)) {
+                (false, Some(node)) => {
+                    self.inner.next_value_seed(Extract {
+                        node,
+                        out: &mut *self.out,
+                    })?;
+                    continue;
+                }
+                (true, node) => self.tee = node,
+                (false, None) => self.tee = None,
+            }
+            return match key {
+                Cow::Borrowed(k) => seed
+                    .deserialize(de::value::BorrowedStrDeserializer::<A::Error>::new(k))
+                    .map(Some),
+                Cow::Owned(k) => seed
+                    .deserialize(de::value::StringDeserializer::<A::Error>::new(k))
+                    .map(Some),
+            };
+        }
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        let Some(node) = self.tee.take() else {
+            return self.inner.next_value_seed(seed);
+        };
+        let raw: &'de serde_json::value::RawValue = self.inner.next_value()?;
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        Extract {
+            node,
+            out: &mut *self.out,
+        }
+        .deserialize(&mut de)
+        .map_err(de::Error::custom)?;
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        seed.deserialize(&mut de).map_err(de::Error::custom)
+    }
+}
+
 /// The position of the first `\u` escape of a UTF-16 surrogate that is not
 /// half of a pair, in text that is otherwise valid JSON. The parser refuses
 /// one in the members it reads but not in those it skips; this makes it
@@ -698,6 +835,7 @@ fn from_doc(doc: Doc<'_>) -> Result<Event<'_>, EventError> {
             resource_arn: doc.resources.and_then(|r| r.0),
             event_id: text(doc.event_id),
             dataset: None,
+            extra: Vec::new(),
         })
     } else if is_sentinel {
         Ok(Event {
@@ -717,6 +855,7 @@ fn from_doc(doc: Doc<'_>) -> Result<Event<'_>, EventError> {
             resource_arn: doc.s_resources.and_then(|r| r.0),
             event_id: text(doc.s_event_id),
             dataset: None,
+            extra: Vec::new(),
         })
     } else if is_ecs {
         let time_ms = read_time("@timestamp", doc.at_timestamp)?;
@@ -749,6 +888,7 @@ fn from_doc(doc: Doc<'_>) -> Result<Event<'_>, EventError> {
             resource_arn: None,
             event_id: either(ev.id, doc.d_event_id),
             dataset: either(ev.dataset, doc.d_dataset),
+            extra: Vec::new(),
         })
     } else {
         Err(EventError::new(
@@ -760,11 +900,9 @@ fn from_doc(doc: Doc<'_>) -> Result<Event<'_>, EventError> {
     }
 }
 
-/// The field names `serde` reads for each struct of the full path, by the
-/// pre-filter's name for its table: what ties `prefilter`'s key tables to
-/// this module (see `prefilter`'s tests).
-#[cfg(test)]
-pub(crate) fn field_names() -> Vec<(&'static str, &'static [&'static str])> {
+/// The member names a derived `Deserialize` struct reads, recorded by a
+/// deserializer that only asks for them.
+fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
     /// A deserializer that only records the fields a struct asks for.
     struct Fields(&'static [&'static str]);
     #[derive(Debug)]
@@ -800,10 +938,18 @@ pub(crate) fn field_names() -> Vec<(&'static str, &'static [&'static str])> {
             tuple_struct map enum identifier ignored_any
         }
     }
+    let mut f = Fields(&[]);
+    let _ = T::deserialize(&mut f);
+    f.0
+}
+
+/// The field names `serde` reads for each struct of the full path, by the
+/// pre-filter's name for its table: what ties `prefilter`'s key tables to
+/// this module (see `prefilter`'s tests).
+#[cfg(test)]
+pub(crate) fn field_names() -> Vec<(&'static str, &'static [&'static str])> {
     fn of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
-        let mut f = Fields(&[]);
-        let _ = T::deserialize(&mut f);
-        f.0
+        fields_of::<T>()
     }
     vec![
         ("TOP", of::<Doc<'_>>()),

@@ -46,13 +46,92 @@ pub enum Verdict {
     Full,
 }
 
-/// Settles `text` if it can; see the module documentation. `text` need
-/// not be UTF-8: a record that is not is never settled here.
+/// Settles `text` if it can, for the two built-ins; see the module
+/// documentation. `text` need not be UTF-8: a record that is not is never
+/// settled here.
 pub fn settle(text: &[u8]) -> Verdict {
-    let mut p = Parser { b: text, i: 0 };
+    let mut p = Parser {
+        b: text,
+        i: 0,
+        aws_cli: true,
+    };
     match p.record() {
         Some(t) => Verdict::Filtered(t),
         None => Verdict::Full,
+    }
+}
+
+/// What the rules of one configuration let the pre-filter settle.
+///
+/// Each rule says for itself which records it might select, and no rule
+/// assumes anything of another's: the built-ins need an agent starting
+/// with `aws-cli`; a data rule, one of its needles (`Expr::needles`:
+/// strings one of which every record it selects spells out, when the
+/// record has no escape sequence). A record is settled only when every
+/// rule rules it out.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// A built-in runs: a record whose agent starts with `aws-cli` needs
+    /// the full path.
+    aws_cli: bool,
+    /// Data rules run: a record with an escape, or holding a needle,
+    /// needs the full path.
+    data: bool,
+    /// Some data rule has no needles: nothing can be settled.
+    open: bool,
+    /// Every data rule's needles, searched ignoring ASCII case.
+    needles: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Plan {
+    /// The plan for built-ins (`aws_cli`) beside data rules whose needles
+    /// are `needles` (one entry per data rule; `None` for a rule with
+    /// none).
+    pub fn new(aws_cli: bool, needles: &[Option<Vec<String>>]) -> Plan {
+        let open = needles.iter().any(Option::is_none);
+        let all: Vec<&String> = needles.iter().flatten().flatten().collect();
+        let searcher = if all.is_empty() || open {
+            None
+        } else {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&all)
+                .ok()
+        };
+        Plan {
+            aws_cli,
+            data: !needles.is_empty(),
+            // A searcher that cannot be built settles nothing.
+            open: open || (!all.is_empty() && searcher.is_none()),
+            needles: searcher,
+        }
+    }
+
+    /// Whether this plan can settle any record at all.
+    pub fn can_settle(&self) -> bool {
+        !self.open
+    }
+
+    /// Settles `text` if every rule of the plan rules it out.
+    pub fn settle(&self, text: &[u8]) -> Verdict {
+        if self.open {
+            return Verdict::Full;
+        }
+        let mut p = Parser {
+            b: text,
+            i: 0,
+            aws_cli: self.aws_cli,
+        };
+        let Some(t) = p.record() else {
+            return Verdict::Full;
+        };
+        if self.data
+            && (memchr::memchr(b'\\', text).is_some()
+                || self.needles.as_ref().is_some_and(|n| n.is_match(text)))
+        {
+            return Verdict::Full;
+        }
+        Verdict::Filtered(t)
     }
 }
 
@@ -233,6 +312,9 @@ enum Val {
 struct Parser<'a> {
     b: &'a [u8],
     i: usize,
+    /// Whether an agent starting with `aws-cli` needs the full path (a
+    /// built-in runs).
+    aws_cli: bool,
 }
 
 /// Bit masks: where a byte is `"`, `\`, below 0x20 or above 0x7f, eight
@@ -602,6 +684,7 @@ impl<'a> Parser<'a> {
     fn known_value(&mut self, depth: u32, kind: Kind) -> Option<Val> {
         match kind {
             Scalar | Any => self.value(depth),
+            Ua if !self.aws_cli => self.value(depth),
             Ua => {
                 let v = self.value(depth)?;
                 match v {
@@ -859,12 +942,12 @@ mod tests {
                 let mut s = vec![b'a'; len + 5];
                 s[pos] = c;
                 s[pos + 1] = b'"';
-                let p = Parser { b: &s, i: 0 };
+                let p = Parser { b: &s, i: 0, aws_cli: true };
                 assert_eq!(p.next_special(), Some(pos), "len {len} byte {c}");
             }
         }
         let high = "\u{7f}abcdefghé\"".as_bytes();
-        let p = Parser { b: high, i: 0 };
+        let p = Parser { b: high, i: 0, aws_cli: true };
         assert_eq!(p.next_special(), Some(9));
         // Non-ASCII text is checked as it is met.
         let ok = r#"{"eventTime":"2024-05-01T10:00:30Z","eventName":"X","k":"héllo ✓ 😀"}"#;

@@ -4,7 +4,7 @@
 
 use recon_reader::{Chunk, Event, Loc, Reader, wording};
 
-use crate::{BatchResult, Detector, RejectReason, Rule, RuleCounts};
+use crate::{BatchResult, Detector, RejectReason, RuleCounts, RuleName};
 
 /// One step of an input.
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +31,7 @@ pub struct ReadReport {
     /// unreadable input.
     pub reason: Option<RejectReason>,
     /// The rule, for a rejection by one rule.
-    pub rule: Option<Rule>,
+    pub rule: Option<RuleName>,
     /// The report as `recon detect` words it, without the input's name.
     pub message: String,
 }
@@ -87,12 +87,12 @@ impl ReadResult {
                 self.reports.push(ReadReport {
                     at: Some(at),
                     reason: Some(e.error.reason),
-                    rule: e.rule,
+                    rule: e.rule.clone(),
                     message: wording::rejected(
                         at,
                         e.error.reason.as_str(),
                         &e.error.message,
-                        e.rule.map(Rule::name),
+                        e.rule.as_deref(),
                     ),
                 });
             }

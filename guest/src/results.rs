@@ -1,7 +1,7 @@
 //! What the detector reports: per-batch results, counters and state sizes,
 //! and the check that the counters add up.
 
-use crate::config::{Rule, RuleConfig};
+use crate::config::{RuleConfig, RuleName};
 use crate::detector::Detector;
 use crate::event::{EventError, RejectReason};
 use crate::windows::{Counters, Outcome};
@@ -16,7 +16,7 @@ pub struct BatchError {
     /// Index in the batch (list position, or line of an NDJSON buffer).
     pub index: u32,
     /// `None` when no rule could read the record; the rule otherwise.
-    pub rule: Option<Rule>,
+    pub rule: Option<RuleName>,
     /// Why.
     pub error: EventError,
 }
@@ -25,7 +25,7 @@ pub struct BatchError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleCounts {
     /// The rule.
-    pub rule: Rule,
+    pub rule: RuleName,
     /// Counted in a window.
     pub accepted: u32,
     /// Valid, dropped by the filters.
@@ -61,7 +61,7 @@ impl BatchResult {
             rules: rules
                 .iter()
                 .map(|r| RuleCounts {
-                    rule: r.rule,
+                    rule: r.name.clone(),
                     accepted: 0,
                     filtered: 0,
                     late: 0,
@@ -88,7 +88,7 @@ impl BatchResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleStats {
     /// The rule.
-    pub rule: Rule,
+    pub rule: RuleName,
     /// Running counters (`pushed = accepted + filtered + rejected + late`).
     pub counters: Counters,
     /// Open windows.
@@ -172,7 +172,7 @@ impl Detector {
             if sum != Some(c.pushed) || c.pushed != self.pushed || !by_reason || !possible {
                 return Err(format!(
                     "the {} rule's counters do not add up: {c:?} (detector: pushed {}, rejected {:?})",
-                    e.rule().name(),
+                    &*e.rule(),
                     self.pushed,
                     self.rejected
                 ));

@@ -2,9 +2,12 @@
 //! (size bound, pre-filter, full parse) and every rule's per-event steps
 //! applied, written as a payload (see `wire`) for the second stage.
 
-use crate::config::{Config, ConfigError, Rule, Settings};
-use crate::event::{Event, EventError, RejectReason, parse_event};
-use crate::prefilter::{self, Verdict};
+use crate::config::{Config, ConfigError, RuleName, Settings};
+use std::sync::Arc;
+
+use crate::event::{Event, EventError, RejectReason, parse_event_with};
+use crate::fields::Schema;
+use crate::prefilter::{Plan, Verdict};
 use crate::results::BatchError;
 use crate::rules::{self, Selector};
 use crate::wire::{self, put_run};
@@ -30,14 +33,24 @@ pub(crate) enum Read<'a> {
     Event(Event<'a>),
 }
 
+/// How a configuration reads records: the size bound, the pre-filter's
+/// plan, and the paths its data rules read.
+#[derive(Debug, Clone)]
+pub(crate) struct Reading {
+    pub(crate) max_bytes: u32,
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) schema: Arc<Schema>,
+}
+
 /// Reads one record: the size bound, then the pre-filter (which also
 /// checks the text is UTF-8), then (when the pre-filter cannot settle it)
-/// the full parse.
-pub(crate) fn read_record(
-    bytes: &[u8],
-    max_bytes: u32,
+/// the full parse, with the data rules' paths.
+pub(crate) fn read_record<'a>(
+    bytes: &'a [u8],
+    how: &Reading,
     prefilter: bool,
-) -> Result<Read<'_>, EventError> {
+) -> Result<Read<'a>, EventError> {
+    let max_bytes = how.max_bytes;
     if bytes.len() > max_bytes as usize {
         return Err(EventError::new(
             RejectReason::TooLarge,
@@ -47,7 +60,7 @@ pub(crate) fn read_record(
             ),
         ));
     }
-    if prefilter && let Verdict::Filtered(t) = prefilter::settle(bytes) {
+    if prefilter && let Verdict::Filtered(t) = how.plan.settle(bytes) {
         return Ok(Read::Filtered(t));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -56,7 +69,7 @@ pub(crate) fn read_record(
             format!("not valid JSON: the text is not UTF-8 ({e})"),
         )
     })?;
-    parse_event(text).map(Read::Event)
+    parse_event_with(text, &how.schema).map(Read::Event)
 }
 
 /// Whether to try the pre-filter on the next record of a buffer. Where
@@ -95,12 +108,12 @@ impl Route {
 /// [`read_record`], routed: the pre-filter only where it pays.
 fn read_routed<'a>(
     bytes: &'a [u8],
-    max_bytes: u32,
+    how: &Reading,
     prefilter: bool,
     route: &mut Route,
 ) -> Result<Read<'a>, EventError> {
     let tried = prefilter && route.try_prefilter();
-    let read = read_record(bytes, max_bytes, tried);
+    let read = read_record(bytes, how, tried);
     if tried {
         route.learn(matches!(read, Ok(Read::Filtered(_))));
     }
@@ -134,11 +147,11 @@ fn for_each_line(buf: &[u8], mut f: impl FnMut(u32, &[u8])) {
 #[derive(Debug, Clone)]
 pub struct Scanner {
     fingerprint: u64,
-    max_event_bytes: u32,
+    pub(crate) reading: Reading,
     max_time_jump_ms: u64,
     rules: Vec<Box<dyn Selector>>,
     /// The rule of each entry of `rules`.
-    rule_ids: Vec<Rule>,
+    rule_ids: Vec<RuleName>,
     pub(crate) prefilter: bool,
 }
 
@@ -165,12 +178,12 @@ pub fn partition_hash(bytes: &[u8]) -> u64 {
 
 /// Where one record goes when the work of a configuration is split into
 /// partitions: see [`Scanner::partition_of`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Placement {
     /// The record's line in the buffer (from 0; blank lines count).
     pub index: u32,
     /// The rule whose group the record joins.
-    pub rule: Rule,
+    pub rule: RuleName,
     /// The partition of that rule's work, below the partition count.
     pub partition: u32,
 }
@@ -184,14 +197,25 @@ impl Scanner {
     pub(crate) fn from_config(config: &Config) -> Scanner {
         Scanner {
             fingerprint: config.fingerprint,
-            max_event_bytes: config.limits.max_event_bytes,
+            reading: Reading {
+                max_bytes: config.limits.max_event_bytes,
+                plan: Arc::new(Plan::new(
+                    config.rules.iter().any(|r| r.builtin.is_some()),
+                    &config
+                        .rules
+                        .iter()
+                        .filter_map(|r| r.data.as_ref().map(|d| d.needles.clone()))
+                        .collect::<Vec<_>>(),
+                )),
+                schema: Arc::new(config.schema.clone()),
+            },
             max_time_jump_ms: config.limits.max_time_jump_ms.unsigned_abs(),
             rules: config
                 .rules
                 .iter()
                 .map(|c| rules::build(c).selector())
                 .collect(),
-            rule_ids: config.rules.iter().map(|r| r.rule).collect(),
+            rule_ids: config.rules.iter().map(|r| r.name.clone()).collect(),
             prefilter: true,
         }
     }
@@ -222,7 +246,7 @@ impl Scanner {
         let mut route = Route::default();
         for_each_line(buf, |index, text| {
             let Ok(Read::Event(ev)) =
-                read_routed(text, self.max_event_bytes, self.prefilter, &mut route)
+                read_routed(text, &self.reading, self.prefilter, &mut route)
             else {
                 return;
             };
@@ -230,7 +254,7 @@ impl Scanner {
                 if let Some(h) = selector.key_hash(&ev) {
                     out.push(Placement {
                         index,
-                        rule: *rule,
+                        rule: rule.clone(),
                         partition: (h % n) as u32,
                     });
                 }
@@ -258,7 +282,7 @@ impl Scanner {
         let mut route = Route::default();
         for_each_line(buf, |index, text| {
             records = records.saturating_add(1);
-            let read = read_routed(text, self.max_event_bytes, self.prefilter, &mut route);
+            let read = read_routed(text, &self.reading, self.prefilter, &mut route);
             // A run is cut where a time strays far from its first, so a
             // record far ahead of the others is seen as such.
             let mut extend = |out: &mut Vec<u8>, t: i64| {

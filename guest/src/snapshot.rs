@@ -120,7 +120,7 @@ impl Detector {
             rules: self
                 .rules
                 .iter()
-                .map(|r| (r.rule().name().to_owned(), r.state()))
+                .map(|r| (r.rule().to_string(), r.state()))
                 .collect(),
         };
         let body = serde_json::to_vec(&out)
@@ -160,8 +160,8 @@ impl Detector {
         };
         let mut built = Vec::new();
         for c in &config.rules {
-            let state = states.remove(c.rule.name()).ok_or_else(|| {
-                SnapshotError::Malformed(format!("no state for the {} rule", c.rule.name()))
+            let state = states.remove(&*c.name).ok_or_else(|| {
+                SnapshotError::Malformed(format!("no state for the {} rule", c.name))
             })?;
             let mut r = rules::build(c);
             r.restore(state).map_err(SnapshotError::Malformed)?;

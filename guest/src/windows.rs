@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, AlertKind};
-use crate::config::{Rule, RuleConfig};
+use crate::config::{RuleConfig, RuleName};
 use crate::event::{Event, EventError, RejectReason};
 use crate::results::{RuleOutcome, RuleStats};
 use crate::rules::{RuleLogic, Selector};
@@ -297,17 +297,16 @@ impl<R: RuleLogic> Windows<R> {
 
     fn add(&mut self, start: i64, key: R::Key, item: R::Item) -> Result<(), EventError> {
         let max_list = self.config.limits.max_list_entries as usize;
-        let min = self.config.min_distinct as usize;
-        let early = self.config.early_alerts;
+        let threshold = &self.config.threshold;
+        // Early alerts need a measure that, once it meets the threshold,
+        // stays there: a threshold that only bounds from below.
+        let early = self.config.early_alerts && threshold.is_monotone();
         if let Some(group) = self.windows.get_mut(&start).and_then(|w| w.get_mut(&key)) {
-            // The count before the event, when early alerts need it.
-            let before = if early {
-                self.rule.distinct(group)
-            } else {
-                min
-            };
+            // Whether the group met the threshold before the event, when
+            // early alerts need it.
+            let before = !early || threshold.holds(self.rule.measure(group));
             self.rule.add(group, item, max_list);
-            if before < min && self.rule.distinct(group) >= min {
+            if !before && threshold.holds(self.rule.measure(group)) {
                 let end = start.saturating_add(self.config.window_ms);
                 let mut alert = self.rule.alert(start, end, &key, group);
                 alert.kind = AlertKind::Early;
@@ -326,7 +325,7 @@ impl<R: RuleLogic> Windows<R> {
         }
         let mut group = R::Group::default();
         self.rule.add(&mut group, item, max_list);
-        if early && self.rule.distinct(&group) >= min {
+        if early && threshold.holds(self.rule.measure(&group)) {
             let end = start.saturating_add(self.config.window_ms);
             let mut alert = self.rule.alert(start, end, &key, &group);
             alert.kind = AlertKind::Early;
@@ -369,10 +368,10 @@ impl<R: RuleLogic> Windows<R> {
         };
         self.open_groups -= groups.len();
         let end = start.saturating_add(self.config.window_ms);
-        let min = self.config.min_distinct as usize;
+        let threshold = &self.config.threshold;
         let mut hits: Vec<(R::Key, R::Group)> = groups
             .into_iter()
-            .filter(|(_, g)| self.rule.distinct(g) >= min)
+            .filter(|(_, g)| threshold.holds(self.rule.measure(g)))
             .collect();
         hits.sort_by(|a, b| a.0.cmp(&b.0));
         let n = hits.len() as u32;
@@ -511,7 +510,7 @@ pub(crate) type Selection = Box<dyn std::any::Any + Send>;
 /// [`Windows`] of any [`RuleLogic`].
 pub(crate) trait RuleWindows: Send {
     /// Which rule.
-    fn rule(&self) -> Rule;
+    fn rule(&self) -> RuleName;
     /// The rule's per-event steps, for a scanner.
     fn selector(&self) -> Box<dyn Selector>;
     /// Selects and applies one readable event: its outcome, and whether it
@@ -545,8 +544,8 @@ pub(crate) trait RuleWindows: Send {
 }
 
 impl<R: RuleLogic> RuleWindows for Windows<R> {
-    fn rule(&self) -> Rule {
-        self.config.rule
+    fn rule(&self) -> RuleName {
+        self.config.name.clone()
     }
 
     fn selector(&self) -> Box<dyn Selector> {
@@ -599,7 +598,7 @@ impl<R: RuleLogic> RuleWindows for Windows<R> {
 
     fn stats(&self) -> RuleStats {
         RuleStats {
-            rule: self.config.rule,
+            rule: self.config.name.clone(),
             counters: self.counters.clone(),
             open_windows: self.open_windows() as u32,
             open_groups: self.open_groups() as u32,

@@ -314,7 +314,7 @@ fn the_worst_late_event_is_kept_per_rule_and_survives_restore() {
     let d = Detector::restore(&d.snapshot()).unwrap();
     let stats = d.stats();
     let c = &stats.rules[0].counters;
-    assert_eq!(stats.rules[0].rule, Rule::Sentinel);
+    assert_eq!(&*stats.rules[0].rule, Rule::Sentinel.name());
     assert_eq!(c.late, 3);
     assert_eq!(c.late_worst_ms, 480_000);
     // The worst event's minute ended 420 s before the watermark.

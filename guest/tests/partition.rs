@@ -54,7 +54,7 @@ fn both(records: &[String], partitions: u32, profile: Profile) -> (Rows, Rows) {
             let mut d = Detector::new(settings(&[rule], profile)).unwrap();
             let mine: Vec<u8> = placements
                 .iter()
-                .filter(|x| x.rule == rule && x.partition == p)
+                .filter(|x| *x.rule == *rule.name() && x.partition == p)
                 .flat_map(|x| records[x.index as usize].bytes().chain([b'\n']))
                 .collect();
             d.push_ndjson(&mine);
@@ -168,7 +168,10 @@ fn placements_follow_line_then_rule_order_and_skip_what_no_rule_counts() {
     let scanner =
         Scanner::new(settings(&[Rule::Sentinel, Rule::Elastic], Profile::Default)).unwrap();
     let p = scanner.partition_of(buf.as_bytes(), 4);
-    let seen: Vec<(u32, Rule)> = p.iter().map(|x| (x.index, x.rule)).collect();
+    let seen: Vec<(u32, Rule)> = p
+        .iter()
+        .map(|x| (x.index, Rule::of_name(&x.rule).unwrap()))
+        .collect();
     assert_eq!(
         seen,
         vec![

@@ -139,8 +139,8 @@ impl RuleLogic for Elastic {
         Ok((r.str()?.to_owned(), r.str()?.to_owned()))
     }
 
-    fn distinct(&self, group: &Group) -> usize {
-        group.len()
+    fn measure(&self, group: &Group) -> u64 {
+        group.len() as u64
     }
 
     fn alert(&self, window_start: i64, window_end: i64, key: &String, group: &Group) -> Alert {

@@ -12,6 +12,7 @@ use crate::event::Event;
 use crate::windows::{RuleWindows, Windows};
 use crate::wire::{Reader, WireError};
 
+pub mod data;
 pub mod elastic;
 pub mod sentinel;
 
@@ -47,8 +48,9 @@ pub trait RuleLogic: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// Reads back what [`RuleLogic::encode`] wrote.
     fn decode(&self, r: &mut Reader<'_>) -> Result<(Self::Key, Self::Item), WireError>;
 
-    /// The distinct count the threshold is compared with.
-    fn distinct(&self, group: &Self::Group) -> usize;
+    /// What the threshold is compared with: the distinct count of the
+    /// built-ins, a data rule's count or distinct count.
+    fn measure(&self, group: &Self::Group) -> u64;
 
     /// The alert for a group that met the threshold.
     fn alert(
@@ -63,8 +65,9 @@ pub trait RuleLogic: std::fmt::Debug + Clone + Send + Sync + 'static {
 /// Builds a rule's (empty) windows from its configuration.
 type Build = fn(&RuleConfig) -> Box<dyn RuleWindows>;
 
-/// Every rule this build runs, with the constructor of its windows. A new
-/// rule is one line here (and its name in `config::Rule`).
+/// Every built-in rule, with the constructor of its windows. A new
+/// built-in is one line here (and its entry in `config::Rule`); a data
+/// rule needs neither (`data`).
 const RULES: &[(Rule, Build)] = &[
     (Rule::Sentinel, windows_of::<sentinel::Sentinel>),
     (Rule::Elastic, windows_of::<elastic::Elastic>),
@@ -76,11 +79,16 @@ fn windows_of<R: RuleLogic>(config: &RuleConfig) -> Box<dyn RuleWindows> {
 
 /// A configured rule running over its (empty) windows.
 pub(crate) fn build(config: &RuleConfig) -> Box<dyn RuleWindows> {
-    let (_, new) = RULES
-        .iter()
-        .find(|(rule, _)| *rule == config.rule)
-        .expect("every rule of config::Rule is in rules::RULES");
-    new(config)
+    match config.builtin {
+        None => windows_of::<data::Data>(config),
+        Some(builtin) => {
+            let (_, new) = RULES
+                .iter()
+                .find(|(rule, _)| *rule == builtin)
+                .expect("every rule of config::Rule is in rules::RULES");
+            new(config)
+        }
+    }
 }
 
 /// A rule's per-event steps as the stateless scanner runs them, whatever

@@ -445,8 +445,8 @@ impl RuleLogic for Sentinel {
         Ok((key, item))
     }
 
-    fn distinct(&self, group: &Group) -> usize {
-        group.distinct_commands.len()
+    fn measure(&self, group: &Group) -> u64 {
+        group.distinct_commands.len() as u64
     }
 
     fn alert(&self, window_start: i64, window_end: i64, key: &Key, group: &Group) -> Alert {
@@ -710,7 +710,7 @@ mod tests {
                 3,
             );
         }
-        assert_eq!(r.distinct(&g), 3);
+        assert_eq!(r.measure(&g), 3);
         assert_eq!(g.distinct_events.len(), 3); // "X", "Y" and ""
         assert_eq!(g.commands, ["a".into(), "b".into(), "a".into()]);
         assert_eq!(g.events, ["X".into(), "X".into(), "Y".into()]);
