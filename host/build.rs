@@ -14,6 +14,33 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-unknown-unknown";
 
+/// The rule catalogue (`rules/*.yml`), embedded so `recon rules list` and
+/// `--rules catalogue` work wherever the binary goes: one
+/// `(name, include_str!)` entry per file, in name order.
+fn write_catalogue(root: &std::path::Path, out_dir: &std::path::Path) {
+    let dir = root.join("rules");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut code = String::from("/// The catalogue's files: (name, text).\npub const FILES: &[(&str, &str)] = &[\n");
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let name = format!(
+            "rules/{}",
+            f.file_name().expect("a file").to_string_lossy()
+        );
+        code.push_str(&format!("    ({name:?}, include_str!({:?})),\n", f.display().to_string()));
+    }
+    code.push_str("];\n");
+    std::fs::write(out_dir.join("catalogue.rs"), code).expect("writing catalogue.rs to OUT_DIR");
+}
+
 fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let manifest_dir =
@@ -34,6 +61,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
 
+    write_catalogue(&root, &out_dir);
     ensure_target();
 
     let target_dir = out_dir.join("guest-target");

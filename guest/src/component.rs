@@ -14,6 +14,8 @@ wit_bindgen::generate!({
 use exports::recon::detector::detection as wit;
 
 use crate::config::{ConfigError, LimitSettings, RuleSettings};
+use crate::registry::RuleKind;
+use crate::sigma::RuleFile;
 use crate::event::EventError;
 use crate::format::{AlertFormat, alert_line_any};
 use crate::{
@@ -39,8 +41,37 @@ impl wit::Guest for Component {
     }
 
     fn default_config(rules: Vec<wit::Rule>, profile: wit::Profile) -> wit::Config {
-        let rules: Vec<Rule> = rules.into_iter().map(rule_in).collect();
+        let rules: Vec<Rule> = rules.iter().filter_map(|r| Rule::of_name(r)).collect();
         config_out(Settings::defaults(&rules, profile_in(profile)))
+    }
+
+    fn list_rules(config: wit::Config) -> Result<Vec<wit::RuleInfo>, wit::ConfigError> {
+        let config = settings(config)
+            .and_then(crate::config::Config::new)
+            .map_err(config_error)?;
+        Ok(crate::registry::rules(&config)
+            .into_iter()
+            .map(|r| wit::RuleInfo {
+                name: r.name,
+                id: r.id,
+                title: r.title,
+                kind: match r.kind {
+                    RuleKind::BuiltIn => wit::RuleKind::BuiltIn,
+                    RuleKind::Correlation => wit::RuleKind::Correlation,
+                    RuleKind::Detection => wit::RuleKind::Detection,
+                },
+                file: r.file,
+                window_ms: r.window_ms,
+                threshold: r.threshold,
+                measure: r.measure,
+                group_by: r.group_by,
+                detections: r.detections,
+                severity: r.severity,
+                tactics: r.tactics,
+                techniques: r.techniques,
+                settings: r.settings,
+            })
+            .collect())
     }
 
     fn default_reader_options() -> wit::ReaderOptions {
@@ -62,18 +93,19 @@ struct ScannerResource(Scanner);
 /// The reader resource: the reader crate's reader behind a `RefCell`.
 struct ReaderResource(RefCell<reader::Reader>);
 
-fn rule_in(r: wit::Rule) -> Rule {
-    match r {
-        wit::Rule::SentinelAwsCliRecon => Rule::Sentinel,
-        wit::Rule::ElasticAwsDiscoveryBurst => Rule::Elastic,
-    }
+/// A built-in by its contract name.
+fn rule_in(i: usize, r: &str) -> Result<Rule, ConfigError> {
+    Rule::of_name(r).ok_or_else(|| {
+        let names: Vec<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
+        ConfigError::InvalidList(format!(
+            "rules[{i}] names {r:?}, which is not a built-in rule ({}); data rules come in rule-files",
+            names.join(", ")
+        ))
+    })
 }
 
-fn rule_out(r: Rule) -> wit::Rule {
-    match r {
-        Rule::Sentinel => wit::Rule::SentinelAwsCliRecon,
-        Rule::Elastic => wit::Rule::ElasticAwsDiscoveryBurst,
-    }
+fn rule_out(r: &crate::RuleName) -> wit::Rule {
+    r.to_string()
 }
 
 fn profile_in(p: wit::Profile) -> Profile {
@@ -89,7 +121,7 @@ fn config_out(s: Settings) -> wit::Config {
             .rules
             .into_iter()
             .map(|r| wit::RuleConfig {
-                rule: rule_out(r.rule),
+                rule: r.rule.name().to_owned(),
                 window_ms: r.window_ms,
                 min_distinct: r.min_distinct,
                 commands: r.commands,
@@ -109,6 +141,14 @@ fn config_out(s: Settings) -> wit::Config {
             time_confirmations: s.limits.time_confirmations,
         },
         early_alerts: s.early_alerts,
+        rule_files: s
+            .rule_files
+            .into_iter()
+            .map(|f| wit::RuleFile {
+                name: f.name,
+                text: f.text,
+            })
+            .collect(),
     }
 }
 
@@ -170,19 +210,22 @@ fn alert_in(a: wit::Alert) -> crate::Alert {
     }
 }
 
-fn settings(c: wit::Config) -> Settings {
-    Settings {
+fn settings(c: wit::Config) -> Result<Settings, ConfigError> {
+    Ok(Settings {
         rules: c
             .rules
             .into_iter()
-            .map(|r| RuleSettings {
-                rule: rule_in(r.rule),
-                window_ms: r.window_ms,
-                min_distinct: r.min_distinct,
-                commands: r.commands,
-                providers: r.providers,
+            .enumerate()
+            .map(|(i, r)| {
+                Ok(RuleSettings {
+                    rule: rule_in(i, &r.rule)?,
+                    window_ms: r.window_ms,
+                    min_distinct: r.min_distinct,
+                    commands: r.commands,
+                    providers: r.providers,
+                })
             })
-            .collect(),
+            .collect::<Result<_, ConfigError>>()?,
         profile: profile_in(c.profile),
         allowed_lateness_ms: c.allowed_lateness_ms,
         limits: LimitSettings {
@@ -193,13 +236,28 @@ fn settings(c: wit::Config) -> Settings {
             time_confirmations: c.limits.time_confirmations,
         },
         early_alerts: c.early_alerts,
-    }
+        rule_files: c
+            .rule_files
+            .into_iter()
+            .map(|f| RuleFile {
+                name: f.name,
+                text: f.text,
+            })
+            .collect(),
+    })
 }
 
 fn config_error(e: ConfigError) -> wit::ConfigError {
     match e {
         ConfigError::OutOfRange(m) => wit::ConfigError::OutOfRange(m),
         ConfigError::InvalidList(m) => wit::ConfigError::InvalidList(m),
+        ConfigError::Rules(e) => wit::ConfigError::Rules(wit::RuleError {
+            file: e.file,
+            rule: e.rule,
+            line: e.line,
+            field: e.field,
+            message: e.message,
+        }),
     }
 }
 
@@ -236,7 +294,7 @@ fn batch_errors(errors: Vec<BatchError>) -> Vec<wit::BatchError> {
         .into_iter()
         .map(|e| wit::BatchError {
             index: e.index,
-            rule: e.rule.map(rule_out),
+            rule: e.rule.as_ref().map(rule_out),
             error: event_error(e.error),
         })
         .collect()
@@ -254,7 +312,7 @@ fn batch_result(r: BatchResult) -> wit::BatchResult {
 
 fn rule_counts(c: crate::RuleCounts) -> wit::RuleCounts {
     wit::RuleCounts {
-        rule: rule_out(c.rule),
+        rule: rule_out(&c.rule),
         accepted: c.accepted,
         filtered: c.filtered,
         late: c.late,
@@ -294,7 +352,9 @@ fn alert(a: crate::Alert) -> wit::Alert {
 
 impl wit::GuestDetector for DetectorResource {
     fn create(config: wit::Config) -> Result<wit::Detector, wit::ConfigError> {
-        let detector = Detector::new(settings(config)).map_err(config_error)?;
+        let detector = settings(config)
+            .and_then(Detector::new)
+            .map_err(config_error)?;
         Ok(wit::Detector::new(DetectorResource(RefCell::new(detector))))
     }
 
@@ -354,7 +414,7 @@ impl wit::GuestDetector for DetectorResource {
                 .rules
                 .into_iter()
                 .map(|r| wit::RuleStats {
-                    rule: rule_out(r.rule),
+                    rule: rule_out(&r.rule),
                     pushed: r.counters.pushed,
                     accepted: r.counters.accepted,
                     filtered: r.counters.filtered,
@@ -399,7 +459,7 @@ impl wit::GuestDetector for DetectorResource {
                 .map(|p| wit::ReadReport {
                     at: p.at.map(location),
                     reason: p.reason.map(reason),
-                    rule: p.rule.map(rule_out),
+                    rule: p.rule.as_ref().map(rule_out),
                     message: p.message,
                 })
                 .collect(),
@@ -410,7 +470,9 @@ impl wit::GuestDetector for DetectorResource {
 
 impl wit::GuestScanner for ScannerResource {
     fn create(config: wit::Config) -> Result<wit::Scanner, wit::ConfigError> {
-        let scanner = Scanner::new(settings(config)).map_err(config_error)?;
+        let scanner = settings(config)
+            .and_then(Scanner::new)
+            .map_err(config_error)?;
         Ok(wit::Scanner::new(ScannerResource(scanner)))
     }
 
@@ -420,7 +482,7 @@ impl wit::GuestScanner for ScannerResource {
             .into_iter()
             .map(|p| wit::Placement {
                 index: p.index,
-                rule: rule_out(p.rule),
+                rule: rule_out(&p.rule),
                 partition: p.partition,
             })
             .collect()

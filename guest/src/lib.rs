@@ -16,6 +16,7 @@ pub mod fields;
 pub mod format;
 pub mod prefilter;
 pub mod read;
+pub mod registry;
 mod results;
 pub mod rules;
 mod scan;

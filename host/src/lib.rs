@@ -18,6 +18,7 @@
 //! - [`state`]: detector snapshots kept between runs (`--state`).
 //! - [`nats`]: `recon nats …`, the detector scaled out on NATS JetStream.
 
+pub mod catalogue;
 pub mod choice;
 pub mod detect;
 pub mod guard;

@@ -30,8 +30,8 @@ mod bindings {
 
 pub use bindings::exports::recon::detector::detection::{
     Alert, AlertKind, ApplyError, BatchError, BatchResult, Config, ConfigError, Entity, EventError,
-    Limits, Outcome, Profile, ReasonCount, RejectReason, Rule, RuleConfig, RuleCounts, RuleStats,
-    Scanned, SnapshotError, Stats,
+    Limits, Outcome, Profile, ReasonCount, RejectReason, Rule, RuleConfig, RuleCounts, RuleError,
+    RuleFile, RuleInfo, RuleKind, RuleStats, Scanned, SnapshotError, Stats,
 };
 /// The contract's reader types (0.3.0).
 pub use bindings::exports::recon::detector::detection::{
@@ -97,7 +97,7 @@ pub enum HostError {
         message: String,
     },
     /// The component refused the configuration.
-    #[error("invalid detector configuration: {0}")]
+    #[error("invalid detector configuration: {}", config_error_text(.0))]
     Config(ConfigError),
     /// The component refused a snapshot.
     #[error("cannot restore the snapshot: {0}")]
@@ -105,6 +105,22 @@ pub enum HostError {
     /// The detector refused a scanner's payload.
     #[error("the detector refused a scanned payload: {0:?}")]
     Apply(ApplyError),
+}
+
+/// A refused configuration in words: the message, or for a rule file,
+/// `file:line: rule "r": field "f": message` (the core's wording).
+pub fn config_error_text(e: &ConfigError) -> String {
+    match e {
+        ConfigError::OutOfRange(m) | ConfigError::InvalidList(m) => m.clone(),
+        ConfigError::Rules(r) => recon_guest::RuleError {
+            file: r.file.clone(),
+            rule: r.rule.clone(),
+            line: r.line,
+            field: r.field.clone(),
+            message: r.message.clone(),
+        }
+        .to_string(),
+    }
 }
 
 fn guest_error(call: &'static str) -> impl FnOnce(wasmtime::Error) -> HostError {
@@ -625,6 +641,19 @@ impl Instance {
             .map_err(guest_error("default-config"))
     }
 
+    /// The registry: every rule `config` runs, built in or data, as the
+    /// component describes it; or why it refuses the configuration.
+    pub fn list_rules(
+        &mut self,
+        config: &Config,
+    ) -> Result<Result<Vec<RuleInfo>, ConfigError>, HostError> {
+        self.inner.arm("list-rules")?;
+        self.bindings
+            .recon_detector_detection()
+            .call_list_rules(&mut self.inner.store, config)
+            .map_err(guest_error("list-rules"))
+    }
+
     /// The component's reader options with every default filled in.
     pub fn default_reader_options(&mut self) -> Result<ReaderOptions, HostError> {
         self.inner.arm("default-reader-options")?;
@@ -665,7 +694,8 @@ impl Config {
     /// documented default.
     pub fn defaults(rules: &[Rule], profile: Profile) -> Config {
         Config {
-            rules: rules.iter().map(|r| RuleConfig::defaults(*r)).collect(),
+            rules: rules.iter().map(|r| RuleConfig::defaults(r.clone())).collect(),
+            rule_files: Vec::new(),
             profile,
             allowed_lateness_ms: None,
             limits: Limits {

@@ -267,6 +267,7 @@ pub fn fingerprint(config: &Config, tenant_key: Option<&TenantKey>) -> String {
     // compile until it is written here.
     let Config {
         rules,
+        rule_files,
         profile,
         allowed_lateness_ms,
         limits,
@@ -283,8 +284,7 @@ pub fn fingerprint(config: &Config, tenant_key: Option<&TenantKey>) -> String {
             commands,
             providers,
         } = rule;
-        c.field("rule")
-            .text(crate::rules::RuleName::of(*rule).alert_name());
+        c.field("rule").text(rule);
         c.field("window-ms").opt_num(*window_ms);
         c.field("min-distinct").opt_num(*min_distinct);
         c.field("commands").opt_list(commands.as_deref());
@@ -311,6 +311,15 @@ pub fn fingerprint(config: &Config, tenant_key: Option<&TenantKey>) -> String {
     c.field("limits.time-confirmations")
         .opt_num(*time_confirmations);
     c.field("early-alerts").opt_num(*early_alerts);
+    // Rule files by their text (not their names: the same rules moved to
+    // another path are the same configuration). Left out when there are
+    // none, so configurations of built-ins keep their fingerprints.
+    if !rule_files.is_empty() {
+        c.field("rule-files").num(rule_files.len() as u64);
+        for f in rule_files {
+            c.field("rule-file").text(&f.text);
+        }
+    }
     match tenant_key {
         None => c.field("tenant-key").num(0),
         Some(key) => c.field("tenant-key").num(1).text(&key.to_string()),

@@ -16,9 +16,9 @@ use crate::wire::{self, Reader, WireError};
 
 /// The upstream rule id (elastic/detection-rules).
 pub const RULE_ID: &str = "74f45152-9aee-11ef-b0a5-f661ea17fbcd";
-const TITLE: &str = "AWS Discovery API Calls via CLI from a Single Resource";
-const TACTICS: &[&str] = &["Discovery"];
-const TECHNIQUES: &[&str] = &["T1580"];
+pub const TITLE: &str = "AWS Discovery API Calls via CLI from a Single Resource";
+pub const TACTICS: &[&str] = &["Discovery"];
+pub const TECHNIQUES: &[&str] = &["T1580"];
 const PREFIXES: &[&str] = &["Describe", "Get", "List", "Generate"];
 
 /// Step 1: `event.dataset == "aws.cloudtrail"`. Raw CloudTrail and Sentinel

@@ -20,8 +20,8 @@ use crate::wire::{self, Reader, WireError};
 
 /// The upstream rule id (Azure-Sentinel, `AWSCloudTrail`).
 pub const RULE_ID: &str = "8c2dc344-9352-4ca1-8863-b1b7a5e09e59";
-const TACTICS: &[&str] = &["Reconnaissance"];
-const TECHNIQUES: &[&str] = &[
+pub const TACTICS: &[&str] = &["Reconnaissance"];
+pub const TECHNIQUES: &[&str] = &[
     "T1595",
     "T1592.004",
     "T1589.002",

@@ -11,8 +11,7 @@ use std::io::Write;
 use recon_reader::wording;
 
 use crate::input::Loc;
-use crate::rules::RuleName;
-use crate::runtime::{RejectReason, Rule};
+use crate::runtime::RejectReason;
 
 /// The kebab-case name of a reject reason, as the contract spells it.
 pub fn reason_name(r: RejectReason) -> &'static str {
@@ -85,13 +84,13 @@ impl<'a, E: Write> Diagnostics<'a, E> {
         loc: Loc,
         reason: RejectReason,
         message: &str,
-        rule: Option<Rule>,
+        rule: Option<&str>,
     ) -> std::io::Result<()> {
         let report = wording::rejected(
             loc,
             reason_name(reason),
             message,
-            rule.map(|r| RuleName::of(r).alert_name()),
+            rule,
         );
         self.single(source, &report, false)
     }

@@ -89,7 +89,7 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
                         chunk.loc(e.index + offset),
                         e.error.reason,
                         &e.error.message,
-                        e.rule,
+                        e.rule.as_deref(),
                     )?;
                 }
             }

@@ -2,7 +2,6 @@
 //! `recon detect` prints from it on stderr at the end, with the advice on
 //! late records.
 
-use crate::rules::RuleName;
 use crate::runtime::{RejectReason, RuleStats, Stats};
 use crate::sources::Skipped;
 use crate::tenants::TenantId;
@@ -13,7 +12,7 @@ use super::diagnostics::reason_name;
 #[derive(Debug, Clone)]
 pub struct RuleSummary {
     /// The rule.
-    pub rule: RuleName,
+    pub rule: String,
     /// The rule's final counters.
     pub stats: RuleStats,
 }
@@ -79,9 +78,9 @@ pub struct Summary {
 pub(super) fn sum_rules(all: &[Stats]) -> Vec<RuleSummary> {
     let mut out: Vec<RuleSummary> = Vec::new();
     for r in all.iter().flat_map(|s| &s.rules) {
-        let Some(acc) = out.iter_mut().find(|a| a.rule == RuleName::of(r.rule)) else {
+        let Some(acc) = out.iter_mut().find(|a| a.rule == r.rule) else {
             out.push(RuleSummary {
-                rule: RuleName::of(r.rule),
+                rule: r.rule.clone(),
                 stats: r.clone(),
             });
             continue;
@@ -243,7 +242,7 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
     for r in &s.rules {
         lines.push(format!(
             "recon: {}",
-            rule_line(r.rule.alert_name(), &r.stats)
+            rule_line(&r.rule, &r.stats)
         ));
     }
     lines.extend(late_advice(s));

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::{self, Config};
 use crate::settings::{FileSettings, RunConfig};
 use recon_guest::config::{LimitSettings, Profile, Rule, RuleSettings, Settings};
+use recon_guest::sigma::RuleFile;
 
 use super::{Nats, NatsError};
 
@@ -97,7 +98,7 @@ impl Layout {
             .iter()
             .enumerate()
             .flat_map(|(rule_pos, r)| {
-                let rule = guest_rule(r.rule);
+                let rule = guest_rule(&r.rule);
                 (0..self.partitions).map(move |index| PartitionId {
                     rule_pos,
                     rule,
@@ -154,8 +155,10 @@ pub fn state_bucket(nats: &Nats) -> Result<async_nats::jetstream::kv::Store, Nat
         })
 }
 
-fn guest_rule(r: runtime::Rule) -> Rule {
-    crate::rules::RuleName::of(r).info().core
+/// The core's built-in of a contract rule name (the stored configuration
+/// is checked when resolved: its rules are built-ins).
+fn guest_rule(r: &str) -> Rule {
+    Rule::of_name(r).expect("a resolved configuration names built-ins only")
 }
 
 /// The contract configuration as the native core's settings (the two
@@ -166,7 +169,7 @@ pub fn guest_settings(c: &Config) -> Settings {
             .rules
             .iter()
             .map(|r| RuleSettings {
-                rule: guest_rule(r.rule),
+                rule: guest_rule(&r.rule),
                 window_ms: r.window_ms,
                 min_distinct: r.min_distinct,
                 commands: r.commands.clone(),
@@ -186,5 +189,13 @@ pub fn guest_settings(c: &Config) -> Settings {
             time_confirmations: c.limits.time_confirmations,
         },
         early_alerts: c.early_alerts,
+        rule_files: c
+            .rule_files
+            .iter()
+            .map(|f| RuleFile {
+                name: f.name.clone(),
+                text: f.text.clone(),
+            })
+            .collect(),
     }
 }

@@ -154,7 +154,7 @@ impl<'n> Publisher<'n> {
             } else if line.len() + 1 > self.max_message {
                 continue;
             }
-            let rule_pos = rules.iter().position(|r| *r == p.rule).unwrap_or(0);
+            let rule_pos = rules.iter().position(|r| r.name() == &*p.rule).unwrap_or(0);
             let slot = self.slot(rule_pos, p.partition);
             if !self.batches[slot].is_empty()
                 && self.batches[slot].len() + line.len() + 1 > self.batch

@@ -41,7 +41,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::choice::Choice;
-pub use crate::rules::RuleName;
+pub use crate::rules::{BuiltIn, RuleChoice};
 
 mod resolve;
 mod template;
@@ -137,8 +137,9 @@ pub struct SandboxSection {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
-    /// Rules to run (default: all).
-    pub rules: Option<Vec<RuleName>>,
+    /// Rules to run: built-ins by name, Sigma rule files or directories
+    /// by path (default: the built-ins).
+    pub rules: Option<Vec<RuleChoice>>,
     /// Profile of every rule.
     pub profile: Option<ProfileName>,
     /// Allowed lateness in seconds (default 900: see docs/delivery.md).
@@ -277,20 +278,27 @@ impl FileSettings {
         }
     }
 
-    /// The rules to run, in output order, each once.
-    pub fn rules(&self) -> Vec<RuleName> {
+    /// The built-ins to run, in output order, each once: those named, or
+    /// all of them when `rules` names nothing.
+    pub fn rules(&self) -> Vec<BuiltIn> {
         match &self.rules {
-            Some(r) if !r.is_empty() => RuleName::ALL
+            Some(r) if !r.is_empty() => BuiltIn::ALL
                 .iter()
                 .copied()
-                .filter(|n| r.contains(n))
+                .filter(|n| r.contains(&RuleChoice::BuiltIn(*n)))
                 .collect(),
-            _ => RuleName::ALL.to_vec(),
+            _ => BuiltIn::ALL.to_vec(),
         }
     }
 
-    /// A rule's section of the file.
-    pub fn section(&self, rule: RuleName) -> &RuleSection {
+    /// The rule files `rules` names (files, directories, the catalogue),
+    /// read, in order.
+    pub fn rule_files(&self) -> Result<Vec<(String, String)>, SettingsError> {
+        crate::rules::rule_files(self.rules.as_deref().unwrap_or_default())
+    }
+
+    /// A built-in's section of the file.
+    pub fn section(&self, rule: BuiltIn) -> &RuleSection {
         (rule.info().section)(self)
     }
 }
@@ -309,9 +317,9 @@ mod tests {
     #[test]
     fn rules_keep_the_output_order_once_each() {
         let s = FileSettings::parse(r#"rules = ["elastic", "sentinel", "elastic"]"#).unwrap();
-        assert_eq!(s.rules(), vec![RuleName::Sentinel, RuleName::Elastic]);
+        assert_eq!(s.rules(), vec![BuiltIn::Sentinel, BuiltIn::Elastic]);
         let s = FileSettings::parse("rules = []").unwrap();
-        assert_eq!(s.rules(), RuleName::ALL.to_vec());
+        assert_eq!(s.rules(), BuiltIn::ALL.to_vec());
     }
 
     #[test]

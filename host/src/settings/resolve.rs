@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use super::{FileSettings, ProfileName, RuleName, SettingsError};
+use super::{FileSettings, ProfileName, BuiltIn, SettingsError};
 use crate::guard::GuardSettings;
 use crate::live::{DEFAULT_LIVE_IDLE, DEFAULT_LIVE_MAX_LAG, LiveOptions};
-use crate::runtime::{Config, Limits, Profile, RuleConfig, SandboxLimits};
+use crate::runtime::{Config, Limits, Profile, RuleConfig, RuleFile, SandboxLimits};
 use crate::tenants::{DEFAULT_MAX_TENANTS, TenantKey};
 
 /// Default bytes of input handed to the component per call: 1 MiB (about
@@ -33,7 +33,7 @@ pub const DEFAULT_MAX_EVENT_BYTES: u32 = recon_reader::DEFAULT_MAX_RECORD_BYTES;
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     /// Rules to run, in output order.
-    pub rules: Vec<RuleName>,
+    pub rules: Vec<BuiltIn>,
     /// The detector's contract configuration, early alerts as the file or
     /// option set them (see [`RunConfig::detector_with_early`]).
     pub detector: Config,
@@ -90,9 +90,22 @@ impl RunConfig {
 
 impl FileSettings {
     /// Checks every setting and resolves every default: the one place a
-    /// configuration is validated.
+    /// configuration is validated. Rule files named in `rules` are read
+    /// here (relative to the working directory); the component compiles
+    /// them when a detector is created.
     pub fn resolve(&self) -> Result<RunConfig, SettingsError> {
-        let detector = self.detector_config()?;
+        let files = self.rule_files()?;
+        self.resolve_with(files)
+    }
+
+    /// [`FileSettings::resolve`] with the rule files' texts given (as
+    /// `recon nats` stores them) instead of read from `rules`' paths.
+    pub fn resolve_with(&self, files: Vec<(String, String)>) -> Result<RunConfig, SettingsError> {
+        let mut detector = self.detector_config()?;
+        detector.rule_files = files
+            .into_iter()
+            .map(|(name, text)| RuleFile { name, text })
+            .collect();
         Ok(RunConfig {
             rules: self.rules(),
             early_alerts: self.early_alerts,
@@ -192,6 +205,7 @@ impl FileSettings {
             .collect::<Result<Vec<_>, SettingsError>>()?;
         Ok(Config {
             rules,
+            rule_files: Vec::new(),
             profile,
             allowed_lateness_ms: seconds(
                 "allowed_lateness_seconds",
@@ -312,7 +326,7 @@ mod tests {
     #[test]
     fn an_empty_file_means_every_default() {
         let r = FileSettings::parse("").unwrap().resolve().unwrap();
-        assert_eq!(r.rules, RuleName::ALL.to_vec());
+        assert_eq!(r.rules, BuiltIn::ALL.to_vec());
         assert_eq!(r.chunk_bytes, DEFAULT_CHUNK_KIB * 1024);
         assert!(r.workers >= 1);
         assert_eq!(r.detector.rules.len(), 2);
@@ -363,7 +377,7 @@ mod tests {
         )
         .unwrap();
         let r = s.resolve().unwrap();
-        assert_eq!(r.rules, vec![RuleName::Elastic]);
+        assert_eq!(r.rules, vec![BuiltIn::Elastic]);
         let c = &r.detector;
         assert_eq!(c.rules.len(), 1);
         assert_eq!(c.rules[0].window_ms, Some(20_000));

@@ -17,7 +17,7 @@ use recon::detect::{
 };
 use recon::output::Format;
 use recon::runtime::{CacheOutcome, Runtime, default_cache_dir};
-use recon::settings::{FileSettings, ProfileName, RuleName};
+use recon::settings::{FileSettings, ProfileName, RuleChoice};
 use recon::sources::Order;
 
 use crate::choice;
@@ -56,9 +56,12 @@ pub(crate) struct DetectArgs {
     /// CloudTrail's object names, then by name, as directories are read).
     #[arg(long, value_parser = choice::parser::<Order>(), default_value = Order::Given.name())]
     order: Order,
-    /// Rules to run, comma-separated [default: all].
-    #[arg(long, value_delimiter = ',', value_parser = choice::parser::<RuleName>())]
-    rules: Option<Vec<RuleName>>,
+    /// Rules to run (repeatable, or comma-separated): a built-in by name
+    /// (`sentinel`, `elastic`), or a Sigma rule file or a directory of them
+    /// (docs/sigma.md). Exactly the rules named run [default: the
+    /// built-ins].
+    #[arg(long, value_delimiter = ',', value_name = "NAME|FILE|DIR", value_parser = rule_choice)]
+    rules: Option<Vec<RuleChoice>>,
     /// `default` (the queries' intent) or `seed` (their letter).
     #[arg(long, value_parser = choice::parser::<ProfileName>())]
     profile: Option<ProfileName>,
@@ -132,6 +135,14 @@ pub(crate) struct DetectArgs {
     /// left out, reported and counted) to this file, one per line.
     #[arg(long, value_name = "FILE")]
     quarantine: Option<PathBuf>,
+}
+
+/// A `--rules` entry: a built-in's name, else a path.
+fn rule_choice(text: &str) -> Result<RuleChoice, String> {
+    if text.is_empty() {
+        return Err("an empty rule name or path".into());
+    }
+    Ok(RuleChoice::parse(text))
 }
 
 /// The `--allowed-lateness` help, with the default from its one definition.
