@@ -75,6 +75,24 @@
 //! 200/s are 50 s), so bursts overlap in time; they stay apart by identity
 //! and address.
 //!
+//! # Catalogue bursts
+//!
+//! With [`GenOptions::catalogue_rounds`] above 0, every rule of the Sigma
+//! catalogue (`rules/`, listed in [`CATALOGUE`]) gets, per round, bursts
+//! of exactly its threshold, one below (with near misses that would tip it
+//! over if wrongly counted), one above, one across a window edge, and for
+//! the rules the catalogue's filter names, a scanner's burst the filter
+//! removes ([`CatalogueCase`]). Rounds follow each other every
+//! [`CATALOGUE_ROUND_MS`] of event time from `start_ms`; each burst has
+//! its own actor, so its groups hold its events only.
+//! [`Generator::catalogue`] reports every burst's group, windows and
+//! counts ([`CatalogueBurst`]). Catalogue records write `eventTime` with
+//! 3, 6 or 9 fraction digits, with an offset, or as epoch milliseconds (a
+//! JSON number), as well as in whole seconds, and are never duplicated.
+//! With the option at 0 (the default) nothing of this runs and the output
+//! is byte for byte what it was before the option existed
+//! (`tests/stable_output.rs`).
+//!
 //! # Order, disorder, duplicates
 //!
 //! Records are generated in time order and written through a buffer keyed

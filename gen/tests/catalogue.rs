@@ -12,7 +12,10 @@ mod catalogue_reference;
 use std::collections::{BTreeMap, BTreeSet};
 
 use catalogue_reference::{CatRow, CatRule, read_event, rules, run_records, run_rule};
-use recon_gen::{CATALOGUE, CatalogueBurst, CatalogueCase, GenOptions, Generator, write_ndjson};
+use recon_gen::{
+    CATALOGUE, CatalogueBurst, CatalogueCase, DeliveryOptions, GenOptions, Generator,
+    write_delivery, write_ndjson,
+};
 use serde_json::Value;
 
 fn generate(opts: GenOptions) -> (Vec<String>, Vec<CatalogueBurst>) {
@@ -279,4 +282,18 @@ fn reference_reads_every_public_sample() {
     for r in &rows {
         println!("{} {} {}", r.rule, r.window_start, r.row);
     }
+}
+
+#[test]
+fn delivery_reads_back_the_catalogue_time_forms() {
+    let dir = std::env::temp_dir().join(format!("recon-gen-cat-delivery-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = GenOptions {
+        count: 5_000,
+        catalogue_rounds: 1,
+        ..GenOptions::default()
+    };
+    let report = write_delivery(o, DeliveryOptions::default(), &dir).unwrap();
+    assert_eq!(report.records, 5_000);
+    std::fs::remove_dir_all(&dir).ok();
 }
