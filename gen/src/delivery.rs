@@ -136,9 +136,13 @@ pub fn write_delivery(
 fn where_from(record: &str) -> (i64, String, String) {
     let v: serde_json::Value = serde_json::from_str(record).expect("generated records are JSON");
     let text = |k: &str| v[k].as_str().unwrap_or("").to_owned();
-    let time = text("eventTime");
+    // Catalogue records also write epoch milliseconds.
+    let time = match v["eventTime"].as_i64() {
+        Some(ms) => ms,
+        None => parse_time(&text("eventTime")).expect("generated times are RFC 3339"),
+    };
     (
-        parse_time(&time).expect("generated times are RFC 3339"),
+        time,
         match text("recipientAccountId") {
             a if a.is_empty() => "000000000000".to_owned(),
             a => a,
@@ -150,12 +154,42 @@ fn where_from(record: &str) -> (i64, String, String) {
     )
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` (what the generator writes) in ms.
+/// `YYYY-MM-DDTHH:MM:SSZ` (what the generator writes) in ms; catalogue
+/// records also write a fraction (`.123Z`, up to nine digits, read to the
+/// millisecond) or an offset (`.123+02:00`).
 fn parse_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 20 || b[19] != b'Z' {
+    if b.len() < 20 || b.get(10) != Some(&b'T') {
         return None;
     }
+    let rest = s.get(19..)?;
+    let (frac, zone) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 || digits > 9 {
+                return None;
+            }
+            (&r[..digits], &r[digits..])
+        }
+        None => ("", rest),
+    };
+    let offset_ms = match zone.as_bytes() {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let d = |c: &u8| i64::from(c.wrapping_sub(b'0'));
+            if ![h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let v = ((d(h1) * 10 + d(h2)) * 60 + d(m1) * 10 + d(m2)) * 60_000;
+            if *sign == b'-' { -v } else { v }
+        }
+        _ => return None,
+    };
+    let millis = frac
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0i64, |acc, c| acc * 10 + i64::from(c - b'0'));
     let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
     let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
     let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
@@ -167,7 +201,7 @@ fn parse_time(s: &str) -> Option<i64> {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000)
+    Some(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000 + millis - offset_ms)
 }
 
 /// Writes one slot's objects; returns how many.
@@ -229,5 +263,13 @@ mod tests {
             assert_eq!(parse_time(std::str::from_utf8(&t).unwrap()), Some(ms));
         }
         assert_eq!(parse_time("2026-01-05T00:00:00"), None);
+        assert_eq!(
+            parse_time("2026-01-05T00:00:01.123456789Z"),
+            Some(1_767_571_201_123)
+        );
+        assert_eq!(
+            parse_time("2026-01-05T02:00:01.007+02:00"),
+            Some(1_767_571_201_007)
+        );
     }
 }

@@ -75,6 +75,24 @@
 //! 200/s are 50 s), so bursts overlap in time; they stay apart by identity
 //! and address.
 //!
+//! # Catalogue bursts
+//!
+//! With [`GenOptions::catalogue_rounds`] above 0, every rule of the Sigma
+//! catalogue (`rules/`, listed in [`CATALOGUE`]) gets, per round, bursts
+//! of exactly its threshold, one below (with near misses that would tip it
+//! over if wrongly counted), one above, one across a window edge, and for
+//! the rules the catalogue's filter names, a scanner's burst the filter
+//! removes ([`CatalogueCase`]). Rounds follow each other every
+//! [`CATALOGUE_ROUND_MS`] of event time from `start_ms`; each burst has
+//! its own actor, so its groups hold its events only.
+//! [`Generator::catalogue`] reports every burst's group, windows and
+//! counts ([`CatalogueBurst`]). Catalogue records write `eventTime` with
+//! 3, 6 or 9 fraction digits, with an offset, or as epoch milliseconds (a
+//! JSON number), as well as in whole seconds, and are never duplicated.
+//! With the option at 0 (the default) nothing of this runs and the output
+//! is byte for byte what it was before the option existed
+//! (`tests/stable_output.rs`).
+//!
 //! # Order, disorder, duplicates
 //!
 //! Records are generated in time order and written through a buffer keyed
@@ -104,6 +122,7 @@
 //! million records per second on one core in release builds.
 
 mod burst;
+mod catalogue;
 mod delivery;
 mod pool;
 mod record;
@@ -115,6 +134,10 @@ use std::collections::BinaryHeap;
 use std::io::Write;
 
 pub use burst::{BurstKind, InjectedBurst};
+pub use catalogue::{
+    CATALOGUE, CATALOGUE_ROUND_MS, CatalogueBurst, CatalogueCase, CatalogueRule,
+    MAX_CATALOGUE_ROUNDS,
+};
 pub use delivery::{
     DEFAULT_MAX_DELAY_MS, DEFAULT_MAX_OBJECTS_PER_SLOT, DeliveryOptions, DeliveryReport,
     MAX_DELAY_MS, SLOT_MS, write_delivery,
@@ -167,6 +190,15 @@ pub struct GenOptions {
     /// background record an aws-cli call: the worst case for a detector's
     /// pre-filter.
     pub aws_cli_share: Option<f64>,
+    /// Rounds of catalogue bursts (0: none, the default): for every rule
+    /// of the Sigma catalogue (`rules/`), bursts at its threshold, just
+    /// below, just above and across a window edge, with near misses, one
+    /// round every [`CATALOGUE_ROUND_MS`] of event time from `start_ms`
+    /// (module `catalogue`; ground truth in [`Generator::catalogue`]).
+    /// Their records write `eventTime` in every form a reader accepts
+    /// (fractions of a second, an offset, epoch milliseconds). With 0 the
+    /// output is exactly what it was before the option existed.
+    pub catalogue_rounds: u32,
 }
 
 impl Default for GenOptions {
@@ -180,6 +212,7 @@ impl Default for GenOptions {
             bursts: 10,
             duplicate_rate: 0.002,
             aws_cli_share: None,
+            catalogue_rounds: 0,
         }
     }
 }
@@ -241,6 +274,9 @@ pub enum GenError {
     /// No object per slot.
     #[error("objects per slot must be at least 1")]
     InvalidObjectsPerSlot,
+    /// More catalogue rounds than [`MAX_CATALOGUE_ROUNDS`].
+    #[error("catalogue rounds must be at most {MAX_CATALOGUE_ROUNDS}, got {0}")]
+    TooManyCatalogueRounds(u32),
 }
 
 impl GenOptions {
@@ -274,8 +310,14 @@ impl GenOptions {
         if self.bursts > MAX_BURSTS {
             return Err(GenError::TooManyBursts(self.bursts));
         }
-        // Worst case: every background gap at its maximum, 3000/rate ms.
-        let span = self.count as f64 * 3000.0 / rate + 86_400_000.0;
+        if self.catalogue_rounds > MAX_CATALOGUE_ROUNDS {
+            return Err(GenError::TooManyCatalogueRounds(self.catalogue_rounds));
+        }
+        // Worst case: every background gap at its maximum, 3000/rate ms;
+        // catalogue rounds follow each other from the start.
+        let span = self.count as f64 * 3000.0 / rate
+            + 86_400_000.0
+            + f64::from(self.catalogue_rounds) * CATALOGUE_ROUND_MS as f64;
         if self.start_ms as f64 + span > MAX_TIME_MS as f64 {
             return Err(GenError::SpanTooLong {
                 count: self.count,
@@ -317,6 +359,7 @@ impl Ord for Entry {
 enum Source {
     Background,
     Burst,
+    Catalogue,
 }
 
 /// The generator: an iterator of records (JSON text, one line each).
@@ -335,6 +378,12 @@ pub struct Generator {
     untriggered: u64,
     /// Injected burst records not yet generated: `(time, seq, burst, record)`.
     pending: BinaryHeap<Reverse<(i64, u64, u32, u16)>>,
+    /// Catalogue bursts, planned at construction (empty without the option).
+    cat: catalogue::Plan,
+    /// The next catalogue record to generate (`cat.recs` is in time order).
+    cat_next: usize,
+    /// Catalogue record contents.
+    cat_rng: Rng,
     bg_next_ms: f64,
     bg_gap_scale: f64,
     bg_index: u64,
@@ -369,7 +418,13 @@ impl Generator {
                 burst::plan(kind, i, &mut plan_rng, &mut pool)
             })
             .collect();
-        let needed: u64 = plans.iter().map(|p| p.recs.len() as u64).sum();
+        let cat = catalogue::plan(
+            &mut Rng::new(opts.seed, 5),
+            opts.start_ms,
+            opts.catalogue_rounds,
+        );
+        let needed: u64 =
+            plans.iter().map(|p| p.recs.len() as u64).sum::<u64>() + cat.recs.len() as u64;
         if needed > opts.count {
             return Err(GenError::CountTooSmall {
                 count: opts.count,
@@ -394,8 +449,11 @@ impl Generator {
             plans,
             injected: Vec::with_capacity(opts.bursts as usize),
             next_burst: 0,
-            untriggered: needed,
+            untriggered: needed - cat.recs.len() as u64,
             pending: BinaryHeap::new(),
+            cat,
+            cat_next: 0,
+            cat_rng: Rng::new(opts.seed, 6),
             bg_next_ms: opts.start_ms as f64,
             bg_gap_scale: 3000.0 / opts.rate_per_sec,
             bg_index: 0,
@@ -420,6 +478,18 @@ impl Generator {
     /// is listed.
     pub fn injected(&self) -> &[InjectedBurst] {
         &self.injected
+    }
+
+    /// Ground truth of the catalogue bursts (option
+    /// [`GenOptions::catalogue_rounds`]): one entry per burst, all of them
+    /// from the start (they are planned when the generator is made).
+    pub fn catalogue(&self) -> &[CatalogueBurst] {
+        &self.cat.truth
+    }
+
+    /// Catalogue records not yet generated.
+    fn cat_left(&self) -> u64 {
+        (self.cat.recs.len() - self.cat_next) as u64
     }
 
     /// Appends the next record's JSON text (one line, no newline) to `buf`;
@@ -490,7 +560,7 @@ impl Generator {
             if remaining == 0 {
                 return None;
             }
-            let reserved = self.untriggered + self.pending.len() as u64;
+            let reserved = self.untriggered + self.pending.len() as u64 + self.cat_left();
             let bg_t = ((self.bg_next_ms as i64).div_euclid(1000) * 1000).min(MAX_TIME_MS);
             if let Some(plan) = self.plans.get(self.next_burst) {
                 // Inject on schedule, or all at once when the remaining
@@ -501,11 +571,19 @@ impl Generator {
                 }
             }
             let burst_t = self.pending.peek().map(|Reverse((t, ..))| *t);
+            let cat_t = self.cat.recs.get(self.cat_next).map(|r| r.t_ms);
+            // The earlier of the injected sources (bursts first on a tie).
+            let special = match (burst_t, cat_t) {
+                (Some(b), Some(c)) if c < b => Some((c, Source::Catalogue)),
+                (Some(b), _) => Some((b, Source::Burst)),
+                (None, Some(c)) => Some((c, Source::Catalogue)),
+                (None, None) => None,
+            };
             let background_ok = remaining > reserved;
-            return match (burst_t, background_ok) {
-                (Some(t), true) if t <= bg_t => Some((t, Source::Burst)),
+            return match (special, background_ok) {
+                (Some((t, source)), true) if t <= bg_t => Some((t, source)),
                 (_, true) => Some((bg_t, Source::Background)),
-                (Some(t), false) => Some((t, Source::Burst)),
+                (Some((t, source)), false) => Some((t, source)),
                 (None, false) => None,
             };
         }
@@ -557,11 +635,22 @@ impl Generator {
                     self.write_burst(&mut text, t, b as usize, usize::from(r));
                 }
             }
+            Source::Catalogue => {
+                if let Some(rec) = self.cat.recs.get(self.cat_next) {
+                    if let Some(actor) = self.cat.actors.get(rec.burst as usize) {
+                        catalogue::write(&mut text, actor, rec, &mut self.cat_rng);
+                    }
+                    self.cat_next += 1;
+                }
+            }
         }
         self.last_gen_ms = t;
         self.pushed += 1;
-        let reserved = self.untriggered + self.pending.len() as u64;
-        let dup = self.opts.duplicate_rate > 0.0
+        let reserved = self.untriggered + self.pending.len() as u64 + self.cat_left();
+        // A catalogue record is never written twice: that would change an
+        // event count.
+        let dup = !matches!(source, Source::Catalogue)
+            && self.opts.duplicate_rate > 0.0
             && self.opts.count - self.pushed > reserved
             && self.keys.chance(self.opts.duplicate_rate);
         if dup {

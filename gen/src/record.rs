@@ -141,7 +141,7 @@ fn push_hex(out: &mut String, rng: &mut Rng, n: usize, table: &[u8; 16]) {
     push_ascii(out, &buf[..n]);
 }
 
-fn push_uuid(out: &mut String, rng: &mut Rng) {
+pub(crate) fn push_uuid(out: &mut String, rng: &mut Rng) {
     let a = (rng.next_u64() & !0xF000) | 0x4000;
     let b = (rng.next_u64() & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
     let mut buf = [b'-'; 36];
