@@ -28,14 +28,16 @@ fn write_catalogue(root: &std::path::Path, out_dir: &std::path::Path) {
         })
         .unwrap_or_default();
     files.sort();
-    let mut code = String::from("/// The catalogue's files: (name, text).\npub const FILES: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// The catalogue's files: (name, text).\npub const FILES: &[(&str, &str)] = &[\n",
+    );
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
-        let name = format!(
-            "rules/{}",
-            f.file_name().expect("a file").to_string_lossy()
-        );
-        code.push_str(&format!("    ({name:?}, include_str!({:?})),\n", f.display().to_string()));
+        let name = format!("rules/{}", f.file_name().expect("a file").to_string_lossy());
+        code.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            f.display().to_string()
+        ));
     }
     code.push_str("];\n");
     std::fs::write(out_dir.join("catalogue.rs"), code).expect("writing catalogue.rs to OUT_DIR");

@@ -14,10 +14,10 @@ wit_bindgen::generate!({
 use exports::recon::detector::detection as wit;
 
 use crate::config::{ConfigError, LimitSettings, RuleSettings};
-use crate::registry::RuleKind;
-use crate::sigma::RuleFile;
 use crate::event::EventError;
 use crate::format::{AlertFormat, alert_line_any};
+use crate::registry::RuleKind;
+use crate::sigma::RuleFile;
 use crate::{
     ApplyError, BatchError, BatchResult, Detector, Outcome, Profile, ReadStep, RejectReason, Rule,
     Scanner, Settings, SnapshotError,
@@ -66,6 +66,7 @@ impl wit::Guest for Component {
                 measure: r.measure,
                 group_by: r.group_by,
                 detections: r.detections,
+                filters: r.filters,
                 severity: r.severity,
                 tactics: r.tactics,
                 techniques: r.techniques,
@@ -149,6 +150,7 @@ fn config_out(s: Settings) -> wit::Config {
                 text: f.text,
             })
             .collect(),
+        only_rules: s.only_rules,
     }
 }
 
@@ -244,6 +246,7 @@ fn settings(c: wit::Config) -> Result<Settings, ConfigError> {
                 text: f.text,
             })
             .collect(),
+        only_rules: c.only_rules,
     })
 }
 

@@ -152,6 +152,9 @@ pub struct Settings {
     /// a configuration of built-ins keeps its fingerprint and snapshot.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_files: Vec<RuleFile>,
+    /// Of the rule files' runnable rules, only these run (`None`: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_rules: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -169,6 +172,7 @@ impl Settings {
             limits: LimitSettings::default(),
             early_alerts: None,
             rule_files: Vec::new(),
+            only_rules: None,
         }
     }
 
@@ -227,6 +231,7 @@ impl Settings {
             },
             early_alerts: Some(false),
             rule_files: Vec::new(),
+            only_rules: None,
         }
     }
 }
@@ -412,7 +417,18 @@ fn owned(list: &[&str]) -> Vec<String> {
 impl Config {
     /// Validates `settings` and fills in the defaults.
     pub fn new(settings: Settings) -> Result<Config, ConfigError> {
-        let compiled = sigma::compile(&settings.rule_files).map_err(ConfigError::Rules)?;
+        let mut compiled = sigma::compile(&settings.rule_files).map_err(ConfigError::Rules)?;
+        if let Some(only) = &settings.only_rules {
+            if let Some(n) = only
+                .iter()
+                .find(|n| !compiled.rules.iter().any(|r| &r.name == *n))
+            {
+                return Err(ConfigError::InvalidList(format!(
+                    "only-rules names {n:?}, which the rule files do not define"
+                )));
+            }
+            compiled.rules.retain(|r| only.contains(&r.name));
+        }
         if settings.rules.is_empty() && compiled.rules.is_empty() {
             return Err(ConfigError::InvalidList(
                 "rules must not be empty (name a built-in, or give rule files with a rule to run)"

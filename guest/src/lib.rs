@@ -31,13 +31,13 @@ mod component;
 
 pub use alert::{Alert, AlertKind, Entity};
 pub use config::{ConfigError, LimitSettings, Profile, Rule, RuleName, RuleSettings, Settings};
-pub use sigma::{RuleError, RuleFile};
 pub use detector::Detector;
 pub use event::{EventError, RejectReason};
 pub use read::{ReadReport, ReadResult, ReadStep};
 pub use recon_reader as reader;
 pub use results::{BatchError, BatchResult, RuleCounts, RuleOutcome, RuleStats, Stats};
 pub use scan::{Placement, Scanned, Scanner, partition_hash};
+pub use sigma::{RuleError, RuleFile};
 pub use snapshot::{
     MAX_RESTORED_COUNT, SNAPSHOT_FORMAT, SNAPSHOT_OLDEST_VERSION, SNAPSHOT_VERSION, SnapshotError,
     seal_snapshot, unseal_snapshot,

@@ -942,12 +942,20 @@ mod tests {
                 let mut s = vec![b'a'; len + 5];
                 s[pos] = c;
                 s[pos + 1] = b'"';
-                let p = Parser { b: &s, i: 0, aws_cli: true };
+                let p = Parser {
+                    b: &s,
+                    i: 0,
+                    aws_cli: true,
+                };
                 assert_eq!(p.next_special(), Some(pos), "len {len} byte {c}");
             }
         }
         let high = "\u{7f}abcdefghé\"".as_bytes();
-        let p = Parser { b: high, i: 0, aws_cli: true };
+        let p = Parser {
+            b: high,
+            i: 0,
+            aws_cli: true,
+        };
         assert_eq!(p.next_special(), Some(9));
         // Non-ASCII text is checked as it is met.
         let ok = r#"{"eventTime":"2024-05-01T10:00:30Z","eventName":"X","k":"héllo ✓ 😀"}"#;

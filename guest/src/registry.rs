@@ -40,6 +40,8 @@ pub struct RuleInfo {
     pub group_by: Vec<String>,
     /// Detection rules counted (data rules).
     pub detections: Vec<String>,
+    /// Filter rules applied to those detection rules.
+    pub filters: Vec<String>,
     /// Severity.
     pub severity: String,
     /// ATT&CK tactics.
@@ -81,6 +83,7 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                         "SessionMfaAuthenticated",
                     ]),
                     detections: Vec::new(),
+                    filters: Vec::new(),
                     severity: "Medium".to_owned(),
                     tactics: strings(sentinel::TACTICS),
                     techniques: strings(sentinel::TECHNIQUES),
@@ -97,6 +100,7 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                     measure: "distinct eventName".to_owned(),
                     group_by: strings(&["aws.cloudtrail.user_identity.arn"]),
                     detections: Vec::new(),
+                    filters: Vec::new(),
                     severity: "Low".to_owned(),
                     tactics: strings(elastic::TACTICS),
                     techniques: strings(elastic::TECHNIQUES),
@@ -113,10 +117,9 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                             RuleKind::Correlation,
                             match measure {
                                 Measure::Count => "count".to_owned(),
-                                Measure::Distinct(_) => format!(
-                                    "distinct {}",
-                                    measure_field.as_deref().unwrap_or("?")
-                                ),
+                                Measure::Distinct(_) => {
+                                    format!("distinct {}", measure_field.as_deref().unwrap_or("?"))
+                                }
                             },
                             group_by.iter().map(|(n, _)| n.clone()).collect(),
                         ),
@@ -135,6 +138,12 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                         measure,
                         group_by,
                         detections: d.detections.clone(),
+                        filters: config
+                            .filters
+                            .iter()
+                            .filter(|(_, changed)| changed.iter().any(|c| d.detections.contains(c)))
+                            .map(|(f, _)| f.clone())
+                            .collect(),
                         severity: d.severity.clone(),
                         tactics: d.tactics.clone(),
                         techniques: d.techniques.clone(),

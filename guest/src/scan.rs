@@ -245,8 +245,7 @@ impl Scanner {
         let mut out = Vec::new();
         let mut route = Route::default();
         for_each_line(buf, |index, text| {
-            let Ok(Read::Event(ev)) =
-                read_routed(text, &self.reading, self.prefilter, &mut route)
+            let Ok(Read::Event(ev)) = read_routed(text, &self.reading, self.prefilter, &mut route)
             else {
                 return;
             };

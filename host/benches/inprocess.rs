@@ -51,7 +51,10 @@ fn chunks(records: &[String], size: usize) -> Vec<Vec<u8>> {
 
 fn both() -> Config {
     Config::defaults(
-        &[Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst],
+        &[
+            Rule::from("sentinel-aws-cli-recon"),
+            Rule::from("elastic-aws-discovery-burst"),
+        ],
         Profile::Default,
     )
 }

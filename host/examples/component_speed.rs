@@ -30,7 +30,10 @@ fn main() {
     };
     let rt = Runtime::new(limits).expect("component");
     let config = Config::defaults(
-        &[Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst],
+        &[
+            Rule::from("sentinel-aws-cli-recon"),
+            Rule::from("elastic-aws-discovery-burst"),
+        ],
         Profile::Default,
     );
     for _ in 0..3 {

@@ -12,7 +12,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Compile the component once (or `Runtime::cached(limits, dir)` to keep
     // the compiled code between runs: about 10 ms to start).
     let runtime = Runtime::new(SandboxLimits::default())?;
-    let rules = [Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst];
+    let rules = [
+        Rule::from("sentinel-aws-cli-recon"),
+        Rule::from("elastic-aws-discovery-burst"),
+    ];
     let config = Config::defaults(&rules, Profile::Default);
     // A detector in its own instance that survives traps.
     let mut detector = GuardedDetector::create(&runtime, &config, GuardSettings::default())?;

@@ -40,7 +40,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---|---|---|---|---|---|");
     for seconds in latenesses {
         let mut config = Config::defaults(
-            &[Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst],
+            &[
+                Rule::from("sentinel-aws-cli-recon"),
+                Rule::from("elastic-aws-discovery-burst"),
+            ],
             Profile::Default,
         );
         config.allowed_lateness_ms = Some(seconds * 1000);

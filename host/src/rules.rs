@@ -198,10 +198,7 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), SettingsError> {
     for e in entries {
         if e.is_dir() {
             collect(&e, out)?;
-        } else if e
-            .extension()
-            .is_some_and(|x| x == "yml" || x == "yaml")
-        {
+        } else if e.extension().is_some_and(|x| x == "yml" || x == "yaml") {
             out.push(e);
         }
     }

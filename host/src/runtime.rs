@@ -694,8 +694,12 @@ impl Config {
     /// documented default.
     pub fn defaults(rules: &[Rule], profile: Profile) -> Config {
         Config {
-            rules: rules.iter().map(|r| RuleConfig::defaults(r.clone())).collect(),
+            rules: rules
+                .iter()
+                .map(|r| RuleConfig::defaults(r.clone()))
+                .collect(),
             rule_files: Vec::new(),
+            only_rules: None,
             profile,
             allowed_lateness_ms: None,
             limits: Limits {

@@ -268,6 +268,7 @@ pub fn fingerprint(config: &Config, tenant_key: Option<&TenantKey>) -> String {
     let Config {
         rules,
         rule_files,
+        only_rules,
         profile,
         allowed_lateness_ms,
         limits,
@@ -319,6 +320,9 @@ pub fn fingerprint(config: &Config, tenant_key: Option<&TenantKey>) -> String {
         for f in rule_files {
             c.field("rule-file").text(&f.text);
         }
+    }
+    if let Some(only) = only_rules {
+        c.field("only-rules").opt_list(Some(only));
     }
     match tenant_key {
         None => c.field("tenant-key").num(0),
@@ -421,20 +425,25 @@ mod tests {
         Config {
             rules: vec![
                 RuleConfig {
-                    rule: Rule::SentinelAwsCliRecon,
+                    rule: Rule::from("sentinel-aws-cli-recon"),
                     window_ms: Some(60_001),
                     min_distinct: Some(8),
                     commands: Some(vec!["iam.list-users".into(), "ec2.describe-vpcs".into()]),
                     providers: Some(vec!["iam.amazonaws.com".into(), "kms.amazonaws.com".into()]),
                 },
                 RuleConfig {
-                    rule: Rule::ElasticAwsDiscoveryBurst,
+                    rule: Rule::from("elastic-aws-discovery-burst"),
                     window_ms: Some(10_002),
                     min_distinct: Some(6),
                     commands: Some(vec!["s3.list-buckets".into()]),
                     providers: Some(vec!["ec2.amazonaws.com".into(), "s3.amazonaws.com".into()]),
                 },
             ],
+            rule_files: vec![crate::runtime::RuleFile {
+                name: "rules/a.yml".into(),
+                text: "title: a".into(),
+            }],
+            only_rules: Some(vec!["a".into()]),
             profile: Profile::Default,
             allowed_lateness_ms: Some(60_003),
             limits: Limits {
@@ -485,6 +494,16 @@ mod tests {
                 Box::new(|c| c.limits.time_confirmations = Some(1)),
             ),
             ("early-alerts", Box::new(|c| c.early_alerts = Some(true))),
+            (
+                "rule-files: another text",
+                Box::new(|c| c.rule_files[0].text.push_str(" b")),
+            ),
+            ("rule-files: none", Box::new(|c| c.rule_files.clear())),
+            (
+                "only-rules",
+                Box::new(|c| c.only_rules = Some(vec!["b".into()])),
+            ),
+            ("only-rules: none", Box::new(|c| c.only_rules = None)),
             ("early-alerts: none", Box::new(|c| c.early_alerts = None)),
             (
                 "limits.max-event-bytes: none",
@@ -501,9 +520,10 @@ mod tests {
                     "rule",
                     Box::new(move |c| {
                         let r = &mut c.rules[i].rule;
-                        *r = match r {
-                            Rule::SentinelAwsCliRecon => Rule::ElasticAwsDiscoveryBurst,
-                            Rule::ElasticAwsDiscoveryBurst => Rule::SentinelAwsCliRecon,
+                        *r = if r == "sentinel-aws-cli-recon" {
+                            "elastic-aws-discovery-burst".into()
+                        } else {
+                            "sentinel-aws-cli-recon".into()
                         };
                     }),
                 ),
@@ -589,12 +609,14 @@ mod tests {
             fingerprint(
                 &Config {
                     rules: vec![RuleConfig {
-                        rule: Rule::SentinelAwsCliRecon,
+                        rule: Rule::from("sentinel-aws-cli-recon"),
                         window_ms: None,
                         min_distinct: None,
                         commands: None,
                         providers: None,
                     }],
+                    rule_files: Vec::new(),
+                    only_rules: None,
                     profile: Profile::Default,
                     allowed_lateness_ms: None,
                     limits: Limits {

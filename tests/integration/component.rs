@@ -54,7 +54,7 @@ fn component_imports_nothing() {
         core_imports.iter().all(|i| !i.contains("wasi")),
         "the core module must not import WASI: {core_imports:?}"
     );
-    assert_eq!(exports, vec!["recon:detector/detection@0.3.0".to_owned()]);
+    assert_eq!(exports, vec!["recon:detector/detection@0.4.0".to_owned()]);
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn detectors_in_one_instance_are_independent() {
     let b = inst.create(&config).unwrap();
     let e = inst
         .create(&recon::runtime::Config::defaults(
-            &[Rule::ElasticAwsDiscoveryBurst],
+            &[Rule::from("elastic-aws-discovery-burst")],
             Profile::Default,
         ))
         .unwrap();
@@ -199,7 +199,10 @@ fn memory_cap_stops_a_guest_that_grows_too_far() {
 fn both_rules_run_over_one_parse_and_tag_their_alerts() {
     let events = read_records(&burst_sample());
     let mut config = recon::runtime::Config::defaults(
-        &[Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst],
+        &[
+            Rule::from("sentinel-aws-cli-recon"),
+            Rule::from("elastic-aws-discovery-burst"),
+        ],
         Profile::Default,
     );
     config.rules[0].commands = sentinel_ai(Profile::Default).rules[0].commands.clone();
@@ -368,7 +371,10 @@ fn early_alerts_cross_the_boundary_alike_on_every_path() {
     .collect();
     let buf = ndjson(&records);
     let mut config = Config::defaults(
-        &[Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst],
+        &[
+            Rule::from("sentinel-aws-cli-recon"),
+            Rule::from("elastic-aws-discovery-burst"),
+        ],
         Profile::Default,
     );
     let off = config.clone();
@@ -432,7 +438,6 @@ mod reader {
     use crossbeam_channel::bounded;
     use recon::input::{self, BufferPool, ChunkOptions, InputError, InputMsg};
     use recon::output::{Format, alert_line};
-    use recon::rules::RuleName;
     use recon::runtime::{
         AlertFormat, ChunkLocations, Instance, Profile, ReadEvent, ReadStep, ReaderOptions,
         RejectReason, Rule,
@@ -599,7 +604,10 @@ mod reader {
     /// every rejection reported at its location in the shared wording.
     #[test]
     fn read_is_the_reader_and_push_ndjson() {
-        let rules = [Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst];
+        let rules = [
+            Rule::from("sentinel-aws-cli-recon"),
+            Rule::from("elastic-aws-discovery-burst"),
+        ];
         let mut corpus = crate::hostile_files::inputs();
         let sample = std::fs::read(burst_sample()).unwrap();
         corpus.push(("burst sample".to_owned(), sample));
@@ -685,7 +693,7 @@ mod reader {
                                         chunk.loc(e.index),
                                         recon::detect::reason_name(e.error.reason),
                                         &e.error.message,
-                                        e.rule.map(|r| RuleName::of(r).alert_name()),
+                                        e.rule.as_deref(),
                                     ),
                                 ));
                             }
@@ -726,7 +734,10 @@ mod reader {
     /// `format-alert` writes exactly the native formatter's bytes.
     #[test]
     fn format_alert_is_the_native_formatter() {
-        let rules = [Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst];
+        let rules = [
+            Rule::from("sentinel-aws-cli-recon"),
+            Rule::from("elastic-aws-discovery-burst"),
+        ];
         let mut inst = runtime().instantiate().unwrap();
         let config = inst.default_config(&rules, Profile::Default).unwrap();
         let d = inst.create(&config).unwrap();
@@ -800,7 +811,10 @@ mod reader {
         let d = inst.create(&all).unwrap();
         let e = inst
             .create(&recon::runtime::Config::defaults(
-                &[Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst],
+                &[
+                    Rule::from("sentinel-aws-cli-recon"),
+                    Rule::from("elastic-aws-discovery-burst"),
+                ],
                 Profile::Seed,
             ))
             .unwrap();

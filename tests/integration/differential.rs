@@ -254,7 +254,7 @@ fn injected_bursts_alert_and_near_misses_do_not() {
     let run_rule = |config: &Config| run_split(config, &events, &[(1000, true)]).0;
     let sentinel_alerts = run_rule(&sentinel(Profile::Default));
     let elastic_alerts = run_rule(&Config::defaults(
-        &[Rule::ElasticAwsDiscoveryBurst],
+        &[Rule::from("elastic-aws-discovery-burst")],
         Profile::Default,
     ));
     let alerted = |alerts: &[Alert], needle: &str| alerts.iter().any(|a| a.row.contains(needle));

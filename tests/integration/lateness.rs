@@ -350,7 +350,10 @@ fn a_state_file_keeps_its_early_setting() {
     use recon::state::fingerprint;
     // Early alerts are part of the configuration a state file records.
     let mut config = Config::defaults(
-        &[Rule::SentinelAwsCliRecon, Rule::ElasticAwsDiscoveryBurst],
+        &[
+            Rule::from("sentinel-aws-cli-recon"),
+            Rule::from("elastic-aws-discovery-burst"),
+        ],
         Profile::Default,
     );
     config.allowed_lateness_ms = Some(5_000);

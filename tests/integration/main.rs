@@ -2,6 +2,8 @@
 //! build script, driven through the `recon` host library and CLI on real
 //! CloudTrail samples. One test binary, ripgrep-style.
 
+mod catalogue;
+mod catalogue_reference;
 mod cli;
 mod component;
 mod delivery;

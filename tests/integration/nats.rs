@@ -541,7 +541,10 @@ fn nats_snapshots_past_the_payload_limit_round_trip() {
     ok(nats(&server, "setup", &["--partitions", "1"]));
     let rt = crate::util::runtime();
     let mut instance = rt.instantiate().unwrap();
-    let mut config = Config::defaults(&[Rule::ElasticAwsDiscoveryBurst], Profile::Default);
+    let mut config = Config::defaults(
+        &[Rule::from("elastic-aws-discovery-burst")],
+        Profile::Default,
+    );
     config.limits.max_open_groups = Some(100_000);
     let d = instance.create(&config).unwrap();
     let mut buf = String::new();
@@ -567,7 +570,8 @@ fn nats_snapshots_past_the_payload_limit_round_trip() {
     .unwrap();
     let p = PartitionId {
         rule_pos: 0,
-        rule: recon_guest::config::Rule::Elastic,
+        rule: "elastic-aws-discovery-burst",
+        token: "elastic-aws-discovery-burst",
         index: 0,
     };
     let r = snapshot::store(&nats_conn, p, "1-1", &bytes).unwrap();
@@ -936,4 +940,77 @@ fn nats_bridge_takes_what_shippers_send() {
     wait_until("every partition to end", || ended(&server));
     assert_eq!(alerts(&server, "native"), want);
     assert!(w.stop().success());
+}
+
+/// Rules as data on NATS: rule files named in the stored configuration
+/// run on every worker (setup stores their text), each data rule is
+/// partitioned by its own group-by, and the alert stream holds exactly
+/// what `recon detect` writes with the same rules, built-in beside data.
+#[test]
+fn nats_rule_files_run_partitioned_like_detect() {
+    let server = Server::start("rules");
+    let dir = server.dir.clone();
+    let mut bytes = Vec::new();
+    recon_gen::write_ndjson(
+        recon_gen::GenOptions {
+            seed: 5,
+            count: 30_000,
+            bursts: 10,
+            catalogue_rounds: 2,
+            ..recon_gen::GenOptions::default()
+        },
+        &mut bytes,
+    )
+    .unwrap();
+    let whole = dir.join("trail.ndjson");
+    std::fs::write(&whole, &bytes).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Copied next to the configuration: setup reads them, workers never do.
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    for f in [
+        "aws_iam_enumeration.yml",
+        "aws_console_password_spraying.yml",
+    ] {
+        std::fs::copy(root.join("rules").join(f), rules.join(f)).unwrap();
+    }
+    let config = dir.join("recon.toml");
+    std::fs::write(
+        &config,
+        format!("rules = [\"sentinel\", {:?}]\n", path(&rules)),
+    )
+    .unwrap();
+    let want = detect(&[&whole], &["--config", path(&config)]);
+    let data: Vec<&String> = want
+        .iter()
+        .filter(|l| !l.contains("\"sentinel-aws-cli-recon\""))
+        .collect();
+    assert!(
+        data.len() >= 3,
+        "{} data-rule alerts of {}",
+        data.len(),
+        want.len()
+    );
+
+    ok(nats(
+        &server,
+        "setup",
+        &["--partitions", "2", "--config", path(&config)],
+    ));
+    // The workers run what setup stored, even with the files gone.
+    std::fs::remove_dir_all(&rules).unwrap();
+    let s = status(&server);
+    let names: std::collections::BTreeSet<&str> = partitions(&s)
+        .iter()
+        .filter_map(|p| p["rule"].as_str())
+        .collect();
+    assert!(names.contains("aws-iam-user-enumeration"), "{names:?}");
+    assert!(names.contains("aws-console-password-spraying"), "{names:?}");
+    let mut a = worker(&server, "a", &[]);
+    let mut b = worker(&server, "b", &[]);
+    ok(nats(&server, "publish", &["--end", path(&whole)]));
+    wait_until("every partition to end", || ended(&server));
+    assert_eq!(alerts(&server, "native"), want);
+    assert!(a.stop().success());
+    assert!(b.stop().success());
 }

@@ -203,7 +203,10 @@ fn a_final_alert_made_again_by_a_replay_is_kept_when_only_its_early_one_left() {
         ..SandboxLimits::default()
     })
     .unwrap();
-    let mut config = Config::defaults(&[Rule::ElasticAwsDiscoveryBurst], Profile::Default);
+    let mut config = Config::defaults(
+        &[Rule::from("elastic-aws-discovery-burst")],
+        Profile::Default,
+    );
     config.early_alerts = Some(true);
     // B's records, three minutes on, must close A's window.
     config.allowed_lateness_ms = Some(60_000);

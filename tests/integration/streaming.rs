@@ -55,7 +55,7 @@ fn events_strategy() -> impl Strategy<Value = Vec<String>> {
 }
 
 fn configs() -> [Config; 2] {
-    let mut sentinel = Config::defaults(&[Rule::SentinelAwsCliRecon], Profile::Default);
+    let mut sentinel = Config::defaults(&[Rule::from("sentinel-aws-cli-recon")], Profile::Default);
     sentinel.rules[0].min_distinct = Some(4);
     [sentinel, crate::util::elastic_rule(Profile::Default)]
 }

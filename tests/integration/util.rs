@@ -53,12 +53,12 @@ pub fn sample_files() -> Vec<PathBuf> {
 
 /// The Sentinel rule alone, every tunable at its default, in `profile`.
 pub fn sentinel(profile: Profile) -> Config {
-    Config::defaults(&[Rule::SentinelAwsCliRecon], profile)
+    Config::defaults(&[Rule::from("sentinel-aws-cli-recon")], profile)
 }
 
 /// The Elastic rule alone, every tunable at its default, in `profile`.
 pub fn elastic_rule(profile: Profile) -> Config {
-    Config::defaults(&[Rule::ElasticAwsDiscoveryBurst], profile)
+    Config::defaults(&[Rule::from("elastic-aws-discovery-burst")], profile)
 }
 
 /// The Sentinel rule with the TrailDiscover burst's eleven AI commands as

@@ -24,7 +24,10 @@ pub const EVENT_ROW: &[(&str, FieldRef)] = &[
     ("eventID", FieldRef::Canonical(Canonical::EventId)),
     ("eventName", FieldRef::Canonical(Canonical::EventName)),
     ("eventSource", FieldRef::Canonical(Canonical::EventSource)),
-    ("userIdentity.arn", FieldRef::Canonical(Canonical::IdentityArn)),
+    (
+        "userIdentity.arn",
+        FieldRef::Canonical(Canonical::IdentityArn),
+    ),
     ("sourceIPAddress", FieldRef::Canonical(Canonical::SourceIp)),
 ];
 
@@ -126,7 +129,10 @@ impl RuleLogic for Data {
         group.n >= 1
             && is_sorted_set(&group.values)
             && (distinct || group.values.is_empty())
-            && group.values.len() as u64 <= group.n.saturating_mul(crate::fields::MAX_VALUES_PER_PATH as u64)
+            && group.values.len() as u64
+                <= group
+                    .n
+                    .saturating_mul(crate::fields::MAX_VALUES_PER_PATH as u64)
     }
 
     fn encode(&self, key: &Key, item: &Vec<String>, out: &mut Vec<u8>) {
@@ -165,7 +171,9 @@ impl RuleLogic for Data {
         }
         let m = r.varint()?;
         if m > r.rest().len() as u64 {
-            return Err(WireError(format!("{m} values in a payload too short for them")));
+            return Err(WireError(format!(
+                "{m} values in a payload too short for them"
+            )));
         }
         let mut item = Vec::with_capacity(m as usize);
         for _ in 0..m {

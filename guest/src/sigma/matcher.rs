@@ -269,9 +269,10 @@ impl Pattern {
                 Cmp::Lte => x <= *n,
             }),
             Pattern::Re(re) => re.is_match(v),
-            Pattern::Cidr(net, bits) => v.trim().parse::<IpAddr>().is_ok_and(|ip| {
-                in_network(ip, *net, *bits)
-            }),
+            Pattern::Cidr(net, bits) => v
+                .trim()
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| in_network(ip, *net, *bits)),
         }
     }
 }
@@ -281,11 +282,19 @@ impl Pattern {
 pub fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(bits))
+            };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(bits))
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,
@@ -426,9 +435,7 @@ impl Pattern {
     fn needle(&self) -> Option<String> {
         let lit = match self {
             Pattern::Text { text, .. } => match text {
-                Text::Exact(p) | Text::Prefix(p) | Text::Suffix(p) | Text::Contains(p) => {
-                    p.clone()
-                }
+                Text::Exact(p) | Text::Prefix(p) | Text::Suffix(p) | Text::Contains(p) => p.clone(),
                 Text::Wild(re) => longest_literal(re.as_str()),
             },
             _ => return None,
@@ -444,7 +451,9 @@ impl Pattern {
             .filter(|p| {
                 p.len() >= MIN_NEEDLE
                     && p.is_ascii()
-                    && !p.bytes().all(|b| b.is_ascii_digit() || b"+-.eE ".contains(&b))
+                    && !p
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b"+-.eE ".contains(&b))
             })
             .max_by_key(|p| p.len())
             .map(str::to_owned)

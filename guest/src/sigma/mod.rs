@@ -384,7 +384,12 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
                 .into_iter()
                 .map(|doc| Doc { file: i, doc }),
         );
-        filters.extend(collection.filters.into_iter().map(|doc| Doc { file: i, doc }));
+        filters.extend(
+            collection
+                .filters
+                .into_iter()
+                .map(|doc| Doc { file: i, doc }),
+        );
         if rules.len() + correlations.len() + filters.len() > MAX_RULES {
             return Err(whole(f, format!("more than {MAX_RULES} rules in all")));
         }
@@ -397,21 +402,22 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
 
     // Every document's names, to refer to (`id` and `name`), once.
     let mut by_ref: HashMap<String, (char, usize)> = HashMap::new();
-    let mut claim = |ctx: &Ctx, file: usize, title: &str, key: &Option<String>, at: (char, usize)| {
-        if let Some(k) = key {
-            if by_ref.insert(k.clone(), at).is_some() {
-                return Err(ctx.err(
-                    file,
-                    Some(title),
-                    Some(title),
-                    None,
-                    k,
-                    format!("{k:?} names two rules; ids and names must be unique"),
-                ));
+    let mut claim =
+        |ctx: &Ctx, file: usize, title: &str, key: &Option<String>, at: (char, usize)| {
+            if let Some(k) = key {
+                if by_ref.insert(k.clone(), at).is_some() {
+                    return Err(ctx.err(
+                        file,
+                        Some(title),
+                        Some(title),
+                        None,
+                        k,
+                        format!("{k:?} names two rules; ids and names must be unique"),
+                    ));
+                }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     for (i, r) in rules.iter().enumerate() {
         claim(&ctx, r.file, &r.doc.title, &r.doc.id, ('r', i))?;
         claim(&ctx, r.file, &r.doc.title, &r.doc.name, ('r', i))?;
@@ -546,9 +552,7 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
         }
         let mut group_by = Vec::new();
         for g in &d.group_by {
-            let f = ctx
-                .field(g)
-                .map_err(|m| fail(&ctx, Some(g), g, m))?;
+            let f = ctx.field(g).map_err(|m| fail(&ctx, Some(g), g, m))?;
             group_by.push((g.clone(), f));
         }
         let (threshold, field) = match &d.condition {
@@ -606,7 +610,9 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
                         "value_count over several fields is not supported; name one".into(),
                     ));
                 }
-                let f = ctx.field(name).map_err(|m| fail(&ctx, Some(name), name, m))?;
+                let f = ctx
+                    .field(name)
+                    .map_err(|m| fail(&ctx, Some(name), name, m))?;
                 (Measure::Distinct(f), Some(name.clone()))
             }
             _ => (Measure::Count, None),
@@ -638,7 +644,9 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
                         &ctx,
                         Some("rules"),
                         n,
-                        format!("{n:?} is a correlation; correlations of correlations are not supported"),
+                        format!(
+                            "{n:?} is a correlation; correlations of correlations are not supported"
+                        ),
                     ));
                 }
                 None => {
@@ -751,7 +759,8 @@ fn attack(tags: &[String]) -> (Vec<String>, Vec<String>) {
             continue;
         };
         let b = rest.as_bytes();
-        let numbered = |c: u8| b.len() >= 2 && b[0].eq_ignore_ascii_case(&c) && b[1].is_ascii_digit();
+        let numbered =
+            |c: u8| b.len() >= 2 && b[0].eq_ignore_ascii_case(&c) && b[1].is_ascii_digit();
         if numbered(b't') {
             techniques.push(rest.to_ascii_uppercase());
         } else if numbered(b'g') || numbered(b's') || rest.is_empty() {
@@ -1060,9 +1069,21 @@ fn item(
                 SigmaValue::Float(f) => Pattern::Compare(c, *f),
                 SigmaValue::String(s) => match s.original.trim().parse::<f64>() {
                     Ok(f) => Pattern::Compare(c, f),
-                    Err(_) => return Err(fail(ctx, fname, format!("{:?} is not a number", s.original))),
+                    Err(_) => {
+                        return Err(fail(
+                            ctx,
+                            fname,
+                            format!("{:?} is not a number", s.original),
+                        ));
+                    }
                 },
-                _ => return Err(fail(ctx, fname, "a numeric comparison takes numbers".into())),
+                _ => {
+                    return Err(fail(
+                        ctx,
+                        fname,
+                        "a numeric comparison takes numbers".into(),
+                    ));
+                }
             }
         } else if has(Modifier::Re) {
             let SigmaValue::String(s) = v else {

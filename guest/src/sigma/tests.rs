@@ -84,10 +84,14 @@ fn the_condition_matches_as_sigma_says() {
         let _ = e;
         r.filter.eval(&ev, crate::Profile::Default)
     };
-    assert!(ev(r#""eventName":"ListUsers","userIdentity":{"type":"IAMUser"}"#));
+    assert!(ev(
+        r#""eventName":"ListUsers","userIdentity":{"type":"IAMUser"}"#
+    ));
     assert!(ev(r#""eventName":"listusers""#));
     assert!(!ev(r#""eventName":"GetUser""#));
-    assert!(!ev(r#""eventName":"ListUsers","userIdentity":{"type":"AWSService"}"#));
+    assert!(!ev(
+        r#""eventName":"ListUsers","userIdentity":{"type":"AWSService"}"#
+    ));
 }
 
 #[test]
@@ -103,9 +107,18 @@ fn unsupported_constructs_are_refused_naming_them() {
         &IAM_LIST.replace("eventName|startswith", "eventName|base64"),
         "|base64",
     );
-    refuse(&IAM_LIST.replace("- iam_list", "- nothing_here"), "nothing_here");
-    refuse("title: x\nlogsource: {}\ndetection:\n  keywords:\n    - foo\n  condition: keywords\n", "keyword");
-    let e = compile(&file(&IAM_LIST.replace("eventName|startswith", "eventName|base64"))).unwrap_err();
+    refuse(
+        &IAM_LIST.replace("- iam_list", "- nothing_here"),
+        "nothing_here",
+    );
+    refuse(
+        "title: x\nlogsource: {}\ndetection:\n  keywords:\n    - foo\n  condition: keywords\n",
+        "keyword",
+    );
+    let e = compile(&file(
+        &IAM_LIST.replace("eventName|startswith", "eventName|base64"),
+    ))
+    .unwrap_err();
     assert_eq!(e.line, Some(11), "{e}");
     assert_eq!(e.rule.as_deref(), Some("iam_list"));
 }
@@ -117,7 +130,10 @@ fn filters_apply_by_id_or_by_name() {
             "{IAM_LIST}---\ntitle: not alice\nname: no_alice\nfilter:\n  rules:\n    - {target}\n  selection:\n    userIdentity.userName: alice\n  condition: not selection\n"
         );
         let c = compile(&file(&text)).unwrap();
-        assert_eq!(c.filters, vec![("no_alice".to_owned(), vec!["iam_list".to_owned()])]);
+        assert_eq!(
+            c.filters,
+            vec![("no_alice".to_owned(), vec!["iam_list".to_owned()])]
+        );
         let r = &c.rules[0];
         let text = r#"{"eventTime":"2024-01-01T00:00:00Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","userIdentity":{"userName":"alice"}}"#;
         let ev = parse_event_with(text, &c.schema).unwrap();
@@ -151,5 +167,10 @@ fn limits_are_enforced() {
         "title: x\nlogsource: {{}}\ndetection:\n  a:\n    eventName|re: '{}'\n  condition: a\n",
         "(a|b){1000}".repeat(3)
     );
-    assert!(compile(&file(&re)).unwrap_err().message.contains("regular expression"));
+    assert!(
+        compile(&file(&re))
+            .unwrap_err()
+            .message
+            .contains("regular expression")
+    );
 }

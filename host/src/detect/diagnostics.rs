@@ -86,12 +86,7 @@ impl<'a, E: Write> Diagnostics<'a, E> {
         message: &str,
         rule: Option<&str>,
     ) -> std::io::Result<()> {
-        let report = wording::rejected(
-            loc,
-            reason_name(reason),
-            message,
-            rule,
-        );
+        let report = wording::rejected(loc, reason_name(reason), message, rule);
         self.single(source, &report, false)
     }
 

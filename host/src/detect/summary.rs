@@ -240,10 +240,7 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
         ));
     }
     for r in &s.rules {
-        lines.push(format!(
-            "recon: {}",
-            rule_line(&r.rule, &r.stats)
-        ));
+        lines.push(format!("recon: {}", rule_line(&r.rule, &r.stats)));
     }
     lines.extend(late_advice(s));
     for t in &s.tenants {

@@ -37,24 +37,66 @@ pub struct Layout {
     /// The configuration file's text (`recon detect --config` format):
     /// rules, their settings, bounds, sandbox.
     pub config: String,
+    /// The rule files the configuration names, as (name, text), read once
+    /// by `recon nats setup`: every worker runs exactly these, wherever
+    /// it runs. (Absent from layouts stored before rules as data.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_files: Vec<(String, String)>,
 }
 
 /// One partition: one rule's share of the records whose group key hashes
 /// to `index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PartitionId {
-    /// Position of the rule in the configuration.
+    /// Position of the rule in the configuration (built-ins, then data
+    /// rules).
     pub rule_pos: usize,
-    /// The rule.
-    pub rule: Rule,
+    /// The rule's name, which alerts carry.
+    pub rule: &'static str,
+    /// The rule's name as one token of a NATS subject (see
+    /// [`subject_token`]).
+    pub token: &'static str,
     /// Partition of that rule's work.
     pub index: u32,
+}
+
+/// A rule's name as one token of a subject or key: the name itself when it
+/// holds only letters, digits, `-` and `_`; else those characters with
+/// every other one as `_`, and a hash of the name (so two names never
+/// share a token).
+pub fn subject_token(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return name.to_owned();
+    }
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(48)
+        .collect();
+    let h = recon_guest::partition_hash(name.as_bytes());
+    format!("{clean}-{:08x}", h as u32)
+}
+
+/// A string kept for the life of the process: the few rule names a
+/// deployment runs, so partition ids stay `Copy`.
+fn keep(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
 }
 
 impl PartitionId {
     /// `<rule>.<index>`: used in subjects, keys and messages.
     pub fn name(&self) -> String {
-        format!("{}.{}", self.rule.name(), self.index)
+        format!("{}.{}", self.token, self.index)
     }
 
     /// Subject of its records.
@@ -87,33 +129,50 @@ impl Layout {
     /// The stored configuration, checked and resolved: what every process
     /// of the deployment runs. Each process resolves it once, at start.
     pub fn resolve(&self) -> Result<RunConfig, NatsError> {
-        Ok(FileSettings::parse(&self.config)?.resolve()?)
+        Ok(FileSettings::parse(&self.config)?.resolve_with(self.rule_files.clone())?)
+    }
+
+    /// Every rule `run` runs, by name, in order: its built-ins, then its
+    /// data rules (as the detection core compiles them).
+    pub fn rule_names(run: &RunConfig) -> Result<Vec<String>, NatsError> {
+        let config = recon_guest::config::Config::new(guest_settings(&run.detector))
+            .map_err(|e| NatsError::Setup(format!("the stored configuration is invalid: {e}")))?;
+        Ok(config.rules.iter().map(|r| r.name.to_string()).collect())
     }
 
     /// Every partition, rule by rule, of the configuration `run` (this
     /// layout's, resolved).
-    pub fn partition_ids(&self, run: &RunConfig) -> Vec<PartitionId> {
-        run.detector
-            .rules
-            .iter()
+    pub fn partition_ids(&self, run: &RunConfig) -> Result<Vec<PartitionId>, NatsError> {
+        let names = Layout::rule_names(run)?;
+        Ok(names
+            .into_iter()
             .enumerate()
-            .flat_map(|(rule_pos, r)| {
-                let rule = guest_rule(&r.rule);
+            .flat_map(|(rule_pos, name)| {
+                let token = keep(subject_token(&name));
+                let rule = keep(name);
                 (0..self.partitions).map(move |index| PartitionId {
                     rule_pos,
                     rule,
+                    token,
                     index,
                 })
             })
-            .collect()
+            .collect())
     }
 
     /// The component configuration a partition's detector runs: the whole
-    /// configuration with only that partition's rule.
+    /// configuration with only that partition's rule (a built-in without
+    /// the rule files; a data rule alone of the rule files).
     pub fn partition_config(run: &RunConfig, p: PartitionId) -> Config {
         let mut config = run.detector.clone();
-        let rule = config.rules.swap_remove(p.rule_pos);
-        config.rules = vec![rule];
+        if p.rule_pos < config.rules.len() {
+            let rule = config.rules.swap_remove(p.rule_pos);
+            config.rules = vec![rule];
+            config.rule_files.clear();
+        } else {
+            config.rules.clear();
+            config.only_rules = Some(vec![p.rule.to_owned()]);
+        }
         config
     }
 
@@ -197,5 +256,6 @@ pub fn guest_settings(c: &Config) -> Settings {
                 text: f.text.clone(),
             })
             .collect(),
+        only_rules: c.only_rules.clone(),
     }
 }

@@ -96,7 +96,7 @@ impl<'n> Publisher<'n> {
         let layout = Layout::load(nats)?;
         let run = layout.resolve()?;
         let scanner = Layout::scanner(&run)?;
-        let ids = layout.partition_ids(&run);
+        let ids = layout.partition_ids(&run)?;
         let max_message = nats.max_payload().saturating_sub(HEADER_ROOM).max(1);
         let batch = batch_bytes.max(1).min(max_message);
         Ok(Publisher {
@@ -154,7 +154,7 @@ impl<'n> Publisher<'n> {
             } else if line.len() + 1 > self.max_message {
                 continue;
             }
-            let rule_pos = rules.iter().position(|r| r.name() == &*p.rule).unwrap_or(0);
+            let rule_pos = rules.iter().position(|r| *r == &*p.rule).unwrap_or(0);
             let slot = self.slot(rule_pos, p.partition);
             if !self.batches[slot].is_empty()
                 && self.batches[slot].len() + line.len() + 1 > self.batch
@@ -169,7 +169,7 @@ impl<'n> Publisher<'n> {
         Ok(())
     }
 
-    fn scanner_rules(&self) -> Vec<recon_guest::config::Rule> {
+    fn scanner_rules(&self) -> Vec<&'static str> {
         let mut rules: Vec<_> = self.ids.iter().map(|p| p.rule).collect();
         rules.dedup();
         rules

@@ -58,7 +58,7 @@ pub fn status(nats: &Nats) -> Result<Status, NatsError> {
     let stream = nats
         .block_on(nats.js.get_stream_no_info(RECORDS_STREAM))
         .map_err(|e| nats.err("opening the records stream", e))?;
-    for (n, p) in layout.partition_ids(&run).into_iter().enumerate() {
+    for (n, p) in layout.partition_ids(&run)?.into_iter().enumerate() {
         let state: PartState = match nats
             .block_on(kv.get(p.state_key()))
             .map_err(|e| nats.err("reading a partition's state", e))?
@@ -82,7 +82,7 @@ pub fn status(nats: &Nats) -> Result<Status, NatsError> {
         out.push(PartitionStatus {
             partition: n,
             name: p.name(),
-            rule: p.rule.name().to_owned(),
+            rule: p.rule.to_owned(),
             owner: (!state.owner.is_empty() && state.lease_until >= now)
                 .then(|| state.owner.clone()),
             applied: state.applied,

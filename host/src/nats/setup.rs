@@ -71,10 +71,14 @@ pub fn setup(nats: &Nats, options: &SetupOptions) -> Result<SetupOutcome, NatsEr
             "--partitions must be between 1 and {MAX_PARTITIONS}"
         )));
     }
+    // The rule files the configuration names are read here, once, and
+    // stored with it: workers on other machines run exactly these.
+    let rule_files = crate::settings::FileSettings::parse(&options.config)?.rule_files()?;
     let layout = Layout {
         version: LAYOUT_VERSION,
         partitions: options.partitions,
         config: options.config.clone(),
+        rule_files,
     };
     // Refuse a configuration the detector would refuse, before storing it.
     let run = layout.resolve()?;

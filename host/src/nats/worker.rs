@@ -176,7 +176,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         options: WorkerOptions,
         err: E,
     ) -> Result<Self, NatsError> {
-        let ids = layout.partition_ids(&run);
+        let ids = layout.partition_ids(&run)?;
         let kv = state_bucket(nats)?;
         Ok(Worker {
             nats,

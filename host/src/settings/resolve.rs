@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{FileSettings, ProfileName, BuiltIn, SettingsError};
+use super::{BuiltIn, FileSettings, ProfileName, SettingsError};
 use crate::guard::GuardSettings;
 use crate::live::{DEFAULT_LIVE_IDLE, DEFAULT_LIVE_MAX_LAG, LiveOptions};
 use crate::runtime::{Config, Limits, Profile, RuleConfig, RuleFile, SandboxLimits};
@@ -206,6 +206,7 @@ impl FileSettings {
         Ok(Config {
             rules,
             rule_files: Vec::new(),
+            only_rules: None,
             profile,
             allowed_lateness_ms: seconds(
                 "allowed_lateness_seconds",

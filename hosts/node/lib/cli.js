@@ -8,8 +8,9 @@ import { parseArgs } from 'node:util';
 
 import { formatAlert } from './alert.js';
 import { Detector } from './detector.js';
+import { builtInRules } from './component.js';
 import { ConfigError } from './errors.js';
-import { RULES } from './options.js';
+import { ioMessage } from './rules.js';
 import { pieces } from './source.js';
 import { SettingsError, checkWorkers, chunkBytes, detectorOptions, loadSettings, parseSettings, unappliedNotes } from './settings.js';
 
@@ -28,7 +29,10 @@ Alerts go to stdout, one JSON object per line; rejected records and a
 summary go to stderr.
 
 Options:
-  --rules <RULES>               Rules to run, comma-separated: sentinel, elastic [default: all]
+  --rules <NAME|FILE|DIR>       Rules to run (repeatable, or comma-separated): a built-in by name
+                                (\`sentinel\`, \`elastic\`), \`catalogue\` (the repository's rules/,
+                                from a checkout), or a Sigma rule file or a directory of them
+                                (docs/sigma.md). Exactly the rules named run [default: the built-ins]
   --profile <PROFILE>           default (the queries' intent) or seed (their letter) [default: default]
   --allowed-lateness <SECONDS>  How late (seconds behind the newest event) an event may arrive
                                 and still count [default: 900]
@@ -95,14 +99,10 @@ function parse(argv) {
   if (command === undefined) throw new UsageError('a command is required: detect');
   if (command !== 'detect') throw new UsageError(`unrecognized subcommand '${command}' (this host has: detect)`);
   const args = { inputs: inputs.length > 0 ? inputs : ['-'] };
-  if (values.rules) {
-    args.rules = values.rules.flatMap((v) => v.split(','));
-    for (const r of args.rules) {
-      if (!Object.hasOwn(RULES, r)) {
-        throw new UsageError(`invalid value '${r}' for '--rules <RULES>' [possible values: sentinel, elastic]`);
-      }
-    }
-  }
+  // Names and paths: what each stands for is resolved with the rest of
+  // the configuration (an entry that is neither is a configuration error,
+  // as in recon detect).
+  if (values.rules) args.rules = values.rules.flatMap((v) => v.split(','));
   if (values.profile !== undefined) {
     if (values.profile !== 'default' && values.profile !== 'seed') {
       throw new UsageError(`invalid value '${values.profile}' for '--profile <PROFILE>' [possible values: default, seed]`);
@@ -130,17 +130,6 @@ function parse(argv) {
 
 function version() {
   return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
-}
-
-/**
- * An I/O error's message; a system error (`ENOENT: no such file or
- * directory, open 'x'`) as the Rust host words it (`No such file or
- * directory (os error 2)`), the file being named already.
- */
-function ioMessage(sys) {
-  const m = typeof sys?.code === 'string' && typeof sys?.errno === 'number' && /^[A-Z0-9_]+: (.+?)(, \w+ '.*')?$/.exec(sys.message);
-  if (!m) return sys.message;
-  return `${m[1][0].toUpperCase()}${m[1].slice(1)} (os error ${Math.abs(sys.errno)})`;
 }
 
 /** Writes text, waiting when the stream asks to. */
@@ -234,21 +223,25 @@ export async function main(argv, io = {}) {
   let options;
   let chunk;
   try {
-    settings = args.config ? await loadSettings(args.config) : parseSettings('');
+    settings = args.config ? await loadSettings(args.config) : parseSettings('', await builtInRules());
     if (args.rules) settings.rules = args.rules;
     if (args.profile) settings.profile = args.profile;
     if (args.allowedLateness !== undefined) settings.allowed_lateness_seconds = args.allowedLateness;
     if (args.early !== undefined) settings.early_alerts = args.early;
     if (args.chunkKib !== undefined) settings.chunk_kib = args.chunkKib;
     if (args.workers !== undefined) settings.workers = args.workers;
+    // The rule files first, as recon detect reads them.
+    options = await detectorOptions(settings);
     checkWorkers(settings);
     chunk = chunkBytes(settings);
-    options = detectorOptions(settings);
     for (const note of unappliedNotes(settings)) await err(`recon: note: ${note}`);
     detector = await Detector.create(options);
   } catch (e) {
     if (e instanceof SettingsError || e instanceof ConfigError) {
-      await err(`recon: error: ${e.message}`);
+      // The component's refusals as recon detect words them (a rule file:
+      // `FILE:LINE: rule "R": field "F": MESSAGE`).
+      const prefix = e instanceof ConfigError && e.fromComponent ? 'invalid detector configuration: ' : '';
+      await err(`recon: error: ${prefix}${e.message}`);
       return EXIT_USAGE;
     }
     throw e;

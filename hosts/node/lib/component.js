@@ -8,6 +8,10 @@ import { ConfigError } from './errors.js';
 import { capMemory } from './memory-cap.js';
 
 const GENERATED = new URL('../generated/', import.meta.url);
+/** The interface this host is written against (wit/detector.wit). */
+export const INTERFACE = 'recon:detector/detection@0.4.0';
+/** The sandbox of the instance shared by the component's free functions. */
+const SHARED_SANDBOX = { maxMemoryMib: 256 };
 
 /** @type {Promise<{ instantiate: Function, info: object }> | undefined} */
 let loaded;
@@ -86,7 +90,7 @@ export async function instantiateComponent({ maxMemoryMib }) {
     },
   );
   return {
-    api: root['recon:detector/detection@0.3.0'],
+    api: root[INTERFACE],
     /** Bytes of linear memory the instance holds now. */
     memoryBytes: () => memories.reduce((n, m) => n + m.buffer.byteLength, 0),
     maxMemoryBytes: maxMemoryMib * 2 ** 20,
@@ -101,4 +105,50 @@ export async function instantiateComponent({ maxMemoryMib }) {
  */
 export async function componentInfo() {
   return (await loadOnce()).info;
+}
+
+/** @type {Promise<any> | undefined} */
+let shared;
+
+/**
+ * The `detection` interface of one instance this process shares for the
+ * component's free functions (`default-config`, `list-rules`), made on
+ * first use with the default sandbox.
+ */
+export function sharedApi() {
+  shared ??= instantiateComponent(SHARED_SANDBOX).then(
+    (i) => i.api,
+    (e) => {
+      shared = undefined;
+      throw e;
+    },
+  );
+  return shared;
+}
+
+/** The built-ins, cached once read (they are the component's, fixed for a process). */
+let builtIns;
+
+/**
+ * The component's built-in rules, in their declared order (the order
+ * `recon detect` runs them): `{ name, short }`, `name` the contract's name
+ * (alerts' `rule`), `short` the command line's and the configuration
+ * file's (its first word: `sentinel` for `sentinel-aws-cli-recon`), or the
+ * whole name when two built-ins share a first word. Read from the
+ * component's `default-config` (no rule is named here).
+ *
+ * @param {any} [api] an instance's interface to ask (else the shared one)
+ * @returns {Promise<ReadonlyArray<{ name: string, short: string }>>}
+ */
+export async function builtInRules(api) {
+  if (builtIns) return builtIns;
+  const names = (api ?? (await sharedApi())).defaultConfig([], 'default').rules.map((r) => r.rule);
+  const first = (n) => n.split('-')[0];
+  builtIns = Object.freeze(
+    names.map((name) => {
+      const short = names.filter((o) => first(o) === first(name)).length === 1 && first(name) !== '' ? first(name) : name;
+      return Object.freeze({ name, short });
+    }),
+  );
+  return builtIns;
 }

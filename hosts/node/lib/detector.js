@@ -2,7 +2,7 @@
 // expects: camelCase options, Numbers, plain objects, thrown Errors.
 
 import { toAlert } from './alert.js';
-import { instantiateComponent } from './component.js';
+import { builtInRules, instantiateComponent, sharedApi } from './component.js';
 import { ConfigError, EventError, ReconError, configErrorFrom, snapshotErrorFrom } from './errors.js';
 import { toConfig, toReaderOptions, toSandbox } from './options.js';
 
@@ -84,6 +84,52 @@ function timeArg(to) {
   throw new TypeError(`flush takes a time in ms since the epoch (an integer or a Date), got ${String(to)}`);
 }
 
+/** A WIT rule-info as a plain object. */
+function ruleInfo(r) {
+  return {
+    name: r.name,
+    id: r.id,
+    title: r.title,
+    kind: r.kind,
+    file: r.file ?? null,
+    windowMs: num(r.windowMs),
+    threshold: r.threshold,
+    measure: r.measure,
+    groupBy: [...r.groupBy],
+    detections: [...r.detections],
+    filters: [...(r.filters ?? [])],
+    severity: r.severity,
+    tactics: [...r.tactics],
+    techniques: [...r.techniques],
+    settings: [...r.settings],
+  };
+}
+
+/**
+ * The registry: every rule a detector with these options would run (its
+ * built-ins, then its data rules, from `ruleFiles`), described by the
+ * component (`list-rules`): name, id, title, kind (`built-in`,
+ * `correlation`, `detection`), file, window, threshold, measure, group-by,
+ * the detection rules and filters it counts, severity, tactics,
+ * techniques, and the settings that apply to it. Throws a ConfigError as
+ * `Detector.create` would (a refused rule file: kind `rules`).
+ *
+ * @param {import('./index.js').DetectorOptions} [options]
+ * @returns {Promise<import('./index.js').RuleInfo[]>}
+ */
+export async function listRules(options = {}) {
+  toSandbox(options);
+  const api = await sharedApi();
+  const config = toConfig(options, await builtInRules(api));
+  let rules;
+  try {
+    rules = api.listRules(config);
+  } catch (e) {
+    throw isErrorValue(e) ? configErrorFrom(e) : e;
+  }
+  return rules.map(ruleInfo);
+}
+
 /**
  * One running detection (its rules, open windows, watermark, pending alerts
  * and counters) in a component instance of its own.
@@ -114,8 +160,9 @@ export class Detector {
    * @returns {Promise<Detector>}
    */
   static async create(options = {}) {
-    const config = toConfig(options);
-    const instance = await instantiateComponent(toSandbox(options));
+    const sandbox = toSandbox(options);
+    const instance = await instantiateComponent(sandbox);
+    const config = toConfig(options, await builtInRules(instance.api));
     let handle;
     try {
       handle = instance.api.Detector.create(config);
@@ -153,7 +200,7 @@ export class Detector {
     return new Detector(CONSTRUCT, instance, handle);
   }
 
-  /** The rules (full names), in configuration order: the order of per-rule results and stats. */
+  /** The rules' names (built-ins' full names, then data rules'), in configuration order: the order of per-rule results and stats. */
   get rules() {
     return this.#rules;
   }

@@ -13,16 +13,26 @@ export class ReconError extends Error {
 
 /**
  * A configuration was refused. `kind` is the component's case
- * (`out-of-range`, `invalid-list`) or `invalid-option` when the options
- * object itself is malformed (an unknown key, a value of the wrong type),
- * found before the component is called.
+ * (`out-of-range`, `invalid-list`, `rules`) or `invalid-option` when the
+ * options themselves are malformed (an unknown key, a value of the wrong
+ * type, a rule that is neither a built-in nor a readable rule file), found
+ * before the component is called.
+ *
+ * For `rules` (a rule file the component refused) `message` is worded as
+ * `recon detect` words it (`FILE:LINE: rule "R": field "F": MESSAGE`,
+ * absent parts left out) and `ruleError` holds the parts: `{ file, rule,
+ * line, field, message }` (`null` where absent).
  */
 export class ConfigError extends ReconError {
   constructor(kind, message, options) {
     super(message, options);
     this.name = 'ConfigError';
-    /** @type {'out-of-range' | 'invalid-list' | 'invalid-option'} */
+    /** @type {'out-of-range' | 'invalid-list' | 'rules' | 'invalid-option'} */
     this.kind = kind;
+    /** @type {{ file: string, rule: string | null, line: number | null, field: string | null, message: string } | null} */
+    this.ruleError = options?.ruleError ?? null;
+    /** True when the component refused the configuration (rather than this host). */
+    this.fromComponent = options?.fromComponent ?? false;
   }
 }
 
@@ -59,9 +69,48 @@ export class InputError extends ReconError {
   }
 }
 
+/**
+ * A string as Rust's `{:?}` writes it (quoted, escaped), so a rule error
+ * reads as `recon detect` words it.
+ */
+function debugString(s) {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0);
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (c === 0) out += '\\0';
+    else if (c < 0x20 || c === 0x7f) out += `\\u{${c.toString(16)}}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** A rule-error record in words: `FILE:LINE: rule "R": field "F": MESSAGE`, absent parts left out. */
+export function ruleErrorText(r) {
+  let s = r.file;
+  if (r.line !== undefined && r.line !== null) s += `:${r.line}`;
+  if (r.rule !== undefined && r.rule !== null) s += `: rule ${debugString(r.rule)}`;
+  if (r.field !== undefined && r.field !== null) s += `: field ${debugString(r.field)}`;
+  return `${s}: ${r.message}`;
+}
+
 /** The component's config-error value as a ConfigError. */
 export function configErrorFrom(value) {
-  return new ConfigError(value.tag, value.val);
+  if (value.tag === 'rules') {
+    const r = value.val;
+    const ruleError = {
+      file: r.file,
+      rule: r.rule ?? null,
+      line: r.line ?? null,
+      field: r.field ?? null,
+      message: r.message,
+    };
+    return new ConfigError('rules', ruleErrorText(ruleError), { ruleError, fromComponent: true });
+  }
+  return new ConfigError(value.tag, value.val, { fromComponent: true });
 }
 
 /** The component's snapshot-error value as a SnapshotError. */
@@ -74,9 +123,11 @@ export function snapshotErrorFrom(value) {
         { version: value.val },
       );
     case 'invalid-config':
-      return new SnapshotError('invalid-config', `the snapshot's configuration is invalid: ${value.val.val}`, {
-        configKind: value.val.tag,
-      });
+      return new SnapshotError(
+        'invalid-config',
+        `the snapshot's configuration is invalid: ${configErrorFrom(value.val).message}`,
+        { configKind: value.val.tag },
+      );
     default:
       return new SnapshotError('malformed', `not a detector snapshot: ${value.val}`);
   }

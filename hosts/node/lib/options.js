@@ -9,18 +9,12 @@
 
 import { ConfigError } from './errors.js';
 
-/** The rules, by their short and full names; in the order `recon detect` runs them. */
-export const RULES = Object.freeze({
-  sentinel: 'sentinel-aws-cli-recon',
-  elastic: 'elastic-aws-discovery-burst',
-});
-const FULL_NAMES = new Set(Object.values(RULES));
 const PROFILES = new Set(['default', 'seed']);
 
 const U32_MAX = 0xffff_ffff;
 const U64_MAX = (1n << 64n) - 1n;
 
-const OPTION_KEYS = ['rules', 'profile', 'allowedLatenessMs', 'earlyAlerts', 'limits', 'sandbox'];
+const OPTION_KEYS = ['rules', 'ruleFiles', 'profile', 'allowedLatenessMs', 'earlyAlerts', 'limits', 'sandbox'];
 const SANDBOX_KEYS = ['maxMemoryMib'];
 
 /** Default cap on a detector's linear memory, MiB (the Rust host's default). */
@@ -82,34 +76,59 @@ function stringList(value, name) {
   return [...value];
 }
 
-/** A rule's full name from its short or full name. */
-export function ruleName(name, where = 'rule') {
-  if (typeof name === 'string') {
-    if (Object.hasOwn(RULES, name)) return RULES[name];
-    if (FULL_NAMES.has(name)) return name;
-  }
+/**
+ * A built-in's full name from its short or full name; `builtIns` are the
+ * component's (`builtInRules`).
+ *
+ * @param {unknown} name
+ * @param {ReadonlyArray<{ name: string, short: string }>} builtIns
+ */
+export function ruleName(name, builtIns, where = 'rule') {
+  const b = typeof name === 'string' ? builtIns.find((x) => x.short === name || x.name === name) : undefined;
+  if (b) return b.name;
+  const shorts = builtIns.map((x) => x.short);
+  const names = builtIns.map((x) => x.name).filter((n) => !shorts.includes(n));
+  const expected = names.length > 0 ? `${shorts.join(' or ')}, or ${names.join(' or ')}` : shorts.join(' or ');
   throw invalid(
-    `${where}: unknown rule ${show(name)} (expected ${Object.keys(RULES).join(' or ')}, or ${[...FULL_NAMES].join(' or ')})`,
+    `${where}: unknown rule ${show(name)} (expected a built-in: ${expected}; ` +
+      'a data rule comes in ruleFiles, with no settings here)',
   );
 }
 
+/** `ruleFiles`: Sigma rule files as `{ name, text }` (the component parses them). */
+function ruleFiles(value) {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw invalid('ruleFiles must be an array of { name, text } objects');
+  return value.map((f, i) => {
+    const where = `ruleFiles[${i}]`;
+    if (!isPlainObject(f)) throw invalid(`${where} must be an object with name and text fields`);
+    checkKeys(f, ['name', 'text'], `${where}.`);
+    if (typeof f.name !== 'string') throw invalid(`${where}.name must be a string (a path, or any label)`);
+    if (typeof f.text !== 'string') throw invalid(`${where}.text must be a string (the rule file's YAML)`);
+    return { name: f.name, text: f.text };
+  });
+}
+
 /**
- * The contract's config for these options.
+ * The contract's config for these options. `builtIns` are the
+ * component's built-in rules (`builtInRules`): `rules` names them, and
+ * defaults to all of them.
  *
  * @param {import('./index.js').DetectorOptions} [options]
+ * @param {ReadonlyArray<{ name: string, short: string }>} builtIns
  */
-export function toConfig(options = {}) {
+export function toConfig(options = {}, builtIns = []) {
   if (!isPlainObject(options)) throw invalid('the detector options must be an object');
   checkKeys(options, OPTION_KEYS, '');
-  const rulesIn = options.rules ?? Object.keys(RULES);
+  const rulesIn = options.rules ?? builtIns.map((b) => b.name);
   if (!Array.isArray(rulesIn)) throw invalid('rules must be an array of rule names or rule objects');
   const rules = rulesIn.map((r, i) => {
     const where = `rules[${i}]`;
-    if (typeof r === 'string') return { rule: ruleName(r, where) };
+    if (typeof r === 'string') return { rule: ruleName(r, builtIns, where) };
     if (!isPlainObject(r)) throw invalid(`${where} must be a rule name or an object with a rule field`);
     checkKeys(r, RULE_KEYS, `${where}.`);
     return {
-      rule: ruleName(r.rule, `${where}.rule`),
+      rule: ruleName(r.rule, builtIns, `${where}.rule`),
       windowMs: u64(r.windowMs, `${where}.windowMs`),
       minDistinct: u32(r.minDistinct, `${where}.minDistinct`),
       commands: stringList(r.commands, `${where}.commands`),
@@ -123,6 +142,7 @@ export function toConfig(options = {}) {
   checkKeys(limitsIn, LIMIT_KEYS, 'limits.');
   return {
     rules,
+    ruleFiles: ruleFiles(options.ruleFiles),
     profile,
     allowedLatenessMs: u64(options.allowedLatenessMs, 'allowedLatenessMs'),
     earlyAlerts: bool(options.earlyAlerts, 'earlyAlerts'),

@@ -2,14 +2,17 @@
 // (host/src/settings.rs): every key optional, unknown keys an error, values
 // checked against the types the Rust host declares.
 //
-//   rules = ["sentinel", "elastic"]   # default: all
+//   rules = ["sentinel", "elastic"]   # default: the built-ins; entries are built-ins
+//                                     # by name, `catalogue`, or Sigma rule files or
+//                                     # directories by path (as --rules)
 //   profile = "default"               # or "seed"
 //   allowed_lateness_seconds = 900
 //   early_alerts = true               # default: off (no live mode here)
 //   chunk_kib = 1024                  # bytes of input per call into the component
 //   workers = 2                       # accepted; this host scans on one thread
-//   [sentinel] window_seconds, min_distinct, commands
-//   [elastic]  window_seconds, min_distinct, providers
+//   [sentinel] window_seconds, min_distinct, commands    (one section per built-in,
+//   [elastic]  window_seconds, min_distinct, providers     named as the component's
+//                                                          built-ins are: builtInRules)
 //   [limits]   max_event_bytes, max_open_groups, max_list_entries,
 //              max_time_jump_seconds, time_confirmations
 //   [sandbox]  max_memory_mib (enforced), max_call_ms, fuel_per_call,
@@ -21,7 +24,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'smol-toml';
 
-import { RULES } from './options.js';
+import { builtInRules } from './component.js';
+import { resolveRules } from './rules.js';
 
 /** Default KiB of input per call into the component. */
 export const DEFAULT_CHUNK_KIB = 1024;
@@ -39,7 +43,11 @@ export class SettingsError extends Error {
   }
 }
 
-const SECTIONS = {
+/** The keys of a built-in's section (`[sentinel]`, ...), as the Rust host's `RuleSection`. */
+const RULE_SECTION = { window_seconds: 'u64', min_distinct: 'u32', commands: 'strings', providers: 'strings' };
+
+/** The keys of the file besides the built-ins' sections, and of its other sections. */
+const FIXED = {
   '': {
     rules: 'rules',
     profile: 'profile',
@@ -47,15 +55,7 @@ const SECTIONS = {
     early_alerts: 'bool',
     chunk_kib: 'usize',
     workers: 'usize',
-    sentinel: 'table',
-    elastic: 'table',
-    limits: 'table',
-    sandbox: 'table',
-    tenants: 'table',
-    live: 'table',
   },
-  sentinel: { window_seconds: 'u64', min_distinct: 'u32', commands: 'strings', providers: 'strings' },
-  elastic: { window_seconds: 'u64', min_distinct: 'u32', commands: 'strings', providers: 'strings' },
   limits: {
     max_event_bytes: 'u32',
     max_open_groups: 'u32',
@@ -73,6 +73,26 @@ const SECTIONS = {
   tenants: { key: 'string', max_tenants: 'usize' },
   live: { idle_ms: 'u64', max_lag_seconds: 'u64' },
 };
+const OTHER_SECTIONS = ['limits', 'sandbox', 'tenants', 'live'];
+
+/**
+ * The file's keys for these built-ins: the top level (the built-ins'
+ * sections after `workers`, in their order, as the Rust host declares
+ * them), and each section's.
+ */
+function sectionsFor(builtIns) {
+  const top = { ...FIXED[''] };
+  const sections = { '': top };
+  for (const b of builtIns) {
+    top[b.short] = 'table';
+    sections[b.short] = RULE_SECTION;
+  }
+  for (const name of OTHER_SECTIONS) {
+    top[name] = 'table';
+    sections[name] = FIXED[name];
+  }
+  return sections;
+}
 
 function describe(v) {
   if (typeof v === 'bigint') return `integer \`${v}\``;
@@ -83,8 +103,8 @@ function describe(v) {
   return typeof v === 'object' ? 'table' : typeof v;
 }
 
-function check(section, key, value) {
-  const kind = SECTIONS[section][key];
+function check(sections, section, key, value) {
+  const kind = sections[section][key];
   const where = section ? `${section}.${key}` : key;
   const bad = (expected) => new SettingsError(`${where}: invalid value: ${describe(value)}, expected ${expected}`);
   switch (kind) {
@@ -105,11 +125,11 @@ function check(section, key, value) {
       if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) throw bad('an array of strings');
       return [...value];
     case 'rules':
-      if (!Array.isArray(value)) throw bad('an array of rule names');
-      for (const r of value) {
-        if (typeof r !== 'string' || !Object.hasOwn(RULES, r)) {
-          throw new SettingsError(`${where}: unknown variant ${describe(r)}, expected \`sentinel\` or \`elastic\``);
-        }
+      // Names and paths: what each stands for is resolved when the
+      // detector options are made (`detectorOptions`), as the Rust host
+      // resolves them.
+      if (!Array.isArray(value) || !value.every((r) => typeof r === 'string')) {
+        throw bad('an array of rule names and rule file paths');
       }
       return [...value];
     case 'profile':
@@ -119,14 +139,14 @@ function check(section, key, value) {
       return value;
     case 'table':
       if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) throw bad('a table');
-      return readSection(key, value);
+      return readSection(sections, key, value);
     default:
       throw new SettingsError(`${where}: unexpected setting`);
   }
 }
 
-function readSection(section, table) {
-  const known = SECTIONS[section];
+function readSection(sections, section, table) {
+  const known = sections[section];
   const out = {};
   for (const [key, value] of Object.entries(table)) {
     if (!Object.hasOwn(known, key)) {
@@ -137,7 +157,7 @@ function readSection(section, table) {
           .join(', ')}`,
       );
     }
-    out[key] = check(section, key, value);
+    out[key] = check(sections, section, key, value);
   }
   return out;
 }
@@ -145,16 +165,23 @@ function readSection(section, table) {
 /**
  * Parses configuration text into settings (snake_case keys as in the file;
  * integers as BigInts). Throws a SettingsError naming the key at fault.
+ * `builtIns` are the component's built-in rules (`builtInRules`): each has
+ * a section of its own, by its short name.
+ *
+ * @param {string} text
+ * @param {ReadonlyArray<{ name: string, short: string }>} builtIns
  */
-export function parseSettings(text) {
+export function parseSettings(text, builtIns) {
+  if (!Array.isArray(builtIns)) throw new TypeError('parseSettings(text, builtIns): builtIns is await builtInRules()');
   let table;
   try {
     table = parse(text, { integersAsBigInt: true });
   } catch (e) {
     throw new SettingsError(e.message);
   }
-  const s = readSection('', table);
-  for (const name of ['sentinel', 'elastic', 'limits', 'sandbox', 'tenants', 'live']) s[name] ??= {};
+  const sections = sectionsFor(builtIns);
+  const s = readSection(sections, '', table);
+  for (const name of [...builtIns.map((b) => b.short), ...OTHER_SECTIONS]) s[name] ??= {};
   if (s.tenants.key !== undefined) {
     throw new SettingsError(
       'tenants.key: routing records by tenant is not implemented by the Node.js host ' +
@@ -166,6 +193,7 @@ export function parseSettings(text) {
 
 /** Reads and parses a configuration file; errors name the file. */
 export async function loadSettings(path) {
+  const builtIns = await builtInRules();
   let text;
   try {
     text = await readFile(path, 'utf8');
@@ -173,18 +201,10 @@ export async function loadSettings(path) {
     throw new SettingsError(`reading ${path}: ${e.message}`);
   }
   try {
-    return parseSettings(text);
+    return parseSettings(text, builtIns);
   } catch (e) {
     throw new SettingsError(`${path}: ${e.message}`);
   }
-}
-
-/** The rules to run, in the Rust host's output order (sentinel, elastic), without duplicates; all when none are named. */
-export function ruleNames(settings) {
-  const all = Object.keys(RULES);
-  const named = settings.rules;
-  if (!named || named.length === 0) return all;
-  return all.filter((r) => named.includes(r));
 }
 
 function ms(field, seconds) {
@@ -201,10 +221,17 @@ function memoryMib(mib) {
   return mib > 4096n ? 4096 : Number(mib);
 }
 
-/** The detector options (see `Detector.create`) these settings stand for. */
-export function detectorOptions(settings) {
+/**
+ * The detector options (see `Detector.create`) these settings stand for:
+ * the built-ins `rules` names (all when it names none) with their
+ * sections, and the rule files it names, read (`resolveRules`). Throws a
+ * ConfigError (`invalid-option`) for an entry that is neither a built-in
+ * nor a readable rule file or directory.
+ */
+export async function detectorOptions(settings) {
+  const { rules, ruleFiles } = await resolveRules(settings.rules);
   return {
-    rules: ruleNames(settings).map((name) => {
+    rules: rules.map((name) => {
       const section = settings[name] ?? {};
       const rule = { rule: name };
       if (section.window_seconds !== undefined) rule.windowMs = ms('window_seconds', section.window_seconds);
@@ -213,6 +240,7 @@ export function detectorOptions(settings) {
       if (section.providers !== undefined) rule.providers = section.providers;
       return rule;
     }),
+    ruleFiles,
     profile: settings.profile ?? 'default',
     allowedLatenessMs: ms('allowed_lateness_seconds', settings.allowed_lateness_seconds),
     // Unset is off: this host has no live mode (where recon detect turns them on).

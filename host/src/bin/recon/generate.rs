@@ -56,6 +56,12 @@ pub(crate) struct GenArgs {
     /// slot.
     #[arg(long, value_name = "N", default_value_t = recon_gen::DEFAULT_MAX_OBJECTS_PER_SLOT, requires = "delivery")]
     objects_per_slot: u32,
+    /// Rounds of the rule catalogue's test bursts (`rules/`): per rule and
+    /// round, bursts just below, at and just above its threshold, one
+    /// across a window edge and one its filter removes, in varied time
+    /// formats (every 3 hours of event time). 0: none.
+    #[arg(long, value_name = "ROUNDS", default_value_t = 0)]
+    catalogue: u32,
 }
 
 /// Runs `recon gen`.
@@ -75,6 +81,7 @@ pub(crate) fn run(args: GenArgs) -> Result<ExitCode> {
         bursts: args.bursts,
         duplicate_rate: args.duplicates,
         aws_cli_share: args.aws_cli_share,
+        catalogue_rounds: args.catalogue,
     };
     if args.delivery {
         let dir = args.output.as_ref().expect("clap requires --output");

@@ -23,6 +23,7 @@ mod detect;
 mod generate;
 mod nats;
 mod progress;
+mod rules;
 
 use detect::DetectArgs;
 use generate::GenArgs;
@@ -55,6 +56,8 @@ enum Command {
     /// embeds) for other hosts to load: the Node and Python packages under
     /// `hosts/` take it from here.
     Component(ComponentArgs),
+    /// The rules: list the built-ins and the catalogue, check rule files.
+    Rules(rules::RulesArgs),
     /// Scale out on NATS JetStream: partitioned records, workers that
     /// take over each other's partitions, every alert exactly once.
     Nats(nats::NatsArgs),
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Gen(args) => generate::run(args),
         Command::Component(args) => run_component(args),
         Command::Nats(args) => nats::run(args),
+        Command::Rules(args) => rules::run(args),
         Command::Config(_) => {
             print!("{}", recon::settings::default_file());
             Ok(ExitCode::SUCCESS)
