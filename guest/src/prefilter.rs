@@ -65,51 +65,85 @@ pub fn settle(text: &[u8]) -> Verdict {
 ///
 /// Each rule says for itself which records it might select, and no rule
 /// assumes anything of another's: the built-ins need an agent starting
-/// with `aws-cli`; a data rule, one of its needles (`Expr::needles`:
-/// strings one of which every record it selects spells out, when the
-/// record has no escape sequence). A record is settled only when every
+/// with `aws-cli`; a data rule, a needle of each of its clauses
+/// (`Expr::needles`: strings that every record it selects spells out, when
+/// the record has no escape sequence). A record is settled only when every
 /// rule rules it out.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// A built-in runs: a record whose agent starts with `aws-cli` needs
     /// the full path.
     aws_cli: bool,
-    /// Data rules run: a record with an escape, or holding a needle,
-    /// needs the full path.
+    /// Data rules run: a record with an escape, or that some data rule
+    /// might select, needs the full path.
     data: bool,
-    /// Some data rule has no needles: nothing can be settled.
+    /// Some data rule has no clause: nothing can be settled.
     open: bool,
-    /// Every data rule's needles, searched ignoring ASCII case.
-    needles: Option<aho_corasick::AhoCorasick>,
+    /// Every needle of every clause, searched at once ignoring ASCII case.
+    search: Option<aho_corasick::AhoCorasick>,
+    /// Per data rule, its clauses as needle ids into `search`.
+    rules: Vec<Vec<Vec<usize>>>,
 }
 
 impl Plan {
     /// The plan for built-ins (`aws_cli`) beside data rules whose needles
-    /// are `needles` (one entry per data rule; `None` for a rule with
-    /// none).
-    pub fn new(aws_cli: bool, needles: &[Option<Vec<String>>]) -> Plan {
-        let open = needles.iter().any(Option::is_none);
-        let all: Vec<&String> = needles.iter().flatten().flatten().collect();
-        let searcher = if all.is_empty() || open {
-            None
-        } else {
-            aho_corasick::AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .build(&all)
-                .ok()
+    /// are `needles` (one entry per data rule).
+    pub fn new(aws_cli: bool, needles: &[Vec<Vec<String>>]) -> Plan {
+        let mut all: Vec<String> = Vec::new();
+        let mut id = |n: &String| match all.iter().position(|a| a == n) {
+            Some(i) => i,
+            None => {
+                all.push(n.clone());
+                all.len() - 1
+            }
         };
+        let rules: Vec<Vec<Vec<usize>>> = needles
+            .iter()
+            .map(|clauses| {
+                clauses
+                    .iter()
+                    .map(|c| c.iter().map(&mut id).collect())
+                    .collect()
+            })
+            .collect();
+        let search = (!all.is_empty())
+            .then(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&all)
+                    .ok()
+            })
+            .flatten();
+        // A searcher that cannot be built settles nothing.
+        let open = needles.iter().any(Vec::is_empty) || (!all.is_empty() && search.is_none());
         Plan {
             aws_cli,
             data: !needles.is_empty(),
-            // A searcher that cannot be built settles nothing.
-            open: open || (!all.is_empty() && searcher.is_none()),
-            needles: searcher,
+            open,
+            search,
+            rules,
         }
     }
 
     /// Whether this plan can settle any record at all.
     pub fn can_settle(&self) -> bool {
         !self.open
+    }
+
+    /// Whether some data rule might select `text` (a record without
+    /// escapes): every clause of that rule has a needle in it.
+    fn some_rule_might(&self, text: &[u8]) -> bool {
+        let Some(search) = &self.search else {
+            // No needles at all: every rule has an empty clause.
+            return false;
+        };
+        let mut hit = vec![false; search.patterns_len()];
+        for m in search.find_overlapping_iter(text) {
+            hit[m.pattern().as_usize()] = true;
+        }
+        self.rules
+            .iter()
+            .any(|clauses| clauses.iter().all(|c| c.iter().any(|&n| hit[n])))
     }
 
     /// Settles `text` if every rule of the plan rules it out.
@@ -125,10 +159,7 @@ impl Plan {
         let Some(t) = p.record() else {
             return Verdict::Full;
         };
-        if self.data
-            && (memchr::memchr(b'\\', text).is_some()
-                || self.needles.as_ref().is_some_and(|n| n.is_match(text)))
-        {
+        if self.data && (memchr::memchr(b'\\', text).is_some() || self.some_rule_might(text)) {
             return Verdict::Full;
         }
         Verdict::Filtered(t)

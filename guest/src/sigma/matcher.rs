@@ -369,62 +369,70 @@ impl Expr {
         }
     }
 
-    /// Needles for the pre-filter: strings (ASCII, lowercased) at least one
-    /// of which occurs, ignoring ASCII case, in the JSON text of every
-    /// record this condition holds for, provided that text has no escape
-    /// sequence. `None` when no such set is known.
-    pub fn needles(&self) -> Option<Vec<String>> {
+    /// Needles for the pre-filter, as clauses that must all hold: each
+    /// clause is a list of strings (ASCII, lowercased), at least one of
+    /// which occurs, ignoring ASCII case, in the JSON text of every record
+    /// this condition holds for, provided that text has no escape
+    /// sequence. No clause: nothing is known. An empty clause: the
+    /// condition never holds.
+    pub fn needles(&self) -> Needles {
+        let mut n = self.clauses();
+        // The strongest few: a clause of long needles rules out the most.
+        n.sort_by_key(|c| std::cmp::Reverse(c.iter().map(String::len).min().unwrap_or(usize::MAX)));
+        n.truncate(MAX_CLAUSES);
+        n
+    }
+
+    fn clauses(&self) -> Needles {
         match self {
-            Expr::Const(false) => Some(Vec::new()),
-            Expr::Const(true) | Expr::Not(_) => None,
-            Expr::Or(xs) | Expr::AtLeast(1, xs) => {
-                let mut all = Vec::new();
+            Expr::Const(false) => vec![Vec::new()],
+            Expr::Const(true) | Expr::Not(_) | Expr::AtLeast(0, _) => Vec::new(),
+            Expr::And(xs) => xs.iter().flat_map(Expr::clauses).collect(),
+            Expr::AtLeast(n, xs) if *n >= xs.len() => xs.iter().flat_map(Expr::clauses).collect(),
+            // At least one branch holds: each must give a clause, and one
+            // of their needles occurs.
+            Expr::Or(xs) | Expr::AtLeast(_, xs) => {
+                let mut one = Vec::new();
                 for x in xs {
-                    all.extend(x.needles()?);
+                    let best = x
+                        .clauses()
+                        .into_iter()
+                        .max_by_key(|c| c.iter().map(String::len).min().unwrap_or(usize::MAX));
+                    match best {
+                        Some(c) => one.extend(c),
+                        None => return Vec::new(),
+                    }
                 }
-                Some(all)
-            }
-            Expr::AtLeast(0, _) => None,
-            // Every branch must hold: the best one's needles do; so must
-            // any of `n` out of them, when `n` exceeds the others.
-            Expr::And(xs) => xs
-                .iter()
-                .filter_map(Expr::needles)
-                .max_by_key(|n| n.iter().map(String::len).min().unwrap_or(usize::MAX)),
-            Expr::AtLeast(n, xs) if *n >= xs.len() => xs
-                .iter()
-                .filter_map(Expr::needles)
-                .max_by_key(|n| n.iter().map(String::len).min().unwrap_or(usize::MAX)),
-            Expr::AtLeast(..) => {
-                let mut all = Vec::new();
-                for x in xs_of(self) {
-                    all.extend(x.needles()?);
-                }
-                Some(all)
+                one.sort();
+                one.dedup();
+                vec![one]
             }
             Expr::Item(_, Test::Values { patterns, all }) => {
                 let each: Vec<Option<String>> = patterns.iter().map(Pattern::needle).collect();
                 if *all {
-                    // Every value must match: any one of them is a needle.
-                    each.into_iter()
-                        .flatten()
-                        .max_by_key(String::len)
-                        .map(|n| vec![n])
+                    // Every value must match: each is a clause.
+                    each.into_iter().flatten().map(|n| vec![n]).collect()
                 } else {
-                    each.into_iter().collect()
+                    match each.into_iter().collect::<Option<Vec<String>>>() {
+                        Some(mut c) => {
+                            c.sort();
+                            c.dedup();
+                            vec![c]
+                        }
+                        None => Vec::new(),
+                    }
                 }
             }
-            Expr::Item(..) => None,
+            Expr::Item(..) => Vec::new(),
         }
     }
 }
 
-fn xs_of(e: &Expr) -> &[Expr] {
-    match e {
-        Expr::And(xs) | Expr::Or(xs) | Expr::AtLeast(_, xs) => xs,
-        _ => &[],
-    }
-}
+/// Needles as clauses (see [`Expr::needles`]).
+pub type Needles = Vec<Vec<String>>;
+
+/// Most clauses kept per rule.
+pub const MAX_CLAUSES: usize = 8;
 
 /// Shortest needle worth searching for: shorter ones settle too little.
 pub const MIN_NEEDLE: usize = 3;

@@ -213,9 +213,10 @@ pub struct DataRule {
     pub detections: Vec<String>,
     /// Correlation or single events.
     pub kind: DataKind,
-    /// Pre-filter needles: one of them occurs in every record it counts
-    /// (see [`Expr::needles`]); `None` when none are known.
-    pub needles: Option<Vec<String>>,
+    /// Pre-filter needles: clauses, each with a needle that occurs in
+    /// every record it counts (see [`Expr::needles`]); none when nothing
+    /// is known.
+    pub needles: matcher::Needles,
 }
 
 /// Two data rules are the same rule when they have the same name from the
