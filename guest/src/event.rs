@@ -623,7 +623,7 @@ pub fn parse_event_with<'a>(text_in: &'a str, schema: &Schema) -> Result<Event<'
 /// Every top-level member [`Doc`] reads, once.
 fn doc_keys() -> &'static [&'static str] {
     static KEYS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
-    KEYS.get_or_init(|| fields_of::<Doc<'_>>())
+    KEYS.get_or_init(fields_of::<Doc<'_>>)
 }
 
 /// Reads the object as [`Obj<Doc>`] does, handing the members on the

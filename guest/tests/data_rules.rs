@@ -126,7 +126,10 @@ fn generated_records_are_settled_exactly() {
     let mut settled = 0;
     let plan = Plan::new(
         false,
-        &c.rules.iter().map(|r| r.needles.clone()).collect::<Vec<_>>(),
+        &c.rules
+            .iter()
+            .map(|r| r.needles.clone())
+            .collect::<Vec<_>>(),
     );
     let records = generated(3, 20_000, 3);
     for r in &records {
@@ -134,7 +137,11 @@ fn generated_records_are_settled_exactly() {
         settled += matches!(plan.settle(r.as_bytes()), Verdict::Filtered(_)) as usize;
     }
     // Most of a realistic trail is settled without the full parse.
-    assert!(settled * 2 > records.len(), "{settled} of {}", records.len());
+    assert!(
+        settled * 2 > records.len(),
+        "{settled} of {}",
+        records.len()
+    );
 }
 
 /// Edits that reach what the needles are about: case, escapes, and the
@@ -261,4 +268,3 @@ fn a_data_rule_may_not_take_a_built_ins_name_and_only_rules_selects() {
     s.only_rules = Some(vec!["no-such-rule".into()]);
     assert!(Detector::new(s).is_err());
 }
-

@@ -346,7 +346,7 @@ impl Expr {
             Expr::Item(field, test) => {
                 let values = field.values(ev, profile);
                 match test {
-                    Test::Exists(want) => !values.is_empty() == *want,
+                    Test::Exists(want) => values.is_empty() != *want,
                     Test::Neq(patterns) => {
                         !values.is_empty()
                             && values

@@ -405,17 +405,17 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
     let mut by_ref: HashMap<String, (char, usize)> = HashMap::new();
     let mut claim =
         |ctx: &Ctx, file: usize, title: &str, key: &Option<String>, at: (char, usize)| {
-            if let Some(k) = key {
-                if by_ref.insert(k.clone(), at).is_some() {
-                    return Err(ctx.err(
-                        file,
-                        Some(title),
-                        Some(title),
-                        None,
-                        k,
-                        format!("{k:?} names two rules; ids and names must be unique"),
-                    ));
-                }
+            if let Some(k) = key
+                && by_ref.insert(k.clone(), at).is_some()
+            {
+                return Err(ctx.err(
+                    file,
+                    Some(title),
+                    Some(title),
+                    None,
+                    k,
+                    format!("{k:?} names two rules; ids and names must be unique"),
+                ));
             }
             Ok(())
         };

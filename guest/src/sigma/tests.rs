@@ -67,10 +67,13 @@ fn a_correlation_compiles_to_one_rule_with_its_window_and_threshold() {
         }
         other => panic!("{other:?}"),
     }
-    // Needles: the event source or the name prefix, whichever is longer.
+    // Needles: the event source, and the name prefix.
     assert_eq!(
         r.needles,
-        vec![vec!["iam.amazonaws.com".to_owned()], vec!["list".to_owned()]]
+        vec![
+            vec!["iam.amazonaws.com".to_owned()],
+            vec!["list".to_owned()]
+        ]
     );
 }
 
