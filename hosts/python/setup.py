@@ -11,12 +11,19 @@ component (the WebAssembly file the Rust CLI embeds) into the package as
 
 The build fails, saying what to do, when none is there: a package without
 its component cannot detect anything.
+
+It also copies the rule catalogue (``<repo>/rules/*.yml``, the files the
+Rust CLI embeds for ``--rules catalogue``) into the package as
+``recon_detector/catalogue/``, so that ``--rules catalogue`` works from an
+installed package too; without a ``rules/`` directory (a build outside the
+repository) the package has none and refuses ``catalogue``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +35,7 @@ from setuptools.command.build_py import build_py
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 FILE_NAME = "recon_detector.wasm"
+CATALOGUE_DIR = "catalogue"
 # "\0asm", version 0x0d, layer 1: a component (a core module has 1, 0, 0, 0).
 COMPONENT_HEADER = b"\x00asm\x0d\x00\x01\x00"
 
@@ -76,6 +84,25 @@ class BuildPyWithComponent(build_py):
         target.write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()
         print(f"recon-detector build: bundled {source} ({len(data)} bytes, sha256 {digest})")
+        self.bundle_catalogue(Path(self.build_lib) / "recon_detector" / CATALOGUE_DIR)
+
+    def bundle_catalogue(self, target: Path) -> None:
+        """The repository's rule catalogue, as the Rust CLI embeds it: the
+        ``*.yml`` and ``*.yaml`` files directly under ``rules/``."""
+        source = REPO / "rules"
+        files = sorted(
+            (p for p in source.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml")),
+            key=lambda p: p.name.encode(),
+        ) if source.is_dir() else []
+        if target.exists():
+            shutil.rmtree(target)
+        if not files:
+            print(f"recon-detector build: no rule catalogue at {source}; `--rules catalogue` will be refused")
+            return
+        target.mkdir(parents=True)
+        for f in files:
+            shutil.copyfile(f, target / f.name)
+        print(f"recon-detector build: bundled the rule catalogue ({len(files)} files from {source})")
 
 
 setup(cmdclass={"build_py": BuildPyWithComponent})

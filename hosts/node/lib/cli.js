@@ -18,7 +18,8 @@ const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
-const USAGE = `Usage: recon.js detect [OPTIONS] [FILE|-]...
+/** The usage text, with the component's built-ins (`builtIns`: their short names) named. */
+const usage = (builtIns) => `Usage: recon.js detect [OPTIONS] [FILE|-]...
 
 Run the detection rules over CloudTrail and print alerts as NDJSON (the
 Node.js host of recon; same options, defaults and output as \`recon detect\`).
@@ -30,7 +31,7 @@ summary go to stderr.
 
 Options:
   --rules <NAME|FILE|DIR>       Rules to run (repeatable, or comma-separated): a built-in by name
-                                (\`sentinel\`, \`elastic\`), \`catalogue\` (the repository's rules/,
+                                (${builtIns.map((b) => `\`${b}\``).join(', ')}), \`catalogue\` (the repository's rules/,
                                 from a checkout), or a Sigma rule file or a directory of them
                                 (docs/sigma.md). Exactly the rules named run [default: the built-ins]
   --profile <PROFILE>           default (the queries' intent) or seed (their letter) [default: default]
@@ -206,11 +207,17 @@ export async function main(argv, io = {}) {
     args = parse(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    await err(`error: ${e.message}\n\n${USAGE.split('\n\n')[0]}\n\nFor more information, try '--help'.`);
+    await err(`error: ${e.message}\n\n${usage([]).split('\n\n')[0]}\n\nFor more information, try '--help'.`);
     return EXIT_USAGE;
   }
   if (args.help) {
-    await write(stdout, USAGE);
+    let names;
+    try {
+      names = (await builtInRules()).map((b) => b.short);
+    } catch {
+      names = ['the component\'s built-ins'];
+    }
+    await write(stdout, usage(names));
     return EXIT_OK;
   }
   if (args.version) {

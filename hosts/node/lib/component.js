@@ -144,11 +144,9 @@ export async function builtInRules(api) {
   if (builtIns) return builtIns;
   const names = (api ?? (await sharedApi())).defaultConfig([], 'default').rules.map((r) => r.rule);
   const first = (n) => n.split('-')[0];
+  const unique = (word) => word !== '' && names.filter((o) => first(o) === word).length === 1;
   builtIns = Object.freeze(
-    names.map((name) => {
-      const short = names.filter((o) => first(o) === first(name)).length === 1 && first(name) !== '' ? first(name) : name;
-      return Object.freeze({ name, short });
-    }),
+    names.map((name) => Object.freeze({ name, short: unique(first(name)) ? first(name) : name })),
   );
   return builtIns;
 }

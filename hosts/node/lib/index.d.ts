@@ -1,19 +1,69 @@
 // Type declarations of recon-detector: the recon detector component
-// (wit/detector.wit, recon:detector/detection@0.3.0) on Node.js.
+// (wit/detector.wit, recon:detector/detection@0.4.0) on Node.js.
 
 /// <reference types="node" />
 
-/** A rule by its short name (as on the command line) or its full name (as in alerts and stats). */
-export type RuleName = 'sentinel' | 'elastic' | FullRuleName;
-export type FullRuleName = 'sentinel-aws-cli-recon' | 'elastic-aws-discovery-burst';
+/**
+ * A built-in rule by its short name (as on the command line and in the
+ * configuration file: `sentinel`) or its full name (as in alerts and stats:
+ * `sentinel-aws-cli-recon`). Which built-ins there are is the component's
+ * to say: see `builtInRules()`.
+ */
+export type RuleName = string;
+/**
+ * A rule's name as alerts and stats carry it: a built-in's full name, or a
+ * data rule's Sigma `name` (else its `id`, else its title).
+ */
+export type FullRuleName = string;
 
-/** Short rule names to full names, in the order `recon detect` runs them. */
-export declare const RULES: Readonly<{ sentinel: 'sentinel-aws-cli-recon'; elastic: 'elastic-aws-discovery-burst' }>;
+/** One of the component's built-in rules. */
+export interface BuiltInRule {
+  /** The contract's name (`sentinel-aws-cli-recon`), which alerts carry. */
+  name: string;
+  /** The command line's and the configuration file's (`sentinel`): the name's first word. */
+  short: string;
+}
+
+/** One Sigma rule file, as text (the component parses it; the contract's `rule-file`). */
+export interface RuleFile {
+  /** Where it came from, for messages (a path, or any label). */
+  name: string;
+  /** The YAML text: one or more documents (detection, correlation and filter rules). */
+  text: string;
+}
+
+/** One rule a configuration runs, as the component's registry (`list-rules`) describes it. */
+export interface RuleInfo {
+  /** The rule's name (alerts' `rule`). */
+  name: string;
+  /** Its upstream or Sigma id (empty when it has none). */
+  id: string;
+  title: string;
+  kind: 'built-in' | 'correlation' | 'detection';
+  /** The rule file it came from (data rules), else null. */
+  file: string | null;
+  /** Window width, ms (1 for a detection rule running alone). */
+  windowMs: number;
+  /** When a group alerts, as written: `gte 8`, `gt 50, lte 100`. */
+  threshold: string;
+  /** What is compared with the threshold: `count`, or `distinct <field>`. */
+  measure: string;
+  groupBy: string[];
+  /** The detection rules whose events it counts (data rules). */
+  detections: string[];
+  /** The Sigma filter rules applied to those detection rules. */
+  filters: string[];
+  severity: string;
+  tactics: string[];
+  techniques: string[];
+  /** The `rules[]` settings that apply to it (built-ins: `window-ms`, `min-distinct`, and `commands` or `providers`; data rules: none). */
+  settings: string[];
+}
 
 /** Integers up to 2^53 as numbers; 64-bit fields also take bigints. */
 export type U64 = number | bigint;
 
-/** One rule of a detector. Options left out take the rule's default. */
+/** One built-in rule of a detector. Options left out take the rule's default. */
 export interface RuleOptions {
   rule: RuleName;
   /** Window width in ms. Default 60000 (Sentinel), 10000 (Elastic). Must be positive. */
@@ -42,8 +92,12 @@ export interface LimitOptions {
 
 /** Configuration of a detector (WIT `config`). Unknown keys are an error. */
 export interface DetectorOptions {
-  /** The rules, each at most once, by name or with settings. Default: both, Sentinel then Elastic. The order is that of stats and batch results, and breaks ties in `drain`. */
+  /** The built-in rules, each at most once, by name or with settings. Default: every built-in, in the component's order. The order is that of stats and batch results (data rules follow), and breaks ties in `drain`. May be empty when `ruleFiles` holds a rule. */
   rules?: Array<RuleName | RuleOptions>;
+  /** Rules as data: Sigma rule files, which the component parses and compiles (a refused one: a ConfigError of kind `rules`). Default none. See `resolveRules` for reading them as `recon detect --rules` does. */
+  ruleFiles?: RuleFile[];
+  /** When set, of the runnable rules the rule files define, only those named run (the others are compiled and checked, and left idle): how a partitioned host gives each detector one data rule. Every name must be one of them. Default: all of them. */
+  onlyRules?: string[];
   /** `default`: the queries' evident intent; `seed`: their letter. Default `default`. */
   profile?: 'default' | 'seed';
   /** How far behind the watermark an event may arrive and still count, in ms. Default 900000 (15 minutes). */
@@ -278,6 +332,34 @@ export declare function detect(
  */
 export declare function formatAlert(alert: Alert, options?: { format?: 'native' | 'ocsf'; tenant?: string }): string;
 
+/**
+ * The component's built-in rules, in their declared order (read from its
+ * `default-config`; nothing here names a rule).
+ */
+export declare function builtInRules(): Promise<ReadonlyArray<BuiltInRule>>;
+
+/**
+ * The registry: every rule a detector with these options would run (its
+ * built-ins, then its data rules), described by the component. Throws a
+ * ConfigError as `Detector.create` would.
+ */
+export declare function listRules(options?: DetectorOptions): Promise<RuleInfo[]>;
+
+/** `catalogue`: the `resolveRules` entry naming the repository's rule catalogue (rules/). */
+export declare const CATALOGUE: 'catalogue';
+
+/**
+ * The rules `entries` name, as `recon detect --rules` reads them: a
+ * built-in's short name, `catalogue` (the repository's rules/ directory,
+ * when this package runs from its checkout), else a Sigma rule file or a
+ * directory of them (`*.yml`, `*.yaml`, recursive, in path order). No
+ * entries: every built-in. Resolves to detector options (`rules`: the
+ * built-ins named; `ruleFiles`: the files read, named as given); throws a
+ * ConfigError (`invalid-option`) for an entry that is neither, or a file
+ * that cannot be read.
+ */
+export declare function resolveRules(entries?: string[]): Promise<{ rules: string[]; ruleFiles: RuleFile[] }>;
+
 /** What was transpiled at install: the interface, the component's size and SHA-256, the transpiler. */
 export declare function componentInfo(): Promise<{
   interface: string;
@@ -287,7 +369,11 @@ export declare function componentInfo(): Promise<{
 
 export declare class ReconError extends Error {}
 export declare class ConfigError extends ReconError {
-  kind: 'out-of-range' | 'invalid-list' | 'invalid-option';
+  kind: 'out-of-range' | 'invalid-list' | 'rules' | 'invalid-option';
+  /** For kind `rules`: where the rule file was refused, and why (`message` words it as `recon detect`: `FILE:LINE: rule "R": field "F": MESSAGE`). */
+  ruleError: { file: string; rule: string | null; line: number | null; field: string | null; message: string } | null;
+  /** True when the component refused the configuration (rather than this host, before calling it). */
+  fromComponent: boolean;
 }
 export declare class EventError extends ReconError {
   reason: RejectReason;
@@ -295,6 +381,6 @@ export declare class EventError extends ReconError {
 export declare class SnapshotError extends ReconError {
   kind: 'malformed' | 'unsupported-version' | 'invalid-config';
   version?: number;
-  configKind?: 'out-of-range' | 'invalid-list';
+  configKind?: 'out-of-range' | 'invalid-list' | 'rules';
 }
 export declare class InputError extends ReconError {}

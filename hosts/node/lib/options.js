@@ -14,7 +14,7 @@ const PROFILES = new Set(['default', 'seed']);
 const U32_MAX = 0xffff_ffff;
 const U64_MAX = (1n << 64n) - 1n;
 
-const OPTION_KEYS = ['rules', 'ruleFiles', 'profile', 'allowedLatenessMs', 'earlyAlerts', 'limits', 'sandbox'];
+const OPTION_KEYS = ['rules', 'ruleFiles', 'onlyRules', 'profile', 'allowedLatenessMs', 'earlyAlerts', 'limits', 'sandbox'];
 const SANDBOX_KEYS = ['maxMemoryMib'];
 
 /** Default cap on a detector's linear memory, MiB (the Rust host's default). */
@@ -143,6 +143,7 @@ export function toConfig(options = {}, builtIns = []) {
   return {
     rules,
     ruleFiles: ruleFiles(options.ruleFiles),
+    onlyRules: stringList(options.onlyRules, 'onlyRules'),
     profile,
     allowedLatenessMs: u64(options.allowedLatenessMs, 'allowedLatenessMs'),
     earlyAlerts: bool(options.earlyAlerts, 'earlyAlerts'),

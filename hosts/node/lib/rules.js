@@ -86,7 +86,7 @@ function collect(path, builtIns, out) {
   try {
     meta = statSync(path);
   } catch (e) {
-    if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') {
+    if (e?.code === 'ENOENT') {
       throw refused(
         `rules: ${path} is neither a built-in (${builtIns.map((b) => b.short).join(', ')}) ` +
           'nor an existing rule file or directory',

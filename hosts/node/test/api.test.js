@@ -13,13 +13,16 @@ import {
   EventError,
   ReconError,
   SnapshotError,
+  builtInRules,
   componentInfo,
   detect,
   formatAlert,
+  listRules,
+  resolveRules,
 } from '../lib/index.js';
 import { capMemory } from '../lib/memory-cap.js';
 import { detectorOptions, loadSettings } from '../lib/settings.js';
-import { AI_RECON_COMMANDS, AI_RECON_TOML, BURST_SAMPLE, generate, lines, rustRecon, tempDir } from './helpers.js';
+import { AI_RECON_COMMANDS, AI_RECON_TOML, BURST_SAMPLE, REPO_DIR, generate, lines, rustRecon, tempDir } from './helpers.js';
 
 /** The options examples/ai-recon.toml stands for, written out. */
 const AI_RECON = { rules: [{ rule: 'sentinel', commands: AI_RECON_COMMANDS }], profile: 'default' };
@@ -90,7 +93,7 @@ describe('the TrailDiscover burst with the ai-recon command list', () => {
   });
 
   test('examples/ai-recon.toml maps onto the same options', async () => {
-    const options = detectorOptions(await loadSettings(AI_RECON_TOML));
+    const options = await detectorOptions(await loadSettings(AI_RECON_TOML));
     assert.deepEqual(options.rules, [{ rule: 'sentinel', commands: AI_RECON_COMMANDS }]);
     assert.equal(options.profile, 'default');
   });
@@ -412,7 +415,7 @@ test('openInput reads any layout in pieces cut anywhere, with reports located', 
 
 test('componentInfo names the transpiled component', async () => {
   const info = await componentInfo();
-  assert.equal(info.interface, 'recon:detector/detection@0.3.0');
+  assert.equal(info.interface, 'recon:detector/detection@0.4.0');
   assert.match(info.component.sha256, /^[0-9a-f]{64}$/);
   assert.match(info.transpiler, /^@bytecodealliance\/jco-transpile@/);
 });
@@ -473,5 +476,106 @@ describe('the memory cap', () => {
     assert.throws(() => capMemory(noMax, 1), RangeError);
     const none = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
     assert.equal(capMemory(none, 10).bytes, none);
+  });
+});
+
+describe('rules as data', () => {
+  const IAM = join(REPO_DIR, 'rules', 'aws_iam_enumeration.yml');
+
+  test('the built-ins come from the component, in its order', async () => {
+    const builtIns = await builtInRules();
+    assert.deepEqual(
+      builtIns.map((b) => [b.short, b.name]),
+      [
+        ['sentinel', 'sentinel-aws-cli-recon'],
+        ['elastic', 'elastic-aws-discovery-burst'],
+      ],
+    );
+    const d = await Detector.create();
+    assert.deepEqual(d.rules, builtIns.map((b) => b.name));
+    d.close();
+  });
+
+  test('listRules describes the built-ins and a rule file\'s rules', async () => {
+    const builtIn = await listRules();
+    assert.deepEqual(builtIn.map((r) => [r.name, r.kind]), [
+      ['sentinel-aws-cli-recon', 'built-in'],
+      ['elastic-aws-discovery-burst', 'built-in'],
+    ]);
+    assert.equal(builtIn[0].windowMs, 60000);
+    assert.ok(builtIn[0].settings.includes('commands'));
+    const data = await listRules({ rules: [], ruleFiles: [{ name: 'iam.yml', text: readFileSync(IAM, 'utf8') }] });
+    const enumeration = data.find((r) => r.name === 'aws-iam-user-enumeration');
+    assert.equal(enumeration.kind, 'correlation');
+    assert.equal(enumeration.file, 'iam.yml');
+    assert.equal(enumeration.windowMs, 600000);
+    assert.deepEqual(enumeration.groupBy, ['userIdentity.principalId', 'userIdentity.arn', 'userIdentity.accountId']);
+    assert.deepEqual(enumeration.detections, ['aws_iam_user_enumeration_calls']);
+  });
+
+  test('resolveRules reads --rules entries; a detector runs them as recon detect does', async () => {
+    const { rules, ruleFiles } = await resolveRules(['elastic', IAM, 'sentinel', 'elastic']);
+    assert.deepEqual(rules, ['sentinel', 'elastic']);
+    assert.deepEqual(ruleFiles.map((f) => f.name), [IAM]);
+    assert.deepEqual(await resolveRules([]), { rules: ['sentinel', 'elastic'], ruleFiles: [] });
+    const catalogue = await resolveRules(['catalogue']);
+    assert.deepEqual(catalogue.rules, []);
+    assert.ok(catalogue.ruleFiles.some((f) => f.name === 'rules/aws_iam_enumeration.yml'));
+    await assert.rejects(resolveRules(['splunk']), {
+      kind: 'invalid-option',
+      message: 'rules: splunk is neither a built-in (sentinel, elastic) nor an existing rule file or directory',
+    });
+
+    const trail = generate(['--seed', '7', '--count', '50000', '--catalogue', '2']);
+    const d = await Detector.create({ rules: [], ruleFiles: (await resolveRules([IAM])).ruleFiles });
+    assert.deepEqual(d.rules, ['aws-iam-user-enumeration', 'aws-iam-recon-access-denied']);
+    const got = run(d, pieces(trail, 1 << 20));
+    const rust = rustRecon(['detect', '--rules', IAM, '-'], { input: trail });
+    assert.ok(got.length > 0);
+    assert.equal(got.map((l) => `${l}\n`).join(''), rust.stdout.toString('utf8'));
+    assert.ok(d.stats().rules.every((r) => r.pushed === 50000));
+    d.close();
+  });
+
+  test('a refused rule file is a ConfigError of kind rules, naming file, line, rule and field', async () => {
+    const text = [
+      'title: calls',
+      'name: calls',
+      'logsource:',
+      '  product: aws',
+      'detection:',
+      '  selection:',
+      '    eventName: ListUsers',
+      '  condition: selection',
+      '---',
+      'title: burst',
+      'name: burst',
+      'correlation:',
+      '  type: event_count',
+      '  rules: [calls]',
+      '  group-by: [userIdentity.arn]',
+      '  timespan: 1m',
+      '  condition:',
+      '    gte: 3',
+      '',
+    ].join('\n');
+    const check = (e) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.kind, 'rules');
+      assert.equal(e.ruleError.file, 'x.yml');
+      assert.equal(e.ruleError.rule, 'burst');
+      assert.equal(e.ruleError.field, 'window');
+      assert.equal(typeof e.ruleError.line, 'number');
+      assert.match(e.message, /^x\.yml:\d+: rule "burst": field "window": /);
+      return true;
+    };
+    await assert.rejects(Detector.create({ ruleFiles: [{ name: 'x.yml', text }] }), check);
+    await assert.rejects(listRules({ ruleFiles: [{ name: 'x.yml', text }] }), check);
+    // The same file with a tumbling window runs.
+    const fixed = text.replace('  timespan: 1m', '  timespan: 1m\n  window: tumbling');
+    const d = await Detector.create({ rules: ['sentinel'], ruleFiles: [{ name: 'x.yml', text: fixed }] });
+    assert.deepEqual(d.rules, ['sentinel-aws-cli-recon', 'burst']);
+    d.close();
+    await assert.rejects(Detector.create({ ruleFiles: [{ name: 'x.yml' }] }), { kind: 'invalid-option', message: /ruleFiles\[0\]\.text/ });
   });
 });

@@ -3,7 +3,7 @@
 // samples.
 
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -14,6 +14,7 @@ import {
   DATA_DIR,
   generate,
   lines,
+  REPO_DIR,
   nodeRecon,
   rustRecon,
   tempDir,
@@ -137,5 +138,110 @@ describe('bundled real samples', () => {
     assert.equal(alerts[0].row.AccountName, 'AdanAlvarez');
     assert.equal(alerts[0].row.CommadCount, 11);
     assert.equal(alerts[0].window_start, '2026-02-08T16:31:00Z');
+  });
+});
+
+describe('rules as data (--rules FILE|DIR|catalogue)', () => {
+  const IAM = join(REPO_DIR, 'rules', 'aws_iam_enumeration.yml');
+  const CONSOLE = join(REPO_DIR, 'rules', 'aws_console_brute_force_by_ip.yml');
+  let tmp;
+  let trail;
+  before(() => {
+    tmp = tempDir();
+    // The catalogue's bursts (two of each), among 50000 records.
+    trail = join(tmp.dir, 'catalogue.ndjson');
+    writeFileSync(trail, generate(['--seed', '7', '--count', '50000', '--catalogue', '2']));
+  });
+  after(() => tmp.remove());
+
+  test('a catalogue rule file: the alert lines of recon detect --rules FILE, byte for byte', () => {
+    const rust = bothAgree(['--rules', IAM, trail]);
+    const alerts = lines(rust.stdout).map((l) => JSON.parse(l));
+    assert.ok(alerts.length > 0, 'expected alerts');
+    // Only the file's rules ran: its correlations, named as in the file.
+    assert.deepEqual(
+      [...new Set(alerts.map((a) => a.rule))].sort(),
+      ['aws-iam-recon-access-denied', 'aws-iam-user-enumeration'],
+    );
+    assert.match(rust.stderr, /recon: aws-iam-user-enumeration: events 50000, /);
+    assert.doesNotMatch(rust.stderr, /sentinel-aws-cli-recon/);
+  });
+
+  test('built-ins and rule files together, repeated and comma-separated', () => {
+    const rust = bothAgree(['--rules', `elastic,${IAM}`, '--rules', CONSOLE, '--rules', 'sentinel', trail]);
+    const rules = new Set(lines(rust.stdout).map((l) => JSON.parse(l).rule));
+    assert.ok(rules.has('aws-iam-user-enumeration'));
+    assert.ok(rules.has('sentinel-aws-cli-recon'));
+  });
+
+  test('a directory of rule files (recursive, in path order), and the catalogue', () => {
+    const dir = join(tmp.dir, 'mine');
+    mkdirSync(join(dir, 'nested'), { recursive: true });
+    writeFileSync(join(dir, 'b_iam.yaml'), readFileSync(IAM));
+    writeFileSync(join(dir, 'nested', 'a_console.yml'), readFileSync(CONSOLE));
+    writeFileSync(join(dir, 'notes.txt'), 'not a rule file');
+    const fromDir = bothAgree(['--rules', dir, trail]);
+    assert.ok(lines(fromDir.stdout).length > 0);
+    const catalogue = bothAgree(['--rules', 'catalogue', trail]);
+    assert.ok(lines(catalogue.stdout).length > lines(fromDir.stdout).length);
+  });
+
+  test('the configuration file\'s rules = [...] takes paths too', () => {
+    const config = join(tmp.dir, 'rules.toml');
+    writeFileSync(config, `rules = ["sentinel", ${JSON.stringify(IAM)}]\n[sentinel]\nmin_distinct = 6\n`);
+    const rust = bothAgree(['--config', config, trail]);
+    assert.ok(lines(rust.stdout).some((l) => JSON.parse(l).rule === 'aws-iam-user-enumeration'));
+  });
+
+  test('a refused rule file: exit 2 and recon detect\'s words, naming file, line and rule', () => {
+    const bad = join(tmp.dir, 'sliding.yml');
+    writeFileSync(
+      bad,
+      [
+        'title: IAM list calls',
+        'name: iam_list_calls',
+        'logsource:',
+        '  product: aws',
+        '  service: cloudtrail',
+        'detection:',
+        '  selection:',
+        '    eventName: ListUsers',
+        '  condition: selection',
+        '---',
+        'title: Many IAM list calls',
+        'name: many-iam-list-calls',
+        'correlation:',
+        '  type: event_count',
+        '  rules:',
+        '    - iam_list_calls',
+        '  group-by:',
+        '    - userIdentity.arn',
+        '  timespan: 10m',
+        '  condition:',
+        '    gt: 5',
+        '',
+      ].join('\n'),
+    );
+    for (const rules of [bad, `sentinel,${bad}`]) {
+      const rust = rustRecon(['detect', '--rules', rules, trail]);
+      const node = nodeRecon(['detect', '--rules', rules, trail]);
+      assert.equal(rust.status, 2, rust.stderr);
+      assert.equal(node.status, 2, node.stderr);
+      assert.equal(node.stdout.length, 0);
+      assert.equal(node.stderr, rust.stderr);
+      const file = bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const words = `^recon: error: invalid detector configuration: ${file}:\\d+: rule "many-iam-list-calls": field "window": `;
+      assert.match(node.stderr, new RegExp(words));
+    }
+    // Neither a built-in nor a file; a directory without rule files.
+    const empty = join(tmp.dir, 'empty');
+    mkdirSync(empty, { recursive: true });
+    for (const rules of [join(tmp.dir, 'no-such.yml'), 'sentinel,splunk', empty]) {
+      const rust = rustRecon(['detect', '--rules', rules, trail]);
+      const node = nodeRecon(['detect', '--rules', rules, trail]);
+      assert.equal(rust.status, 2, rust.stderr);
+      assert.equal(node.status, 2, node.stderr);
+      assert.equal(node.stderr, rust.stderr);
+    }
   });
 });

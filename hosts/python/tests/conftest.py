@@ -82,3 +82,10 @@ def long_slow_trail(recon_bin: Path, tmp_path_factory: pytest.TempPathFactory) -
     default allowed lateness (15 minutes)."""
     d = tmp_path_factory.mktemp("long-slow")
     return gen(recon_bin, d / "slow.ndjson", "--seed", "5", "--count", "15000", "--rate", "10", "--bursts", "6")
+
+
+@pytest.fixture(scope="session")
+def catalogue_trail(recon_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """50000 records with two bursts of each catalogue rule's pattern."""
+    d = tmp_path_factory.mktemp("catalogue")
+    return gen(recon_bin, d / "catalogue.ndjson", "--seed", "7", "--count", "50000", "--catalogue", "2")

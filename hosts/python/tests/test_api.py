@@ -13,6 +13,9 @@ import recon_detector as rd
 from helpers import AI_COMMANDS, AI_RECON, BURST, Trails, run_rust
 
 AI_CONFIG = rd.Config(rules=[rd.RuleConfig("sentinel", commands=AI_COMMANDS)])
+#: The built-ins' names, as alerts and stats carry them.
+SENTINEL = "sentinel-aws-cli-recon"
+ELASTIC = "elastic-aws-discovery-burst"
 
 
 def chunks(data: bytes, size: int = 1 << 20) -> list[bytes]:
@@ -44,7 +47,7 @@ def test_the_burst_through_the_api_is_the_rust_cli_line(recon_bin: Path) -> None
     assert len(alerts) == 1
     a = alerts[0]
     assert (a.to_json() + "\n").encode() == rust.out
-    assert a.rule == rd.Rule.SENTINEL.value
+    assert a.rule == SENTINEL
     assert a.row_data["AccountName"] == "AdanAlvarez"
     assert a.row_data["CommadCount"] == 11
     assert a.title == "Suspicious AWS CLI reconnaissance by AdanAlvarez - 11 commands"
@@ -102,9 +105,9 @@ def test_an_alert_waits_for_its_window_and_flush_closes_it() -> None:
     # After the end of the stream, events the rule would count are late.
     lines = BURST.read_text().splitlines()
     fresh = rd.Detector(AI_CONFIG)
-    counted = [line for line in lines if fresh.push(line)[rd.Rule.SENTINEL] is rd.Outcome.ACCEPTED]
+    counted = [line for line in lines if fresh.push(line)[SENTINEL] is rd.Outcome.ACCEPTED]
     assert len(counted) >= 11
-    assert d.push(counted[0]) == {rd.Rule.SENTINEL: rd.Outcome.LATE}
+    assert d.push(counted[0]) == {SENTINEL: rd.Outcome.LATE}
     assert d.stats().rules[0].late == 1
 
 
@@ -144,7 +147,7 @@ def test_snapshot_restore_mid_stream_gives_the_same_alerts(trails: Trails) -> No
     first.close()
 
     resumed = rd.Detector.restore(snap)
-    assert resumed.rules == (rd.Rule.SENTINEL, rd.Rule.ELASTIC)
+    assert resumed.rules == (SENTINEL, ELASTIC)
     assert resumed.stats().pending_alerts == pending
     got += resumed.drain()
     for c in pieces[half + 3 :]:
@@ -209,7 +212,7 @@ def test_push_raises_event_errors_and_counts_them() -> None:
         d.push(b"\xff{}")
     assert e.value.reason == rd.RejectReason.INVALID_JSON
     outcomes = d.push(json.loads(BURST.read_text().splitlines()[0]))
-    assert set(outcomes) == {rd.Rule.SENTINEL, rd.Rule.ELASTIC}
+    assert set(outcomes) == {SENTINEL, ELASTIC}
     assert d.stats().pushed == 3
     assert d.stats().rejected == 2
 
@@ -220,13 +223,13 @@ def test_push_batch_reports_by_index() -> None:
     r = d.push_batch([lines[0], "{}", json.loads(lines[1])])
     assert r.records == 3
     assert [e.index for e in r.errors] == [1]
-    assert r.rules[0].rule == rd.Rule.SENTINEL
+    assert r.rules[0].rule == SENTINEL
 
 
 def test_state_limit_is_a_rejection_by_one_rule() -> None:
     config = rd.Config(rules=[rd.RuleConfig("sentinel", commands=AI_COMMANDS)], limits=rd.Limits(max_open_groups=1))
     fresh = rd.Detector(AI_CONFIG)
-    counted = [x for x in BURST.read_text().splitlines() if fresh.push(x)[rd.Rule.SENTINEL] is rd.Outcome.ACCEPTED]
+    counted = [x for x in BURST.read_text().splitlines() if fresh.push(x)[SENTINEL] is rd.Outcome.ACCEPTED]
     # Two identities in one window: the second group is one too many.
     one = json.loads(counted[0])
     other = json.loads(counted[0])
@@ -235,12 +238,12 @@ def test_state_limit_is_a_rejection_by_one_rule() -> None:
     other["recipientAccountId"] = "222222222222"
     other["sourceIPAddress"] = "192.0.2.99"
     d = rd.Detector(config)
-    assert d.push(one) == {rd.Rule.SENTINEL: rd.Outcome.ACCEPTED}
+    assert d.push(one) == {SENTINEL: rd.Outcome.ACCEPTED}
     r = d.push_batch([other])
-    assert [(e.index, e.rule, e.reason) for e in r.errors] == [(0, rd.Rule.SENTINEL, rd.RejectReason.STATE_LIMIT)]
+    assert [(e.index, e.rule, e.reason) for e in r.errors] == [(0, SENTINEL, rd.RejectReason.STATE_LIMIT)]
     assert r.rejected == 0 and r.rules[0].rejected == 1
     assert d.stats().rules[0].rejected_by_reason == {rd.RejectReason.STATE_LIMIT: 1}
-    assert d.push(other) == {rd.Rule.SENTINEL: rd.Outcome.STATE_LIMIT}
+    assert d.push(other) == {SENTINEL: rd.Outcome.STATE_LIMIT}
 
 
 # -- configuration ------------------------------------------------------------------
@@ -273,10 +276,10 @@ def test_invalid_configurations_raise_naming_the_field(config: rd.Config, kind: 
 
 
 def test_rules_by_name_and_defaults() -> None:
-    d = rd.Detector(rd.Config(rules=[rd.Rule.ELASTIC, "sentinel-aws-cli-recon"]))
-    assert d.rules == (rd.Rule.ELASTIC, rd.Rule.SENTINEL)
-    assert [r.rule for r in d.stats().rules] == [rd.Rule.ELASTIC, rd.Rule.SENTINEL]
-    assert rd.Detector().rules == (rd.Rule.SENTINEL, rd.Rule.ELASTIC)
+    d = rd.Detector(rd.Config(rules=[ELASTIC, "sentinel-aws-cli-recon"]))
+    assert d.rules == (ELASTIC, SENTINEL)
+    assert [r.rule for r in d.stats().rules] == [ELASTIC, SENTINEL]
+    assert rd.Detector().rules == (SENTINEL, ELASTIC)
 
 
 # -- sandbox bounds -------------------------------------------------------------------
@@ -341,7 +344,7 @@ def test_close_and_context_manager() -> None:
 
 def test_component_info() -> None:
     info = rd.component_info()
-    assert info["interface"] == "recon:detector/detection@0.3.0"
+    assert info["interface"] == "recon:detector/detection@0.4.0"
     assert len(info["sha256"]) == 64 and info["bytes"] > 100_000
 
 

@@ -1,8 +1,10 @@
 """recon_detector: the Python host of recon.
 
-Streaming detection of AWS CLI reconnaissance in CloudTrail (Microsoft
-Sentinel's and Elastic's published rules), with the detection logic in a
-WebAssembly component that imports nothing, run by wasmtime in a sandbox:
+Streaming detection of AWS CLI reconnaissance in CloudTrail (the
+component's built-in rules, after Microsoft Sentinel's and Elastic's, and
+rules as data: Sigma rule files the component compiles), with the
+detection logic in a WebAssembly component that imports nothing, run by
+wasmtime in a sandbox:
 
 >>> from recon_detector import Detector, Config, detect_file
 >>> for alert in detect_file("trail.jsonl.gz"):          # doctest: +SKIP
@@ -24,10 +26,14 @@ from ._types import (
     Profile,
     ReadReport,
     ReadResult,
+    BuiltInRule,
     RejectReason,
     Rule,
     RuleConfig,
     RuleCounts,
+    RuleFile,
+    RuleInfo,
+    RuleKind,
     RuleStats,
     Sandbox,
     Stats,
@@ -43,17 +49,21 @@ from .errors import (
     EventError,
     InputError,
     ReconError,
+    RuleError,
     SnapshotError,
 )
+from .rules import CATALOGUE, ResolvedRules, builtin_rules, list_rules, resolve_rules
 from .source import read_input
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "Alert",
     "AlertFormat",
     "BatchError",
     "BatchResult",
+    "BuiltInRule",
+    "CATALOGUE",
     "ComponentLoadError",
     "ComponentTrap",
     "Config",
@@ -71,18 +81,26 @@ __all__ = [
     "ReadResult",
     "ReconError",
     "RejectReason",
+    "ResolvedRules",
     "Rule",
     "RuleConfig",
     "RuleCounts",
+    "RuleError",
+    "RuleFile",
+    "RuleInfo",
+    "RuleKind",
     "RuleStats",
     "Sandbox",
     "SnapshotError",
     "Stats",
+    "builtin_rules",
     "component_info",
     "default_cache_dir",
     "set_cache_dir",
     "detect",
     "detect_file",
+    "list_rules",
     "read_input",
+    "resolve_rules",
     "__version__",
 ]

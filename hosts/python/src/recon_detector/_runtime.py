@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 #: The interface this host is written against (wit/detector.wit).
-INTERFACE = "recon:detector/detection@0.3.0"
+INTERFACE = "recon:detector/detection@0.4.0"
 #: The bundled component's file name inside the package.
 BUNDLED_NAME = "recon_detector.wasm"
 #: "\0asm", version 0x0d, layer 1: a component.
@@ -95,6 +95,7 @@ FUNCTIONS = (
     "[static]reader.create",
     "format-alert",
     "default-config",
+    "list-rules",
     "default-reader-options",
 )
 
@@ -689,7 +690,8 @@ _shared: Instance | None = None
 
 def call_shared(name: str, *args: Any) -> Any:
     """Calls export ``name`` of one instance this process shares for the
-    component's free functions (``format-alert``, the defaults), made on
+    component's free functions (``format-alert``, the defaults, the rule
+    registry), made on
     first use with the default sandbox; one caller at a time."""
     global _shared
     with _shared_lock:

@@ -1,19 +1,29 @@
 """The contract's types (wit/detector.wit) as Python enums and dataclasses.
 
-Configuration (`Config`, `RuleConfig`, `Limits`) maps field for field onto
-the contract's ``config`` record, in snake_case; a field left ``None``
-takes the contract's documented default, which the docstrings repeat.
-`Sandbox` holds the bounds this host puts around the component.
+Configuration (`Config`, `RuleConfig`, `RuleFile`, `Limits`) maps field
+for field onto the contract's ``config`` record, in snake_case; a field
+left ``None`` takes the contract's documented default, which the
+docstrings repeat. `Sandbox` holds the bounds this host puts around the
+component.
+
+A rule is named by text (`Rule` is ``str``): a built-in by the contract's
+name (``sentinel-aws-cli-recon``) or its short name (``sentinel``), a data
+rule by its Sigma name. Which built-ins there are is the component's to
+say (`recon_detector.builtin_rules`); nothing here lists them.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence, Union
+from typing import Mapping, Sequence, TypeAlias, Union
 
 __all__ = [
     "Rule",
+    "RuleKind",
+    "RuleFile",
+    "RuleInfo",
+    "BuiltInRule",
     "Profile",
     "RejectReason",
     "Outcome",
@@ -31,35 +41,81 @@ __all__ = [
 ]
 
 
-class Rule(str, enum.Enum):
-    """Which published detection a rule runs (the contract's ``rule``)."""
+#: A rule's name (the contract's ``rule``): a built-in's contract name
+#: (``sentinel-aws-cli-recon``, which alerts carry) or, where a built-in is
+#: named in a configuration, its short name (``sentinel``); a data rule's
+#: Sigma ``name`` (else its ``id``, else its title). Plain text: statistics,
+#: outcomes and errors carry the contract's name as a ``str``.
+Rule: TypeAlias = str
 
-    #: Microsoft Sentinel "Suspicious AWS CLI Command Execution": 1-minute
-    #: windows, alert at 8 or more distinct suspicious aws-cli commands.
-    SENTINEL = "sentinel-aws-cli-recon"
-    #: Elastic "AWS Discovery API Calls via CLI from a Single Resource":
-    #: 10-second windows, alert at more than 5 distinct discovery API names
-    #: from one identity ARN.
-    ELASTIC = "elastic-aws-discovery-burst"
 
-    @property
-    def short_name(self) -> str:
-        """``sentinel`` or ``elastic``, as the command line names it."""
-        return "sentinel" if self is Rule.SENTINEL else "elastic"
+class RuleKind(str, enum.Enum):
+    """What kind of rule a registry entry (`RuleInfo`) is."""
 
-    @classmethod
-    def parse(cls, name: "Rule | str") -> "Rule":
-        """A rule from its short (``sentinel``) or full name."""
-        if isinstance(name, Rule):
-            return name
-        if isinstance(name, str):
-            for r in cls:
-                if name in (r.value, r.short_name):
-                    return r
-        raise ValueError(f"unknown rule {name!r}; expected sentinel or elastic")
+    #: One of the component's built-ins, configured by `RuleConfig`.
+    BUILT_IN = "built-in"
+    #: A Sigma correlation: grouped, windowed, counted.
+    CORRELATION = "correlation"
+    #: A Sigma detection rule running alone: one alert per matching event.
+    DETECTION = "detection"
 
     def __str__(self) -> str:
         return self.value
+
+
+@dataclass(frozen=True)
+class BuiltInRule:
+    """One of the component's built-in rules (`recon_detector.builtin_rules`)."""
+
+    #: The contract's name (``sentinel-aws-cli-recon``), which alerts carry.
+    name: str
+    #: The command line's and the configuration file's name (``sentinel``):
+    #: the name's first word, or the whole name when two built-ins share it.
+    short_name: str
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    """One Sigma rule file, as text (the contract's ``rule-file``): the
+    component parses and compiles it; this host parses nothing."""
+
+    #: Where it came from, for messages (a path, or any label).
+    name: str
+    #: The YAML text: one or more documents (detection, correlation and
+    #: filter rules).
+    text: str
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """One rule a configuration runs, as the component's registry
+    (``list-rules``, `recon_detector.list_rules`) describes it."""
+
+    #: The rule's name (alerts' ``rule``).
+    name: str
+    #: Its upstream or Sigma id (empty when it has none).
+    id: str
+    title: str
+    kind: RuleKind
+    #: The rule file it came from (data rules), else ``None``.
+    file: str | None
+    #: Window width, ms (1 for a detection rule running alone).
+    window_ms: int
+    #: When a group alerts, as written: ``gte 8``, ``gt 50, lte 100``.
+    threshold: str
+    #: What is compared with the threshold: ``count``, or ``distinct <field>``.
+    measure: str
+    group_by: tuple[str, ...]
+    #: The detection rules whose events it counts (data rules).
+    detections: tuple[str, ...]
+    #: The Sigma filter rules applied to those detection rules.
+    filters: tuple[str, ...]
+    severity: str
+    tactics: tuple[str, ...]
+    techniques: tuple[str, ...]
+    #: The `RuleConfig` fields that apply to it (built-ins: ``window-ms``,
+    #: ``min-distinct``, and ``commands`` or ``providers``; data rules: none).
+    settings: tuple[str, ...]
 
 
 class Profile(str, enum.Enum):
@@ -104,13 +160,13 @@ class Outcome(str, enum.Enum):
 
 @dataclass(frozen=True)
 class RuleConfig:
-    """One rule of a detector (the contract's ``rule-config``).
+    """One built-in rule of a detector (the contract's ``rule-config``).
 
     ``None`` takes the rule's default.
     """
 
-    #: The rule: a `Rule`, or its short (``"sentinel"``) or full name.
-    rule: Rule | str
+    #: The built-in, by its short (``"sentinel"``) or full name.
+    rule: Rule
     #: Window width in ms. Default 60000 (Sentinel), 10000 (Elastic).
     window_ms: int | None = None
     #: Smallest distinct count that alerts. Default 8 (Sentinel), 6 (Elastic).
@@ -143,7 +199,7 @@ class Limits:
     time_confirmations: int | None = None
 
 
-RuleSpec = Union[RuleConfig, Rule, str]
+RuleSpec = Union[RuleConfig, str]
 
 
 @dataclass(frozen=True)
@@ -154,10 +210,23 @@ class Config:
     `ConfigError` with its message, which names the field.
     """
 
-    #: The rules, each at most once, as `RuleConfig` or names; their order
-    #: is that of statistics and batch results (and breaks ties in
-    #: `Detector.drain`). Default: both, Sentinel first.
-    rules: Sequence[RuleSpec] = (Rule.SENTINEL, Rule.ELASTIC)
+    #: The built-in rules, each at most once, as `RuleConfig` or names;
+    #: their order is that of statistics and batch results (data rules
+    #: follow) and breaks ties in `Detector.drain`. ``None`` (the default):
+    #: every built-in, in the component's order. May be empty when
+    #: ``rule_files`` holds a rule.
+    rules: Sequence[RuleSpec] | None = None
+    #: Rules as data: Sigma rule files (`RuleFile`), which the component
+    #: parses and compiles when the detector is created (a refused one
+    #: raises `ConfigError` of kind ``rules``). Default none. See
+    #: `recon_detector.resolve_rules` to read them as ``recon detect
+    #: --rules`` does.
+    rule_files: Sequence[RuleFile] = ()
+    #: When set, of the runnable rules the rule files define, only those
+    #: named run (the others are compiled and checked, and left idle): how
+    #: a partitioned host gives each detector one data rule. Every name
+    #: must be one of them. Default ``None``: all of them.
+    only_rules: Sequence[str] | None = None
     #: Letter or intent of the queries. Default ``Profile.DEFAULT``.
     profile: Profile | str = Profile.DEFAULT
     #: How far behind the watermark an event may arrive and still count, in
@@ -171,7 +240,12 @@ class Config:
     early_alerts: bool | None = None
 
     def rule_configs(self) -> tuple[RuleConfig, ...]:
-        """The rules as `RuleConfig`s (names turned into default ones)."""
+        """The built-ins as `RuleConfig`s (names turned into default ones;
+        ``rules=None``: every built-in the component has)."""
+        if self.rules is None:
+            from .rules import builtin_rules
+
+            return tuple(RuleConfig(rule=b.name) for b in builtin_rules())
         return tuple(r if isinstance(r, RuleConfig) else RuleConfig(rule=r) for r in self.rules)
 
 

@@ -23,7 +23,7 @@ from typing import IO, Any, Sequence
 from . import __version__
 from . import _runtime
 from ._runtime import component_info, default_cache_dir, set_cache_dir
-from ._types import Profile, ReadResult, RejectReason, Rule, RuleStats, Stats
+from ._types import Profile, ReadResult, RejectReason, RuleStats, Stats
 from .alert import AlertFormat
 from .detector import Detector
 from .errors import ComponentLoadError, ConfigError, InputError, ReconError
@@ -45,13 +45,33 @@ def _u64(text: str) -> int:
     return v
 
 
-def _rules(text: str) -> list[Rule]:
-    out = []
-    for name in text.split(","):
-        if name not in ("sentinel", "elastic"):
-            raise argparse.ArgumentTypeError(f"invalid value {name!r} [possible values: sentinel, elastic]")
-        out.append(Rule.parse(name))
-    return out
+def _rules(text: str) -> list[str]:
+    """A ``--rules`` value: comma-separated names and paths (what each
+    stands for is resolved with the rest of the configuration: an entry
+    that is neither is a configuration error, as in ``recon detect``)."""
+    return text.split(",")
+
+
+#: Stands in ``--rules``' help for the component's built-ins.
+_BUILTINS_MARK = "{builtins}"
+
+
+def _builtin_names() -> str:
+    try:
+        from .rules import builtin_rules
+
+        return ", ".join(b.short_name for b in builtin_rules())
+    except ReconError:
+        return "the component's built-ins"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Names the component's built-ins in ``--rules``' help, asked of the
+    component only when help is printed."""
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        return text.replace(_BUILTINS_MARK, _builtin_names()) if _BUILTINS_MARK in text else text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     d = sub.add_parser(
         "detect",
+        formatter_class=_HelpFormatter,
         help="run the detection rules over CloudTrail and print alerts as NDJSON",
         description="Run the detection rules over CloudTrail and print alerts as NDJSON. Inputs may be "
         '{"Records":[...]} files, JSON arrays, single objects or one record per line, any of them '
@@ -75,8 +96,10 @@ def _parser() -> argparse.ArgumentParser:
         "--rules",
         type=_rules,
         action="extend",
-        metavar="RULES",
-        help="rules to run, comma-separated: sentinel, elastic [default: all]",
+        metavar="NAME|FILE|DIR",
+        help="rules to run (repeatable, or comma-separated): a built-in by name (" + _BUILTINS_MARK + "), "
+        "`catalogue` (the repository's rules/), or a Sigma rule file or a directory of them (docs/sigma.md). "
+        "Exactly the rules named run [default: the built-ins]",
     )
     d.add_argument("--profile", choices=["default", "seed"], help="default (the queries' intent) or seed (their letter)")
     d.add_argument(
@@ -228,7 +251,7 @@ def _rule_line(st: RuleStats) -> str:
     ahead = f", far ahead {st.ahead}" if st.ahead > 0 else ""
     late = f" (the worst {_seconds(st.late_worst_ms)} behind)" if st.late_worst_ms > 0 else ""
     return (
-        f"{st.rule.value}: events {st.pushed}, accepted {st.accepted}, filtered {st.filtered}, "
+        f"{st.rule}: events {st.pushed}, accepted {st.accepted}, filtered {st.filtered}, "
         f"rejected {st.rejected}{_reason_counts(dict(st.rejected_by_reason))}, late {st.late}{late}{ahead}, "
         f"alerts {st.alerts}"
     )
@@ -277,10 +300,9 @@ def summary_lines(s: Summary) -> list[str]:
 
 
 def _config_error_text(e: ConfigError) -> str:
-    if e.kind == "invalid-option":
-        return f"invalid detector configuration: {e.message}"
-    variant = "OutOfRange" if e.kind == "out-of-range" else "InvalidList"
-    return f"invalid detector configuration: ConfigError::{variant}({json.dumps(e.message, ensure_ascii=False)})"
+    """A refused configuration as ``recon detect`` words it (a rule file:
+    ``FILE:LINE: rule "R": field "F": MESSAGE``)."""
+    return f"invalid detector configuration: {e.message}"
 
 
 def _settings(args: argparse.Namespace) -> tuple[FileSettings, list[str]]:
@@ -306,6 +328,9 @@ def _settings(args: argparse.Namespace) -> tuple[FileSettings, list[str]]:
 
 
 def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
+    # The cache first: reading the configuration asks the component for
+    # its built-ins.
+    set_cache_dir(None if args.no_cache else (args.cache_dir or default_cache_dir()))
     try:
         settings, notes = _settings(args)
         config = settings.config()
@@ -314,10 +339,12 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
     except SettingsError as e:
         err.write(f"recon: error: {e}\n")
         return 2
+    except ComponentLoadError as e:
+        err.write(f"recon: error: starting the detector sandbox: {e}\n")
+        return 1
     if args.config:
         for note in notes:
             err.write(f"recon: note: {args.config}: {note} (read, not applied)\n")
-    set_cache_dir(None if args.no_cache else (args.cache_dir or default_cache_dir()))
     try:
         detector = Detector(config, sandbox=sandbox)
     except ConfigError as e:

@@ -24,12 +24,13 @@ from ._types import (
     Rule,
     RuleConfig,
     RuleCounts,
+    RuleFile,
     RuleStats,
     Sandbox,
     Stats,
 )
 from .alert import Alert, Entity
-from .errors import ConfigError, DetectorClosed, EventError, SnapshotError
+from .errors import ConfigError, DetectorClosed, EventError, RuleError, SnapshotError
 
 __all__ = ["Detector", "Input"]
 
@@ -66,22 +67,52 @@ def _strings(path: str, value: object) -> list[str] | None:
     return out
 
 
+def _builtin_name(name: object, where: str) -> str:
+    """A built-in's contract name from its short or contract name; the
+    built-ins are the component's (`rules.builtin_rules`)."""
+    from .rules import builtin_rules
+
+    builtins = builtin_rules()
+    for b in builtins:
+        if isinstance(name, str) and name in (b.name, b.short_name):
+            return b.name
+    expected = " or ".join(b.short_name for b in builtins)
+    full = " or ".join(b.name for b in builtins if b.name != b.short_name)
+    raise _invalid(
+        f"{where}: unknown rule {name!r}; expected a built-in: {expected}" + (f", or {full}" if full else "")
+        + " (a data rule comes in rule_files, with no settings here)"
+    )
+
+
+def _lower_rule_files(files: object) -> list[SimpleNamespace]:
+    if isinstance(files, (str, bytes, RuleFile)) or not isinstance(files, Sequence):
+        raise _invalid(f"rule_files must be a list of RuleFile, not {files!r}")
+    out = []
+    for i, f in enumerate(files):
+        if not isinstance(f, RuleFile):
+            raise _invalid(f"rule_files[{i}] must be a recon_detector.RuleFile, not {type(f).__name__}")
+        if not isinstance(f.name, str):
+            raise _invalid(f"rule_files[{i}].name must be a string, not {f.name!r}")
+        if not isinstance(f.text, str):
+            raise _invalid(f"rule_files[{i}].text must be a string (the file's YAML), not {type(f.text).__name__}")
+        out.append(SimpleNamespace(name=f.name, text=f.text))
+    return out
+
+
 def _lower_config(config: Config) -> SimpleNamespace:
     if not isinstance(config, Config):
         raise _invalid(f"config must be a recon_detector.Config, not {type(config).__name__}")
-    if isinstance(config.rules, (str, RuleConfig)) or not isinstance(config.rules, Sequence):
+    if config.rules is not None and (
+        isinstance(config.rules, (str, RuleConfig)) or not isinstance(config.rules, Sequence)
+    ):
         raise _invalid(f"rules must be a list of rules, not {config.rules!r}")
     rules = []
-    for i, spec in enumerate(config.rules):
-        rc = spec if isinstance(spec, RuleConfig) else RuleConfig(rule=spec)
-        try:
-            rule = Rule.parse(rc.rule)
-        except ValueError as e:
-            raise _invalid(f"rules[{i}]: {e}") from None
+    for i, rc in enumerate(config.rule_configs()):
+        rule = _builtin_name(rc.rule, f"rules[{i}]")
         rules.append(
             SimpleNamespace(
                 **{
-                    "rule": rule.value,
+                    "rule": rule,
                     "window-ms": _uint(f"rules[{i}].window_ms", rc.window_ms, _U64),
                     "min-distinct": _uint(f"rules[{i}].min_distinct", rc.min_distinct, _U32),
                     "commands": _strings(f"rules[{i}].commands", rc.commands),
@@ -89,6 +120,7 @@ def _lower_config(config: Config) -> SimpleNamespace:
                 }
             )
         )
+    rule_files = _lower_rule_files(config.rule_files)
     try:
         profile = Profile(config.profile)
     except ValueError:
@@ -106,6 +138,8 @@ def _lower_config(config: Config) -> SimpleNamespace:
     return SimpleNamespace(
         **{
             "rules": rules,
+            "rule-files": rule_files,
+            "only-rules": _strings("only_rules", config.only_rules),
             "profile": profile.value,
             "allowed-lateness-ms": _uint("allowed_lateness_ms", config.allowed_lateness_ms, _U64),
             "limits": limits,
@@ -125,6 +159,10 @@ def _get(record: Any, name: str) -> Any:
 def _config_error(v: Any) -> ConfigError:
     if isinstance(v, Variant) and v.tag in ("out-of-range", "invalid-list"):
         return ConfigError(v.tag, str(v.payload))  # type: ignore[arg-type]
+    if isinstance(v, Variant) and v.tag == "rules" and v.payload is not None:
+        p = v.payload
+        r = RuleError(file=p.file, rule=p.rule, line=p.line, field=p.field, message=p.message)
+        return ConfigError("rules", str(r), rule_error=r)
     raise TypeError(f"unexpected config-error value {v!r}")
 
 
@@ -134,7 +172,7 @@ def _reasons(items: Iterable[Any]) -> dict[RejectReason, int]:
 
 def _rule_counts(rules: Iterable[Any]) -> tuple[RuleCounts, ...]:
     return tuple(
-        RuleCounts(rule=Rule(c.rule), accepted=c.accepted, filtered=c.filtered, late=c.late, rejected=c.rejected)
+        RuleCounts(rule=str(c.rule), accepted=c.accepted, filtered=c.filtered, late=c.late, rejected=c.rejected)
         for c in rules
     )
 
@@ -148,7 +186,7 @@ def _read_result(r: Any) -> ReadResult:
                 line=None if at is None else getattr(at, "line"),
                 record=None if at is None else getattr(at, "record"),
                 reason=None if p.reason is None else RejectReason(p.reason),
-                rule=None if p.rule is None else Rule(p.rule),
+                rule=None if p.rule is None else str(p.rule),
                 message=p.message,
             )
         )
@@ -206,7 +244,7 @@ def _batch_result(r: Any) -> BatchResult:
         errors=tuple(
             BatchError(
                 index=e.index,
-                rule=None if e.rule is None else Rule(e.rule),
+                rule=None if e.rule is None else str(e.rule),
                 reason=RejectReason(e.error.reason),
                 message=e.error.message,
             )
@@ -223,7 +261,7 @@ def _stats(s: Any) -> Stats:
         rejected_by_reason=_reasons(_get(s, "rejected-by-reason")),
         rules=tuple(
             RuleStats(
-                rule=Rule(r.rule),
+                rule=str(r.rule),
                 pushed=r.pushed,
                 accepted=r.accepted,
                 filtered=r.filtered,
@@ -317,8 +355,10 @@ class Detector:
             self._instance.close()
             raise _config_error(created)
         self._handle = created
-        self._rules = tuple(Rule(r.rule) for r in lowered.rules)
         self._config: Config | None = config
+        # The built-ins, then the data rules of the rule files: the
+        # component's names, as its stats list them.
+        self._rules: tuple[Rule, ...] = tuple(r.rule for r in self.stats().rules)
 
     @classmethod
     def restore(cls, snapshot: bytes, *, sandbox: Sandbox | None = None) -> "Detector":
@@ -356,7 +396,8 @@ class Detector:
 
     @property
     def rules(self) -> tuple[Rule, ...]:
-        """The rules, in configuration order."""
+        """The rules' names (the built-ins' contract names, then the data
+        rules'), in configuration order: the order of outcomes and stats."""
         return self._rules
 
     @property
@@ -506,7 +547,7 @@ class Detector:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        return f"<recon_detector.Detector rules={[r.short_name for r in self._rules]} {state}>"
+        return f"<recon_detector.Detector rules={list(self._rules)} {state}>"
 
 
 class Input:

@@ -5,6 +5,7 @@ Every exception this package raises on purpose derives from `ReconError`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from ._types import RejectReason
@@ -18,9 +19,10 @@ __all__ = [
     "ComponentTrap",
     "DetectorClosed",
     "InputError",
+    "RuleError",
 ]
 
-ConfigErrorKind = Literal["out-of-range", "invalid-list", "invalid-option"]
+ConfigErrorKind = Literal["out-of-range", "invalid-list", "rules", "invalid-option"]
 SnapshotErrorKind = Literal["malformed", "unsupported-version", "invalid-config"]
 TrapKind = Literal["deadline", "fuel", "memory", "trap"]
 
@@ -34,21 +36,77 @@ class ComponentLoadError(ReconError):
     or is not the component this host is written for."""
 
 
+@dataclass(frozen=True)
+class RuleError:
+    """Where and why the component refused a rule file (the contract's
+    ``rule-error``)."""
+
+    #: The rule file's name as given (`RuleFile.name`).
+    file: str
+    #: The rule at fault (its ``name``, ``id`` or title), when one is.
+    rule: str | None
+    #: The line in the file, from 1, when known.
+    line: int | None
+    #: The field or key at fault, when one is.
+    field: str | None
+    #: What is wrong, naming the construct.
+    message: str
+
+    def __str__(self) -> str:
+        """As ``recon detect`` words it: ``FILE:LINE: rule "R": field "F":
+        MESSAGE``, absent parts left out."""
+        s = self.file
+        if self.line is not None:
+            s += f":{self.line}"
+        if self.rule is not None:
+            s += f": rule {_debug_str(self.rule)}"
+        if self.field is not None:
+            s += f": field {_debug_str(self.field)}"
+        return f"{s}: {self.message}"
+
+
+def _debug_str(text: str) -> str:
+    """A string quoted and escaped as Rust's ``{:?}`` writes it."""
+    out = ['"']
+    for ch in text:
+        c = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif c == 0:
+            out.append("\\0")
+        elif c < 0x20 or c == 0x7F:
+            out.append(f"\\u{{{c:x}}}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 class ConfigError(ReconError, ValueError):
     """A configuration was refused.
 
-    ``kind`` is the component's ``config-error`` case (``out-of-range``,
-    ``invalid-list``), whose message names the field (the contract's
-    kebab-case name, e.g. ``window-ms``) and the accepted range; or
-    ``invalid-option`` for a value this host cannot hand to the component
-    at all (a wrong type, an unknown rule name, a negative number), whose
-    message names the `Config` field.
+    ``kind`` is the component's ``config-error`` case: ``out-of-range`` or
+    ``invalid-list``, whose message names the field (the contract's
+    kebab-case name, e.g. ``window-ms``) and the accepted range, or
+    ``rules``, a rule file refused (``rule_error`` holds where and why; the
+    message words it as ``recon detect`` does: ``FILE:LINE: rule "R":
+    field "F": MESSAGE``); or ``invalid-option`` for a value this host
+    cannot hand to the component at all (a wrong type, an unknown built-in,
+    a negative number, a rule file that cannot be read), whose message
+    names the `Config` field.
     """
 
-    def __init__(self, kind: ConfigErrorKind, message: str) -> None:
+    def __init__(self, kind: ConfigErrorKind, message: str, *, rule_error: RuleError | None = None) -> None:
         super().__init__(message)
         self.kind: ConfigErrorKind = kind
         self.message = message
+        self.rule_error = rule_error
 
 
 class EventError(ReconError, ValueError):

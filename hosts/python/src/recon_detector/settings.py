@@ -2,9 +2,12 @@
 with `tomllib` and mapped onto `Config` and `Sandbox`.
 
 Every key of the Rust file is known here with its type; unknown keys are
-errors (a typo never silently means "default"). Applied: ``rules``,
-``profile``, ``allowed_lateness_seconds``, ``chunk_kib``, ``[sentinel]``,
-``[elastic]``, ``[limits]``, and in ``[sandbox]`` ``max_memory_mib``,
+errors (a typo never silently means "default"). Applied: ``rules``
+(built-ins by name, ``catalogue``, Sigma rule files or directories by
+path, as ``--rules``), ``profile``, ``allowed_lateness_seconds``,
+``chunk_kib``, each built-in's section (``[sentinel]``, ``[elastic]``:
+one per built-in the component has, by its short name), ``[limits]``, and
+in ``[sandbox]`` ``max_memory_mib``,
 ``max_call_ms`` and ``fuel_per_call``. Read but not applied (`notes` says
 so): ``workers`` (this host reads and scans on one thread),
 ``sandbox.checkpoint_mib`` and ``sandbox.max_quarantined`` (no trap
@@ -20,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._types import DEFAULT_CALL_TIMEOUT, Config, Limits, Profile, Rule, RuleConfig, Sandbox
+from ._types import DEFAULT_CALL_TIMEOUT, BuiltInRule, Config, Limits, Profile, RuleConfig, Sandbox
+from .errors import ConfigError
+from .rules import builtin_rules, resolve_rules
 
 __all__ = ["SettingsError", "FileSettings", "load_settings", "parse_settings"]
 
@@ -32,10 +37,10 @@ MAX_CHUNK_KIB = 64 * 1024
 _U32 = (1 << 32) - 1
 _U64 = (1 << 64) - 1
 
+#: The keys of a built-in's section (the Rust host's ``RuleSection``).
 _RULE_KEYS = {"window_seconds": _U64, "min_distinct": _U32, "commands": list, "providers": list}
+#: The sections besides the built-ins'.
 _SECTIONS: dict[str, dict[str, Any]] = {
-    "sentinel": _RULE_KEYS,
-    "elastic": _RULE_KEYS,
     "limits": {
         "max_event_bytes": _U32,
         "max_open_groups": _U32,
@@ -73,7 +78,9 @@ class FileSettings:
     """What a configuration file (and the command line over it) sets; every
     field left ``None`` takes its default."""
 
-    rules: list[Rule] | None = None
+    #: The ``rules`` entries: built-ins by short name, ``catalogue``, rule
+    #: files and directories by path (resolved by `config`).
+    rules: list[str] | None = None
     profile: Profile | None = None
     allowed_lateness_seconds: int | None = None
     #: Early alerts (``Config.early_alerts``); this host has no live mode,
@@ -81,18 +88,12 @@ class FileSettings:
     early_alerts: bool | None = None
     chunk_kib: int | None = None
     workers: int | None = None
-    sentinel: dict[str, Any] = field(default_factory=dict)
-    elastic: dict[str, Any] = field(default_factory=dict)
+    #: Each built-in's section (``[sentinel]``, ...), by its short name.
+    rule_sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     limits: dict[str, Any] = field(default_factory=dict)
     sandbox: dict[str, Any] = field(default_factory=dict)
     tenants: dict[str, Any] = field(default_factory=dict)
     live: dict[str, Any] = field(default_factory=dict)
-
-    def rule_names(self) -> list[Rule]:
-        """The rules to run, in the documented output order, once each."""
-        if not self.rules:
-            return [Rule.SENTINEL, Rule.ELASTIC]
-        return [r for r in (Rule.SENTINEL, Rule.ELASTIC) if r in self.rules]
 
     def chunk_bytes(self) -> int:
         n = DEFAULT_CHUNK_KIB if self.chunk_kib is None else self.chunk_kib
@@ -107,7 +108,10 @@ class FileSettings:
             raise SettingsError(f"workers = {self.workers} is out of range; it must be between 1 and 256")
 
     def config(self) -> Config:
-        """The detector configuration (ranges are the component's to judge)."""
+        """The detector configuration: the built-ins ``rules`` names (all
+        when it names none) with their sections, and the rule files it
+        names, read (`resolve_rules`; an entry that is neither raises
+        `SettingsError`). Ranges are the component's to judge."""
 
         def ms(key: str, seconds: int | None) -> int | None:
             if seconds is None:
@@ -116,12 +120,16 @@ class FileSettings:
                 raise SettingsError(f"{key} = {seconds} is too large")
             return seconds * 1000
 
+        try:
+            named = resolve_rules(self.rules)
+        except ConfigError as e:
+            raise SettingsError(e.message) from None
         rules = []
-        for rule in self.rule_names():
-            section = self.sentinel if rule is Rule.SENTINEL else self.elastic
+        for short in named.rules:
+            section = self.rule_sections.get(short, {})
             rules.append(
                 RuleConfig(
-                    rule=rule,
+                    rule=short,
                     window_ms=ms("window_seconds", section.get("window_seconds")),
                     min_distinct=section.get("min_distinct"),
                     commands=section.get("commands"),
@@ -131,6 +139,7 @@ class FileSettings:
         lim = self.limits
         return Config(
             rules=tuple(rules),
+            rule_files=named.rule_files,
             profile=self.profile or Profile.DEFAULT,
             allowed_lateness_ms=ms("allowed_lateness_seconds", self.allowed_lateness_seconds),
             early_alerts=self.early_alerts,
@@ -209,34 +218,42 @@ def _unknown(where: str, key: str, known: Mapping[str, Any]) -> SettingsError:
     return SettingsError(f"{where}unknown field `{key}`, expected one of {expected}")
 
 
-def parse_settings(text: str, name: str = "<config>") -> FileSettings:
-    """Parses configuration text; raises `SettingsError` naming the key."""
+def parse_settings(text: str, name: str = "<config>", builtins: tuple[BuiltInRule, ...] | None = None) -> FileSettings:
+    """Parses configuration text; raises `SettingsError` naming the key.
+    Each built-in (``builtins``, default the component's: `builtin_rules`)
+    has a section of its own, by its short name."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"{name}: {e}") from None
+    if builtins is None:
+        builtins = builtin_rules()
+    rule_sections = {b.short_name: _RULE_KEYS for b in builtins}
+    sections = {**rule_sections, **_SECTIONS}
     s = FileSettings()
-    known = {**_TOP, **{k: dict for k in _SECTIONS}}
+    known = {**_TOP, **{k: dict for k in sections}}
     for key, value in doc.items():
         if key not in known:
             raise _unknown(f"{name}: ", key, known)
-        if key in _SECTIONS:
+        if key in sections:
             if not isinstance(value, dict):
                 raise SettingsError(f"{name}: [{key}]: expected a table, found {value!r}")
-            fields = _SECTIONS[key]
+            fields = sections[key]
             checked = {}
             for k, v in value.items():
                 if k not in fields:
                     raise _unknown(f"{name}: [{key}]: ", k, fields)
                 checked[k] = _check(f"{name}: {key}.{k}", v, fields[k])
-            setattr(s, key, checked)
+            if key in rule_sections:
+                s.rule_sections[key] = checked
+            else:
+                setattr(s, key, checked)
             continue
         v = _check(f"{name}: {key}", value, _TOP[key])
         if key == "rules":
-            try:
-                s.rules = [_rule_name(r) for r in v]
-            except ValueError as e:
-                raise SettingsError(f"{name}: rules: {e}") from None
+            # Names and paths: what each stands for is resolved by
+            # `FileSettings.config`, as the Rust host resolves them.
+            s.rules = list(v)
         elif key == "profile":
             if v not in ("default", "seed"):
                 raise SettingsError(f"{name}: profile: unknown variant `{v}`, expected `default` or `seed`")
@@ -244,12 +261,6 @@ def parse_settings(text: str, name: str = "<config>") -> FileSettings:
         else:
             setattr(s, key, v)
     return s
-
-
-def _rule_name(name: str) -> Rule:
-    if name in ("sentinel", "elastic"):
-        return Rule.parse(name)
-    raise ValueError(f"unknown variant `{name}`, expected `sentinel` or `elastic`")
 
 
 def load_settings(path: str | Path) -> FileSettings:
