@@ -101,8 +101,18 @@ fn default_delivery_is_byte_for_byte_what_it_was() {
             f.strip_prefix(&dir).unwrap().to_str().unwrap().as_bytes(),
             h,
         );
-        h = fnv(&std::fs::read(f).unwrap(), h);
+        // The objects' content, not their gzip bytes: those depend on the
+        // deflate backend flate2 is built with, which feature unification
+        // picks differently for `-p recon-gen` and `--workspace`.
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap()),
+            &mut raw,
+        )
+        .unwrap();
+        h = fnv(&raw, h);
     }
     std::fs::remove_dir_all(&dir).ok();
-    assert_eq!((files.len(), h), (660, 0x15df_316d_2ed2_dccf));
+    // Taken at 30c72b3, before the catalogue option existed.
+    assert_eq!((files.len(), h), (660, 0x472d_a57e_a6da_0e74));
 }
