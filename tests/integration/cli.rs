@@ -479,3 +479,85 @@ fn progress_shows_on_a_terminal_only_and_output_goes_to_the_file() {
     assert!(screen.contains("read 29 records; 1 alerts"), "{screen}");
     assert_eq!(std::fs::read_to_string(&alerts).unwrap().lines().count(), 1);
 }
+
+/// `recon rules list` shows what the component's registry holds: the
+/// built-ins and every correlation of the embedded catalogue; `--json`
+/// gives one object per rule.
+#[test]
+fn rules_list_shows_the_built_ins_and_the_catalogue() {
+    let out = recon(&["rules", "list", "--json"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rules = lines(&out.stdout);
+    let names: Vec<&str> = rules.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(
+        &names[..2],
+        ["sentinel-aws-cli-recon", "elastic-aws-discovery-burst"]
+    );
+    let correlations = rules.iter().filter(|r| r["kind"] == "correlation").count();
+    assert!(correlations >= 10, "{correlations} catalogue correlations");
+    for r in &rules[2..] {
+        assert!(
+            r["file"].as_str().is_some_and(|f| f.starts_with("rules/")),
+            "{r}"
+        );
+        assert!(r["window_ms"].as_u64().is_some_and(|w| w >= 1000), "{r}");
+    }
+}
+
+/// `recon rules check` prints what a file compiled to, and refuses a file
+/// the engine cannot run with exit 2, naming the file, line, rule and
+/// construct; `--rules` refuses a path that is neither a built-in nor a
+/// file.
+#[test]
+fn rules_check_compiles_or_refuses_naming_file_line_and_rule() {
+    let dir = std::env::temp_dir().join(format!("recon-rules-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.yml");
+    std::fs::write(
+        &good,
+        "title: t\nname: many_lists\nlogsource: {product: aws}\ndetection:\n  sel:\n    eventName|startswith: List\n  condition: sel\n---\ntitle: many\nname: many-lists\ncorrelation:\n  type: event_count\n  rules: [many_lists]\n  group-by: [userIdentity.arn]\n  timespan: 5m\n  window: tumbling\n  condition: {gte: 3}\n",
+    )
+    .unwrap();
+    let out = recon(&["rules", "check", good.to_str().unwrap()], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("many-lists  [correlation]"), "{text}");
+    assert!(
+        text.contains("count gte 3 by userIdentity.arn per 5m window"),
+        "{text}"
+    );
+
+    let bad = dir.join("bad.yml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&good)
+            .unwrap()
+            .replace("startswith", "base64"),
+    )
+    .unwrap();
+    for args in [
+        vec!["rules", "check", bad.to_str().unwrap()],
+        vec!["detect", "--rules", bad.to_str().unwrap(), "-"],
+    ] {
+        let out = recon(&args, Some(b""));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{}:6: rule \"many_lists\"", bad.display())),
+            "{err}"
+        );
+        assert!(err.contains("|base64 is not supported"), "{err}");
+    }
+    let out = recon(&["detect", "--rules", "no/such.yml", "-"], Some(b""));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("neither a built-in"));
+    std::fs::remove_dir_all(&dir).ok();
+}
