@@ -278,7 +278,6 @@ fn paren_depth(text: &str) -> usize {
                 max = max.max(depth);
             }
             b')' => depth = depth.saturating_sub(1),
-            b'\n' => depth = 0,
             _ => {}
         }
     }

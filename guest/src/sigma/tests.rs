@@ -180,3 +180,24 @@ fn limits_are_enforced() {
             .contains("regular expression")
     );
 }
+
+#[test]
+fn deeply_nested_yaml_is_refused_not_a_crash() {
+    for depth in [200, 20_000] {
+        let text = format!(
+            "title: x\nlogsource: {{}}\ndetection:\n  a:\n    eventName: {}1{}\n  condition: a\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        // Refused or compiled, never a stack overflow.
+        let _ = compile(&file(&text));
+        let nested = format!(
+            "title: x\nlogsource: {{}}\ndetection:\n  a:\n{}\n  condition: a\n",
+            (0..depth.min(2000))
+                .map(|i| format!("{}- eventName: X", "  ".repeat(i + 2)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let _ = compile(&file(&nested));
+    }
+}
