@@ -56,7 +56,13 @@ fn registry(choices: &[RuleChoice]) -> Result<Result<Vec<RuleInfo>, ConfigError>
         })
         .collect();
     let files = recon::rules::rule_files(choices)?;
-    let runtime = Runtime::new(SandboxLimits::default())?;
+    // The compiled component from the cache `recon detect` keeps (a
+    // fresh compile takes seconds).
+    let limits = SandboxLimits::default();
+    let runtime = match recon::runtime::default_cache_dir() {
+        Some(dir) => Runtime::cached(limits, &dir)?,
+        None => Runtime::new(limits)?,
+    };
     let mut instance = runtime.instantiate()?;
     let mut config = instance.default_config(&builtins, Profile::Default)?;
     if builtins.is_empty() {
