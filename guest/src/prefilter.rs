@@ -79,49 +79,84 @@ pub struct Plan {
     data: bool,
     /// Some data rule has no clause: nothing can be settled.
     open: bool,
-    /// Every needle of every clause, searched at once ignoring ASCII case.
-    search: Option<aho_corasick::AhoCorasick>,
-    /// Per data rule, its clauses as needle ids into `search`.
-    rules: Vec<Vec<Vec<usize>>>,
+    /// Per data rule, its clauses, the most selective first.
+    rules: Vec<Vec<Clause>>,
+}
+
+/// One clause of a data rule's needles: does the (lowercased) record hold
+/// any of them? Needles that share a prefix of [`MIN_GATE`] bytes or more
+/// (`listusers`, `listroles`, …) are found by one search for the prefix,
+/// each hit checked against them, instead of one search each.
+#[derive(Debug, Clone)]
+struct Clause {
+    /// The shared prefix, when there is one worth searching for.
+    gate: Option<memchr::memmem::Finder<'static>>,
+    /// Each needle, lowercased.
+    needles: Vec<Vec<u8>>,
+    /// A searcher per needle, without a gate.
+    finders: Vec<memchr::memmem::Finder<'static>>,
+}
+
+/// Shortest shared prefix searched for in place of its needles.
+const MIN_GATE: usize = 3;
+
+impl Clause {
+    fn new(needles: &[String]) -> Clause {
+        let needles: Vec<Vec<u8>> = needles
+            .iter()
+            .map(|n| n.to_ascii_lowercase().into_bytes())
+            .collect();
+        let prefix = needles.iter().skip(1).fold(
+            needles.first().map_or(0, Vec::len),
+            |len, n| {
+                needles[0]
+                    .iter()
+                    .zip(n)
+                    .take(len)
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            },
+        );
+        let gate = (needles.len() > 1 && prefix >= MIN_GATE)
+            .then(|| memchr::memmem::Finder::new(&needles[0][..prefix]).into_owned());
+        let finders = if gate.is_some() {
+            Vec::new()
+        } else {
+            needles
+                .iter()
+                .map(|n| memchr::memmem::Finder::new(n).into_owned())
+                .collect()
+        };
+        Clause {
+            gate,
+            needles,
+            finders,
+        }
+    }
+
+    /// Whether `lower` (a lowercased record) holds one of the needles.
+    fn holds(&self, lower: &[u8]) -> bool {
+        match &self.gate {
+            Some(g) => g
+                .find_iter(lower)
+                .any(|at| self.needles.iter().any(|n| lower[at..].starts_with(n))),
+            None => self.finders.iter().any(|f| f.find(lower).is_some()),
+        }
+    }
 }
 
 impl Plan {
     /// The plan for built-ins (`aws_cli`) beside data rules whose needles
     /// are `needles` (one entry per data rule).
     pub fn new(aws_cli: bool, needles: &[Vec<Vec<String>>]) -> Plan {
-        let mut all: Vec<String> = Vec::new();
-        let mut id = |n: &String| match all.iter().position(|a| a == n) {
-            Some(i) => i,
-            None => {
-                all.push(n.clone());
-                all.len() - 1
-            }
-        };
-        let rules: Vec<Vec<Vec<usize>>> = needles
-            .iter()
-            .map(|clauses| {
-                clauses
-                    .iter()
-                    .map(|c| c.iter().map(&mut id).collect())
-                    .collect()
-            })
-            .collect();
-        let search = (!all.is_empty())
-            .then(|| {
-                aho_corasick::AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .build(&all)
-                    .ok()
-            })
-            .flatten();
-        // A searcher that cannot be built settles nothing.
-        let open = needles.iter().any(Vec::is_empty) || (!all.is_empty() && search.is_none());
         Plan {
             aws_cli,
             data: !needles.is_empty(),
-            open,
-            search,
-            rules,
+            open: needles.iter().any(Vec::is_empty),
+            rules: needles
+                .iter()
+                .map(|clauses| clauses.iter().map(|c| Clause::new(c)).collect())
+                .collect(),
         }
     }
 
@@ -131,19 +166,21 @@ impl Plan {
     }
 
     /// Whether some data rule might select `text` (a record without
-    /// escapes): every clause of that rule has a needle in it.
+    /// escapes): every clause of that rule has a needle in it, ignoring
+    /// ASCII case. A rule is ruled out at its first clause without one,
+    /// which is usually its first.
     fn some_rule_might(&self, text: &[u8]) -> bool {
-        let Some(search) = &self.search else {
-            // No needles at all: every rule has an empty clause.
-            return false;
-        };
-        let mut hit = vec![false; search.patterns_len()];
-        for m in search.find_overlapping_iter(text) {
-            hit[m.pattern().as_usize()] = true;
+        thread_local! {
+            static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        self.rules
-            .iter()
-            .any(|clauses| clauses.iter().all(|c| c.iter().any(|&n| hit[n])))
+        LOWER.with(|buf| {
+            let mut lower = buf.borrow_mut();
+            lower.clear();
+            lower.extend(text.iter().map(u8::to_ascii_lowercase));
+            self.rules
+                .iter()
+                .any(|clauses| clauses.iter().all(|c| c.holds(&lower)))
+        })
     }
 
     /// Settles `text` if every rule of the plan rules it out.
