@@ -4,10 +4,10 @@
 
 use std::time::Instant;
 
+use recon_guest::Scanner;
 use recon_guest::config::{Profile, Settings};
 use recon_guest::prefilter::{Plan, Verdict};
 use recon_guest::sigma::{RuleFile, compile};
-use recon_guest::Scanner;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -27,7 +27,13 @@ fn main() {
     settings.rule_files = files.clone();
     if !files.is_empty() {
         let c = compile(&files).expect("rules compile");
-        let plan = Plan::new(false, &c.rules.iter().map(|r| r.needles.clone()).collect::<Vec<_>>());
+        let plan = Plan::new(
+            false,
+            &c.rules
+                .iter()
+                .map(|r| r.needles.clone())
+                .collect::<Vec<_>>(),
+        );
         let (mut n, mut settled) = (0u64, 0u64);
         for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             n += 1;

@@ -106,17 +106,17 @@ impl Clause {
             .iter()
             .map(|n| n.to_ascii_lowercase().into_bytes())
             .collect();
-        let prefix = needles.iter().skip(1).fold(
-            needles.first().map_or(0, Vec::len),
-            |len, n| {
+        let prefix = needles
+            .iter()
+            .skip(1)
+            .fold(needles.first().map_or(0, Vec::len), |len, n| {
                 needles[0]
                     .iter()
                     .zip(n)
                     .take(len)
                     .take_while(|(a, b)| a == b)
                     .count()
-            },
-        );
+            });
         let gate = (needles.len() > 1 && prefix >= MIN_GATE)
             .then(|| memchr::memmem::Finder::new(&needles[0][..prefix]).into_owned());
         let finders = if gate.is_some() {
