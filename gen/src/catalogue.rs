@@ -58,6 +58,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::pool::{hex, upper_alnum};
 use crate::record::{format_time, push_u64, push_uuid};
 use crate::rng::Rng;
 use crate::tables::{APP_ROLES, FIRST, HUMAN_ROLES, LAST};
@@ -578,18 +579,6 @@ const S3_ENUM: [&str; 7] = [
     "GetBucketPolicy",
     "GetBucketTagging",
 ];
-
-fn upper_alnum(rng: &mut Rng, n: usize) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    (0..n)
-        .map(|_| CHARS[rng.index(CHARS.len())] as char)
-        .collect()
-}
-
-fn hex(rng: &mut Rng, n: usize) -> String {
-    const CHARS: &[u8] = b"0123456789abcdef";
-    (0..n).map(|_| CHARS[rng.index(16)] as char).collect()
-}
 
 /// The burst's account: `0000070xxxxx`, never a background account.
 fn account(id: u32) -> String {

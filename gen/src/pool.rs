@@ -149,14 +149,14 @@ pub(crate) fn dissect_roles(arn: &str) -> Option<&str> {
     Some(&rest[rest.find('/')? + 1..])
 }
 
-fn upper_alnum(rng: &mut Rng, n: usize) -> String {
+pub(crate) fn upper_alnum(rng: &mut Rng, n: usize) -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     (0..n)
         .map(|_| CHARS[rng.index(CHARS.len())] as char)
         .collect()
 }
 
-fn hex(rng: &mut Rng, n: usize) -> String {
+pub(crate) fn hex(rng: &mut Rng, n: usize) -> String {
     const CHARS: &[u8] = b"0123456789abcdef";
     (0..n).map(|_| CHARS[rng.index(16)] as char).collect()
 }

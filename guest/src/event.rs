@@ -152,9 +152,7 @@ impl<'a> Scalar<'a> {
         match self {
             Scalar::Str(s) => s,
             Scalar::Int(i) => Cow::Owned(i.to_string()),
-            Scalar::Float(f) => Cow::Owned(
-                serde_json::Number::from_f64(f).map_or_else(|| f.to_string(), |n| n.to_string()),
-            ),
+            Scalar::Float(f) => Cow::Owned(crate::fields::float_text(f)),
             Scalar::Text(t) => Cow::Owned(t),
         }
     }
@@ -620,10 +618,17 @@ pub fn parse_event_with<'a>(text_in: &'a str, schema: &Schema) -> Result<Event<'
     Ok(ev)
 }
 
-/// Every top-level member [`Doc`] reads, once.
-fn doc_keys() -> &'static [&'static str] {
-    static KEYS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
-    KEYS.get_or_init(fields_of::<Doc<'_>>)
+/// Whether [`Doc`] reads a top-level member of this name (its names,
+/// taken once from the derived reader and sorted for a binary search).
+fn is_doc_key(key: &str) -> bool {
+    static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys = fields_of::<Doc<'_>>().to_vec();
+        keys.sort_unstable();
+        keys
+    })
+    .binary_search(&key)
+    .is_ok()
 }
 
 /// Reads the object as [`Obj<Doc>`] does, handing the members on the
@@ -671,7 +676,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Intercept<'_, '_, 'de, A> {
             let Some(key) = self.inner.next_key::<Cow<'de, str>>()? else {
                 return Ok(None);
             };
-            let known = doc_keys().contains(&key.as_ref());
+            let known = is_doc_key(&key);
             match (known, self.schema.top(&key)) {
                 (false, Some(node)) => {
                     self.inner.next_value_seed(Extract {

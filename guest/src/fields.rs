@@ -212,7 +212,7 @@ impl<'de> Visitor<'de> for Extract<'_, '_, 'de> {
             // The path ends at an object: its text, and any longer path
             // below it, from one tree of it.
             let v = serde_json::Value::deserialize_from_map(map)?;
-            walk_value(self.node, &v, self.out, true);
+            walk_value(self.node, &v, self.out);
             return Ok(());
         }
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
@@ -250,13 +250,13 @@ impl FromMap for serde_json::Value {
 }
 
 /// [`Extract`] over a tree already built.
-fn walk_value(node: &Node, v: &serde_json::Value, out: &mut Extra<'_>, top: bool) {
+fn walk_value(node: &Node, v: &serde_json::Value, out: &mut Extra<'_>) {
     use serde_json::Value;
     match v {
         Value::Null => {}
         Value::Array(items) => {
             for item in items {
-                walk_value(node, item, out, false);
+                walk_value(node, item, out);
             }
         }
         Value::Object(members) => {
@@ -265,14 +265,13 @@ fn walk_value(node: &Node, v: &serde_json::Value, out: &mut Extra<'_>, top: bool
             }
             for (k, child) in &node.children {
                 if let Some(m) = members.get(&**k) {
-                    walk_value(child, m, out, false);
+                    walk_value(child, m, out);
                 }
             }
         }
         Value::String(s) => Extract::push_text(out, node.slot, Cow::Owned(s.clone())),
         other => Extract::push_text(out, node.slot, Cow::Owned(other.to_string())),
     }
-    let _ = top;
 }
 
 /// Reads the paths of `schema` from a whole JSON text, outside the event

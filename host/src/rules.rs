@@ -30,8 +30,9 @@ pub struct RuleInfo {
     pub key: &'static str,
     /// What it detects, for `--help`.
     pub about: &'static str,
-    /// The contract's name of it, which its alerts carry.
-    pub contract: &'static str,
+    /// The detection core's built-in (its name is the contract's, which
+    /// alerts carry).
+    pub core: recon_guest::Rule,
     /// Its section of the configuration file.
     pub section: fn(&FileSettings) -> &RuleSection,
 }
@@ -42,14 +43,14 @@ pub const RULES: &[RuleInfo] = &[
         name: BuiltIn::Sentinel,
         key: "sentinel",
         about: "Sentinel \"Suspicious AWS CLI Command Execution\"",
-        contract: "sentinel-aws-cli-recon",
+        core: recon_guest::Rule::Sentinel,
         section: |s| &s.sentinel,
     },
     RuleInfo {
         name: BuiltIn::Elastic,
         key: "elastic",
         about: "Elastic \"AWS Discovery API Calls via CLI from a Single Resource\"",
-        contract: "elastic-aws-discovery-burst",
+        core: recon_guest::Rule::Elastic,
         section: |s| &s.elastic,
     },
 ];
@@ -66,12 +67,12 @@ impl BuiltIn {
     /// The contract's name of it (`sentinel-aws-cli-recon`, ...), which
     /// alerts carry.
     pub fn rule(self) -> String {
-        self.info().contract.to_owned()
+        self.info().core.name().to_owned()
     }
 
     /// The built-in of a contract name; `None` for a data rule's.
     pub fn of(rule: &str) -> Option<BuiltIn> {
-        RULES.iter().find(|r| r.contract == rule).map(|r| r.name)
+        RULES.iter().find(|r| r.core.name() == rule).map(|r| r.name)
     }
 }
 
@@ -220,7 +221,7 @@ mod tests {
         let names: Vec<BuiltIn> = RULES.iter().map(|r| r.name).collect();
         assert_eq!(names, BuiltIn::ALL);
         for r in RULES {
-            assert_eq!(BuiltIn::of(r.contract), Some(r.name));
+            assert_eq!(BuiltIn::of(r.core.name()), Some(r.name));
             assert_eq!(BuiltIn::from_name(r.key), Some(r.name));
             // The file's name of the rule is the serde name of its section.
             let parsed: FileSettings = toml::from_str(&format!(
@@ -233,7 +234,7 @@ mod tests {
         }
         // The core knows the same rules, in the same order.
         let core: Vec<&str> = recon_guest::Rule::ALL.iter().map(|r| r.name()).collect();
-        let here: Vec<&str> = RULES.iter().map(|r| r.contract).collect();
+        let here: Vec<&str> = RULES.iter().map(|r| r.core.name()).collect();
         assert_eq!(core, here);
     }
 

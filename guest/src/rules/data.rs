@@ -36,6 +36,9 @@ pub const EVENT_ROW: &[(&str, FieldRef)] = &[
 pub struct Data {
     rule: Arc<DataRule>,
     profile: Profile,
+    /// The fields whose values make the key, as named in the row (built
+    /// once: every selected event and alert reads them).
+    key_fields: Arc<[(String, FieldRef)]>,
 }
 
 /// A group's aggregate: how many events, and (for `value_count`) the
@@ -52,19 +55,17 @@ pub struct Group {
 /// A group key: each group-by field's first value, or `None` when missing.
 pub type Key = Vec<Option<String>>;
 
-impl Data {
-    /// The fields whose values make the key, as named in the row.
-    fn key_fields(&self) -> Vec<(&str, FieldRef)> {
-        match &self.rule.kind {
-            DataKind::Correlation { group_by, .. } => {
-                group_by.iter().map(|(n, f)| (n.as_str(), *f)).collect()
-            }
-            DataKind::Event { fields } => EVENT_ROW
-                .iter()
-                .copied()
-                .chain(fields.iter().map(|(n, f)| (n.as_str(), *f)))
-                .collect(),
-        }
+/// The fields whose values make a data rule's key, as named in its row:
+/// its group-by, or for a detection rule alone [`EVENT_ROW`] and its
+/// `fields:`.
+fn key_fields(rule: &DataRule) -> Arc<[(String, FieldRef)]> {
+    match &rule.kind {
+        DataKind::Correlation { group_by, .. } => group_by.iter().cloned().collect(),
+        DataKind::Event { fields } => EVENT_ROW
+            .iter()
+            .map(|(n, f)| ((*n).to_owned(), *f))
+            .chain(fields.iter().cloned())
+            .collect(),
     }
 }
 
@@ -74,11 +75,13 @@ impl RuleLogic for Data {
     type Group = Group;
 
     fn new(config: &RuleConfig) -> Self {
+        let rule = config
+            .data
+            .clone()
+            .expect("a data rule's configuration carries its definition");
         Data {
-            rule: config
-                .data
-                .clone()
-                .expect("a data rule's configuration carries its definition"),
+            key_fields: key_fields(&rule),
+            rule,
             profile: config.profile,
         }
     }
@@ -88,7 +91,7 @@ impl RuleLogic for Data {
             return None;
         }
         let key = self
-            .key_fields()
+            .key_fields
             .iter()
             .map(|(_, f)| {
                 f.values(event, self.profile)
@@ -154,11 +157,11 @@ impl RuleLogic for Data {
 
     fn decode(&self, r: &mut Reader<'_>) -> Result<(Key, Vec<String>), WireError> {
         let n = r.varint()?;
-        if n != self.key_fields().len() as u64 {
+        if n != self.key_fields.len() as u64 {
             return Err(WireError(format!(
                 "a key of {n} fields for rule {}, which groups by {}",
                 self.rule.name,
-                self.key_fields().len()
+                self.key_fields.len()
             )));
         }
         let mut key = Vec::with_capacity(n as usize);
@@ -198,11 +201,8 @@ impl RuleLogic for Data {
         if matches!(r.kind, DataKind::Event { .. }) {
             row.insert("eventTime".into(), Value::String(rfc3339(window_start)));
         }
-        for ((name, _), v) in self.key_fields().iter().zip(key) {
-            row.insert(
-                (*name).to_owned(),
-                v.clone().map_or(Value::Null, Value::String),
-            );
+        for ((name, _), v) in self.key_fields.iter().zip(key) {
+            row.insert(name.clone(), v.clone().map_or(Value::Null, Value::String));
         }
         if matches!(r.kind, DataKind::Correlation { .. }) {
             row.insert("count".into(), Value::from(self.measure(group)));

@@ -664,32 +664,22 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
         } else {
             Expr::Or(parts)
         };
-        let needles = filter.needles();
-        let (tactics, techniques) = attack(&d.tags);
-        out.push((
-            c.file,
-            line_of(&files[c.file].text, Some(&d.title), &d.title).unwrap_or(0) as usize,
-            Arc::new(DataRule {
-                name: cl.clone(),
-                id: d.id.clone().unwrap_or_default(),
-                title: d.title.clone(),
-                description: d.description.clone().unwrap_or_else(|| d.title.clone()),
-                severity: severity(d.level.as_ref().map(|l| l.as_str())),
-                tactics,
-                techniques,
-                file: files[c.file].name.clone(),
-                filter,
-                detections: names,
-                kind: DataKind::Correlation {
-                    group_by,
-                    window_ms: window_ms as i64,
-                    measure,
-                    threshold,
-                    measure_field,
-                },
-                needles,
-            }),
-        ));
+        let kind = DataKind::Correlation {
+            group_by,
+            window_ms: window_ms as i64,
+            measure,
+            threshold,
+            measure_field,
+        };
+        let meta = Meta {
+            name: cl,
+            id: &d.id,
+            title: &d.title,
+            description: &d.description,
+            level: d.level.as_ref().map(|l| l.as_str()),
+            tags: &d.tags,
+        };
+        out.push(data_rule(files, c.file, meta, filter, names, kind));
     }
 
     // Detection rules no correlation uses (or whose correlation says
@@ -707,26 +697,22 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
                 .map_err(|m| ctx.err(r.file, Some(&rl), Some(&d.title), Some(f), f, m))?;
             fields.push((f.clone(), fr));
         }
-        let filter = compiled_rules[i].clone();
-        let needles = filter.needles();
-        let (tactics, techniques) = attack(&d.tags);
-        out.push((
+        let meta = Meta {
+            name: rl.clone(),
+            id: &d.id,
+            title: &d.title,
+            description: &d.description,
+            level: d.level.as_ref().map(|l| l.as_str()),
+            tags: &d.tags,
+        };
+        let kind = DataKind::Event { fields };
+        out.push(data_rule(
+            files,
             r.file,
-            line_of(&files[r.file].text, Some(&d.title), &d.title).unwrap_or(0) as usize,
-            Arc::new(DataRule {
-                name: rl.clone(),
-                id: d.id.clone().unwrap_or_default(),
-                title: d.title.clone(),
-                description: d.description.clone().unwrap_or_else(|| d.title.clone()),
-                severity: severity(d.level.as_ref().map(|l| l.as_str())),
-                tactics,
-                techniques,
-                file: files[r.file].name.clone(),
-                filter,
-                detections: vec![rl],
-                kind: DataKind::Event { fields },
-                needles,
-            }),
+            meta,
+            compiled_rules[i].clone(),
+            vec![rl],
+            kind,
         ));
     }
     out.sort_by_key(|(file, line, _)| (*file, *line));
@@ -735,6 +721,48 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
         rules: out.into_iter().map(|(_, _, r)| r).collect(),
         filters: filter_report,
     })
+}
+
+/// What a data rule takes from its Sigma document's metadata.
+struct Meta<'a> {
+    name: String,
+    id: &'a Option<String>,
+    title: &'a str,
+    description: &'a Option<String>,
+    level: Option<&'static str>,
+    tags: &'a [String],
+}
+
+/// A runnable data rule, with the position it sorts by (its file, then the
+/// line of its title).
+fn data_rule(
+    files: &[RuleFile],
+    file: usize,
+    meta: Meta<'_>,
+    filter: Expr,
+    detections: Vec<String>,
+    kind: DataKind,
+) -> (usize, usize, Arc<DataRule>) {
+    let (tactics, techniques) = attack(meta.tags);
+    let line = line_of(&files[file].text, Some(meta.title), meta.title).unwrap_or(0) as usize;
+    let rule = DataRule {
+        name: meta.name,
+        id: meta.id.clone().unwrap_or_default(),
+        title: meta.title.to_owned(),
+        description: meta
+            .description
+            .clone()
+            .unwrap_or_else(|| meta.title.to_owned()),
+        severity: severity(meta.level),
+        tactics,
+        techniques,
+        file: files[file].name.clone(),
+        needles: filter.needles(),
+        filter,
+        detections,
+        kind,
+    };
+    (file, line, Arc::new(rule))
 }
 
 /// `level` as an alert's severity.
