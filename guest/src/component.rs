@@ -158,6 +158,7 @@ fn location(l: reader::Loc) -> wit::Location {
     wit::Location {
         line: l.line,
         record: l.record,
+        log_event: l.log_event,
     }
 }
 
@@ -179,6 +180,13 @@ fn read_event(e: reader::Event, limit: u64) -> wit::ReadEvent {
             message: reader::wording::too_large(at, bytes, limit),
         }),
         reader::Event::Unreadable(reason) => wit::ReadEvent::Unreadable(reason),
+        reader::Event::Control { at } => wit::ReadEvent::ControlMessage(location(at)),
+        reader::Event::BadEnvelope { at, message } => {
+            wit::ReadEvent::BadEnvelope(wit::BadEnvelope {
+                at: location(at),
+                message: reader::wording::bad_envelope(at, &message),
+            })
+        }
     }
 }
 
@@ -467,6 +475,14 @@ impl wit::GuestDetector for DetectorResource {
                 })
                 .collect(),
             unreadable: r.unreadable,
+            control_messages: r.control_messages,
+            verdict: r.verdict.map(|v| wit::InputVerdict {
+                records: v.records,
+                misshapen: v.misshapen,
+                none_readable: v.none_readable,
+                looks_like: v.looks_like.map(|l| l.what().to_owned()),
+                message: v.message(),
+            }),
         }
     }
 }

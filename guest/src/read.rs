@@ -2,6 +2,7 @@
 //! reader's records pushed as they complete, every rejection reported at
 //! its location in the shared wording.
 
+use recon_reader::verdict::{Tally, Verdict};
 use recon_reader::{Chunk, Event, Loc, Reader, wording};
 
 use crate::{BatchResult, Detector, RejectReason, RuleCounts, RuleName};
@@ -52,6 +53,28 @@ pub struct ReadResult {
     pub reports: Vec<ReadReport>,
     /// The worded reason, when the input became unreadable at this step.
     pub unreadable: Option<String>,
+    /// CloudWatch Logs control messages skipped at this step.
+    pub control_messages: u32,
+    /// At the end of the input: set when most of its records were not
+    /// CloudTrail, or none could be read.
+    pub verdict: Option<Verdict>,
+}
+
+/// Whether a rejection is for the record's shape (it is not a CloudTrail
+/// record at all), as the input's verdict counts them.
+pub fn misshapen(reason: RejectReason) -> bool {
+    recon_reader::verdict::is_misshapen(reason.as_str())
+}
+
+/// Counts a batch's records and record-level rejections into an input's
+/// tally (rejections by one rule, `state-limit`, leave the record
+/// readable).
+pub fn tally_batch(tally: &mut Tally, b: &BatchResult) {
+    tally.records += u64::from(b.records);
+    for e in b.errors.iter().filter(|e| e.rule.is_none()) {
+        tally.rejected += 1;
+        tally.misshapen += u64::from(misshapen(e.error.reason));
+    }
 }
 
 impl ReadResult {
@@ -113,16 +136,39 @@ impl Detector {
             rules: BatchResult::new(&self.config.rules).rules,
             reports: Vec::new(),
             unreadable: None,
+            control_messages: 0,
+            verdict: None,
         };
         let limit = reader.options().max_record_bytes as u64;
+        let mut tally = std::mem::take(reader.tally_mut());
         let mut sink = |e: Event| match e {
             Event::Chunk(chunk) => {
                 let b = self.push_ndjson(&chunk.data);
+                tally_batch(&mut tally, &b);
                 result.add(&chunk, b);
+            }
+            Event::Control { .. } => {
+                result.control_messages = result.control_messages.saturating_add(1);
+            }
+            Event::BadEnvelope { at, message } => {
+                // Skipped like a record too large, reported as a record of
+                // unknown shape.
+                tally.records += 1;
+                tally.rejected += 1;
+                tally.misshapen += 1;
+                result.skipped = result.skipped.saturating_add(1);
+                result.reports.push(ReadReport {
+                    at: Some(at),
+                    reason: Some(RejectReason::UnknownShape),
+                    rule: None,
+                    message: wording::bad_envelope(at, &message),
+                });
             }
             Event::TooLarge { at, bytes } => {
                 // Skipped by the reader, not held: the detector never sees
                 // it (the same accounting in every host).
+                tally.records += 1;
+                tally.rejected += 1;
                 result.skipped = result.skipped.saturating_add(1);
                 result.reports.push(ReadReport {
                     at: Some(at),
@@ -153,6 +199,11 @@ impl Detector {
             ReadStep::Pause => reader.pause(&mut sink),
             ReadStep::End => reader.finish(&mut sink),
         }
+        if matches!(step, ReadStep::End) {
+            tally.sample = reader.sample().map(<[u8]>::to_vec);
+            result.verdict = tally.verdict();
+        }
+        *reader.tally_mut() = tally;
         result
     }
 }

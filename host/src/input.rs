@@ -113,6 +113,14 @@ pub enum InputMsg {
     /// A record of input `source` longer than the limit, skipped to its
     /// end without being held in memory: where it was and how long.
     TooLarge(usize, Loc, u64),
+    /// A CloudWatch Logs control message's log event, skipped: where.
+    Control(usize, Loc),
+    /// A value of an envelope that holds no record, skipped: where and
+    /// why (`recon_reader::wording::bad_envelope` words the report).
+    BadEnvelope(usize, Loc, String),
+    /// Input `source` was read to its end (or failed): the start of its
+    /// first value, for its verdict (`recon_reader::Reader::sample`).
+    Ended(usize, Option<Vec<u8>>),
 }
 
 /// Default [`ChunkOptions::linger`]: 200 ms, long enough to gather what a
@@ -391,6 +399,8 @@ fn chunk_one(
         let msg = match e {
             Event::Chunk(c) => InputMsg::Chunk(source, c),
             Event::TooLarge { at, bytes } => InputMsg::TooLarge(source, at, bytes),
+            Event::Control { at } => InputMsg::Control(source, at),
+            Event::BadEnvelope { at, message } => InputMsg::BadEnvelope(source, at, message),
             Event::Unreadable(reason) => InputMsg::Unreadable(
                 source,
                 InputError::Unreadable {
@@ -418,7 +428,8 @@ fn chunk_one(
             return false;
         }
     }
-    true
+    tx.send(InputMsg::Ended(source, reader.sample().map(<[u8]>::to_vec)))
+        .is_ok()
 }
 
 /// Every record of one input, as text, with the default chunking: for
@@ -438,7 +449,10 @@ pub fn read_records(path: &Path) -> Result<Vec<String>, InputError> {
         match msg {
             InputMsg::Chunk(_, c) => out.extend(c.records()),
             InputMsg::Unreadable(_, e) => error = error.or(Some(e)),
-            InputMsg::TooLarge(..) => {}
+            InputMsg::TooLarge(..)
+            | InputMsg::Control(..)
+            | InputMsg::BadEnvelope(..)
+            | InputMsg::Ended(..) => {}
         }
     }
     let _ = reader.join();
@@ -509,6 +523,8 @@ mod tests {
                     Event::Chunk(c) => want.0.extend(c.located_records()),
                     Event::TooLarge { at, bytes } => want.1.push(format!("{at}: {bytes}")),
                     Event::Unreadable(r) => want.1.push(r),
+                    Event::Control { at } => want.1.push(format!("{at}: control")),
+                    Event::BadEnvelope { at, message } => want.1.push(format!("{at}: {message}")),
                 }
             }
             let mut got = (Vec::new(), Vec::new());
@@ -516,6 +532,9 @@ mod tests {
                 match m {
                     InputMsg::Chunk(_, c) => got.0.extend(c.located_records()),
                     InputMsg::TooLarge(_, at, bytes) => got.1.push(format!("{at}: {bytes}")),
+                    InputMsg::Control(_, at) => got.1.push(format!("{at}: control")),
+                    InputMsg::BadEnvelope(_, at, m) => got.1.push(format!("{at}: {m}")),
+                    InputMsg::Ended(..) => {}
                     InputMsg::Unreadable(_, InputError::Unreadable { reason, .. }) => {
                         got.1.push(reason)
                     }

@@ -9,7 +9,11 @@
 //! - one record per line (NDJSON), lines that hold `{"Records":[…]}`
 //!   expanded;
 //! - any of these gzip-compressed (several members too), detected by the
-//!   magic bytes; a zip archive is refused as unreadable.
+//!   magic bytes; a zip archive is refused as unreadable;
+//! - the envelopes of the real-time feeds, in any of these layouts
+//!   (module `envelope`): CloudWatch Logs subscription messages (so also
+//!   Firehose objects of them), Lambda's `{"awslogs":{"data":…}}` events and
+//!   EventBridge's "AWS API Call via CloudTrail" events.
 //!
 //! A pure library: no threads, no clock, no I/O. A [`Reader`] is pushed
 //! the bytes of one input as they come ([`Reader::feed`]), told when the
@@ -26,13 +30,18 @@
 //! [`Options::max_record_bytes`] is skipped to its end and reported, not
 //! held. The records and reports do not depend on how the bytes were cut.
 
+mod envelope;
 mod gunzip;
 mod split;
+pub mod verdict;
 pub mod wording;
 
 pub use gunzip::{Compression, GZIP_MAGIC, Gunzip, ZIP_MAGIC, sniff};
 
-use split::{DocEvent, DocSplitter};
+pub use split::{EVENTBRIDGE_ALLOWANCE_BYTES, MAX_AWSLOGS_EVENT_BYTES};
+
+use envelope::{Envelope, LogEvent, Opened};
+use split::{DocEvent, DocSplitter, Found, Origin};
 
 /// Default longest record handed on, in bytes: 256 KiB, CloudTrail's own
 /// maximum event size. The detector's default `limits.max-event-bytes` is
@@ -110,17 +119,43 @@ pub struct Loc {
     /// 1-based line, for line-delimited input.
     pub line: Option<u64>,
     /// 1-based record: within the document, or within a line's
-    /// `Records` array.
+    /// `Records` array. With `log_event`, the message (the document's
+    /// top-level value) the log event is in.
     pub record: Option<u64>,
+    /// 1-based log event within a CloudWatch Logs message's `logEvents`.
+    pub log_event: Option<u64>,
+}
+
+impl Loc {
+    /// A line of line-delimited input.
+    pub fn line(line: u64) -> Loc {
+        Loc {
+            line: Some(line),
+            record: None,
+            log_event: None,
+        }
+    }
+
+    /// A record of a document.
+    pub fn record(record: u64) -> Loc {
+        Loc {
+            line: None,
+            record: Some(record),
+            log_event: None,
+        }
+    }
 }
 
 impl std::fmt::Display for Loc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.line, self.record) {
-            (Some(l), Some(r)) => write!(f, "line {l}, record {r}"),
-            (Some(l), None) => write!(f, "line {l}"),
-            (None, Some(r)) => write!(f, "record {r}"),
-            (None, None) => f.write_str("record ?"),
+        match (self.line, self.record, self.log_event) {
+            (Some(l), _, Some(e)) => write!(f, "line {l}, log event {e}"),
+            (None, Some(m), Some(e)) => write!(f, "message {m}, log event {e}"),
+            (None, None, Some(e)) => write!(f, "log event {e}"),
+            (Some(l), Some(r), None) => write!(f, "line {l}, record {r}"),
+            (Some(l), None, None) => write!(f, "line {l}"),
+            (None, Some(r), None) => write!(f, "record {r}"),
+            (None, None, None) => f.write_str("record ?"),
         }
     }
 }
@@ -151,13 +186,11 @@ impl Chunk {
     /// Where line `index` of the chunk came from.
     pub fn loc(&self, index: u32) -> Loc {
         match &self.locs {
-            Locs::Lines { first_line } => Loc {
-                line: Some(first_line + u64::from(index)),
-                record: None,
-            },
+            Locs::Lines { first_line } => Loc::line(first_line + u64::from(index)),
             Locs::Records(locs) => locs.get(index as usize).copied().unwrap_or(Loc {
                 line: None,
                 record: None,
+                log_event: None,
             }),
         }
     }
@@ -198,6 +231,22 @@ pub enum Event {
     /// [`wording`]). Records before it were handed on; later bytes are
     /// ignored.
     Unreadable(String),
+    /// A log event of a CloudWatch Logs `CONTROL_MESSAGE` (the health
+    /// check a subscription sends), skipped: where it was.
+    Control {
+        /// Where it was.
+        at: Loc,
+    },
+    /// A value of an envelope that holds no record (a log event whose
+    /// `message` is not a string, a Lambda event whose data cannot be
+    /// decoded), skipped: where it was and why (see
+    /// [`wording::bad_envelope`]).
+    BadEnvelope {
+        /// Where it was.
+        at: Loc,
+        /// Why it holds no record.
+        message: String,
+    },
 }
 
 /// Where events go.
@@ -219,6 +268,9 @@ enum Decode {
 pub struct Reader {
     decode: Decode,
     text: Text,
+    /// The input's account, kept here for a host that drives a reader and
+    /// a detector together (the reader itself does not fill it).
+    tally: verdict::Tally,
 }
 
 impl Reader {
@@ -227,7 +279,23 @@ impl Reader {
         Reader {
             decode: Decode::Sniff(Vec::new()),
             text: Text::new(options),
+            tally: verdict::Tally::default(),
         }
+    }
+
+    /// The input's account so far, kept with the reader for a host that
+    /// counts the detector's verdicts on its records (see [`verdict`]).
+    pub fn tally_mut(&mut self) -> &mut verdict::Tally {
+        &mut self.tally
+    }
+
+    /// A reader of a Lambda event's payload: raw input whose envelope is
+    /// known (CloudWatch Logs messages), so a Lambda event inside it is
+    /// not opened again (the nesting stops at one level).
+    fn awslogs_payload(options: Options) -> Self {
+        let mut r = Reader::new(options);
+        r.text.envelope = Envelope::CloudWatchLogs;
+        r
     }
 
     /// A reader of input already inflated (by the host's own [`Gunzip`]
@@ -237,6 +305,7 @@ impl Reader {
         Reader {
             decode: Decode::Plain,
             text: Text::new(options),
+            tally: verdict::Tally::default(),
         }
     }
 
@@ -337,6 +406,13 @@ impl Reader {
         self.text.fail(reason, out);
     }
 
+    /// The start of the input's first value (or first non-blank line), at
+    /// most [`verdict::SAMPLE_BYTES`]: what the input's verdict judges it
+    /// by ([`verdict::Tally::sample`]).
+    pub fn sample(&self) -> Option<&[u8]> {
+        self.text.sample.as_deref()
+    }
+
     /// Whether the reader has finished or failed: it reads nothing more.
     pub fn is_done(&self) -> bool {
         matches!(self.text.state, State::Done)
@@ -366,6 +442,11 @@ struct Text {
     /// Blank bytes the probe dropped from the line not yet ended: they
     /// count in its length.
     pending: u64,
+    /// The input's envelope, once its first object tells it.
+    envelope: Envelope,
+    /// The start of the input's first value (or non-blank line), for the
+    /// input's verdict (`verdict::Tally::sample`).
+    sample: Option<Vec<u8>>,
     state: State,
 }
 
@@ -459,6 +540,8 @@ impl Text {
             dropped: 0,
             cleared: false,
             pending: 0,
+            envelope: Envelope::Undecided,
+            sample: None,
             state: State::Probe(Vec::new(), 0),
         }
     }
@@ -703,10 +786,7 @@ impl Text {
         if blank {
             return;
         }
-        let at = Loc {
-            line: Some(self.line),
-            record: None,
-        };
+        let at = Loc::line(self.line);
         out(Event::TooLarge { at, bytes });
     }
 
@@ -765,22 +845,22 @@ impl Text {
         if st.split.feed(part, &mut events).is_err() {
             st.failed = true;
         }
-        for (e, in_records) in events {
-            st.number += 1;
-            let at = Loc {
-                line: Some(st.line),
-                record: in_records.then_some(st.number),
-            };
-            match e {
-                DocEvent::Record(r) => {
-                    one_line(&r, &mut st.data);
-                    st.locs.push(at);
-                    if st.data.len() >= self.options.chunk_bytes {
-                        flush_records(&mut st.data, &mut st.locs, out);
+        for (e, origin) in events {
+            let at = match origin {
+                Origin::LogEvent { index, .. } => Loc {
+                    log_event: Some(index),
+                    ..Loc::line(st.line)
+                },
+                Origin::Records => {
+                    st.number += 1;
+                    Loc {
+                        record: Some(st.number),
+                        ..Loc::line(st.line)
                     }
                 }
-                DocEvent::TooLarge(bytes) => out(Event::TooLarge { at, bytes }),
-            }
+                Origin::Top => Loc::line(st.line),
+            };
+            self.place(e, origin, at, &mut st.data, &mut st.locs, out);
         }
     }
 
@@ -795,10 +875,7 @@ impl Text {
         flush_records(&mut st.data, &mut st.locs, out);
         if st.failed {
             // Damaged: what could not be split is one record too large.
-            let at = Loc {
-                line: Some(st.line),
-                record: None,
-            };
+            let at = Loc::line(st.line);
             out(Event::TooLarge {
                 at,
                 bytes: st.bytes,
@@ -833,6 +910,13 @@ impl Text {
     /// hold `Records` (expanded) or are past the limit (split or skipped,
     /// as a line past the limit that arrives in pieces is).
     fn emit(&mut self, data: Vec<u8>, out: Sink<'_>) {
+        if self.sample.is_none()
+            && let Some(line) = data
+                .split(|b| *b == b'\n')
+                .find(|l| l.iter().any(|b| !is_blank(*b)))
+        {
+            self.keep_sample(line);
+        }
         let limit = self.limit();
         let mut lines = 0u64;
         let mut long = false;
@@ -852,7 +936,13 @@ impl Text {
         if lines > 0 {
             self.pending = 0;
         }
-        if !long && memchr::memmem::find(&data, b"\"Records\"").is_none() {
+        if !long && self.envelope == Envelope::Undecided {
+            // (With a long line, `expand_lines` decides line by line, in
+            // order, as when the long line comes in pieces.)
+            self.decide_from_lines(&data);
+        }
+        let plain = matches!(self.envelope, Envelope::Plain | Envelope::Undecided);
+        if !long && plain && memchr::memmem::find(&data, b"\"Records\"").is_none() {
             out(Event::Chunk(Chunk {
                 data,
                 locs: Locs::Lines { first_line },
@@ -886,10 +976,7 @@ impl Text {
                 continue;
             }
             if length > limit as u64 {
-                let at = Loc {
-                    line: Some(n),
-                    record: None,
-                };
+                let at = Loc::line(n);
                 if first_is_object(trimmed) {
                     // Its records come after those before it.
                     flush_records(&mut records, &mut locs, out);
@@ -902,27 +989,177 @@ impl Text {
                 }
                 continue;
             }
-            match expand(trimmed) {
-                Some(expanded) => {
-                    for (k, r) in expanded.iter().enumerate() {
-                        one_line(r, &mut records);
-                        locs.push(Loc {
-                            line: Some(n),
-                            record: Some(k as u64 + 1),
-                        });
+            if self.envelope == Envelope::Undecided
+                && first_is_object(trimmed)
+                && let Some(envelope) = Envelope::of(trimmed)
+            {
+                self.envelope = envelope;
+            }
+            let opened = !matches!(self.envelope, Envelope::Plain | Envelope::Undecided);
+            match expand(trimmed, opened) {
+                Some(found) => {
+                    let mut k = 0;
+                    for (e, origin) in found {
+                        let at = match origin {
+                            Origin::Records => {
+                                k += 1;
+                                Loc {
+                                    record: Some(k),
+                                    ..Loc::line(n)
+                                }
+                            }
+                            Origin::LogEvent { index, .. } => Loc {
+                                log_event: Some(index),
+                                ..Loc::line(n)
+                            },
+                            Origin::Top => Loc::line(n),
+                        };
+                        self.place(e, origin, at, &mut records, &mut locs, out);
                     }
                 }
                 None => {
                     records.extend_from_slice(line);
                     records.push(b'\n');
-                    locs.push(Loc {
-                        line: Some(n),
-                        record: None,
-                    });
+                    locs.push(Loc::line(n));
                 }
             }
         }
         flush_records(&mut records, &mut locs, out);
+    }
+
+    /// Places the values found in a value at `at` (a message in an array).
+    fn place_within(
+        &mut self,
+        found: Vec<Found>,
+        at: Loc,
+        data: &mut Vec<u8>,
+        locs: &mut Vec<Loc>,
+        out: Sink<'_>,
+    ) {
+        for (e, origin) in found {
+            let here = match origin {
+                Origin::LogEvent { index, .. } => Loc {
+                    log_event: Some(index),
+                    ..at
+                },
+                Origin::Records | Origin::Top => at,
+            };
+            // Only log events: a record or a value at the top of a value
+            // placed again is placed as a record, never opened again.
+            let origin = match origin {
+                Origin::Top => Origin::Records,
+                o => o,
+            };
+            self.place(e, origin, here, data, locs, out);
+        }
+    }
+
+    /// Keeps the start of the input's first value.
+    fn keep_sample(&mut self, value: &[u8]) {
+        let start = value.iter().position(|b| !is_blank(*b)).unwrap_or(0);
+        let value = &value[start..];
+        self.sample = Some(value[..value.len().min(verdict::SAMPLE_BYTES)].to_vec());
+    }
+
+    /// Decides the envelope from the first line that is a JSON object, if
+    /// the lines hold one.
+    fn decide_from_lines(&mut self, data: &[u8]) {
+        for line in data.split(|b| *b == b'\n') {
+            if !first_is_object(line) {
+                continue;
+            }
+            if let Some(envelope) = Envelope::of(line) {
+                self.envelope = envelope;
+                return;
+            }
+        }
+    }
+
+    /// Places one value the splitter found, at `at`: a record goes into
+    /// `data` (its location into `locs`); an envelope is opened and its
+    /// records placed; a value that holds no record is reported. The first
+    /// object placed decides the input's envelope, if nothing did before.
+    fn place(
+        &mut self,
+        e: DocEvent,
+        origin: Origin,
+        at: Loc,
+        data: &mut Vec<u8>,
+        locs: &mut Vec<Loc>,
+        out: Sink<'_>,
+    ) {
+        let limit = self.limit();
+        let r = match e {
+            DocEvent::TooLarge(bytes) => return out(Event::TooLarge { at, bytes }),
+            DocEvent::Record(r) => r,
+        };
+        if self.sample.is_none() {
+            self.keep_sample(&r);
+        }
+        match origin {
+            Origin::Records => {
+                if self.envelope == Envelope::Undecided {
+                    self.envelope = Envelope::of_record(&r);
+                }
+                match self.envelope {
+                    Envelope::S3Notifications => match envelope::open(self.envelope, &r) {
+                        Opened::Bad(message) => out(Event::BadEnvelope { at, message }),
+                        _ => push_record(&r, at, data, locs),
+                    },
+                    _ => push_record(&r, at, data, locs),
+                }
+            }
+            Origin::LogEvent { control, .. } => {
+                if self.envelope == Envelope::Undecided {
+                    self.envelope = Envelope::CloudWatchLogs;
+                }
+                if control {
+                    return out(Event::Control { at });
+                }
+                match envelope::log_event(&r) {
+                    LogEvent::Record(text) if text.len() > limit => out(Event::TooLarge {
+                        at,
+                        bytes: text.len() as u64,
+                    }),
+                    LogEvent::Record(text) => push_record(text.as_bytes(), at, data, locs),
+                    LogEvent::Bad(message) => out(Event::BadEnvelope { at, message }),
+                }
+            }
+            Origin::Top => {
+                if self.envelope == Envelope::Undecided
+                    && let Some(envelope) = Envelope::of(&r)
+                {
+                    self.envelope = envelope;
+                }
+                if self.envelope == Envelope::CloudWatchLogs
+                    && let Some(found) = expand(&r, false)
+                {
+                    // A message as a member of an array: its log events.
+                    return self.place_within(found, at, data, locs, out);
+                }
+                {
+                    match envelope::open(self.envelope, &r) {
+                        Opened::Record if r.len() > limit => out(Event::TooLarge {
+                            at,
+                            bytes: r.len() as u64,
+                        }),
+                        Opened::Record => push_record(&r, at, data, locs),
+                        Opened::Detail(d) if d.len() > limit => out(Event::TooLarge {
+                            at,
+                            bytes: d.len() as u64,
+                        }),
+                        Opened::Detail(d) => push_record(d, at, data, locs),
+                        Opened::Awslogs(payload) => {
+                            read_awslogs(&payload, at, self.options, data, locs, out)
+                        }
+                        Opened::Bad(message) => out(Event::BadEnvelope { at, message }),
+                    }
+                }
+            }
+        }
+        if data.len() >= self.options.chunk_bytes {
+            flush_records(data, locs, out);
+        }
     }
 
     /// One JSON document (or several concatenated), read as a stream: the
@@ -933,22 +1170,19 @@ impl Text {
     fn document(&mut self, mut d: Box<Doc>, p: &[u8], out: Sink<'_>) -> State {
         let mut events = Vec::new();
         let fed = d.split.feed(p, &mut events);
-        for (e, _) in events {
-            d.number += 1;
-            let at = Loc {
-                line: None,
-                record: Some(d.number),
-            };
-            match e {
-                DocEvent::Record(r) => {
-                    one_line(&r, &mut d.data);
-                    d.locs.push(at);
-                    if d.data.len() >= self.options.chunk_bytes {
-                        flush_records(&mut d.data, &mut d.locs, out);
-                    }
+        for (e, origin) in events {
+            let at = match origin {
+                Origin::LogEvent { message, index, .. } => Loc {
+                    log_event: Some(index),
+                    ..Loc::record(message)
+                },
+                Origin::Records | Origin::Top => {
+                    d.number += 1;
+                    Loc::record(d.number)
                 }
-                DocEvent::TooLarge(bytes) => out(Event::TooLarge { at, bytes }),
-            }
+            };
+            let Doc { data, locs, .. } = &mut *d;
+            self.place(e, origin, at, data, locs, out);
         }
         match fed {
             Ok(()) => State::Document(d),
@@ -959,6 +1193,58 @@ impl Text {
             }
         }
     }
+}
+
+/// A record into the chunk being built.
+fn push_record(record: &[u8], at: Loc, data: &mut Vec<u8>, locs: &mut Vec<Loc>) {
+    one_line(record, data);
+    locs.push(at);
+}
+
+/// Reads a Lambda event's payload (base64-decoded: a gzipped CloudWatch
+/// Logs message) as a stream with a nested reader, placing its records at
+/// the event's location with their log event's number. What the payload
+/// holds that is not a record is reported at the same place; a payload
+/// that cannot be read (not gzip, damaged) is a bad envelope.
+fn read_awslogs(
+    payload: &[u8],
+    at: Loc,
+    options: Options,
+    data: &mut Vec<u8>,
+    locs: &mut Vec<Loc>,
+    out: Sink<'_>,
+) {
+    let within = |inner: Loc| Loc {
+        log_event: inner.log_event,
+        ..at
+    };
+    let mut nested = Reader::awslogs_payload(options);
+    let mut sink = |e: Event| match e {
+        Event::Chunk(c) => {
+            let body = c.data.strip_suffix(b"\n").unwrap_or(&c.data);
+            for (i, line) in body.split(|b| *b == b'\n').enumerate() {
+                push_record(line, within(c.loc(i as u32)), data, locs);
+            }
+            if data.len() >= options.chunk_bytes {
+                flush_records(data, locs, out);
+            }
+        }
+        Event::TooLarge { at: inner, bytes } => out(Event::TooLarge {
+            at: within(inner),
+            bytes,
+        }),
+        Event::Control { at: inner } => out(Event::Control { at: within(inner) }),
+        Event::BadEnvelope { at: inner, message } => out(Event::BadEnvelope {
+            at: within(inner),
+            message,
+        }),
+        Event::Unreadable(reason) => out(Event::BadEnvelope {
+            at,
+            message: format!("the Lambda event's awslogs.data: {reason}"),
+        }),
+    };
+    nested.feed(payload, &mut sink);
+    nested.finish(&mut sink);
 }
 
 fn flush_records(data: &mut Vec<u8>, locs: &mut Vec<Loc>, out: Sink<'_>) {
@@ -984,35 +1270,32 @@ fn one_line(value: &[u8], out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// The records of one line that is a top-level JSON object with a
-/// `Records` array: its members, found as the document splitter finds them
-/// (so a line gives the same records as the same document pretty-printed
-/// or past the line limit: the key spelled literally, every `Records`
-/// array of the object). `None` for any other line, which is then one
-/// record (a line that is not valid JSON is `invalid-json`, whole).
-fn expand(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    memchr::memmem::find(line, b"\"Records\"")?;
-    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
-        || serde_json::from_slice::<serde::de::IgnoredAny>(line).is_err()
+/// The values of one line that is a top-level JSON object, found as the
+/// document splitter finds them (so a line gives the same records as the
+/// same document pretty-printed or past the line limit: the key spelled
+/// literally, every `Records` or `logEvents` array of the object): with
+/// `opened` (an input whose envelope is not plain) for every such line,
+/// else only for one with a `Records` or `logEvents` array. `None` for any
+/// other line, which is then one record (a line that is not valid JSON is
+/// `invalid-json`, whole).
+fn expand(line: &[u8], opened: bool) -> Option<Vec<Found>> {
+    if !opened
+        && memchr::memmem::find(line, b"\"Records\"").is_none()
+        && memchr::memmem::find(line, b"\"logEvents\"").is_none()
     {
+        return None;
+    }
+    if !first_is_object(line) || serde_json::from_slice::<serde::de::IgnoredAny>(line).is_err() {
         return None;
     }
     let mut split = DocSplitter::new(usize::MAX);
     let mut events = Vec::new();
     split.feed(line, &mut events).ok()?;
     split.finish().ok()?;
-    if !split.seen_records {
+    if !opened && !split.seen_records {
         return None;
     }
-    Some(
-        events
-            .into_iter()
-            .filter_map(|(e, _)| match e {
-                DocEvent::Record(r) => Some(r),
-                DocEvent::TooLarge(_) => None,
-            })
-            .collect(),
-    )
+    Some(events)
 }
 
 /// A byte of a blank line (as the detector reads blank lines), or a line

@@ -25,6 +25,8 @@ fn outcome(events: &[Event], limit: usize) -> Outcome {
                     .push(wording::too_large(*at, *bytes, limit as u64));
             }
             Event::Unreadable(r) => o.reports.push(r.clone()),
+            Event::Control { at } => o.reports.push(format!("{at}: control message")),
+            Event::BadEnvelope { at, message } => o.reports.push(format!("{at}: {message}")),
         }
     }
     o
@@ -193,22 +195,8 @@ fn lines_past_the_limit_are_skipped_in_bounded_memory() {
     assert_eq!(
         o.reports,
         vec![
-            wording::too_large(
-                Loc {
-                    line: Some(2),
-                    record: None
-                },
-                9 << 20,
-                limit as u64
-            ),
-            wording::too_large(
-                Loc {
-                    line: Some(6),
-                    record: None
-                },
-                5 << 20,
-                limit as u64
-            ),
+            wording::too_large(Loc::line(2), 9 << 20, limit as u64),
+            wording::too_large(Loc::line(6), 5 << 20, limit as u64),
         ]
     );
 }
@@ -331,8 +319,283 @@ fn gunzip_hands_on_bounded_pieces() {
     assert!(largest <= 64 << 10, "{largest}");
 }
 
+/// A CloudWatch Logs subscription message holding `records` as its log
+/// events' messages.
+fn cwl(records: &[&str]) -> String {
+    let events: Vec<String> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            format!(
+                r#"{{"id":"{i}","timestamp":1,"message":{}}}"#,
+                serde_json::to_string(r).unwrap()
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{}]}}"#,
+        events.join(",")
+    )
+}
+
+const CONTROL: &str = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#;
+
+/// Lambda's event for a message.
+fn lambda(message: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        r#"{{"awslogs":{{"data":"{}"}}}}"#,
+        base64::engine::general_purpose::STANDARD.encode(gz(message))
+    )
+}
+
+/// EventBridge's event for a record.
+fn eventbridge(record: &str) -> String {
+    format!(
+        r#"{{"version":"0","id":"x","detail-type":"AWS API Call via CloudTrail","source":"aws.iam","account":"1","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail":{record}}}"#
+    )
+}
+
+fn gz_members(parts: &[String]) -> Vec<u8> {
+    parts.iter().flat_map(|p| gz(p.as_bytes())).collect()
+}
+
+#[test]
+fn reads_every_envelope() {
+    let a = r#"{"eventName":"A","userAgent":"aws-cli/2 \"q\""}"#;
+    let b = r#"{"eventName":"B"}"#;
+    let c = r#"{"eventName":"C"}"#;
+    let want = vec![a.to_owned(), b.to_owned(), c.to_owned()];
+    let m1 = cwl(&[a, b]);
+    let m2 = cwl(&[c]);
+    let layouts: Vec<(&str, Vec<u8>)> = vec![
+        ("cwl lines", format!("{CONTROL}\n{m1}\n{m2}\n").into_bytes()),
+        (
+            "cwl concatenated",
+            format!("{CONTROL}{m1}{m2}").into_bytes(),
+        ),
+        ("cwl array", format!("[{CONTROL},{m1},\n{m2}]").into_bytes()),
+        (
+            "firehose",
+            gz_members(&[CONTROL.to_owned(), m1.clone(), m2.clone()]),
+        ),
+        (
+            "lambda lines",
+            format!(
+                "{}\n{}\n{}\n",
+                lambda(CONTROL.as_bytes()),
+                lambda(m1.as_bytes()),
+                lambda(m2.as_bytes())
+            )
+            .into_bytes(),
+        ),
+        (
+            "lambda document",
+            format!("{}{}", lambda(m1.as_bytes()), lambda(m2.as_bytes())).into_bytes(),
+        ),
+        (
+            "eventbridge lines",
+            format!(
+                "{}\n{}\n{}\n",
+                eventbridge(a),
+                eventbridge(b),
+                eventbridge(c)
+            )
+            .into_bytes(),
+        ),
+        (
+            "eventbridge array",
+            format!(
+                "[{},\n{},{}]",
+                eventbridge(a),
+                eventbridge(b),
+                eventbridge(c)
+            )
+            .into_bytes(),
+        ),
+    ];
+    for (name, bytes) in layouts {
+        // (A message as an array member is held whole, to the limit: no
+        // feed writes arrays of messages.)
+        let limits: &[usize] = if name == "cwl array" {
+            &[1 << 20]
+        } else {
+            &[1 << 20, 200]
+        };
+        for &limit in limits {
+            let o = outcome(&read_all(&bytes, opts(limit, 1 << 20)), limit);
+            let got: Vec<String> = o.records.iter().map(|(_, r)| r.clone()).collect();
+            assert_eq!(got, want, "{name}, limit {limit}");
+            let controls = o.reports.iter().filter(|r| r.ends_with("control message"));
+            assert!(
+                o.reports.len() == controls.count(),
+                "{name}: {:?}",
+                o.reports
+            );
+        }
+    }
+}
+
+#[test]
+fn envelope_positions_name_message_and_log_event() {
+    let (a, b) = (r#"{"eventName":"A"}"#, r#"{"eventName":"B"}"#);
+    let at = |bytes: &[u8]| -> (Vec<String>, Vec<String>) {
+        let o = outcome(&read_all(bytes, Options::default()), 1 << 18);
+        (
+            o.records.iter().map(|(l, _)| l.to_string()).collect(),
+            o.reports,
+        )
+    };
+    let (m1, m2) = (cwl(&[a]), cwl(&[a, b]));
+    assert_eq!(
+        at(format!("{CONTROL}\n{m1}\n{m2}").as_bytes()),
+        (
+            vec![
+                "line 2, log event 1".into(),
+                "line 3, log event 1".into(),
+                "line 3, log event 2".into()
+            ],
+            vec!["line 1, log event 1: control message".to_owned()]
+        )
+    );
+    assert_eq!(
+        at(format!("{m1}{CONTROL}{m2}").as_bytes()).0,
+        [
+            "message 1, log event 1",
+            "message 3, log event 1",
+            "message 3, log event 2"
+        ]
+    );
+    assert_eq!(
+        at(format!("{}\n{}", lambda(m1.as_bytes()), lambda(m2.as_bytes())).as_bytes()).0,
+        [
+            "line 1, log event 1",
+            "line 2, log event 1",
+            "line 2, log event 2"
+        ]
+    );
+    assert_eq!(
+        at(format!("{}\n{}", eventbridge(a), eventbridge(b)).as_bytes()).0,
+        ["line 1", "line 2"]
+    );
+}
+
+#[test]
+fn bad_envelopes_are_reported_where_they_are() {
+    let bad_events = r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","message":42},{"id":"2"},{"id":"3","message":"not json"},7,{"id":"5","message":{"eventName":"A"}}]}"#;
+    let o = outcome(&read_all(bad_events.as_bytes(), Options::default()), 0);
+    assert_eq!(
+        o.reports,
+        [
+            "line 1, log event 1: the log event's message is a number, not a string (CloudWatch Logs carries each record as text)",
+            "line 1, log event 2: the log event has no message",
+            "line 1, log event 4: the log event is a number, not an object with a message",
+            "line 1, log event 5: the log event's message is an object, not a string (CloudWatch Logs carries each record as text)",
+        ]
+    );
+    // A message that is not JSON is handed on, for the detector to reject
+    // as `invalid-json` where it was.
+    assert_eq!(
+        o.records,
+        [(
+            Loc {
+                log_event: Some(3),
+                ..Loc::line(1)
+            },
+            "not json".to_owned()
+        )]
+    );
+
+    let mut damaged = gz(cwl(&[r#"{"eventName":"A"}"#]).as_bytes());
+    damaged.truncate(damaged.len() - 9);
+    let lambdas = [
+        r#"{"awslogs":{"data":"%%%"}}"#.to_owned(),
+        r#"{"awslogs":{"data":7}}"#.to_owned(),
+        r#"{"awslogs":[]}"#.to_owned(),
+        {
+            use base64::Engine as _;
+            format!(
+                r#"{{"awslogs":{{"data":"{}"}}}}"#,
+                base64::engine::general_purpose::STANDARD.encode(&damaged)
+            )
+        },
+    ];
+    let o = outcome(
+        &read_all(lambdas.join("\n").as_bytes(), Options::default()),
+        0,
+    );
+    // What the damaged payload held before the damage is read.
+    assert_eq!(
+        o.records
+            .iter()
+            .map(|(l, _)| l.to_string())
+            .collect::<Vec<_>>(),
+        ["line 4, log event 1"]
+    );
+    assert_eq!(o.reports.len(), 4, "{:?}", o.reports);
+    assert!(o.reports[0].starts_with("line 1: the Lambda event's awslogs.data is not base64"));
+    assert_eq!(
+        o.reports[1],
+        "line 2: the Lambda event's awslogs.data is a number, not base64 text"
+    );
+    assert_eq!(
+        o.reports[2],
+        "line 3: the Lambda event's awslogs is an array, not an object with data"
+    );
+    assert!(
+        o.reports[3]
+            .starts_with("line 4: the Lambda event's awslogs.data: not a readable gzip stream"),
+        "{}",
+        o.reports[3]
+    );
+
+    let detail = r#"{"detail-type":"AWS API Call via CloudTrail","detail":"x"}"#;
+    let other =
+        r#"{"detail-type":"EC2 Instance State-change Notification","detail":{"state":"running"}}"#;
+    let o = outcome(
+        &read_all(format!("{detail}\n{other}").as_bytes(), Options::default()),
+        0,
+    );
+    assert_eq!(
+        o.reports,
+        ["line 1: the EventBridge event's detail is a string, not a CloudTrail record"]
+    );
+    // Another event type is not CloudTrail: handed on whole, for the
+    // detector to reject.
+    assert_eq!(o.records, [(Loc::line(2), other.to_owned())]);
+}
+
+/// A CloudWatch Logs message is up to about 1 MB, past the record limit:
+/// it streams through the splitter, each record held to the limit.
+#[test]
+fn long_messages_stream_past_the_record_limit() {
+    let records: Vec<String> = (0..400)
+        .map(|i| format!(r#"{{"eventName":"E{i}","pad":"{}"}}"#, "\"q\"".repeat(200)))
+        .collect();
+    let refs: Vec<&str> = records.iter().map(String::as_str).collect();
+    let message = cwl(&refs);
+    let limit = 4096;
+    assert!(message.len() > 100 * limit);
+    let big = format!(r#"{{"eventName":"big","pad":"{}"}}"#, "x".repeat(5000));
+    let with_big = cwl(&[&big, &records[0]]);
+    for bytes in [
+        format!("{message}\n{with_big}\n"),
+        format!("{message}{with_big}"),
+    ] {
+        let o = outcome(&read_all(bytes.as_bytes(), opts(limit, 1 << 16)), limit);
+        assert_eq!(o.records.len(), 401);
+        assert_eq!(o.records[399].1, records[399]);
+        assert_eq!(o.reports.len(), 1, "{:?}", o.reports);
+        assert!(
+            o.reports[0].contains("log event 1: rejected (too-large): the record is 5028 bytes"),
+            "{:?}",
+            o.reports
+        );
+    }
+}
+
 /// Inputs made of the pieces that matter: records, `Records` documents,
-/// arrays, long lines, CRs, blanks, BOMs, damage.
+/// arrays, long lines, CRs, blanks, BOMs, damage, envelopes.
 fn piece() -> impl Strategy<Value = String> {
     prop_oneof![
         Just(r#"{"eventName":"A","n":1}"#.to_owned()),
@@ -353,6 +616,24 @@ fn piece() -> impl Strategy<Value = String> {
         Just("}".to_owned()),
         Just("]".to_owned()),
         Just("not json".to_owned()),
+        Just(cwl(&[
+            r#"{"a":1}"#,
+            r#"{"b":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}"#,
+            "x"
+        ])),
+        Just(CONTROL.to_owned()),
+        Just(r#"{"logEvents":[{"message":7},3,{"message":"{\"c\":3}"}]}"#.to_owned()),
+        Just(eventbridge(r#"{"e":1}"#)),
+        Just(eventbridge(
+            r#"{"e":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"}"#
+        )),
+        Just(lambda(
+            cwl(&[
+                r#"{"l":1}"#,
+                r#"{"l":"llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"}"#
+            ])
+            .as_bytes()
+        )),
         "[a-z{}\\[\\]\",: \n\r]{0,12}",
     ]
 }

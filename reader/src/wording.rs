@@ -7,9 +7,31 @@ use crate::Loc;
 
 /// A record skipped by the reader for its size.
 pub fn too_large(at: Loc, bytes: u64, limit: u64) -> String {
+    // A log event's record is taken out of its message: not a line.
+    let what = if at.log_event.is_some() {
+        "record"
+    } else {
+        "line"
+    };
     format!(
-        "{at}: rejected (too-large): the line is {bytes} bytes; the limit is {limit} \
+        "{at}: rejected (too-large): the {what} is {bytes} bytes; the limit is {limit} \
          (limits.max_event_bytes); skipped without being read whole"
+    )
+}
+
+/// A value of an envelope that holds no record (`message` says why), as
+/// the rejection hosts report and count (reason `unknown-shape`).
+pub fn bad_envelope(at: Loc, message: &str) -> String {
+    format!("{at}: rejected (unknown-shape): {message}")
+}
+
+/// The log events of CloudWatch Logs control messages skipped in an
+/// input, in the summary.
+pub fn control_messages(count: u64) -> String {
+    format!(
+        "{count} CloudWatch Logs control message{} skipped (a subscription's health checks, \
+         not CloudTrail records)",
+        if count == 1 { "" } else { "s" }
     )
 }
 
@@ -44,6 +66,29 @@ pub fn far_ahead(at: Loc) -> String {
     format!(
         "{at}: time far ahead of the stream (more than limits.max_time_jump_seconds): \
          counted, but the watermark waits for other records to agree"
+    )
+}
+
+/// Far-ahead notices shown in the summary, per input.
+pub const FAR_AHEAD_SHOWN: usize = 3;
+
+/// An input's records far ahead of the stream, in one line: how many,
+/// where the first [`FAR_AHEAD_SHOWN`] were, and how to list them all.
+pub fn far_ahead_summary(count: u64, first: &[Loc]) -> String {
+    let mut at: Vec<String> = first.iter().map(Loc::to_string).collect();
+    if count > first.len() as u64 {
+        at.push("…".to_owned());
+    }
+    let (records, times) = if count == 1 {
+        ("record", "a time")
+    } else {
+        ("records", "times")
+    };
+    format!(
+        "{count} {records} with {times} far ahead of the stream (more than \
+         limits.max_time_jump_seconds) at {}: counted, but the watermark waits for other \
+         records to agree (--show-rejects N lists them)",
+        at.join(", ")
     )
 }
 

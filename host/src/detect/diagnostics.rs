@@ -41,6 +41,13 @@ pub(super) struct Diagnostics<'a, E: Write> {
     /// Far-ahead notices not reported one by one (not rejections: those
     /// records count).
     hidden_notices: u64,
+    /// Far-ahead notices are listed one by one (within `show_rejects`):
+    /// `--show-rejects` was given. Otherwise each input's are summarised
+    /// in one line at the end.
+    list_notices: bool,
+    /// Per input (by source index): far-ahead records and the first
+    /// places, for the summary line.
+    ahead: Vec<(u64, Vec<Loc>)>,
     /// The reader's line limit, for messages.
     max_line: u64,
 }
@@ -50,6 +57,7 @@ impl<'a, E: Write> Diagnostics<'a, E> {
         err: &'a mut E,
         sources: Vec<String>,
         show_rejects: usize,
+        list_notices: bool,
         max_line: usize,
     ) -> Self {
         Diagnostics {
@@ -59,6 +67,8 @@ impl<'a, E: Write> Diagnostics<'a, E> {
             shown: 0,
             hidden_rejects: 0,
             hidden_notices: 0,
+            list_notices,
+            ahead: Vec::new(),
             max_line: max_line as u64,
         }
     }
@@ -92,13 +102,40 @@ impl<'a, E: Write> Diagnostics<'a, E> {
 
     /// A record far ahead of the others: counted, and said.
     pub(super) fn far_ahead(&mut self, source: usize, loc: Loc) -> std::io::Result<()> {
-        self.single(source, &wording::far_ahead(loc), true)
+        if self.list_notices {
+            return self.single(source, &wording::far_ahead(loc), true);
+        }
+        if self.ahead.len() <= source {
+            self.ahead.resize_with(source + 1, Default::default);
+        }
+        let (count, first) = &mut self.ahead[source];
+        *count += 1;
+        if first.len() < wording::FAR_AHEAD_SHOWN {
+            first.push(loc);
+        }
+        Ok(())
     }
 
     /// A line the reader skipped for its size.
     pub(super) fn too_large(&mut self, source: usize, loc: Loc, bytes: u64) -> std::io::Result<()> {
         let report = wording::too_large(loc, bytes, self.max_line);
         self.single(source, &report, false)
+    }
+
+    /// A value of an envelope that holds no record.
+    pub(super) fn bad_envelope(
+        &mut self,
+        source: usize,
+        loc: Loc,
+        message: &str,
+    ) -> std::io::Result<()> {
+        let report = wording::bad_envelope(loc, message);
+        self.single(source, &report, false)
+    }
+
+    /// The inputs' names, by source index.
+    pub(super) fn source_name(&self, source: usize) -> &str {
+        &self.sources[source]
     }
 
     /// A record that made the component trap on its own: always said.
@@ -123,6 +160,16 @@ impl<'a, E: Write> Diagnostics<'a, E> {
 
     /// At the end: how many reports the budget held back.
     pub(super) fn finish(&mut self) -> std::io::Result<()> {
+        for (source, (count, first)) in self.ahead.iter().enumerate() {
+            if *count > 0 {
+                writeln!(
+                    self.err,
+                    "recon: {}: {}",
+                    self.sources[source],
+                    wording::far_ahead_summary(*count, first)
+                )?;
+            }
+        }
         if self.hidden_rejects > 0 {
             writeln!(
                 self.err,

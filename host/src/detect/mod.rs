@@ -60,6 +60,9 @@ pub struct DetectOptions {
     /// Most rejected records reported one by one on the diagnostics
     /// stream; the rest are counted in the summary.
     pub show_rejects: usize,
+    /// List far-ahead notices one by one, within `show_rejects`, rather
+    /// than one summary line per input (`recon detect --show-rejects`).
+    pub list_notices: bool,
     /// Longest complete lines wait for more input before they are pushed,
     /// so that alerts from a slow stream (a pipe, `tail -f`) are not held
     /// back until a chunk fills. Reading files, chunks fill long before.
@@ -102,6 +105,7 @@ impl DetectOptions {
         DetectOptions {
             config,
             show_rejects: DEFAULT_SHOW_REJECTS,
+            list_notices: false,
             linger: DEFAULT_LINGER,
             state: None,
             finish: false,
@@ -194,6 +198,7 @@ pub fn detect<O: Write, E: Write>(
             err,
             listing.sources.iter().map(|s| s.name()).collect(),
             options.show_rejects,
+            options.list_notices,
             run.max_line_bytes(),
         ),
         summary: Summary {
@@ -211,6 +216,7 @@ pub fn detect<O: Write, E: Write>(
         format: options.format,
         progress: options.progress.clone(),
         linger: options.linger,
+        tallies: Vec::new(),
     };
     let chunk = ChunkOptions {
         chunk_bytes: run.chunk_bytes,
@@ -237,6 +243,12 @@ pub fn detect<O: Write, E: Write>(
         let _ = chunker.join();
     }
     result?;
+    for (source, t) in sink.tallies.iter().enumerate() {
+        if let Some(v) = t.verdict() {
+            let name = sink.diag.source_name(source).to_owned();
+            sink.summary.verdicts.push((name, v));
+        }
+    }
     match &start.state {
         Some(state) if !options.finish => {
             // Keep the stream open: save the detectors for the next run,

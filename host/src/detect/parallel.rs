@@ -85,6 +85,11 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
                         Ok(InputMsg::TooLarge(source, loc, bytes)) => {
                             self.too_large(source, loc, bytes)?;
                         }
+                        Ok(InputMsg::Control(source, _)) => self.control(source),
+                        Ok(InputMsg::Ended(source, sample)) => self.tally(source).sample = sample,
+                        Ok(InputMsg::BadEnvelope(source, loc, message)) => {
+                            self.bad_envelope(source, loc, &message)?;
+                        }
                         Err(_) => input_open = false,
                     },
                     recv(done) -> d => {

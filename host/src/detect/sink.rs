@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
+use recon_reader::verdict::{Tally, is_misshapen};
+
 use crate::guard::{Guarded, Quarantined};
 use crate::input::{BufferPool, Chunk, InputError, InputMsg, Loc};
 use crate::live::{LiveClock, LiveOptions, now_ms};
@@ -18,7 +20,7 @@ use crate::output::{Format, alert_line};
 use crate::runtime::{AlertKind, BatchError, BatchResult, HostError};
 use crate::tenants::Router;
 
-use super::diagnostics::Diagnostics;
+use super::diagnostics::{Diagnostics, reason_name};
 use super::summary::Summary;
 use super::{DetectError, Progress};
 
@@ -52,6 +54,8 @@ pub(super) struct Sink<'a, 'r, O: Write, E: Write> {
     pub progress: Option<Arc<Progress>>,
     /// How long buffered lines may wait in the chunker (for a clean stop).
     pub linger: Duration,
+    /// Each input's account (by source index), for its verdict at the end.
+    pub tallies: Vec<Tally>,
 }
 
 impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
@@ -68,6 +72,14 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         scan_errors: &[BatchError],
     ) -> Result<(), DetectError> {
         self.summary.records += u64::from(result.records);
+        let t = self.tally(source);
+        t.records += u64::from(result.records);
+        for e in scan_errors.iter().chain(&result.errors) {
+            if e.rule.is_none() {
+                t.rejected += 1;
+                t.misshapen += u64::from(is_misshapen(reason_name(e.error.reason)));
+            }
+        }
         // In input order, far-ahead times first on a tie, as the
         // component's `detector.read` reports them (so every host shows
         // the same first `--show-rejects` reports).
@@ -108,6 +120,7 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
     ) -> Result<(), DetectError> {
         for q in records {
             self.summary.records += 1;
+            self.tally(source).records += 1;
             self.summary.quarantined += 1;
             self.diag
                 .quarantined(source, chunk.loc(q.index + offset), &q.reason)?;
@@ -182,8 +195,42 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
     ) -> Result<(), DetectError> {
         self.summary.records += 1;
         self.summary.skipped_too_large += 1;
+        let t = self.tally(source);
+        t.records += 1;
+        t.rejected += 1;
         self.diag.too_large(source, loc, bytes)?;
         Ok(())
+    }
+
+    /// A value of an envelope that holds no record: reported like a
+    /// rejection for its shape.
+    pub(super) fn bad_envelope(
+        &mut self,
+        source: usize,
+        loc: Loc,
+        message: &str,
+    ) -> Result<(), DetectError> {
+        self.summary.records += 1;
+        self.summary.skipped_envelopes += 1;
+        let t = self.tally(source);
+        t.records += 1;
+        t.rejected += 1;
+        t.misshapen += 1;
+        self.diag.bad_envelope(source, loc, message)?;
+        Ok(())
+    }
+
+    /// A CloudWatch Logs control message, skipped: counted.
+    pub(super) fn control(&mut self, _source: usize) {
+        self.summary.control_messages += 1;
+    }
+
+    /// Input `source`'s account, for its verdict at the end.
+    pub(super) fn tally(&mut self, source: usize) -> &mut Tally {
+        if self.tallies.len() <= source {
+            self.tallies.resize_with(source + 1, Tally::default);
+        }
+        &mut self.tallies[source]
     }
 
     pub(super) fn unreadable(&mut self, e: InputError) -> Result<(), DetectError> {
@@ -251,6 +298,18 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
             InputMsg::TooLarge(source, loc, bytes) => {
                 self.input_seen();
                 self.too_large(source, loc, bytes)
+            }
+            InputMsg::Control(source, _) => {
+                self.control(source);
+                Ok(())
+            }
+            InputMsg::Ended(source, sample) => {
+                self.tally(source).sample = sample;
+                Ok(())
+            }
+            InputMsg::BadEnvelope(source, loc, message) => {
+                self.input_seen();
+                self.bad_envelope(source, loc, &message)
             }
         }
     }

@@ -2,6 +2,8 @@
 //! `recon detect` prints from it on stderr at the end, with the advice on
 //! late records.
 
+use recon_reader::verdict::Verdict;
+
 use crate::runtime::{RejectReason, RuleStats, Stats};
 use crate::sources::Skipped;
 use crate::tenants::TenantId;
@@ -50,6 +52,14 @@ pub struct Summary {
     /// Lines longer than `limits.max_event_bytes` skipped by the reader
     /// (counted in `records`, never handed to the detector).
     pub skipped_too_large: u64,
+    /// Envelope values that held no record, skipped by the reader
+    /// (counted in `records`, never handed to the detector).
+    pub skipped_envelopes: u64,
+    /// CloudWatch Logs control messages skipped (not records).
+    pub control_messages: u64,
+    /// Inputs most of whose records were not CloudTrail, or none of
+    /// whose records could be read: the input's name and the verdict.
+    pub verdicts: Vec<(String, Verdict)>,
     /// Records left out because the component trapped on each of them
     /// alone (counted in `records`, never seen by the rules).
     pub quarantined: u64,
@@ -232,11 +242,27 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
             files.other
         ));
     }
+    for (name, v) in &s.verdicts {
+        lines.push(format!("recon: {name}: {}", v.message()));
+    }
+    if s.control_messages > 0 {
+        lines.push(format!(
+            "recon: {}",
+            recon_reader::wording::control_messages(s.control_messages)
+        ));
+    }
     if s.skipped_too_large > 0 {
         lines.push(format!(
             "recon: {} lines longer than limits.max_event_bytes skipped by the reader \
              (not counted by the rules below)",
             s.skipped_too_large
+        ));
+    }
+    if s.skipped_envelopes > 0 {
+        lines.push(format!(
+            "recon: {} envelope values held no record, skipped by the reader \
+             (not counted by the rules below)",
+            s.skipped_envelopes
         ));
     }
     for r in &s.rules {

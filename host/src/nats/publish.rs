@@ -53,8 +53,11 @@ pub struct PublishSummary {
     pub duplicates: u64,
     /// Records no rule counts (filtered or unreadable): not published.
     pub unplaced: u64,
-    /// Records too large for one message: not published, reported.
+    /// Records too large for one message, or envelope values that hold
+    /// no record: not published, reported.
     pub oversized: u64,
+    /// CloudWatch Logs control messages skipped (not records).
+    pub control_messages: u64,
     /// Inputs that could not be read (in whole or from some point).
     pub unreadable: u64,
 }
@@ -330,6 +333,18 @@ pub fn publish(
             InputMsg::Unreadable(_, e) => {
                 publisher.summary.unreadable += 1;
                 writeln!(err, "recon: {e}")?;
+            }
+            InputMsg::Control(..) => publisher.summary.control_messages += 1,
+            InputMsg::Ended(..) => {}
+            InputMsg::BadEnvelope(source, loc, message) => {
+                publisher.summary.records += 1;
+                publisher.summary.oversized += 1;
+                writeln!(
+                    err,
+                    "recon: {}: {}",
+                    names[source],
+                    recon_reader::wording::bad_envelope(loc, &message)
+                )?;
             }
             InputMsg::TooLarge(source, loc, bytes) => {
                 publisher.summary.records += 1;

@@ -88,9 +88,11 @@ pub(crate) struct DetectArgs {
     /// [default: the number of cores].
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
-    /// Most rejected records reported one by one.
-    #[arg(long, default_value_t = DEFAULT_SHOW_REJECTS)]
-    show_rejects: usize,
+    /// Most rejected records reported one by one; given, far-ahead notices
+    /// are listed one by one too (within the same number), rather than
+    /// summarised per input [default: 20].
+    #[arg(long, value_name = "N")]
+    show_rejects: Option<usize>,
     /// Longest complete lines wait for more input before they are pushed
     /// (milliseconds), so alerts from a slow stream are not held back.
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_LINGER.as_millis() as u64)]
@@ -230,7 +232,8 @@ pub(crate) fn run(args: DetectArgs) -> Result<ExitCode> {
             .context("installing the signal handler")?;
     }
     let mut options = DetectOptions {
-        show_rejects: args.show_rejects,
+        show_rejects: args.show_rejects.unwrap_or(DEFAULT_SHOW_REJECTS),
+        list_notices: args.show_rejects.is_some(),
         linger: Duration::from_millis(args.linger_ms),
         state: args.state,
         finish: args.finish,
@@ -265,13 +268,24 @@ pub(crate) fn run(args: DetectArgs) -> Result<ExitCode> {
     for line in summary_lines(&summary) {
         eprintln!("{line}");
     }
-    if summary.unreadable.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
+    let none_readable = summary
+        .verdicts
+        .iter()
+        .filter(|(_, v)| v.none_readable)
+        .count();
+    if !summary.unreadable.is_empty() {
         eprintln!(
             "recon: {} input(s) could not be read completely",
             summary.unreadable.len()
         );
-        Ok(ExitCode::FAILURE)
     }
+    if none_readable > 0 {
+        // Input that no rule can read is not a quiet success.
+        eprintln!("recon: {none_readable} input(s) held no readable record");
+    }
+    Ok(if summary.unreadable.is_empty() && none_readable == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
