@@ -612,12 +612,17 @@ impl Text {
     fn fail(&mut self, reason: String, out: Sink<'_>) {
         match std::mem::take(&mut self.state) {
             State::Done => return,
-            State::Probe(head, _) => {
-                // What came is read as lines, to its end.
-                let mut head = head;
-                head.drain(..self.bom(&head));
-                self.state = self.lines(head, out);
-                self.end(out);
+            State::Probe(head, searched) => {
+                // What came is read in the layout it shows, to its end (a
+                // document's records complete so far are handed on; its
+                // end is not looked for, the failure is the report).
+                match self.probe(head, searched, true, out) {
+                    State::Document(mut d) => flush_records(&mut d.data, &mut d.locs, out),
+                    other => {
+                        self.state = other;
+                        self.end(out);
+                    }
+                }
             }
             State::Lines(buf) => {
                 self.emit_complete(buf, out);
@@ -1132,7 +1137,8 @@ impl Text {
                     self.envelope = envelope;
                 }
                 if self.envelope == Envelope::CloudWatchLogs
-                    && let Some(found) = expand(&r, false)
+                    && memchr::memmem::find(&r, b"\"logEvents\"").is_some()
+                    && let Some(found) = expand(&r, true)
                 {
                     // A message as a member of an array: its log events.
                     return self.place_within(found, at, data, locs, out);
@@ -1275,14 +1281,13 @@ fn one_line(value: &[u8], out: &mut Vec<u8>) {
 /// same document pretty-printed or past the line limit: the key spelled
 /// literally, every `Records` or `logEvents` array of the object): with
 /// `opened` (an input whose envelope is not plain) for every such line,
-/// else only for one with a `Records` or `logEvents` array. `None` for any
+/// else only for one with a `Records` array. `None` for any
 /// other line, which is then one record (a line that is not valid JSON is
 /// `invalid-json`, whole).
 fn expand(line: &[u8], opened: bool) -> Option<Vec<Found>> {
-    if !opened
-        && memchr::memmem::find(line, b"\"Records\"").is_none()
-        && memchr::memmem::find(line, b"\"logEvents\"").is_none()
-    {
+    // (In a plain input, a line is looked into only for `Records`, as the
+    // chunk's gate in `Text::emit` looks for nothing else.)
+    if !opened && memchr::memmem::find(line, b"\"Records\"").is_none() {
         return None;
     }
     if !first_is_object(line) || serde_json::from_slice::<serde::de::IgnoredAny>(line).is_err() {
