@@ -1,5 +1,6 @@
 //! The reader on hostile bytes, cut anywhere: arbitrary bytes (gzipped
-//! or not), fed in arbitrary pieces with pauses between some, must give
+//! or not; the seeds in fuzz/seeds/reader hold every layout and the
+//! real-time feeds' envelopes), fed in arbitrary pieces with pauses between some, must give
 //! the same records (with their locations) and the same reports as the
 //! whole input read at once, never a record past the limit, and never a
 //! panic. Memory stays bounded (libFuzzer's RSS limit, set by fuzz/run).
@@ -50,6 +51,10 @@ fn absorb(o: &mut Outcome, e: Event, limit: usize) {
             o.reports.push(recon_reader::wording::too_large(at, bytes, limit as u64));
         }
         Event::Unreadable(r) => o.reports.push(r),
+        Event::Control { at } => o.reports.push(format!("{at}: control message")),
+        Event::BadEnvelope { at, message } => {
+            o.reports.push(recon_reader::wording::bad_envelope(at, &message))
+        }
     }
 }
 

@@ -257,14 +257,30 @@ fn counts(stderr: &[String]) -> Value {
             }
         }
     }
-    json!({
+    let mut counts = json!({
         "records": number(read, "recon: read "),
         "accepted": number(rule, ", accepted "),
         "filtered": number(rule, ", filtered "),
         "rejected": rejected,
         "skipped": skipped,
         "unreadable": stderr.iter().any(|l| l.ends_with(" input(s) could not be read completely")),
-    })
+    });
+    // The feeds' counts, stated only where they are not zero (so the
+    // cases without envelopes keep their form).
+    let mut stated = |key: &str, what: &str| {
+        if let Some(l) = stderr.iter().find(|l| l.contains(what)) {
+            counts[key] = json!(number(l, "recon: "));
+        }
+    };
+    stated("envelopes", " envelope values held no record");
+    stated("control_messages", " CloudWatch Logs control message");
+    if stderr
+        .iter()
+        .any(|l| l.ends_with(" input(s) held no readable record"))
+    {
+        counts["none_readable"] = json!(true);
+    }
+    counts
 }
 
 #[test]

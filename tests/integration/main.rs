@@ -8,6 +8,7 @@ mod cli;
 mod component;
 mod delivery;
 mod differential;
+mod feeds;
 mod hostile;
 mod hostile_files;
 mod lateness;

@@ -855,8 +855,9 @@ fn nats_a_refused_connection_is_a_clear_error() {
 }
 
 /// `recon nats bridge`: records sent as Vector's `nats` sink (one JSON
-/// object per message) and Fluent Bit's `nats` output (`[[ts, {record}],
-/// …]`, the record read by `tail` under `log`) give the alerts `recon
+/// object per message), Fluent Bit's `nats` output (`[[ts, {record}],
+/// …]`, the record read by `tail` under `log`), CloudWatch Logs
+/// subscription messages and EventBridge events give the alerts `recon
 /// detect` gives on the same records.
 #[test]
 fn nats_bridge_takes_what_shippers_send() {
@@ -899,17 +900,49 @@ fn nats_bridge_takes_what_shippers_send() {
     });
     let text = std::fs::read_to_string(&whole).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    let half = lines.len() / 2;
+    let quarter = lines.len() / 4;
+    let (vector, rest) = lines.split_at(quarter);
+    let (fluent, rest) = rest.split_at(quarter);
+    let (cwl, eventbridge) = rest.split_at(quarter);
     conn.block_on(async {
         // Vector, codec json: one event per message.
-        for l in &lines[..half] {
+        for l in vector {
             conn.client
                 .publish("logs.vector", l.to_string().into())
                 .await
                 .unwrap();
         }
+        // CloudWatch Logs subscription data, decoded: 50 log events per
+        // message, a control message first.
+        let control = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#;
+        conn.client
+            .publish("logs.cwl", control.to_owned().into())
+            .await
+            .unwrap();
+        for chunk in cwl.chunks(50) {
+            let events: Vec<serde_json::Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, l)| serde_json::json!({"id": i.to_string(), "timestamp": 1, "message": l}))
+                .collect();
+            let body = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g", "logStream": "s", "subscriptionFilters": ["f"], "logEvents": events});
+            conn.client
+                .publish("logs.cwl", body.to_string().into())
+                .await
+                .unwrap();
+        }
+        // EventBridge: one "AWS API Call via CloudTrail" event per message.
+        for l in eventbridge {
+            let body = format!(
+                r#"{{"version":"0","id":"x","detail-type":"AWS API Call via CloudTrail","source":"aws.iam","account":"1","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail":{l}}}"#
+            );
+            conn.client
+                .publish("logs.eventbridge", body.into())
+                .await
+                .unwrap();
+        }
         // Fluent Bit: arrays of [timestamp, {"log": line}], 100 per flush.
-        for chunk in lines[half..].chunks(100) {
+        for chunk in fluent.chunks(100) {
             let items: Vec<serde_json::Value> = chunk
                 .iter()
                 .map(|l| serde_json::json!([1_700_000_000.5, {"log": l}]))

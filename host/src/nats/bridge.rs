@@ -21,67 +21,98 @@ use super::{Nats, NatsError};
 /// How long a quiet subject waits before what is held is published.
 pub const BRIDGE_LINGER: Duration = Duration::from_millis(200);
 
-/// The records of one message, as NDJSON.
-pub fn records_of(payload: &[u8]) -> Vec<u8> {
+/// The records of one message, as NDJSON, and the reader's reports on
+/// it (records too large, envelope values that hold no record), worded
+/// without the subject.
+///
+/// Shipper framing is taken off here (Fluent Bit's `[timestamp, {record}]`
+/// pairs, a raw line in `log` or `message`); everything else, and what the
+/// framing held, is read by the reader crate, as `recon detect` reads a
+/// file: NDJSON, `{"Records":[…]}` documents, arrays, and the envelopes of
+/// the real-time feeds (CloudWatch Logs messages, Lambda's `awslogs`
+/// events, EventBridge events).
+pub fn records_of(payload: &[u8]) -> (Vec<u8>, Vec<String>) {
     let mut out = Vec::new();
-    let text = String::from_utf8_lossy(payload);
-    let trimmed = text.trim_start();
-    let push = |out: &mut Vec<u8>, v: &Value| {
-        if let Ok(s) = serde_json::to_string(v) {
-            out.extend_from_slice(s.as_bytes());
-            out.push(b'\n');
-        }
-    };
+    let mut reports = Vec::new();
     // A record a shipper wrapped: the raw line in `log` or `message`.
-    let unwrap = |v: &Value| -> Value {
+    let unwrapped = |v: &Value| -> Option<String> {
         if let Value::Object(m) = v
             && !m.contains_key("eventTime")
+            && !m.contains_key("logEvents")
         {
             for key in ["log", "message"] {
                 if let Some(Value::String(s)) = m.get(key)
-                    && let Ok(inner @ Value::Object(_)) = serde_json::from_str::<Value>(s)
+                    && s.trim_start().starts_with('{')
                 {
-                    return inner;
+                    return Some(s.clone());
                 }
             }
         }
-        v.clone()
+        None
     };
-    match serde_json::from_str::<Value>(trimmed) {
-        Ok(Value::Array(items)) => {
+    let mut read = |bytes: &[u8]| {
+        for e in recon_reader::read_all(bytes, recon_reader::Options::default()) {
+            match e {
+                recon_reader::Event::Chunk(c) => out.extend_from_slice(&c.data),
+                recon_reader::Event::TooLarge { at, bytes } => reports.push(
+                    recon_reader::wording::too_large(
+                        at,
+                        bytes,
+                        u64::from(recon_reader::DEFAULT_MAX_RECORD_BYTES),
+                    ),
+                ),
+                recon_reader::Event::BadEnvelope { at, message } => {
+                    reports.push(recon_reader::wording::bad_envelope(at, &message))
+                }
+                recon_reader::Event::Unreadable(reason) => reports.push(reason),
+                recon_reader::Event::Control { .. } => {}
+            }
+        }
+    };
+    match serde_json::from_slice::<Value>(payload) {
+        // Fluent Bit: [[timestamp, {record}], …]
+        Ok(Value::Array(items))
+            if !items.is_empty()
+                && items.iter().all(|i| {
+                    matches!(i, Value::Array(pair) if pair.len() == 2 && pair[1].is_object())
+                }) =>
+        {
             for item in &items {
-                match item {
-                    // Fluent Bit: [timestamp, {record}]
-                    Value::Array(pair) if pair.len() == 2 && pair[1].is_object() => {
-                        push(&mut out, &unwrap(&pair[1]))
-                    }
-                    other => push(&mut out, &unwrap(other)),
+                let record = &item[1];
+                match unwrapped(record) {
+                    Some(line) => read(line.as_bytes()),
+                    None => read(record.to_string().as_bytes()),
                 }
             }
         }
-        Ok(Value::Object(m)) => match m.get("Records") {
-            Some(Value::Array(records)) => {
-                for r in records {
-                    push(&mut out, r);
-                }
-            }
-            _ => push(&mut out, &unwrap(&Value::Object(m))),
+        Ok(v @ Value::Object(_)) => match unwrapped(&v) {
+            Some(line) => read(line.as_bytes()),
+            None => read(payload),
         },
-        // NDJSON, or anything else: line by line, as is (the detector
-        // reports what it cannot read).
-        _ => {
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                match serde_json::from_str::<Value>(line) {
-                    Ok(v @ Value::Object(_)) => push(&mut out, &unwrap(&v)),
-                    _ => {
-                        out.extend_from_slice(line.as_bytes());
-                        out.push(b'\n');
+        Ok(_) => read(payload),
+        // NDJSON (or not JSON at all): lines a shipper wrapped are
+        // unwrapped, the others read as they come, in order.
+        Err(_) => {
+            let mut plain: Vec<u8> = Vec::new();
+            for line in payload.split(|b| *b == b'\n') {
+                let wrapped = serde_json::from_slice::<Value>(line)
+                    .ok()
+                    .and_then(|v| unwrapped(&v));
+                match wrapped {
+                    Some(inner) => {
+                        read(&std::mem::take(&mut plain));
+                        read(inner.as_bytes());
+                    }
+                    None => {
+                        plain.extend_from_slice(line);
+                        plain.push(b'\n');
                     }
                 }
             }
+            read(&plain);
         }
     }
-    out
+    (out, reports)
 }
 
 /// Bridges `subject` until `stop` is set.
@@ -105,7 +136,10 @@ pub fn bridge(
         match next {
             Ok(Some(m)) => {
                 n += 1;
-                let data = records_of(&m.payload);
+                let (data, reports) = records_of(&m.payload);
+                for r in &reports {
+                    writeln!(err, "recon: {subject}: message {n}: {r}")?;
+                }
                 let describe = |i: u32| format!("{subject}: message {n}, record {}", i + 1);
                 publisher.add(&data, &describe, err)?;
                 held = true;
