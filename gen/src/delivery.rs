@@ -157,7 +157,7 @@ fn where_from(record: &str) -> (i64, String, String) {
 /// `YYYY-MM-DDTHH:MM:SSZ` (what the generator writes) in ms; catalogue
 /// records also write a fraction (`.123Z`, up to nine digits, read to the
 /// millisecond) or an offset (`.123+02:00`).
-fn parse_time(s: &str) -> Option<i64> {
+pub(crate) fn parse_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 20 || b.get(10) != Some(&b'T') {
         return None;

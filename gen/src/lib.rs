@@ -105,6 +105,13 @@
 //! written twice in a row, byte for byte (same `eventID`), as trails
 //! delivered twice are. `count` includes bursts and duplicates exactly.
 //!
+//! # Envelopes
+//!
+//! [`write_envelope`] writes the same records in the envelope of a
+//! real-time feed: CloudWatch Logs subscription messages (decoded, as
+//! Kinesis Data Firehose writes them to S3, or as Lambda events) or
+//! EventBridge events (module `envelope`, [`Envelope`]).
+//!
 //! # Determinism
 //!
 //! The same options give the same bytes on every platform and every
@@ -124,6 +131,7 @@
 mod burst;
 mod catalogue;
 mod delivery;
+mod envelope;
 mod pool;
 mod record;
 mod rng;
@@ -141,6 +149,11 @@ pub use catalogue::{
 pub use delivery::{
     DEFAULT_MAX_DELAY_MS, DEFAULT_MAX_OBJECTS_PER_SLOT, DeliveryOptions, DeliveryReport,
     MAX_DELAY_MS, SLOT_MS, write_delivery,
+};
+pub use envelope::{
+    CONTROL_TEXT, DEFAULT_BATCH_MS, DEFAULT_EVENTS_PER_MESSAGE, EVENT_OVERHEAD_BYTES, Envelope,
+    EnvelopeOptions, EnvelopeReport, MAX_BATCH_MS, MAX_EVENTS_PER_MESSAGE, MAX_MESSAGE_BYTES,
+    SUBSCRIPTION_FILTER, write_envelope,
 };
 
 use burst::Plan;
@@ -277,6 +290,13 @@ pub enum GenError {
     /// More catalogue rounds than [`MAX_CATALOGUE_ROUNDS`].
     #[error("catalogue rounds must be at most {MAX_CATALOGUE_ROUNDS}, got {0}")]
     TooManyCatalogueRounds(u32),
+    /// Log events per envelope message outside 1 to
+    /// [`MAX_EVENTS_PER_MESSAGE`].
+    #[error("events per message must be between 1 and {MAX_EVENTS_PER_MESSAGE}, got {0}")]
+    InvalidEventsPerMessage(u32),
+    /// An envelope batch time above [`MAX_BATCH_MS`].
+    #[error("the batch time must be at most {MAX_BATCH_MS} ms (one hour), got {0}")]
+    InvalidBatchMs(u64),
 }
 
 impl GenOptions {

@@ -1,12 +1,13 @@
-//! `recon gen`: deterministic CloudTrail with injected bursts, as NDJSON or
-//! as CloudTrail delivers it to S3 (`recon_gen`).
+//! `recon gen`: deterministic CloudTrail with injected bursts, as NDJSON, as
+//! CloudTrail delivers it to S3, or in the envelope of a real-time feed
+//! (`recon_gen`).
 
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 #[derive(Args)]
 pub(crate) struct GenArgs {
@@ -46,7 +47,7 @@ pub(crate) struct GenArgs {
     /// under `AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/`, each
     /// record in the first slot after its delivery delay (--disorder is
     /// not used). See docs/delivery.md.
-    #[arg(long, requires = "output")]
+    #[arg(long, requires = "output", conflicts_with = "envelope")]
     delivery: bool,
     /// With --delivery: the longest delay between a record's event time
     /// and its object's slot, before rounding up to the slot (seconds).
@@ -56,12 +57,52 @@ pub(crate) struct GenArgs {
     /// slot.
     #[arg(long, value_name = "N", default_value_t = recon_gen::DEFAULT_MAX_OBJECTS_PER_SLOT, requires = "delivery")]
     objects_per_slot: u32,
+    /// Write the records in the envelope of a real-time feed (same records
+    /// as the plain NDJSON, same order within each account and region):
+    /// `cwl`, CloudWatch Logs subscription messages as decoded, one per
+    /// line; `firehose`, those messages gzipped one by one and
+    /// concatenated, as Firehose writes them to S3; `lambda`, a subscribed
+    /// Lambda function's `{"awslogs":{"data":...}}` events; `eventbridge`,
+    /// `AWS API Call via CloudTrail` events. See docs/cli.md.
+    #[arg(long, value_enum, value_name = "KIND")]
+    envelope: Option<EnvelopeKind>,
+    /// With --envelope: the most log events per CloudWatch Logs message.
+    #[arg(long, value_name = "N", default_value_t = recon_gen::DEFAULT_EVENTS_PER_MESSAGE, requires = "envelope")]
+    events_per_message: u32,
+    /// With --envelope: a log stream's batch goes out once the trail's
+    /// event time is this many seconds past the batch's first record.
+    #[arg(long, value_name = "SECONDS", default_value_t = recon_gen::DEFAULT_BATCH_MS as f64 / 1000.0, requires = "envelope")]
+    batch_seconds: f64,
     /// Rounds of the rule catalogue's test bursts (`rules/`): per rule and
     /// round, bursts just below, at and just above its threshold, one
     /// across a window edge and one its filter removes, in varied time
     /// formats (every 3 hours of event time). 0: none.
     #[arg(long, value_name = "ROUNDS", default_value_t = 0)]
     catalogue: u32,
+}
+
+/// `--envelope`'s kinds.
+#[derive(Clone, Copy, ValueEnum)]
+enum EnvelopeKind {
+    /// CloudWatch Logs subscription messages, decoded, one per line.
+    Cwl,
+    /// Kinesis Data Firehose's S3 object: gzipped messages, concatenated.
+    Firehose,
+    /// Lambda events of a CloudWatch Logs subscription, one per line.
+    Lambda,
+    /// EventBridge `AWS API Call via CloudTrail` events, one per line.
+    Eventbridge,
+}
+
+impl From<EnvelopeKind> for recon_gen::Envelope {
+    fn from(kind: EnvelopeKind) -> Self {
+        match kind {
+            EnvelopeKind::Cwl => recon_gen::Envelope::Cwl,
+            EnvelopeKind::Firehose => recon_gen::Envelope::Firehose,
+            EnvelopeKind::Lambda => recon_gen::Envelope::Lambda,
+            EnvelopeKind::Eventbridge => recon_gen::Envelope::EventBridge,
+        }
+    }
 }
 
 /// Runs `recon gen`.
@@ -97,6 +138,44 @@ pub(crate) fn run(args: GenArgs) -> Result<ExitCode> {
             report.objects,
             dir.display()
         );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(kind) = args.envelope {
+        if !(args.batch_seconds.is_finite() && args.batch_seconds >= 0.0) {
+            anyhow::bail!("--batch-seconds must be a non-negative number of seconds");
+        }
+        let eopts = recon_gen::EnvelopeOptions {
+            events_per_message: args.events_per_message,
+            batch_ms: (args.batch_seconds * 1000.0) as u64,
+        };
+        let envelope = recon_gen::Envelope::from(kind);
+        let report = match &args.output {
+            Some(path) => {
+                let file = std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                recon_gen::write_envelope(opts, envelope, eopts, &mut BufWriter::new(file))?
+            }
+            None => recon_gen::write_envelope(
+                opts,
+                envelope,
+                eopts,
+                &mut BufWriter::new(io::stdout().lock()),
+            )?,
+        };
+        let plural = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+        match envelope {
+            recon_gen::Envelope::EventBridge => eprintln!(
+                "recon: wrote {} records in {}",
+                report.records,
+                plural(report.messages, "EventBridge event")
+            ),
+            _ => eprintln!(
+                "recon: wrote {} records in {} ({})",
+                report.records,
+                plural(report.messages, "message"),
+                plural(report.control_messages, "control message")
+            ),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let written = match &args.output {
