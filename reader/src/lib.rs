@@ -120,7 +120,8 @@ pub struct Loc {
     pub line: Option<u64>,
     /// 1-based record: within the document, or within a line's
     /// `Records` array. With `log_event`, the message (the document's
-    /// top-level value) the log event is in.
+    /// top-level value) the log event is in; on a line, set only from the
+    /// line's second message on (messages back to back on one line).
     pub record: Option<u64>,
     /// 1-based log event within a CloudWatch Logs message's `logEvents`.
     pub log_event: Option<u64>,
@@ -149,7 +150,8 @@ impl Loc {
 impl std::fmt::Display for Loc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.line, self.record, self.log_event) {
-            (Some(l), _, Some(e)) => write!(f, "line {l}, log event {e}"),
+            (Some(l), Some(m), Some(e)) => write!(f, "line {l}, message {m}, log event {e}"),
+            (Some(l), None, Some(e)) => write!(f, "line {l}, log event {e}"),
             (None, Some(m), Some(e)) => write!(f, "message {m}, log event {e}"),
             (None, None, Some(e)) => write!(f, "log event {e}"),
             (Some(l), Some(r), None) => write!(f, "line {l}, record {r}"),
@@ -852,8 +854,10 @@ impl Text {
         }
         for (e, origin) in events {
             let at = match origin {
-                Origin::LogEvent { index, .. } => Loc {
+                Origin::LogEvent { message, index, .. } => Loc {
                     log_event: Some(index),
+                    // Messages back to back on one line: which one.
+                    record: (message > 1).then_some(message),
                     ..Loc::line(st.line)
                 },
                 Origin::Records => {
@@ -1013,8 +1017,9 @@ impl Text {
                                     ..Loc::line(n)
                                 }
                             }
-                            Origin::LogEvent { index, .. } => Loc {
+                            Origin::LogEvent { message, index, .. } => Loc {
                                 log_event: Some(index),
+                                record: (message > 1).then_some(message),
                                 ..Loc::line(n)
                             },
                             Origin::Top => Loc::line(n),

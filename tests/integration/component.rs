@@ -480,6 +480,11 @@ mod reader {
                     r.reports.push(reason)
                 }
                 InputMsg::Unreadable(_, e) => panic!("{e}"),
+                InputMsg::Control(_, at) => r.reports.push(format!("{at}: control message")),
+                InputMsg::BadEnvelope(_, at, message) => {
+                    r.reports.push(wording::bad_envelope(at, &message))
+                }
+                InputMsg::Ended(..) => {}
             }
         }
         t.join().unwrap();
@@ -490,6 +495,7 @@ mod reader {
         Loc {
             line: l.line,
             record: l.record,
+            log_event: l.log_event,
         }
     }
 
@@ -516,6 +522,10 @@ mod reader {
                     r.reports.push(t.message);
                 }
                 ReadEvent::Unreadable(reason) => r.reports.push(reason),
+                ReadEvent::ControlMessage(at) => {
+                    r.reports.push(format!("{}: control message", loc(&at)))
+                }
+                ReadEvent::BadEnvelope(b) => r.reports.push(b.message),
             }
         }
     }
@@ -637,10 +647,12 @@ mod reader {
             steps.insert(steps.len().min(1), ReadStep::Pause);
             steps.push(ReadStep::End);
             let mut unreadable = None;
+            let mut control = 0u64;
             for step in &steps {
                 let r = inst.read(d1, r1, step).unwrap();
                 records += u64::from(r.records);
                 skipped += u64::from(r.skipped);
+                control += u64::from(r.control_messages);
                 for p in &r.reports {
                     too_large += u64::from(
                         p.reason == Some(RejectReason::TooLarge)
@@ -658,6 +670,7 @@ mod reader {
             let r2 = inst.create_reader(options()).unwrap();
             let mut want = Vec::new();
             let mut want_unreadable = None;
+            let (mut want_control, mut bad) = (0u64, 0u64);
             for step in &steps {
                 let events = match step {
                     ReadStep::Bytes(b) => inst.reader_feed(r2, b).unwrap(),
@@ -706,6 +719,11 @@ mod reader {
                             want.push(reason.clone());
                             want_unreadable = Some(reason);
                         }
+                        ReadEvent::ControlMessage(_) => want_control += 1,
+                        ReadEvent::BadEnvelope(b) => {
+                            bad += 1;
+                            want.push(b.message);
+                        }
                     }
                 }
             }
@@ -714,7 +732,10 @@ mod reader {
             let (s1, s2) = (inst.stats(d1).unwrap(), inst.stats(d2).unwrap());
             // Records skipped for their size are reported, counted in
             // `skipped`, and never handed to the detector.
-            assert_eq!(skipped, too_large, "{name}");
+            // So are envelope values that hold no record; control messages
+            // are counted apart.
+            assert_eq!(skipped, too_large + bad, "{name}");
+            assert_eq!(control, want_control, "{name}");
             assert_eq!(s1.pushed, records, "{name}");
             assert_eq!(s1.pushed, s2.pushed, "{name}");
             for (a, b) in s1.rules.iter().zip(&s2.rules) {
