@@ -25,7 +25,10 @@ Run the detection rules over CloudTrail and print alerts as NDJSON (the
 Node.js host of recon; same options, defaults and output as \`recon detect\`).
 
 Inputs may be {"Records":[...]} files, JSON arrays, single objects or one
-record per line, any of them gzip-compressed; \`-\` (or no input) reads stdin.
+record per line, any of them gzip-compressed, or the real-time feeds'
+envelopes (CloudWatch Logs subscription messages, Firehose objects of them,
+Lambda awslogs events, EventBridge CloudTrail events); \`-\` (or no input)
+reads stdin.
 Alerts go to stdout, one JSON object per line; rejected records and a
 summary go to stderr.
 
@@ -44,7 +47,9 @@ Options:
   --config <FILE>               A TOML configuration file (keys: host/src/settings.rs in the
                                 repository); options given here win
   --chunk-kib <KIB>             KiB of input per call into the component [default: 1024]
-  --show-rejects <N>            Most rejected records reported one by one [default: 20]
+  --show-rejects <N>            Most rejected records reported one by one; given, far-ahead notices
+                                are listed one by one too (within the same number), rather than
+                                summarised per input [default: 20]
   --linger-ms <MS>              Longest complete lines wait for more input before they are
                                 pushed [default: 200]
   --workers <N>                 Accepted for compatibility; this host scans on one thread
@@ -54,7 +59,8 @@ Options:
   -V, --version                 Print version
 
 Exit status: 0 when every input was read, 1 when one could not be (the others
-are still processed) or the run failed, 2 on a usage or configuration error.
+are still processed), held no readable record, or the run failed, 2 on a
+usage or configuration error.
 `;
 
 class UsageError extends Error {}
@@ -120,6 +126,8 @@ function parse(argv) {
   if (values['chunk-kib'] !== undefined) args.chunkKib = unsigned('chunk-kib', values['chunk-kib']);
   if (values.workers !== undefined) args.workers = unsigned('workers', values.workers);
   args.showRejects = Number(values['show-rejects'] !== undefined ? unsigned('show-rejects', values['show-rejects']) : 20n);
+  // Given, far-ahead notices are listed one by one too; else summarised per input.
+  args.listNotices = values['show-rejects'] !== undefined;
   args.lingerMs = Number(values['linger-ms'] !== undefined ? unsigned('linger-ms', values['linger-ms']) : 200n);
   args.config = values.config;
   args.format = values.format ?? 'native';
@@ -164,15 +172,55 @@ function lateAdvice(stats, allowedLatenessMs) {
   );
 }
 
+/** Far-ahead notices shown in an input's summary line. */
+const FAR_AHEAD_SHOWN = 3;
+
+/** A report's location as `recon detect` words it: `line 3`, `line 1, record 2`, `line 3, log event 2`. */
+function location({ line, record, logEvent }) {
+  if (logEvent !== null) {
+    if (line !== null) return `line ${line}, log event ${logEvent}`;
+    if (record !== null) return `message ${record}, log event ${logEvent}`;
+    return `log event ${logEvent}`;
+  }
+  if (line !== null && record !== null) return `line ${line}, record ${record}`;
+  if (line !== null) return `line ${line}`;
+  if (record !== null) return `record ${record}`;
+  return 'record ?';
+}
+
+/** An input's records far ahead of the stream, in one line, as `recon detect` words it. */
+function farAheadSummary(count, first) {
+  const at = count > first.length ? [...first, '…'] : first;
+  const [records, times] = count === 1 ? ['record', 'a time'] : ['records', 'times'];
+  return (
+    `${count} ${records} with ${times} far ahead of the stream (more than limits.max_time_jump_seconds) ` +
+    `at ${at.join(', ')}: counted, but the watermark waits for other records to agree ` +
+    '(--show-rejects N lists them)'
+  );
+}
+
 /** The summary as the lines `recon detect` prints on stderr. */
 export function summaryLines(summary, stats) {
   const early = summary.early > 0 ? ` (${summary.early} early, ${summary.alerts - summary.early} final)` : '';
   const lines = [`recon: read ${summary.records} records; ${summary.alerts} alerts${early}`];
+  // What inputs looked like, when most of their records were not CloudTrail.
+  for (const { name, verdict } of summary.verdicts ?? []) lines.push(`recon: ${name}: ${verdict.message}`);
+  const control = summary.controlMessages ?? 0;
+  if (control > 0) {
+    lines.push(
+      `recon: ${control} CloudWatch Logs control message${control === 1 ? '' : 's'} skipped ` +
+        "(a subscription's health checks, not CloudTrail records)",
+    );
+  }
   if (summary.skippedTooLarge > 0) {
     lines.push(
       `recon: ${summary.skippedTooLarge} lines longer than limits.max_event_bytes skipped by the reader ` +
         '(not counted by the rules below)',
     );
+  }
+  const envelopes = summary.skippedEnvelopes ?? 0;
+  if (envelopes > 0) {
+    lines.push(`recon: ${envelopes} envelope values held no record, skipped by the reader (not counted by the rules below)`);
   }
   for (const r of stats.rules) {
     const reasons = Object.entries(r.rejectedByReason).map(([reason, n]) => `${reason} ${n}`);
@@ -254,7 +302,16 @@ export async function main(argv, io = {}) {
     throw e;
   }
 
-  const summary = { records: 0, skippedTooLarge: 0, alerts: 0, early: 0, unreadable: [] };
+  const summary = {
+    records: 0,
+    skippedTooLarge: 0,
+    skippedEnvelopes: 0,
+    controlMessages: 0,
+    alerts: 0,
+    early: 0,
+    unreadable: [],
+    verdicts: [],
+  };
   // Reports past --show-rejects are counted: rejections (too-large
   // records among them) and far-ahead notices apart, as recon detect does.
   let shown = 0;
@@ -270,6 +327,9 @@ export async function main(argv, io = {}) {
       hiddenRejects += 1;
     }
   };
+  // Without --show-rejects, each input's far-ahead notices are summarised
+  // in one line at the end: { name, count, first locations }, in input order.
+  const ahead = [];
   const drain = async () => {
     const alerts = detector.drain();
     if (alerts.length === 0) return;
@@ -283,16 +343,28 @@ export async function main(argv, io = {}) {
       const name = path === '-' ? '<stdin>' : path;
       const source = path === '-' ? stdin : createReadStream(path, { highWaterMark: 1 << 20 });
       const input = detector.openInput({ chunkBytes: chunk });
+      const farAhead = { name, count: 0, first: [] };
+      ahead.push(farAhead);
       // What one step of the component's reader read; false once the
       // input is unreadable (its later bytes are not read).
       const take = async (result) => {
-        // Records skipped for their size count as read, as in `recon detect`.
+        // Records skipped for their size, and envelope values that hold
+        // no record, count as read, as in `recon detect`.
         summary.records += result.records + result.skipped;
-        summary.skippedTooLarge += result.skipped;
+        const tooLarge = result.reports.filter((r) => r.reason === 'too-large').length;
+        summary.skippedTooLarge += tooLarge;
+        summary.skippedEnvelopes += result.skipped - tooLarge;
+        summary.controlMessages += result.controlMessages;
+        if (result.verdict !== null) summary.verdicts.push({ name, verdict: result.verdict });
         for (const r of result.reports) {
           // The unreadable input (no location, no reason) is told below, always.
-          if (r.line === null && r.record === null && r.reason === null) continue;
+          if (r.line === null && r.record === null && r.logEvent === null && r.reason === null) continue;
           // A time far ahead has no reason: a notice, the record was counted.
+          if (r.reason === null && !args.listNotices) {
+            farAhead.count += 1;
+            if (farAhead.first.length < FAR_AHEAD_SHOWN) farAhead.first.push(location(r));
+            continue;
+          }
           await report(`recon: ${name}: ${r.message}`, r.reason === null);
         }
         await drain();
@@ -308,7 +380,9 @@ export async function main(argv, io = {}) {
           readable = await take(piece.kind === 'paused' ? input.pause() : input.feed(piece.data));
           if (!readable) break;
         }
-        if (readable) await take(input.end());
+        // Ended even when unreadable (its later bytes are ignored): the
+        // end gives the input's verdict on what was read, as in recon detect.
+        await take(input.end());
       } catch (e) {
         if (typeof e?.code !== 'string') throw e;
         const message = `${name}: ${ioMessage(e)}`;
@@ -321,6 +395,9 @@ export async function main(argv, io = {}) {
     }
     detector.flush();
     await drain();
+    for (const { name, count, first } of ahead) {
+      if (count > 0) await err(`recon: ${name}: ${farAheadSummary(count, first)}`);
+    }
     if (hiddenRejects > 0) {
       await err(`recon: ${hiddenRejects} more rejected records not shown (--show-rejects)`);
     }
@@ -340,7 +417,8 @@ export async function main(argv, io = {}) {
   }
   if (summary.unreadable.length > 0) {
     await err(`recon: ${summary.unreadable.length} input(s) could not be read completely`);
-    return EXIT_FAILED;
   }
-  return EXIT_OK;
+  const noneReadable = summary.verdicts.filter((v) => v.verdict.noneReadable).length;
+  if (noneReadable > 0) await err(`recon: ${noneReadable} input(s) held no readable record`);
+  return summary.unreadable.length > 0 || noneReadable > 0 ? EXIT_FAILED : EXIT_OK;
 }

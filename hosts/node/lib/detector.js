@@ -54,11 +54,25 @@ function readResult(r) {
     reports: r.reports.map((p) => ({
       line: p.at?.line === undefined ? null : num(p.at.line),
       record: p.at?.record === undefined ? null : num(p.at.record),
+      logEvent: p.at?.logEvent === undefined ? null : num(p.at.logEvent),
       reason: p.reason ?? null,
       rule: p.rule ?? null,
       message: p.message,
     })),
     unreadable: r.unreadable ?? null,
+    controlMessages: r.controlMessages ?? 0,
+    verdict: r.verdict === undefined ? null : inputVerdict(r.verdict),
+  };
+}
+
+/** A WIT input-verdict as a plain object. */
+function inputVerdict(v) {
+  return {
+    records: num(v.records),
+    misshapen: num(v.misshapen),
+    noneReadable: v.noneReadable,
+    looksLike: v.looksLike ?? null,
+    message: v.message,
   };
 }
 
@@ -395,11 +409,14 @@ export class Detector {
 
 /**
  * One input being read into a detector (`Detector#openInput`). Each call
- * returns what the bytes completed: `{ records, rules, reports, unreadable }`,
- * `reports` worded as `recon detect` words them (without the input's name),
- * each with where it was (`line`, `record`), its `reason` and `rule`;
- * `unreadable` is set (and later bytes are ignored) when the input cannot
- * be read from there on.
+ * returns what the bytes completed: `{ records, skipped, rules, reports,
+ * unreadable, controlMessages, verdict }`, `reports` worded as `recon
+ * detect` words them (without the input's name), each with where it was
+ * (`line`, `record`, `logEvent`), its `reason` and `rule`; `unreadable` is
+ * set (and later bytes are ignored) when the input cannot be read from
+ * there on; `controlMessages` counts the CloudWatch Logs control messages
+ * skipped; `verdict` is set by `end()` when most of the input's records
+ * were not CloudTrail, or none could be read.
  */
 export class Input {
   #reader;

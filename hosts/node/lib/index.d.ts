@@ -1,5 +1,5 @@
 // Type declarations of recon-detector: the recon detector component
-// (wit/detector.wit, recon:detector/detection@0.4.0) on Node.js.
+// (wit/detector.wit, recon:detector/detection@0.5.0) on Node.js.
 
 /// <reference types="node" />
 
@@ -247,8 +247,10 @@ export interface Loc {
 export interface ReadReport {
   /** Line of the input (line-delimited input), 1-based, or null. */
   line: number | null;
-  /** Record within a document or a line's `Records` array, 1-based, or null. */
+  /** Record within a document or a line's `Records` array, 1-based, or null; with `logEvent`, the CloudWatch Logs message (a document's top-level value). */
   record: number | null;
+  /** Log event within a CloudWatch Logs message's `logEvents`, 1-based, or null: `line 3, log event 2`. */
+  logEvent: number | null;
   /** The rejection's reason; null for a time far ahead of the stream. */
   reason: RejectReason | null;
   /** The rule, for a rejection by one rule (`state-limit`). */
@@ -262,15 +264,35 @@ export interface ReadResult {
   /** Records the reader handed on and the detector took. */
   records: number;
   /**
-   * Records the reader skipped for their size (each in `reports`, reason
-   * `too-large`): never handed to the detector, so not in its counters
-   * (`stats()`); `recon detect` adds them to the records read.
+   * Records the reader skipped: for their size (each in `reports`, reason
+   * `too-large`) and envelope values that hold no record (each in
+   * `reports`, reason `unknown-shape`): never handed to the detector, so
+   * not in its counters (`stats()`); `recon detect` adds them to the
+   * records read.
    */
   skipped: number;
   rules: RuleCounts[];
   reports: ReadReport[];
   /** Set when the input cannot be read from here on (later bytes are ignored). */
   unreadable: string | null;
+  /** CloudWatch Logs control messages (a subscription's health checks) skipped at this step: not records, in no other count. */
+  controlMessages: number;
+  /** Set by the step that ends the input (`end()`) when most of its records were not CloudTrail, or none could be read. */
+  verdict: InputVerdict | null;
+}
+
+/** What an input looked like, when most of its records were not CloudTrail (`ReadResult.verdict`). */
+export interface InputVerdict {
+  /** Records read from the input (handed on, or skipped by the reader). */
+  records: number;
+  /** Of them, rejected for their shape (`invalid-json`, `not-an-object`, `unknown-shape`). */
+  misshapen: number;
+  /** No record could be read: `recon detect` exits non-zero. */
+  noneReadable: boolean;
+  /** What the input looks like, when recognised (`S3 event notifications`, `CloudTrail digest files`, ...). */
+  looksLike: string | null;
+  /** The notice as `recon detect` words it, without the input's name. */
+  message: string;
 }
 
 /** One input being read into a detector (`Detector#openInput`). */

@@ -415,7 +415,7 @@ test('openInput reads any layout in pieces cut anywhere, with reports located', 
 
 test('componentInfo names the transpiled component', async () => {
   const info = await componentInfo();
-  assert.equal(info.interface, 'recon:detector/detection@0.4.0');
+  assert.equal(info.interface, 'recon:detector/detection@0.5.0');
   assert.match(info.component.sha256, /^[0-9a-f]{64}$/);
   assert.match(info.transpiler, /^@bytecodealliance\/jco-transpile@/);
 });

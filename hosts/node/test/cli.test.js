@@ -8,6 +8,8 @@ import { gzipSync } from 'node:zlib';
 
 import { spawnSync } from 'node:child_process';
 
+import { detect } from '../lib/index.js';
+
 import {
   AI_RECON_TOML,
   BURST_SAMPLE,
@@ -51,9 +53,128 @@ test('malformed records are reported with their location and skipped', () => {
 test('--show-rejects bounds the report and says how many were left out', () => {
   const input = 'x\n'.repeat(30);
   const out = nodeRecon(['detect', '--show-rejects', '3', '-'], { input });
-  assert.equal(out.status, 0);
+  // No record of the input is readable: told, and the exit status says so.
+  assert.equal(out.status, 1);
   assert.equal((out.stderr.match(/rejected \(invalid-json\)/g) ?? []).length, 3);
   assert.match(out.stderr, /recon: 27 more rejected records not shown \(--show-rejects\)/);
+  assert.match(out.stderr, /recon: <stdin>: none of its 30 records could be read; /);
+  assert.match(out.stderr, /\nrecon: 1 input\(s\) held no readable record\n$/);
+});
+
+/** One CloudWatch Logs subscription message (as a Firehose object holds them) of `messages`. */
+function cloudWatchMessage(messages) {
+  return JSON.stringify({
+    messageType: 'DATA_MESSAGE',
+    owner: '1',
+    logGroup: 'g',
+    logStream: 's',
+    subscriptionFilters: ['f'],
+    logEvents: messages.map((message, i) => ({ id: String(i + 1), timestamp: 1, message })),
+  });
+}
+
+const CONTROL_MESSAGE = JSON.stringify({
+  messageType: 'CONTROL_MESSAGE',
+  owner: 'CloudwatchLogs',
+  logGroup: '',
+  logStream: '',
+  subscriptionFilters: [],
+  logEvents: [{ id: '', timestamp: 1, message: 'CWL CONTROL MESSAGE: Checking health of destination Firehose.' }],
+});
+
+/** The Node CLI and `recon detect` on the same arguments and input: the same exit status, stdout and stderr. */
+function sameAsRust(args, options) {
+  const node = nodeRecon(['detect', ...args], options);
+  // --live off: a pipe on stdin turns on recon detect's live mode, which this host has not.
+  const rust = rustRecon(['detect', '--live', 'off', ...args], options);
+  assert.equal(node.stderr, rust.stderr);
+  assert.ok(node.stdout.equals(rust.stdout));
+  assert.equal(node.status, rust.status);
+  return node;
+}
+
+test('CloudWatch Logs messages give the alerts of their records; control messages are counted', async () => {
+  const records = lines(readFileSync(BURST_SAMPLE));
+  const cloudWatch = [CONTROL_MESSAGE, ...records.map((r) => cloudWatchMessage([r]))].join('\n') + '\n';
+  const plain = nodeRecon(['detect', '--config', AI_RECON_TOML, BURST_SAMPLE]);
+  const out = sameAsRust(['--config', AI_RECON_TOML, '-'], { input: cloudWatch });
+  assert.equal(out.status, 0, out.stderr);
+  assert.equal(lines(out.stdout).length, 1);
+  assert.ok(out.stdout.equals(plain.stdout));
+  assert.match(out.stderr, /recon: read 29 records; 1 alerts\n/);
+  assert.match(
+    out.stderr,
+    /\nrecon: 1 CloudWatch Logs control message skipped \(a subscription's health checks, not CloudTrail records\)\n/,
+  );
+  // Places name the line and the log event.
+  assert.match(out.stderr, /recon: <stdin>: 13 records with times far ahead .* at line 18, log event 1, line 19, log event 1, /);
+  assert.doesNotMatch(out.stderr, /envelope values|lines longer than/);
+  const listed = sameAsRust(['--config', AI_RECON_TOML, '--show-rejects', '2', '-'], { input: cloudWatch });
+  assert.match(listed.stderr, /recon: <stdin>: line 18, log event 1: time far ahead/);
+  assert.match(listed.stderr, /recon: 11 more far-ahead notices not shown/);
+
+  // The API: control messages in the read results, locations with their log event.
+  const results = [];
+  const alerts = [];
+  for await (const alert of detect(cloudWatch, { onRead: (r) => results.push(r) })) alerts.push(alert);
+  assert.equal(alerts.length, 0); // the built-ins' defaults: the burst alerts with ai-recon.toml only
+  assert.equal(results.reduce((n, r) => n + r.controlMessages, 0), 1);
+  assert.ok(results.every((r) => r.verdict === null));
+  const located = results.flatMap((r) => r.reports).filter((r) => r.logEvent !== null);
+  assert.equal(located.length, 13);
+  assert.ok(located.every((r) => r.logEvent === 1 && r.line !== null && r.record === null));
+});
+
+test('a log event whose message is not text is reported at its log event and skipped', () => {
+  const records = lines(readFileSync(BURST_SAMPLE));
+  const input = [cloudWatchMessage(records.slice(0, 2)), cloudWatchMessage([records[2], 42])].join('\n') + '\n';
+  const out = sameAsRust(['-'], { input });
+  assert.equal(out.status, 0, out.stderr);
+  assert.match(out.stderr, /recon: <stdin>: line 2, log event 2: rejected \(unknown-shape\): .*number/);
+  // Skipped values count as records read, as too-large lines do, and are
+  // told apart from them.
+  assert.match(out.stderr, /recon: read 4 records; 0 alerts\n/);
+  assert.match(
+    out.stderr,
+    /\nrecon: 1 envelope values held no record, skipped by the reader \(not counted by the rules below\)\n/,
+  );
+  assert.doesNotMatch(out.stderr, /lines longer than|control message/);
+});
+
+test('S3 event notifications: told what the input is, and the exit status is 1', () => {
+  const tmp = tempDir();
+  try {
+    // What an S3 bucket's event notification says about a CloudTrail log
+    // file: its name, no records.
+    const notification = JSON.stringify({
+      Records: [
+        {
+          eventVersion: '2.1',
+          eventSource: 'aws:s3',
+          awsRegion: 'us-east-1',
+          eventTime: '2026-01-01T00:00:00.000Z',
+          eventName: 'ObjectCreated:Put',
+          s3: { bucket: { name: 'b' }, object: { key: 'AWSLogs/1/CloudTrail/x.json.gz' } },
+        },
+      ],
+    });
+    const path = join(tmp.dir, 'notifications.ndjson');
+    writeFileSync(path, `${notification}\n`.repeat(3));
+    const out = sameAsRust([path, BURST_SAMPLE]);
+    assert.equal(out.status, 1, out.stderr);
+    assert.equal(lines(out.stdout).length, 0);
+    const verdict = `recon: ${path}: none of its 3 records could be read; this looks like S3 event notifications: `;
+    const summary = lines(out.stderr);
+    const at = summary.findIndex((l) => l.startsWith(verdict));
+    assert.ok(at > 0, out.stderr);
+    // With the summary, after the records read, before the skipped values and the rules' lines.
+    assert.match(summary[at - 1], /^recon: read 32 records; /);
+    assert.match(summary[at + 1], /^recon: 3 envelope values held no record/);
+    assert.match(summary[at + 2], /^recon: sentinel-aws-cli-recon: /);
+    assert.equal(summary.at(-1), 'recon: 1 input(s) held no readable record');
+  } finally {
+    tmp.remove();
+  }
 });
 
 test('an unreadable input fails naming the file and the reason; the others are still read', () => {

@@ -344,7 +344,7 @@ def test_close_and_context_manager() -> None:
 
 def test_component_info() -> None:
     info = rd.component_info()
-    assert info["interface"] == "recon:detector/detection@0.4.0"
+    assert info["interface"] == "recon:detector/detection@0.5.0"
     assert len(info["sha256"]) == 64 and info["bytes"] > 100_000
 
 
@@ -391,6 +391,55 @@ def test_open_input_cuts_inside_a_character_and_mixes_text_and_bytes() -> None:
     assert sum(r.records for r in got) == 4
     assert [p.line for p in reports] == [4] and reports[0].reason is rd.RejectReason.INVALID_JSON
     assert d.stats().pushed == 4
+
+
+def test_open_input_reads_cloudwatch_logs_messages_with_their_counts_and_verdict() -> None:
+    control = json.dumps(
+        {
+            "messageType": "CONTROL_MESSAGE",
+            "owner": "CloudwatchLogs",
+            "logGroup": "",
+            "logStream": "",
+            "subscriptionFilters": [],
+            "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health."}],
+        }
+    )
+    record = '{"eventTime":"2026-01-01T00:00:00Z","eventName":"é✓"}'
+    data = json.dumps(
+        {
+            "messageType": "DATA_MESSAGE",
+            "owner": "1",
+            "logGroup": "g",
+            "logStream": "s",
+            "subscriptionFilters": ["f"],
+            "logEvents": [{"id": "1", "timestamp": 1, "message": record}, {"id": "2", "timestamp": 1, "message": 7}],
+        },
+        ensure_ascii=False,
+    )
+    body = (control + "\n" + data + "\n").encode()
+    d = rd.Detector()
+    inp = d.open_input()
+    # Cut inside a character: the carried bytes and the step after them
+    # are merged into one result (counts summed, the verdict kept).
+    cut = body.index("✓".encode()) + 1
+    got = [inp.feed(body[:cut]), inp.feed(body[cut:]), inp.end()]
+    assert sum(r.control_messages for r in got) == 1
+    assert sum(r.records for r in got) == 1 and sum(r.skipped for r in got) == 1
+    (report,) = [p for r in got for p in r.reports]
+    assert (report.line, report.record, report.log_event) == (2, None, 2)
+    assert report.reason is rd.RejectReason.UNKNOWN_SHAPE
+    assert report.message.startswith("line 2, log event 2: rejected (unknown-shape): ")
+    # Half of the records hold none: no verdict (it takes most of them).
+    assert all(r.verdict is None for r in got)
+
+    d = rd.Detector()
+    inp = d.open_input()
+    inp.feed(b"x\n" * 3 + "é".encode()[:1])
+    end = inp.end()
+    assert end.verdict is not None and end.verdict.none_readable
+    assert end.verdict.records == end.verdict.misshapen == 4
+    assert end.verdict.looks_like is None
+    assert end.verdict.message.startswith("none of its 4 records could be read; ")
 
 
 def test_alert_json_escapes_as_serde_json() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import AI_RECON, BURST, EXAMPLES, REPO, run_py, run_rust
+from helpers import AI_RECON, BURST, EXAMPLES, REPO, Run, run_py, run_rust
 
 
 def test_usage_errors_exit_2() -> None:
@@ -162,8 +163,10 @@ def _time(line: bytes) -> float:
 def test_a_signal_ends_the_stream_as_at_the_end_of_input(sig: int) -> None:
     """With stdin still open: what was read is processed, the stream ended
     (the burst's window closes: its alert), the summary says so, status 0."""
+    # --show-rejects: far-ahead notices listed one by one, as they are read
+    # (without it they are summarised at the end).
     p = subprocess.Popen(
-        [sys.executable, "-m", "recon_detector", "detect", "--config", str(AI_RECON)],
+        [sys.executable, "-m", "recon_detector", "detect", "--config", str(AI_RECON), "--show-rejects", "20"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -306,3 +309,126 @@ def test_the_compiled_component_cache(tmp_path: Path) -> None:
     none = run_py("detect", "--config", str(AI_RECON), "--no-cache", str(BURST))
     assert none.out == first.out and not entry.exists()
     assert run_py("detect", "--no-cache", "--cache-dir", str(cache), str(BURST)).code == 2
+
+
+# ---------------------------------------------------------------------------
+# The real-time feeds' envelopes, and inputs that are not CloudTrail.
+
+
+def _cloudwatch_message(messages: list[object]) -> str:
+    """One CloudWatch Logs subscription message (as a Firehose object
+    holds them) of ``messages``."""
+    events = [{"id": str(i + 1), "timestamp": 1, "message": m} for i, m in enumerate(messages)]
+    return json.dumps(
+        {
+            "messageType": "DATA_MESSAGE",
+            "owner": "1",
+            "logGroup": "g",
+            "logStream": "s",
+            "subscriptionFilters": ["f"],
+            "logEvents": events,
+        }
+    )
+
+
+_CONTROL_MESSAGE = json.dumps(
+    {
+        "messageType": "CONTROL_MESSAGE",
+        "owner": "CloudwatchLogs",
+        "logGroup": "",
+        "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [
+            {"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose."}
+        ],
+    }
+)
+
+
+def _same_as_rust(recon_bin: Path, *args: str | os.PathLike[str], stdin: bytes | None = None) -> Run:
+    """This CLI and ``recon detect`` on the same arguments and input: the
+    same exit status, stdout and stderr."""
+    py = run_py("detect", *args, stdin=stdin)
+    # --live off: a pipe on stdin turns on recon detect's live mode, which
+    # this host has not.
+    rust = run_rust(recon_bin, "--live", "off", *args, stdin=stdin)
+    assert py.err == rust.err
+    assert py.out == rust.out
+    assert py.code == rust.code
+    return py
+
+
+def test_cloudwatch_logs_messages_give_the_alerts_of_their_records(recon_bin: Path) -> None:
+    records = BURST.read_text().splitlines()
+    cloudwatch = ("\n".join([_CONTROL_MESSAGE] + [_cloudwatch_message([r]) for r in records]) + "\n").encode()
+    plain = run_py("detect", "--config", AI_RECON, BURST)
+    r = _same_as_rust(recon_bin, "--config", AI_RECON, "-", stdin=cloudwatch)
+    assert r.code == 0, r.err
+    assert r.out == plain.out and len(r.lines) == 1
+    assert "recon: read 29 records; 1 alerts\n" in r.err
+    assert (
+        "\nrecon: 1 CloudWatch Logs control message skipped "
+        "(a subscription's health checks, not CloudTrail records)\n" in r.err
+    )
+    # Places name the line and the log event.
+    assert re.search(r"recon: <stdin>: 13 records with times far ahead .* at line 18, log event 1, line 19, ", r.err)
+    assert "envelope values" not in r.err and "lines longer than" not in r.err
+    listed = _same_as_rust(recon_bin, "--config", AI_RECON, "--show-rejects", "2", "-", stdin=cloudwatch)
+    assert "recon: <stdin>: line 18, log event 1: time far ahead" in listed.err
+    assert "recon: 11 more far-ahead notices not shown" in listed.err
+
+
+def test_a_log_event_whose_message_is_not_text_is_reported_and_skipped(recon_bin: Path) -> None:
+    records = BURST.read_text().splitlines()
+    body = _cloudwatch_message(records[:2]) + "\n" + _cloudwatch_message([records[2], 42]) + "\n"
+    r = _same_as_rust(recon_bin, "-", stdin=body.encode())
+    assert r.code == 0, r.err
+    assert re.search(r"recon: <stdin>: line 2, log event 2: rejected \(unknown-shape\): .*number", r.err)
+    # Skipped values count as records read, as too-large lines do, and are
+    # told apart from them.
+    assert "recon: read 4 records; 0 alerts\n" in r.err
+    assert (
+        "\nrecon: 1 envelope values held no record, skipped by the reader (not counted by the rules below)\n"
+        in r.err
+    )
+    assert "lines longer than" not in r.err and "control message" not in r.err
+
+
+def test_s3_event_notifications_are_named_and_fail_the_run(recon_bin: Path, tmp_path: Path) -> None:
+    # What an S3 bucket's event notification says about a CloudTrail log
+    # file: its name, no records.
+    notification = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-01-01T00:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "b"}, "object": {"key": "AWSLogs/1/CloudTrail/x.json.gz"}},
+            }
+        ]
+    }
+    path = tmp_path / "notifications.ndjson"
+    path.write_text((json.dumps(notification) + "\n") * 3)
+    r = _same_as_rust(recon_bin, path, BURST)
+    assert r.code == 1, r.err
+    assert r.out == b""
+    summary = r.err.splitlines()
+    verdict = f"recon: {path}: none of its 3 records could be read; this looks like S3 event notifications: "
+    (at,) = [i for i, line in enumerate(summary) if line.startswith(verdict)]
+    # With the summary, after the records read, before the skipped values
+    # and the rules' lines.
+    assert summary[at - 1].startswith("recon: read 32 records; ")
+    assert summary[at + 1].startswith("recon: 3 envelope values held no record")
+    assert summary[at + 2].startswith("recon: sentinel-aws-cli-recon: ")
+    assert summary[-1] == "recon: 1 input(s) held no readable record"
+
+
+def test_an_input_of_no_readable_record_fails_the_run(recon_bin: Path) -> None:
+    r = _same_as_rust(recon_bin, "--show-rejects", "3", "-", stdin=b"x\n" * 30)
+    assert r.code == 1
+    assert r.err.count("rejected (invalid-json)") == 3
+    assert "recon: 27 more rejected records not shown (--show-rejects)\n" in r.err
+    assert "recon: <stdin>: none of its 30 records could be read; " in r.err
+    assert r.err.endswith("\nrecon: 1 input(s) held no readable record\n")

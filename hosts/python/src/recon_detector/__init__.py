@@ -21,6 +21,7 @@ from ._types import (
     BatchError,
     BatchResult,
     Config,
+    InputVerdict,
     Limits,
     Outcome,
     Profile,
@@ -55,7 +56,7 @@ from .errors import (
 from .rules import CATALOGUE, ResolvedRules, builtin_rules, list_rules, resolve_rules
 from .source import read_input
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 __all__ = [
     "Alert",
@@ -74,6 +75,7 @@ __all__ = [
     "EventError",
     "Input",
     "InputError",
+    "InputVerdict",
     "Limits",
     "Outcome",
     "Profile",

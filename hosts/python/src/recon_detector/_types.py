@@ -38,6 +38,7 @@ __all__ = [
     "Stats",
     "ReadReport",
     "ReadResult",
+    "InputVerdict",
 ]
 
 
@@ -373,7 +374,8 @@ class ReadReport:
     #: The line of the input (line-delimited input), from 1, or ``None``.
     line: int | None
     #: The record within a document or a line's ``Records`` array, from 1,
-    #: or ``None``.
+    #: or ``None``; with ``log_event``, the CloudWatch Logs message (a
+    #: document's top-level value) the log event is in.
     record: int | None
     #: The rejection's reason; ``None`` for a time far ahead of the stream.
     reason: RejectReason | None
@@ -381,6 +383,29 @@ class ReadReport:
     rule: Rule | None
     #: The report as ``recon detect`` words it, without the input's name:
     #: ``line 7: rejected (invalid-time): ...``.
+    message: str
+    #: The log event within a CloudWatch Logs message's ``logEvents``, from
+    #: 1, or ``None``: ``line 3, log event 2``.
+    log_event: int | None = None
+
+
+@dataclass(frozen=True)
+class InputVerdict:
+    """What an input looked like, when most of its records were not
+    CloudTrail records or none could be read (the contract's
+    ``input-verdict``, in `ReadResult.verdict` at the end of an input)."""
+
+    #: Records read from the input (handed on, or skipped by the reader).
+    records: int
+    #: Of them, rejected for their shape (``invalid-json``,
+    #: ``not-an-object``, ``unknown-shape``).
+    misshapen: int
+    #: No record could be read: ``recon detect`` exits non-zero.
+    none_readable: bool
+    #: What the input looks like, when recognised (``S3 event
+    #: notifications``, ``CloudTrail digest files``, ...).
+    looks_like: str | None
+    #: The notice as ``recon detect`` words it, without the input's name.
     message: str
 
 
@@ -390,9 +415,11 @@ class ReadResult:
 
     #: Records the reader handed on and the detector took.
     records: int
-    #: Records the reader skipped for their size (each in ``reports``,
-    #: reason ``too-large``): never handed to the detector, so not in its
-    #: counters (`Stats`); ``recon detect`` adds them to the records read.
+    #: Records the reader skipped: for their size (each in ``reports``,
+    #: reason ``too-large``) and envelope values that hold no record (each
+    #: in ``reports``, reason ``unknown-shape``): never handed to the
+    #: detector, so not in its counters (`Stats`); ``recon detect`` adds
+    #: them to the records read.
     skipped: int
     #: Per rule, in configuration order.
     rules: tuple[RuleCounts, ...]
@@ -401,3 +428,9 @@ class ReadResult:
     #: Set when the input cannot be read from here on (later bytes are
     #: ignored): the worded reason, without the input's name.
     unreadable: str | None
+    #: CloudWatch Logs control messages (a subscription's health checks)
+    #: skipped at this step: not records, in no other count.
+    control_messages: int = 0
+    #: Set by the step that ends the input (`Input.end`) when most of its
+    #: records were not CloudTrail records, or none could be read.
+    verdict: InputVerdict | None = None

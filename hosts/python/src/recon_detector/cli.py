@@ -5,8 +5,8 @@ Alerts go to stdout, one line each, byte for byte as ``recon detect``
 prints them; rejected records (with where they were, up to
 ``--show-rejects``) and the summary go to stderr in the Rust CLI's words.
 Exit status: 0 when every input was read; 1 when one could not be (the
-others are still processed) or the run failed (a trap); 2 on a usage or
-configuration error.
+others are still processed), held no readable record, or the run failed
+(a trap); 2 on a usage or configuration error.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import IO, Any, Sequence
 from . import __version__
 from . import _runtime
 from ._runtime import component_info, default_cache_dir, set_cache_dir
-from ._types import Profile, ReadResult, RejectReason, RuleStats, Stats
+from ._types import InputVerdict, Profile, ReadReport, ReadResult, RejectReason, RuleStats, Stats
 from .alert import AlertFormat
 from .detector import Detector
 from .errors import ComponentLoadError, ConfigError, InputError, ReconError
@@ -88,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run the detection rules over CloudTrail and print alerts as NDJSON",
         description="Run the detection rules over CloudTrail and print alerts as NDJSON. Inputs may be "
         '{"Records":[...]} files, JSON arrays, single objects or one record per line, any of them '
-        "gzip-compressed; - (or no input) reads stdin. Alerts go to stdout, one JSON object per line; "
+        "gzip-compressed, or the real-time feeds' envelopes (CloudWatch Logs subscription messages, "
+        "Firehose objects of them, Lambda awslogs events, EventBridge CloudTrail events); "
+        "- (or no input) reads stdin. Alerts go to stdout, one JSON object per line; "
         "rejected records and a summary go to stderr.",
     )
     d.add_argument("inputs", nargs="*", metavar="FILE|-", help="input files; - is stdin (the default when none is given)")
@@ -126,7 +128,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="accepted for compatibility (checked as the Rust CLI does); this host reads and scans on one thread",
     )
-    d.add_argument("--show-rejects", type=_u64, default=20, metavar="N", help="most rejected records reported one by one [default: 20]")
+    d.add_argument(
+        "--show-rejects",
+        type=_u64,
+        default=None,
+        metavar="N",
+        help="most rejected records reported one by one; given, far-ahead notices are listed one by one too "
+        "(within the same number), rather than summarised per input [default: 20]",
+    )
     d.add_argument(
         "--linger-ms",
         type=_u64,
@@ -169,12 +178,31 @@ class Summary:
     early: int = 0
     #: Lines over the size limit the reader skipped (in ``records`` too).
     skipped_too_large: int = 0
+    #: Envelope values that held no record, skipped by the reader (in
+    #: ``records`` too).
+    skipped_envelopes: int = 0
+    #: CloudWatch Logs control messages skipped (not records).
+    control_messages: int = 0
     alerts: int = 0
     unreadable: list[str] = field(default_factory=list)
+    #: Each input's end-of-input verdict, when it has one: (name, verdict),
+    #: in input order.
+    verdicts: list[tuple[str, InputVerdict]] = field(default_factory=list)
     stopped: bool = False
     stats: Stats | None = None
     #: The detector's allowed lateness, for the advice on late records.
     allowed_lateness_ms: int = 0
+
+
+@dataclass
+class _FarAhead:
+    """An input's records far ahead of the stream, summarised in one line
+    at the end unless ``--show-rejects`` lists them."""
+
+    name: str
+    count: int = 0
+    #: The first places (``line 17``).
+    first: list[str] = field(default_factory=list)
 
 
 #: Set by SIGINT or SIGTERM: the input ends at its next pause.
@@ -186,11 +214,18 @@ def _on_signal(signum: int, frame: Any) -> None:
 
 
 class _Sink:
-    def __init__(self, detector: Detector, out: IO[bytes], err: IO[str], show_rejects: int, fmt: AlertFormat) -> None:
+    def __init__(
+        self, detector: Detector, out: IO[bytes], err: IO[str], show_rejects: int | None, fmt: AlertFormat
+    ) -> None:
         self.d = detector
         self.out = out
         self.err = err
-        self.show_rejects = show_rejects
+        self.show_rejects = 20 if show_rejects is None else show_rejects
+        #: ``--show-rejects`` given: far-ahead notices are listed one by one
+        #: too; else each input's are summarised in one line at the end.
+        self.list_notices = show_rejects is not None
+        #: Per input, in input order: its far-ahead records.
+        self.ahead: list[_FarAhead] = []
         self.shown = 0
         #: Reports past ``show_rejects``: rejections (too-large records
         #: among them) and far-ahead notices apart, as ``recon detect``.
@@ -202,14 +237,30 @@ class _Sink:
     def _say(self, text: str) -> None:
         self.err.write(text + "\n")
 
+    def start(self, source: str) -> None:
+        """An input begins."""
+        self.ahead.append(_FarAhead(source))
+
     def read(self, source: str, result: ReadResult) -> None:
         """What one step of the component's reader read."""
-        # Records skipped for their size count as read, as in `recon detect`.
+        # Records skipped for their size, and envelope values that hold no
+        # record, count as read, as in `recon detect`.
         self.summary.records += result.records + result.skipped
-        self.summary.skipped_too_large += result.skipped
+        too_large = sum(1 for r in result.reports if r.reason is RejectReason.TOO_LARGE)
+        self.summary.skipped_too_large += too_large
+        self.summary.skipped_envelopes += result.skipped - too_large
+        self.summary.control_messages += result.control_messages
+        if result.verdict is not None:
+            self.summary.verdicts.append((source, result.verdict))
         for r in result.reports:
-            if r.line is None and r.record is None and r.reason is None:
+            if r.line is None and r.record is None and r.log_event is None and r.reason is None:
                 continue  # the unreadable input: told below, always
+            if r.reason is None and not self.list_notices:  # a time far ahead: summarised
+                ahead = self.ahead[-1]
+                ahead.count += 1
+                if len(ahead.first) < _FAR_AHEAD_SHOWN:
+                    ahead.first.append(_location(r))
+                continue
             if self.shown < self.show_rejects:
                 self._say(f"recon: {source}: {r.message}")
                 self.shown += 1
@@ -232,6 +283,40 @@ class _Sink:
             self.summary.alerts += len(alerts)
             self.summary.early += sum(1 for a in alerts if a.kind == "early")
         self.out.flush()
+
+
+#: Far-ahead notices shown in an input's summary line.
+_FAR_AHEAD_SHOWN = 3
+
+
+def _location(r: ReadReport) -> str:
+    """A report's location as ``recon detect`` words it: ``line 3``,
+    ``line 1, record 2``, ``line 3, log event 2``."""
+    if r.log_event is not None:
+        if r.line is not None:
+            return f"line {r.line}, log event {r.log_event}"
+        if r.record is not None:
+            return f"message {r.record}, log event {r.log_event}"
+        return f"log event {r.log_event}"
+    if r.line is not None and r.record is not None:
+        return f"line {r.line}, record {r.record}"
+    if r.line is not None:
+        return f"line {r.line}"
+    if r.record is not None:
+        return f"record {r.record}"
+    return "record ?"
+
+
+def _far_ahead_summary(count: int, first: list[str]) -> str:
+    """An input's records far ahead of the stream, in one line, as ``recon
+    detect`` words it."""
+    at = first + ["…"] if count > len(first) else first
+    records, times = ("record", "a time") if count == 1 else ("records", "times")
+    return (
+        f"{count} {records} with {times} far ahead of the stream (more than limits.max_time_jump_seconds) "
+        f"at {', '.join(at)}: counted, but the watermark waits for other records to agree "
+        "(--show-rejects N lists them)"
+    )
 
 
 def _reason_counts(counts: dict[RejectReason, int]) -> str:
@@ -286,9 +371,22 @@ def summary_lines(s: Summary) -> list[str]:
             "recon: stopped by a signal: what was read was processed and the stream ended "
             "(or saved) as at the end of input"
         )
+    # What inputs looked like, when most of their records were not CloudTrail.
+    lines.extend(f"recon: {name}: {v.message}" for name, v in s.verdicts)
+    if s.control_messages > 0:
+        plural = "" if s.control_messages == 1 else "s"
+        lines.append(
+            f"recon: {s.control_messages} CloudWatch Logs control message{plural} skipped "
+            "(a subscription's health checks, not CloudTrail records)"
+        )
     if s.skipped_too_large > 0:
         lines.append(
             f"recon: {s.skipped_too_large} lines longer than limits.max_event_bytes skipped by the reader "
+            "(not counted by the rules below)"
+        )
+    if s.skipped_envelopes > 0:
+        lines.append(
+            f"recon: {s.skipped_envelopes} envelope values held no record, skipped by the reader "
             "(not counted by the rules below)"
         )
     if s.stats is not None:
@@ -367,6 +465,7 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
     try:
         for path in inputs:
             name = source_name(path)
+            sink.start(name)
             try:
                 for result in read_input(
                     detector, path, chunk_bytes=chunk_bytes, linger=args.linger_ms / 1000, stop=_STOP
@@ -377,6 +476,9 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
         sink.summary.stopped = _STOP.is_set()
         detector.flush()
         sink.drain()
+        for ahead in sink.ahead:
+            if ahead.count > 0:
+                err.write(f"recon: {ahead.name}: {_far_ahead_summary(ahead.count, ahead.first)}\n")
         if sink.hidden_rejects > 0:
             err.write(f"recon: {sink.hidden_rejects} more rejected records not shown (--show-rejects)\n")
         if sink.hidden_notices > 0:
@@ -395,8 +497,10 @@ def run_detect(args: argparse.Namespace, out: IO[bytes], err: IO[str]) -> int:
         err.write(line + "\n")
     if sink.summary.unreadable:
         err.write(f"recon: {len(sink.summary.unreadable)} input(s) could not be read completely\n")
-        return 1
-    return 0
+    none_readable = sum(1 for _, v in sink.summary.verdicts if v.none_readable)
+    if none_readable:
+        err.write(f"recon: {none_readable} input(s) held no readable record\n")
+    return 1 if sink.summary.unreadable or none_readable else 0
 
 
 def _allowed_lateness_ms(given: int | None, profile: Profile | str) -> int:

@@ -103,14 +103,17 @@ def detect_file(
 ) -> AlertStream:
     """Runs the rules over a file of any layout, read by the component's
     reader as ``recon detect`` reads one: NDJSON, a ``{"Records":[...]}``
-    document, a JSON array or concatenated objects, gzipped or not;
+    document, a JSON array or concatenated objects, or the real-time
+    feeds' envelopes (CloudWatch Logs messages, Lambda ``awslogs`` events,
+    EventBridge CloudTrail events), gzipped or not;
     ``source`` is a path, ``"-"`` (stdin), bytes or a binary file object.
     Yields alerts as they become final; returns the final `Stats`.
 
     ``on_read(result)`` sees what every step read (`ReadResult`: records,
     per-rule counts, and reports such as rejections and records over
     ``limits.max_event_bytes``, each with where it was, worded as ``recon
-    detect`` words them). ``chunk_bytes`` is how many bytes of records are
+    detect`` words them; control messages skipped; at the end, the input's
+    verdict when most of its records were not CloudTrail). ``chunk_bytes`` is how many bytes of records are
     pushed at once (default: the component's, 1 MiB). An input that cannot
     be read raises `InputError` after what was read before the damage was
     pushed (and its alerts yielded); the stream is then not ended.

@@ -16,6 +16,7 @@ from ._types import (
     BatchError,
     BatchResult,
     Config,
+    InputVerdict,
     Outcome,
     Profile,
     ReadReport,
@@ -188,14 +189,26 @@ def _read_result(r: Any) -> ReadResult:
                 reason=None if p.reason is None else RejectReason(p.reason),
                 rule=None if p.rule is None else str(p.rule),
                 message=p.message,
+                log_event=None if at is None else _get(at, "log-event"),
             )
         )
+    v = r.verdict
     return ReadResult(
         records=r.records,
         skipped=r.skipped,
         rules=_rule_counts(r.rules),
         reports=tuple(reports),
         unreadable=r.unreadable,
+        control_messages=_get(r, "control-messages"),
+        verdict=None
+        if v is None
+        else InputVerdict(
+            records=int(v.records),
+            misshapen=int(v.misshapen),
+            none_readable=bool(_get(v, "none-readable")),
+            looks_like=_get(v, "looks-like"),
+            message=v.message,
+        ),
     )
 
 
@@ -219,6 +232,8 @@ def _merge(a: ReadResult | None, b: ReadResult) -> ReadResult:
         rules=rules,
         reports=a.reports + b.reports,
         unreadable=a.unreadable if a.unreadable is not None else b.unreadable,
+        control_messages=a.control_messages + b.control_messages,
+        verdict=b.verdict if b.verdict is not None else a.verdict,
     )
 
 
@@ -555,8 +570,11 @@ class Input:
 
     Each call returns a `ReadResult`: the records the bytes completed and
     pushed, per-rule counts, reports worded as ``recon detect`` words them
-    (with where each record was), and ``unreadable`` once the input cannot
-    be read from there on (later bytes are then ignored).
+    (with where each record was: line, record, log event), ``unreadable``
+    once the input cannot be read from there on (later bytes are then
+    ignored), the CloudWatch Logs control messages skipped, and (from
+    `end` only) the input's `InputVerdict` when most of its records were
+    not CloudTrail or none could be read.
 
     Bytes that are valid UTF-8 cross into the component as a string (one
     copy in wasmtime-py, where a byte list costs a value per byte); others

@@ -18,6 +18,7 @@ import threading
 from typing import IO, Any, Iterator, Union
 
 from ._types import ReadResult
+from .detector import _merge
 from .errors import InputError
 
 __all__ = ["Source", "source_name", "read_input", "DEFAULT_LINGER"]
@@ -196,7 +197,8 @@ def read_input(
     worded as ``recon detect`` words them). When the input pauses for
     ``linger`` seconds, the complete records held are pushed at once
     (``None``: never pause). An I/O error raises `InputError`; an input the
-    reader finds unreadable ends with a result whose ``unreadable`` is set.
+    reader finds unreadable ends with a result whose ``unreadable`` is set
+    (and, the input being ended there, its ``verdict``).
     Once ``stop`` is set, the input ends at its next pause of ``linger``
     (plus 0.1 s), as at the end of input."""
     stream, name, owned = _open(source)
@@ -219,9 +221,12 @@ def read_input(
             else:
                 yield input_.end()
                 return
-            yield result
             if result.unreadable is not None:
+                # Ended all the same (later bytes are ignored): the end
+                # gives the input's verdict on what was read.
+                yield _merge(result, input_.end())
                 return
+            yield result
     finally:
         input_.close()
         pieces.close()
