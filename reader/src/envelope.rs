@@ -192,6 +192,59 @@ fn open_lambda(value: &[u8]) -> Opened<'_> {
     }
 }
 
+/// A CloudWatch Logs subscription message, parsed whole (a line of one
+/// message, a Lambda event's payload): its log events as JSON text.
+#[derive(Deserialize)]
+pub(crate) struct Message<'a> {
+    #[serde(rename = "messageType", borrow)]
+    message_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "logEvents", borrow)]
+    pub(crate) log_events: Vec<&'a RawValue>,
+}
+
+/// A message whose every log event has a string `message`, parsed and
+/// unescaped in one pass: the common case, taken first.
+#[derive(Deserialize)]
+pub(crate) struct PlainMessage<'a> {
+    #[serde(rename = "messageType", borrow)]
+    message_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "logEvents")]
+    pub(crate) log_events: Vec<PlainLogEvent>,
+}
+
+/// A log event with its record as text.
+#[derive(Deserialize)]
+pub(crate) struct PlainLogEvent {
+    /// The record's text, unescaped.
+    pub(crate) message: String,
+}
+
+impl PlainMessage<'_> {
+    /// Parses a message whose log events all carry text; `None` otherwise
+    /// (then [`Message::parse`] looks at each log event on its own).
+    pub(crate) fn parse(text: &[u8]) -> Option<PlainMessage<'_>> {
+        serde_json::from_slice(text).ok()
+    }
+
+    /// A `CONTROL_MESSAGE`.
+    pub(crate) fn is_control(&self) -> bool {
+        self.message_type.as_deref() == Some("CONTROL_MESSAGE")
+    }
+}
+
+impl Message<'_> {
+    /// Parses a message; `None` for anything else (which is then read
+    /// value by value, as a document).
+    pub(crate) fn parse(text: &[u8]) -> Option<Message<'_>> {
+        serde_json::from_slice(text).ok()
+    }
+
+    /// A `CONTROL_MESSAGE`: its log events are skipped and counted.
+    pub(crate) fn is_control(&self) -> bool {
+        self.message_type.as_deref() == Some("CONTROL_MESSAGE")
+    }
+}
+
 /// What a log event held.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum LogEvent {

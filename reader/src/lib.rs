@@ -40,7 +40,7 @@ pub use gunzip::{Compression, GZIP_MAGIC, Gunzip, ZIP_MAGIC, sniff};
 
 pub use split::{EVENTBRIDGE_ALLOWANCE_BYTES, MAX_AWSLOGS_EVENT_BYTES};
 
-use envelope::{Envelope, LogEvent, Opened};
+use envelope::{Envelope, LogEvent, Message, Opened, PlainMessage};
 use split::{DocEvent, DocSplitter, Found, Origin};
 
 /// Default longest record handed on, in bytes: 256 KiB, CloudTrail's own
@@ -1004,6 +1004,26 @@ impl Text {
             {
                 self.envelope = envelope;
             }
+            // The envelopes' lines in one parse each, without the splitter
+            // (a line is within the limit, so it is held whole anyway).
+            match self.envelope {
+                Envelope::CloudWatchLogs => {
+                    if let Some(m) = PlainMessage::parse(trimmed) {
+                        self.place_plain_message(m, Loc::line(n), &mut records, &mut locs, out);
+                        continue;
+                    }
+                    if let Some(m) = Message::parse(trimmed) {
+                        self.place_message(&m, Loc::line(n), &mut records, &mut locs, out);
+                        continue;
+                    }
+                }
+                Envelope::EventBridge | Envelope::Lambda if first_is_object(trimmed) => {
+                    let r = DocEvent::Record(trimmed.to_vec());
+                    self.place(r, Origin::Top, Loc::line(n), &mut records, &mut locs, out);
+                    continue;
+                }
+                _ => {}
+            }
             let opened = !matches!(self.envelope, Envelope::Plain | Envelope::Undecided);
             match expand(trimmed, opened) {
                 Some(found) => {
@@ -1035,6 +1055,100 @@ impl Text {
             }
         }
         flush_records(&mut records, &mut locs, out);
+    }
+
+    /// Places one log event at `at`: its record, or a report.
+    fn place_log_event(
+        &mut self,
+        event: &[u8],
+        control: bool,
+        at: Loc,
+        data: &mut Vec<u8>,
+        locs: &mut Vec<Loc>,
+        out: Sink<'_>,
+    ) {
+        if self.envelope == Envelope::Undecided {
+            self.envelope = Envelope::CloudWatchLogs;
+        }
+        if control {
+            return out(Event::Control { at });
+        }
+        match envelope::log_event(event) {
+            LogEvent::Record(text) if text.len() > self.limit() => out(Event::TooLarge {
+                at,
+                bytes: text.len() as u64,
+            }),
+            LogEvent::Record(text) => push_record(text.as_bytes(), at, data, locs),
+            LogEvent::Bad(message) => out(Event::BadEnvelope { at, message }),
+        }
+    }
+
+    /// Places the log events of a message parsed whole, at `at` with their
+    /// number.
+    fn place_message(
+        &mut self,
+        m: &Message<'_>,
+        at: Loc,
+        data: &mut Vec<u8>,
+        locs: &mut Vec<Loc>,
+        out: Sink<'_>,
+    ) {
+        if self.sample.is_none() {
+            self.keep_sample(
+                m.log_events
+                    .first()
+                    .map_or(&b""[..], |e| e.get().as_bytes()),
+            );
+        }
+        let control = m.is_control();
+        for (i, event) in m.log_events.iter().enumerate() {
+            let here = Loc {
+                log_event: Some(i as u64 + 1),
+                ..at
+            };
+            self.place_log_event(event.get().as_bytes(), control, here, data, locs, out);
+            if data.len() >= self.options.chunk_bytes {
+                flush_records(data, locs, out);
+            }
+        }
+    }
+
+    /// Places the records of a message whose log events all carry text
+    /// (parsed and unescaped in one pass), at `at` with their number.
+    fn place_plain_message(
+        &mut self,
+        m: PlainMessage<'_>,
+        at: Loc,
+        data: &mut Vec<u8>,
+        locs: &mut Vec<Loc>,
+        out: Sink<'_>,
+    ) {
+        if self.envelope == Envelope::Undecided {
+            self.envelope = Envelope::CloudWatchLogs;
+        }
+        let control = m.is_control();
+        for (i, event) in m.log_events.into_iter().enumerate() {
+            let here = Loc {
+                log_event: Some(i as u64 + 1),
+                ..at
+            };
+            if self.sample.is_none() {
+                self.keep_sample(event.message.as_bytes());
+            }
+            if control {
+                out(Event::Control { at: here });
+            } else if event.message.len() > self.limit() {
+                out(Event::TooLarge {
+                    at: here,
+                    bytes: event.message.len() as u64,
+                });
+            } else {
+                push_record(event.message.as_bytes(), here, data, locs);
+                if data.len() >= self.options.chunk_bytes {
+                    flush_records(data, locs, out);
+                }
+            }
+        }
     }
 
     /// Places the values found in a value at `at` (a message in an array).
@@ -1120,20 +1234,7 @@ impl Text {
                 }
             }
             Origin::LogEvent { control, .. } => {
-                if self.envelope == Envelope::Undecided {
-                    self.envelope = Envelope::CloudWatchLogs;
-                }
-                if control {
-                    return out(Event::Control { at });
-                }
-                match envelope::log_event(&r) {
-                    LogEvent::Record(text) if text.len() > limit => out(Event::TooLarge {
-                        at,
-                        bytes: text.len() as u64,
-                    }),
-                    LogEvent::Record(text) => push_record(text.as_bytes(), at, data, locs),
-                    LogEvent::Bad(message) => out(Event::BadEnvelope { at, message }),
-                }
+                self.place_log_event(&r, control, at, data, locs, out);
             }
             Origin::Top => {
                 if self.envelope == Envelope::Undecided
@@ -1161,7 +1262,19 @@ impl Text {
                         }),
                         Opened::Detail(d) => push_record(d, at, data, locs),
                         Opened::Awslogs(payload) => {
-                            read_awslogs(&payload, at, self.options, data, locs, out)
+                            // Most payloads are one gzipped message: inflated
+                            // and parsed whole; anything else (or a payload
+                            // past the bound) is read by a nested reader, as
+                            // a stream.
+                            let inflated = inflate_bounded(&payload, MAX_AWSLOGS_INFLATED_BYTES);
+                            let text = inflated.as_deref();
+                            if let Some(m) = text.and_then(PlainMessage::parse) {
+                                self.place_plain_message(m, at, data, locs, out);
+                            } else if let Some(m) = text.and_then(Message::parse) {
+                                self.place_message(&m, at, data, locs, out);
+                            } else {
+                                read_awslogs(&payload, at, self.options, data, locs, out);
+                            }
                         }
                         Opened::Bad(message) => out(Event::BadEnvelope { at, message }),
                     }
@@ -1204,6 +1317,26 @@ impl Text {
             }
         }
     }
+}
+
+/// The most bytes a Lambda event's payload is inflated to in memory (16
+/// MiB: a subscription batches at most 1 MiB of log events); a larger one
+/// is read as a stream by a nested reader instead.
+const MAX_AWSLOGS_INFLATED_BYTES: u64 = 16 << 20;
+
+/// The gzip `payload` inflated whole, if it is gzip and inflates to at most
+/// `bound` bytes.
+fn inflate_bounded(payload: &[u8], bound: u64) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    if !payload.starts_with(&GZIP_MAGIC) {
+        return None;
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(payload)
+        .take(bound + 1)
+        .read_to_end(&mut out)
+        .ok()?;
+    (out.len() as u64 <= bound).then_some(out)
 }
 
 /// A record into the chunk being built.

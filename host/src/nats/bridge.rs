@@ -54,13 +54,13 @@ pub fn records_of(payload: &[u8]) -> (Vec<u8>, Vec<String>) {
         for e in recon_reader::read_all(bytes, recon_reader::Options::default()) {
             match e {
                 recon_reader::Event::Chunk(c) => out.extend_from_slice(&c.data),
-                recon_reader::Event::TooLarge { at, bytes } => reports.push(
-                    recon_reader::wording::too_large(
+                recon_reader::Event::TooLarge { at, bytes } => {
+                    reports.push(recon_reader::wording::too_large(
                         at,
                         bytes,
                         u64::from(recon_reader::DEFAULT_MAX_RECORD_BYTES),
-                    ),
-                ),
+                    ))
+                }
                 recon_reader::Event::BadEnvelope { at, message } => {
                     reports.push(recon_reader::wording::bad_envelope(at, &message))
                 }
@@ -73,9 +73,9 @@ pub fn records_of(payload: &[u8]) -> (Vec<u8>, Vec<String>) {
         // Fluent Bit: [[timestamp, {record}], …]
         Ok(Value::Array(items))
             if !items.is_empty()
-                && items.iter().all(|i| {
-                    matches!(i, Value::Array(pair) if pair.len() == 2 && pair[1].is_object())
-                }) =>
+                && items.iter().all(
+                    |i| matches!(i, Value::Array(pair) if pair.len() == 2 && pair[1].is_object()),
+                ) =>
         {
             for item in &items {
                 let record = &item[1];
