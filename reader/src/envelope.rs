@@ -263,6 +263,10 @@ struct RawLogEvent<'a> {
 /// Takes the record out of a log event: its `message`, a JSON string whose
 /// text is the record.
 pub(crate) fn log_event(event: &[u8]) -> LogEvent {
+    // The common case in one pass: a string message, unescaped as parsed.
+    if let Ok(e) = serde_json::from_slice::<PlainLogEvent>(event) {
+        return LogEvent::Record(e.message);
+    }
     let parsed = match serde_json::from_slice::<RawLogEvent>(event) {
         Ok(e) => e,
         Err(e) if e.is_data() => {
