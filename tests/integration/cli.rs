@@ -195,9 +195,22 @@ fn exit_status_tells_usage_config_and_input_errors_apart() {
     // 1: an input that cannot be read (the others still are).
     let out = recon(&["detect", "/nonexistent/trail.json"], None);
     assert_eq!(out.status.code(), Some(1));
-    // 0: records that are malformed are not an unreadable input.
-    let out = recon(&["detect", "-"], Some(b"not json\n{}\n"));
+    // 0: records that are malformed beside readable ones are not an
+    // unreadable input.
+    let mut input = b"not json\n{}\n".to_vec();
+    input.extend_from_slice(&std::fs::read(burst_sample()).unwrap());
+    let out = recon(&["detect", "-"], Some(&input));
     assert_eq!(out.status.code(), Some(0));
+    // 1: an input none of whose records can be read is not a quiet
+    // success, and its verdict says so.
+    let out = recon(&["detect", "-"], Some(b"not json\n{}\n"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("<stdin>: none of its 2 records could be read")
+            && stderr.contains("recon: 1 input(s) held no readable record"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -401,7 +414,11 @@ fn one_record_dated_2099_blinds_nothing() {
     let out = recon(&["detect", "-"], Some(records.join("\n").as_bytes()));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("line 101: time far ahead"), "{stderr}");
+    assert!(
+        stderr.contains("1 record with a time far ahead of the stream")
+            && stderr.contains("at line 101:"),
+        "{stderr}"
+    );
     assert_eq!(lines(&out.stdout), want, "{stderr}");
 }
 
