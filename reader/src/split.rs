@@ -278,7 +278,27 @@ impl DocSplitter {
             // goes byte by byte.)
             if self.in_string && !self.escaped && !self.reading_key && !self.reading_value {
                 let rest = &bytes[i..];
-                let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+                // An escape and the byte it escapes change nothing either:
+                // the run goes on over them (a record held as text, in a
+                // CloudWatch Logs message, has one every few bytes). It
+                // stops at a quote, or at a backslash whose byte has not
+                // come yet.
+                let mut run = 0;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &rest[run..]) {
+                        None => {
+                            run = rest.len();
+                            break;
+                        }
+                        Some(k) if rest[run + k] == b'\\' && run + k + 1 < rest.len() => {
+                            run += k + 2;
+                        }
+                        Some(k) => {
+                            run += k;
+                            break;
+                        }
+                    }
+                }
                 if run > 0 {
                     if self.capturing() {
                         self.push_bytes(&rest[..run]);
