@@ -60,20 +60,12 @@ pub struct ReadResult {
     pub verdict: Option<Verdict>,
 }
 
-/// Whether a rejection is for the record's shape (it is not a CloudTrail
-/// record at all), as the input's verdict counts them.
-pub fn misshapen(reason: RejectReason) -> bool {
-    recon_reader::verdict::is_misshapen(reason.as_str())
-}
-
-/// Counts a batch's records and record-level rejections into an input's
-/// tally (rejections by one rule, `state-limit`, leave the record
-/// readable).
-pub fn tally_batch(tally: &mut Tally, b: &BatchResult) {
+/// Counts a batch's records and whole-record rejections into an input's
+/// tally.
+fn tally_batch(tally: &mut Tally, b: &BatchResult) {
     tally.records += u64::from(b.records);
     for e in b.errors.iter().filter(|e| e.rule.is_none()) {
-        tally.rejected += 1;
-        tally.misshapen += u64::from(misshapen(e.error.reason));
+        tally.reject(e.error.reason.as_str());
     }
 }
 
@@ -153,9 +145,7 @@ impl Detector {
             Event::BadEnvelope { at, message } => {
                 // Skipped like a record too large, reported as a record of
                 // unknown shape.
-                tally.records += 1;
-                tally.rejected += 1;
-                tally.misshapen += 1;
+                tally.skip(true);
                 result.skipped = result.skipped.saturating_add(1);
                 result.reports.push(ReadReport {
                     at: Some(at),
@@ -167,8 +157,7 @@ impl Detector {
             Event::TooLarge { at, bytes } => {
                 // Skipped by the reader, not held: the detector never sees
                 // it (the same accounting in every host).
-                tally.records += 1;
-                tally.rejected += 1;
+                tally.skip(false);
                 result.skipped = result.skipped.saturating_add(1);
                 result.reports.push(ReadReport {
                     at: Some(at),

@@ -1067,19 +1067,43 @@ impl Text {
         locs: &mut Vec<Loc>,
         out: Sink<'_>,
     ) {
+        if control {
+            return self.place_log_text(None, at, data, locs, out);
+        }
+        match envelope::log_event(event) {
+            LogEvent::Record(text) => {
+                self.place_log_text(Some(text.as_bytes()), at, data, locs, out)
+            }
+            LogEvent::Bad(message) => out(Event::BadEnvelope { at, message }),
+        }
+    }
+
+    /// Places a log event's record (`None` for a control message's log
+    /// event, skipped and counted): every path that takes records out of
+    /// CloudWatch Logs messages ends here.
+    fn place_log_text(
+        &mut self,
+        text: Option<&[u8]>,
+        at: Loc,
+        data: &mut Vec<u8>,
+        locs: &mut Vec<Loc>,
+        out: Sink<'_>,
+    ) {
         if self.envelope == Envelope::Undecided {
             self.envelope = Envelope::CloudWatchLogs;
         }
-        if control {
-            return out(Event::Control { at });
-        }
-        match envelope::log_event(event) {
-            LogEvent::Record(text) if text.len() > self.limit() => out(Event::TooLarge {
+        match text {
+            None => out(Event::Control { at }),
+            Some(t) if t.len() > self.limit() => out(Event::TooLarge {
                 at,
-                bytes: text.len() as u64,
+                bytes: t.len() as u64,
             }),
-            LogEvent::Record(text) => push_record(text.as_bytes(), at, data, locs),
-            LogEvent::Bad(message) => out(Event::BadEnvelope { at, message }),
+            Some(t) => {
+                push_record(t, at, data, locs);
+                if data.len() >= self.options.chunk_bytes {
+                    flush_records(data, locs, out);
+                }
+            }
         }
     }
 
@@ -1093,13 +1117,6 @@ impl Text {
         locs: &mut Vec<Loc>,
         out: Sink<'_>,
     ) {
-        if self.sample.is_none() {
-            self.keep_sample(
-                m.log_events
-                    .first()
-                    .map_or(&b""[..], |e| e.get().as_bytes()),
-            );
-        }
         let control = m.is_control();
         for (i, event) in m.log_events.iter().enumerate() {
             let here = Loc {
@@ -1107,9 +1124,6 @@ impl Text {
                 ..at
             };
             self.place_log_event(event.get().as_bytes(), control, here, data, locs, out);
-            if data.len() >= self.options.chunk_bytes {
-                flush_records(data, locs, out);
-            }
         }
     }
 
@@ -1123,31 +1137,14 @@ impl Text {
         locs: &mut Vec<Loc>,
         out: Sink<'_>,
     ) {
-        if self.envelope == Envelope::Undecided {
-            self.envelope = Envelope::CloudWatchLogs;
-        }
         let control = m.is_control();
-        for (i, event) in m.log_events.into_iter().enumerate() {
+        for (i, event) in m.log_events.iter().enumerate() {
             let here = Loc {
                 log_event: Some(i as u64 + 1),
                 ..at
             };
-            if self.sample.is_none() {
-                self.keep_sample(event.message.as_bytes());
-            }
-            if control {
-                out(Event::Control { at: here });
-            } else if event.message.len() > self.limit() {
-                out(Event::TooLarge {
-                    at: here,
-                    bytes: event.message.len() as u64,
-                });
-            } else {
-                push_record(event.message.as_bytes(), here, data, locs);
-                if data.len() >= self.options.chunk_bytes {
-                    flush_records(data, locs, out);
-                }
-            }
+            let text = (!control).then_some(event.message.as_bytes());
+            self.place_log_text(text, here, data, locs, out);
         }
     }
 

@@ -111,14 +111,20 @@ pub struct Verdict {
 }
 
 impl Tally {
-    /// Adds another tally's counts (a sample is kept if none was).
-    pub fn add(&mut self, other: &Tally) {
-        self.records += other.records;
-        self.misshapen += other.misshapen;
-        self.rejected += other.rejected;
-        if self.sample.is_none() {
-            self.sample.clone_from(&other.sample);
-        }
+    /// A record the detector rejected as a whole, for `reason` (its
+    /// contract name, `invalid-json`); a rejection by one rule
+    /// (`state-limit`) leaves the record readable and is not counted.
+    pub fn reject(&mut self, reason: &str) {
+        self.rejected += 1;
+        self.misshapen += u64::from(is_misshapen(reason));
+    }
+
+    /// A record the reader skipped: too large, or (`misshapen`) a value of
+    /// an envelope that holds no record.
+    pub fn skip(&mut self, misshapen: bool) {
+        self.records += 1;
+        self.rejected += 1;
+        self.misshapen += u64::from(misshapen);
     }
 
     /// The verdict on the input, when it deserves one: most of its records

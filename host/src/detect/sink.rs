@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use recon_reader::verdict::{Tally, is_misshapen};
+use recon_reader::verdict::Tally;
 
 use crate::guard::{Guarded, Quarantined};
 use crate::input::{BufferPool, Chunk, InputError, InputMsg, Loc};
@@ -76,8 +76,7 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
         t.records += u64::from(result.records);
         for e in scan_errors.iter().chain(&result.errors) {
             if e.rule.is_none() {
-                t.rejected += 1;
-                t.misshapen += u64::from(is_misshapen(reason_name(e.error.reason)));
+                t.reject(reason_name(e.error.reason));
             }
         }
         // In input order, far-ahead times first on a tie, as the
@@ -195,9 +194,7 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
     ) -> Result<(), DetectError> {
         self.summary.records += 1;
         self.summary.skipped_too_large += 1;
-        let t = self.tally(source);
-        t.records += 1;
-        t.rejected += 1;
+        self.tally(source).skip(false);
         self.diag.too_large(source, loc, bytes)?;
         Ok(())
     }
@@ -212,10 +209,7 @@ impl<'r, O: Write, E: Write> Sink<'_, 'r, O, E> {
     ) -> Result<(), DetectError> {
         self.summary.records += 1;
         self.summary.skipped_envelopes += 1;
-        let t = self.tally(source);
-        t.records += 1;
-        t.rejected += 1;
-        t.misshapen += 1;
+        self.tally(source).skip(true);
         self.diag.bad_envelope(source, loc, message)?;
         Ok(())
     }
