@@ -665,3 +665,58 @@ proptest! {
         }
     }
 }
+
+/// An envelope may pass the record limit by its own members, never by its
+/// record: an EventBridge event by `EVENTBRIDGE_ALLOWANCE_BYTES`, a Lambda
+/// event up to `MAX_AWSLOGS_EVENT_BYTES`; past that it is skipped whole.
+#[test]
+fn envelopes_get_their_allowance_and_no_more() {
+    let limit = 1000;
+    let record = |pad: usize| format!(r#"{{"eventName":"A","pad":"{}"}}"#, "x".repeat(pad));
+    let fits = record(limit - 30);
+    let over = record(limit);
+    let far = record(limit + EVENTBRIDGE_ALLOWANCE_BYTES);
+    let text = [eventbridge(&fits), eventbridge(&over), eventbridge(&far)].join("\n");
+    assert!(eventbridge(&fits).len() > limit);
+    let o = outcome(&read_all(text.as_bytes(), opts(limit, 1 << 20)), limit);
+    assert_eq!(o.records, [(Loc::line(1), fits.clone())]);
+    assert_eq!(
+        o.reports,
+        [
+            wording::too_large(Loc::line(2), over.len() as u64, limit as u64),
+            wording::too_large(Loc::line(3), eventbridge(&far).len() as u64, limit as u64),
+        ]
+    );
+    // A Lambda event past the limit is read (its records held to it); one
+    // past MAX_AWSLOGS_EVENT_BYTES is skipped whole.
+    let mut seed = 7u64;
+    let many: Vec<String> = (0..40)
+        .map(|_| {
+            let pad: String = (0..200)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    char::from(b'a' + (seed >> 59) as u8)
+                })
+                .collect();
+            format!(r#"{{"eventName":"A","pad":"{pad}"}}"#)
+        })
+        .collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    let event = lambda(cwl(&refs).as_bytes());
+    assert!(event.len() > limit);
+    let huge = format!(
+        r#"{{"awslogs":{{"data":"{}"}}}}"#,
+        "A".repeat(MAX_AWSLOGS_EVENT_BYTES)
+    );
+    let text = format!("{event}\n{huge}\n");
+    let o = outcome(&read_all(text.as_bytes(), opts(limit, 1 << 20)), limit);
+    assert_eq!(o.records.len(), 40);
+    assert_eq!(
+        o.reports,
+        [wording::too_large(
+            Loc::line(2),
+            huge.len() as u64,
+            limit as u64
+        )]
+    );
+}
