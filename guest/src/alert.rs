@@ -60,6 +60,16 @@ pub struct Alert {
     /// version 2, which had only final ones.)
     #[serde(default)]
     pub kind: AlertKind,
+    /// Alerts of the same group held back by suppression (the rule's
+    /// `suppress` span) since the group's previous alert that went out: 0
+    /// unless the rule suppresses. (Absent from alerts saved before
+    /// snapshot version 5.)
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A stable alert id: the first 128 bits, in hex, of SHA-256 over the

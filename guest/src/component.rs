@@ -13,7 +13,7 @@ wit_bindgen::generate!({
 
 use exports::recon::detector::detection as wit;
 
-use crate::config::{ConfigError, LimitSettings, RuleSettings};
+use crate::config::{ConfigError, LimitSettings, RuleSettings, WindowMode};
 use crate::event::EventError;
 use crate::format::{AlertFormat, alert_line_any};
 use crate::registry::RuleKind;
@@ -62,6 +62,7 @@ impl wit::Guest for Component {
                 },
                 file: r.file,
                 window_ms: r.window_ms,
+                window: window_out(r.window),
                 threshold: r.threshold,
                 measure: r.measure,
                 group_by: r.group_by,
@@ -105,6 +106,13 @@ fn rule_in(i: usize, r: &str) -> Result<Rule, ConfigError> {
     })
 }
 
+fn window_out(w: WindowMode) -> wit::WindowMode {
+    match w {
+        WindowMode::Tumbling => wit::WindowMode::Tumbling,
+        WindowMode::Sliding => wit::WindowMode::Sliding,
+    }
+}
+
 fn rule_out(r: &crate::RuleName) -> wit::Rule {
     r.to_string()
 }
@@ -127,6 +135,8 @@ fn config_out(s: Settings) -> wit::Config {
                 min_distinct: r.min_distinct,
                 commands: r.commands,
                 providers: r.providers,
+                suppress_ms: r.suppress_ms,
+                window: r.window.map(window_out),
             })
             .collect(),
         profile: match s.profile {
@@ -217,6 +227,7 @@ fn alert_in(a: wit::Alert) -> crate::Alert {
             wit::AlertKind::Final => crate::AlertKind::Final,
             wit::AlertKind::Early => crate::AlertKind::Early,
         },
+        suppressed: a.suppressed,
     }
 }
 
@@ -233,6 +244,11 @@ fn settings(c: wit::Config) -> Result<Settings, ConfigError> {
                     min_distinct: r.min_distinct,
                     commands: r.commands,
                     providers: r.providers,
+                    suppress_ms: r.suppress_ms,
+                    window: r.window.map(|w| match w {
+                        wit::WindowMode::Tumbling => WindowMode::Tumbling,
+                        wit::WindowMode::Sliding => WindowMode::Sliding,
+                    }),
                 })
             })
             .collect::<Result<_, ConfigError>>()?,
@@ -358,6 +374,7 @@ fn alert(a: crate::Alert) -> wit::Alert {
             crate::AlertKind::Final => wit::AlertKind::Final,
             crate::AlertKind::Early => wit::AlertKind::Early,
         },
+        suppressed: a.suppressed,
     }
 }
 
@@ -439,6 +456,7 @@ impl wit::GuestDetector for DetectorResource {
                     alerts: r.counters.alerts,
                     early_alerts: r.counters.early_alerts,
                     ahead: r.counters.ahead,
+                    suppressed: r.counters.suppressed,
                     watermark: r.watermark,
                 })
                 .collect(),

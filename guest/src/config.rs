@@ -52,6 +52,28 @@ pub enum Profile {
     Seed,
 }
 
+/// How a rule's windows move (`docs/rules.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowMode {
+    /// Buckets `[s, s + width)` aligned to the epoch: the seeds' windows.
+    #[default]
+    Tumbling,
+    /// At each event time `t` of a group, the events in `(t - width, t]`;
+    /// one alert per episode of the group meeting the threshold.
+    Sliding,
+}
+
+impl WindowMode {
+    /// The contract's and the file's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowMode::Tumbling => "tumbling",
+            WindowMode::Sliding => "sliding",
+        }
+    }
+}
+
 /// Default allowed lateness: 15 minutes. CloudTrail writes an S3 object
 /// per account and region about every five minutes and delivers it "within
 /// an average of about 5 minutes of an API call", not guaranteed; read in
@@ -114,6 +136,17 @@ pub struct RuleSettings {
     pub commands: Option<Vec<String>>,
     /// Elastic: event sources; default the seed's nine.
     pub providers: Option<Vec<String>>,
+    /// Suppression span, ms of event time: after an alert for a group,
+    /// the group's alerts of windows starting within this span are held
+    /// back and counted (`docs/rules.md`). Default (and 0): none. Left out
+    /// of the serialised settings when unset, so a configuration without
+    /// it keeps its fingerprint and snapshot text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppress_ms: Option<u64>,
+    /// Tumbling (the default: the seeds' semantics) or sliding windows.
+    /// Left out of the serialised settings when unset, as `suppress_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowMode>,
 }
 
 impl RuleSettings {
@@ -125,6 +158,8 @@ impl RuleSettings {
             min_distinct: None,
             commands: None,
             providers: None,
+            suppress_ms: None,
+            window: None,
         }
     }
 }
@@ -217,6 +252,8 @@ impl Settings {
                         min_distinct: Some(r.min_distinct),
                         commands: (*rule == Rule::Sentinel).then(|| r.commands.clone()),
                         providers: (*rule == Rule::Elastic).then(|| r.providers.clone()),
+                        suppress_ms: Some(0),
+                        window: Some(WindowMode::Tumbling),
                     }
                 })
                 .collect(),
@@ -351,6 +388,11 @@ pub struct RuleConfig {
     pub commands: Vec<String>,
     /// Elastic: event sources.
     pub providers: Vec<String>,
+    /// Suppression span, ms of event time (0: none); see
+    /// [`RuleSettings::suppress_ms`].
+    pub suppress_ms: i64,
+    /// Tumbling or sliding windows.
+    pub window_mode: WindowMode,
     /// Allowed lateness, ms (shared).
     pub allowed_lateness_ms: i64,
     /// State bounds (shared).
@@ -416,7 +458,17 @@ fn owned(list: &[&str]) -> Vec<String> {
 
 impl Config {
     /// Validates `settings` and fills in the defaults.
-    pub fn new(settings: Settings) -> Result<Config, ConfigError> {
+    pub fn new(mut settings: Settings) -> Result<Config, ConfigError> {
+        // No suppression is said two ways (unset, or 0); one form keeps
+        // the fingerprint of a configuration that never named it.
+        for r in &mut settings.rules {
+            if r.suppress_ms == Some(0) {
+                r.suppress_ms = None;
+            }
+            if r.window == Some(WindowMode::Tumbling) {
+                r.window = None;
+            }
+        }
         let mut compiled = sigma::compile(&settings.rule_files).map_err(ConfigError::Rules)?;
         if let Some(only) = &settings.only_rules {
             if let Some(n) = only
@@ -502,15 +554,16 @@ impl Config {
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         for d in &compiled.rules {
-            let (window_ms, threshold) = match &d.kind {
+            let (window_ms, threshold, window_mode) = match &d.kind {
                 DataKind::Correlation {
                     window_ms,
                     threshold,
+                    window_mode,
                     ..
-                } => (*window_ms, threshold.clone()),
+                } => (*window_ms, threshold.clone(), *window_mode),
                 // One alert per event: windows one millisecond wide, keyed
                 // by the event, each alerting at its first event.
-                DataKind::Event { .. } => (1, Threshold::at_least(1)),
+                DataKind::Event { .. } => (1, Threshold::at_least(1), WindowMode::Tumbling),
             };
             rules.push(RuleConfig {
                 name: d.name.as_str().into(),
@@ -522,6 +575,8 @@ impl Config {
                 min_distinct: 1,
                 commands: Vec::new(),
                 providers: Vec::new(),
+                suppress_ms: d.suppress_ms,
+                window_mode,
                 allowed_lateness_ms,
                 limits,
                 early_alerts: settings.early_alerts.unwrap_or(false),
@@ -568,6 +623,7 @@ impl RuleConfig {
             .clone()
             .unwrap_or_else(|| owned(ELASTIC_SEED_PROVIDERS));
         check_list("providers", &providers)?;
+        let suppress_ms = duration("suppress-ms", Some(r.suppress_ms.unwrap_or(0)), 0, 0)?;
         Ok(RuleConfig {
             name: r.rule.name().into(),
             builtin: Some(r.rule),
@@ -578,6 +634,8 @@ impl RuleConfig {
             min_distinct,
             commands,
             providers,
+            suppress_ms,
+            window_mode: r.window.unwrap_or_default(),
             allowed_lateness_ms,
             limits,
             early_alerts: false,

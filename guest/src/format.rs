@@ -87,6 +87,14 @@ struct Line<'a> {
     entities: Vec<EntityJson<'a>>,
     custom_details: &'a RawValue,
     truncated: bool,
+    /// Alerts of the group held back since its previous one (only when
+    /// suppression held some back).
+    #[serde(skip_serializing_if = "is_zero")]
+    suppressed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why an alert could not be formatted: its row or custom details are not
@@ -160,6 +168,7 @@ pub fn native_line(a: &Alert, tenant: Option<&str>) -> Result<String, serde_json
         entities: a.entities.iter().map(EntityJson).collect(),
         custom_details,
         truncated: a.truncated,
+        suppressed: a.suppressed,
     })
 }
 

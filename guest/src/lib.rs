@@ -30,7 +30,9 @@ pub mod wire;
 mod component;
 
 pub use alert::{Alert, AlertKind, Entity};
-pub use config::{ConfigError, LimitSettings, Profile, Rule, RuleName, RuleSettings, Settings};
+pub use config::{
+    ConfigError, LimitSettings, Profile, Rule, RuleName, RuleSettings, Settings, WindowMode,
+};
 pub use detector::Detector;
 pub use event::{EventError, RejectReason};
 pub use read::{ReadReport, ReadResult, ReadStep};

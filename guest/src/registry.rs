@@ -2,7 +2,7 @@
 //! whether built in or data, so hosts build their listings and choices
 //! from it instead of naming rules in code (the contract's `list-rules`).
 
-use crate::config::{Config, Rule};
+use crate::config::{Config, Rule, WindowMode};
 use crate::rules::{elastic, sentinel};
 use crate::sigma::{DataKind, Measure};
 
@@ -32,6 +32,8 @@ pub struct RuleInfo {
     pub file: Option<String>,
     /// Window width, ms.
     pub window_ms: u64,
+    /// Tumbling or sliding.
+    pub window: WindowMode,
     /// When a group alerts, as written (`gte 8`).
     pub threshold: String,
     /// What is compared (`count`, `distinct <field>`).
@@ -63,6 +65,7 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
         .iter()
         .map(|r| {
             let window_ms = r.window_ms.unsigned_abs();
+            let window = r.window_mode;
             let threshold = r.threshold.describe();
             match (r.builtin, &r.data) {
                 (Some(Rule::Sentinel), _) => RuleInfo {
@@ -72,6 +75,7 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                     kind: RuleKind::BuiltIn,
                     file: None,
                     window_ms,
+                    window,
                     threshold,
                     measure: "distinct recon.command".to_owned(),
                     group_by: strings(&[
@@ -87,7 +91,13 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                     severity: "Medium".to_owned(),
                     tactics: strings(sentinel::TACTICS),
                     techniques: strings(sentinel::TECHNIQUES),
-                    settings: strings(&["window-ms", "min-distinct", "commands"]),
+                    settings: strings(&[
+                        "window-ms",
+                        "min-distinct",
+                        "commands",
+                        "suppress-ms",
+                        "window",
+                    ]),
                 },
                 (Some(Rule::Elastic), _) => RuleInfo {
                     name: r.name.to_string(),
@@ -96,6 +106,7 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                     kind: RuleKind::BuiltIn,
                     file: None,
                     window_ms,
+                    window,
                     threshold,
                     measure: "distinct eventName".to_owned(),
                     group_by: strings(&["aws.cloudtrail.user_identity.arn"]),
@@ -104,7 +115,13 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                     severity: "Low".to_owned(),
                     tactics: strings(elastic::TACTICS),
                     techniques: strings(elastic::TECHNIQUES),
-                    settings: strings(&["window-ms", "min-distinct", "providers"]),
+                    settings: strings(&[
+                        "window-ms",
+                        "min-distinct",
+                        "providers",
+                        "suppress-ms",
+                        "window",
+                    ]),
                 },
                 (None, Some(d)) => {
                     let (kind, measure, group_by) = match &d.kind {
@@ -134,6 +151,7 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                         kind,
                         file: Some(d.file.clone()),
                         window_ms,
+                        window,
                         threshold,
                         measure,
                         group_by,

@@ -13,14 +13,17 @@ use crate::scan::Scanner;
 
 /// The format name written into every snapshot.
 pub const SNAPSHOT_FORMAT: &str = "recon-detector-snapshot";
-/// The snapshot format version this build writes. Version 4 keeps each
+/// The snapshot format version this build writes. Version 5 adds
+/// suppression (each rule's suppressed groups, alerts' `suppressed`, the
+/// `suppressed` counter): a build that reads only version 4 would drop
+/// them, so it refuses version 5. Version 4 keeps each
 /// rule's state under `rules`, by rule name (`Rule::name`), so a new rule
 /// needs no new field; version 3 added early alerts (pending alerts carry
 /// their kind and the step that produced them) and the counters that
 /// explain late records. Versions 2 and 3 (a field per rule) still
 /// restore; a build that reads only version 3 refuses version 4 rather
 /// than lose what it cannot read.
-pub const SNAPSHOT_VERSION: u32 = 4;
+pub const SNAPSHOT_VERSION: u32 = 5;
 /// The oldest snapshot format version this build still reads: version 2
 /// restores with its pending alerts final and the new counters at 0.
 pub const SNAPSHOT_OLDEST_VERSION: u32 = 2;

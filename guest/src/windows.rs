@@ -31,12 +31,12 @@
 //! confirmations the watermark is unset: no window closes on one record's
 //! word either.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, AlertKind};
-use crate::config::{RuleConfig, RuleName};
+use crate::config::{RuleConfig, RuleName, WindowMode};
 use crate::event::{Event, EventError, RejectReason};
 use crate::results::{RuleOutcome, RuleStats};
 use crate::rules::{RuleLogic, Selector};
@@ -91,11 +91,20 @@ pub struct Counters {
     /// on confirmation).
     #[serde(default)]
     pub ahead: u64,
+    /// Final alerts held back by suppression (the rule's `suppress` span).
+    /// Left out of snapshots while 0, so a rule that never suppresses
+    /// keeps the snapshot text it had before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The serialisable part of a rule's windows.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct State<K, G> {
+pub(crate) struct State<K, G, I> {
     windows: Vec<(i64, Vec<(K, G)>)>,
     watermark: Option<i64>,
     ended: bool,
@@ -103,6 +112,44 @@ pub(crate) struct State<K, G> {
     counters: Counters,
     #[serde(default)]
     ahead: Vec<Ahead>,
+    /// Suppression of groups that alerted (snapshot version 5; empty when
+    /// the rule does not suppress).
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    held: Vec<(K, Hold)>,
+    /// Sliding windows (snapshot version 5): the events not yet final, in
+    /// time and then arrival order, with their group keys.
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    slide_pending: Vec<(i64, K, I)>,
+    /// Sliding windows: each open group's final events still needed.
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    slide_groups: Vec<(K, Vec<(i64, I)>)>,
+    /// Sliding windows: events at or before this time are final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    slide_done: Option<i64>,
+    /// Sliding windows: the frontier at the last sweep of idle groups.
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    slide_swept: i64,
+}
+
+fn is_zero_i64(n: &i64) -> bool {
+    *n == 0
+}
+
+/// One group of a sliding window: its final events that a window to come
+/// may still count (oldest first), and how many of its events are not
+/// final yet.
+struct Slot<I> {
+    items: VecDeque<(i64, I)>,
+    pending: u32,
+}
+
+/// A group's suppression after an alert that went out: alerts of its
+/// windows starting before `until` are held back, and counted in `held`
+/// until the next alert of the group that goes out carries the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Hold {
+    until: i64,
+    held: u64,
 }
 
 /// An alert waiting for `drain`, with the step that produced it: the
@@ -138,6 +185,18 @@ pub(crate) struct Windows<R: RuleLogic> {
     pending: Vec<Pending>,
     pub(crate) counters: Counters,
     ahead: Vec<Ahead>,
+    /// Suppressed groups (empty unless `config.suppress_ms` is set).
+    held: HashMap<R::Key, Hold>,
+    /// Sliding windows: events not yet final, by time, each with its
+    /// group key, in arrival order.
+    slide_pending: BTreeMap<i64, Vec<(R::Key, R::Item)>>,
+    /// Sliding windows: the open groups.
+    slide_groups: HashMap<R::Key, Slot<R::Item>>,
+    /// Sliding windows: events at or before this time are final (the
+    /// watermark less the allowed lateness, once set).
+    slide_done: Option<i64>,
+    /// Sliding windows: the frontier at the last sweep of idle groups.
+    slide_swept: i64,
 }
 
 impl<R: RuleLogic> Windows<R> {
@@ -152,6 +211,76 @@ impl<R: RuleLogic> Windows<R> {
             pending: Vec::new(),
             counters: Counters::default(),
             ahead: Vec::new(),
+            held: HashMap::new(),
+            slide_pending: BTreeMap::new(),
+            slide_groups: HashMap::new(),
+            slide_done: None,
+            slide_swept: 0,
+        }
+    }
+
+    /// Whether the rule's windows slide.
+    fn sliding(&self) -> bool {
+        self.config.window_mode == WindowMode::Sliding
+    }
+
+    /// Whether a group's alert for the window starting at `start` is held
+    /// back by an earlier alert of the group (without counting it).
+    fn is_held(&self, key: &R::Key, start: i64) -> bool {
+        self.config.suppress_ms > 0 && self.held.get(key).is_some_and(|h| start < h.until)
+    }
+
+    /// Decides a final alert of `key`'s window starting at `start` under
+    /// suppression: `None` when it is held back (and counted), else the
+    /// number held back since the group's previous alert, which the alert
+    /// carries. Windows close in start order, so a replay decides alike.
+    fn release(&mut self, key: &R::Key, start: i64) -> Option<u64> {
+        let span = self.config.suppress_ms;
+        if span <= 0 {
+            return Some(0);
+        }
+        let until = start.saturating_add(span);
+        match self.held.get_mut(key) {
+            Some(h) if start < h.until => {
+                h.held = h.held.saturating_add(1);
+                bump(&mut self.counters.suppressed);
+                None
+            }
+            Some(h) => {
+                let n = h.held;
+                *h = Hold { until, held: 0 };
+                Some(n)
+            }
+            None => {
+                self.held.insert(key.clone(), Hold { until, held: 0 });
+                Some(0)
+            }
+        }
+    }
+
+    /// Forgets suppressions no future alert can fall under: a window that
+    /// can still take an event starts after `watermark - width -
+    /// lateness`. A group with alerts held back keeps its entry until its
+    /// next alert reports them, within `limits.max-open-groups` entries
+    /// (past that, the oldest go; their count stays in `suppressed`).
+    fn prune_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let horizon = match (self.ended, self.watermark) {
+            (true, _) => i64::MAX,
+            (false, Some(w)) => w
+                .saturating_sub(self.config.window_ms)
+                .saturating_sub(self.config.allowed_lateness_ms),
+            (false, None) => return,
+        };
+        self.held.retain(|_, h| h.until > horizon || h.held > 0);
+        let limit = self.config.limits.max_open_groups as usize;
+        if self.held.len() > limit {
+            let mut untils: Vec<i64> = self.held.values().map(|h| h.until).collect();
+            untils.sort_unstable();
+            let cut = untils[self.held.len() - limit - 1];
+            self.held.retain(|_, h| h.until > cut);
         }
     }
 
@@ -264,6 +393,16 @@ impl<R: RuleLogic> Windows<R> {
     ) -> Result<Outcome, EventError> {
         let outcome = match selection {
             None => Outcome::Filtered,
+            Some((key, item)) if self.sliding() => {
+                if self.ended || self.slide_done.is_some_and(|d| t <= d) {
+                    // As if its window were the one that ends at it.
+                    self.explain_late(t, t.saturating_sub(self.config.window_ms));
+                    Outcome::Late
+                } else {
+                    self.slide_add(t, key, item)?;
+                    Outcome::Accepted
+                }
+            }
             Some((key, item)) => {
                 let start = bucket_start(t, self.config.window_ms);
                 if self.is_final(start) {
@@ -301,12 +440,16 @@ impl<R: RuleLogic> Windows<R> {
         // Early alerts need a measure that, once it meets the threshold,
         // stays there: a threshold that only bounds from below.
         let early = self.config.early_alerts && threshold.is_monotone();
+        // An early alert of a group under suppression is held back (and
+        // not counted: the final alert's decision, when the window closes,
+        // is the one counted).
+        let held = early && self.is_held(&key, start);
         if let Some(group) = self.windows.get_mut(&start).and_then(|w| w.get_mut(&key)) {
             // Whether the group met the threshold before the event, when
             // early alerts need it.
             let before = !early || threshold.holds(self.rule.measure(group));
             self.rule.add(group, item, max_list);
-            if !before && threshold.holds(self.rule.measure(group)) {
+            if !before && threshold.holds(self.rule.measure(group)) && !held {
                 let end = start.saturating_add(self.config.window_ms);
                 let mut alert = self.rule.alert(start, end, &key, group);
                 alert.kind = AlertKind::Early;
@@ -325,7 +468,7 @@ impl<R: RuleLogic> Windows<R> {
         }
         let mut group = R::Group::default();
         self.rule.add(&mut group, item, max_list);
-        if early && threshold.holds(self.rule.measure(&group)) {
+        if early && !held && threshold.holds(self.rule.measure(&group)) {
             let end = start.saturating_add(self.config.window_ms);
             let mut alert = self.rule.alert(start, end, &key, &group);
             alert.kind = AlertKind::Early;
@@ -334,6 +477,166 @@ impl<R: RuleLogic> Windows<R> {
         self.windows.entry(start).or_default().insert(key, group);
         self.open_groups += 1;
         Ok(())
+    }
+
+    /// Sliding windows: keeps an event until it is final.
+    fn slide_add(&mut self, t: i64, key: R::Key, item: R::Item) -> Result<(), EventError> {
+        match self.slide_groups.get_mut(&key) {
+            Some(slot) => slot.pending = slot.pending.saturating_add(1),
+            None => {
+                let limit = self.config.limits.max_open_groups as usize;
+                if self.open_groups >= limit {
+                    return Err(EventError::new(
+                        RejectReason::StateLimit,
+                        format!(
+                            "{limit} groups are open (limits.max-open-groups); this event would open another"
+                        ),
+                    ));
+                }
+                self.slide_groups.insert(
+                    key.clone(),
+                    Slot {
+                        items: VecDeque::new(),
+                        pending: 1,
+                    },
+                );
+                self.open_groups += 1;
+            }
+        }
+        self.slide_pending.entry(t).or_default().push((key, item));
+        Ok(())
+    }
+
+    /// Sliding windows: makes the events at or before `f` final, in time
+    /// order, and evaluates each group at each of its event times (see
+    /// `docs/rules.md`). Returns the number of alerts produced.
+    fn slide_to(&mut self, f: i64) -> u32 {
+        if self.slide_done.is_some_and(|d| d >= f) {
+            return 0;
+        }
+        self.slide_done = Some(f);
+        let mut hits: Vec<(i64, R::Key, R::Group)> = Vec::new();
+        while let Some(entry) = self.slide_pending.first_entry() {
+            if *entry.key() > f {
+                break;
+            }
+            let (t, mut events) = entry.remove_entry();
+            // By key (stable: arrival order within a key), so the alerts
+            // of one time come out in key order.
+            events.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut it = events.into_iter().peekable();
+            while let Some((key, item)) = it.next() {
+                let mut run = vec![item];
+                while let Some((_, i)) = it.next_if(|(k, _)| *k == key) {
+                    run.push(i);
+                }
+                if let Some(group) = self.slide_group(t, &key, run) {
+                    hits.push((t, key, group));
+                }
+            }
+        }
+        self.sweep(f);
+        let span = self.config.window_ms;
+        let step = self.counters.pushed;
+        let mut n = 0u32;
+        for (t, key, group) in hits {
+            // The window `(t - span, t]`, as `[start, end)` in ms.
+            let (start, end) = (
+                t.saturating_sub(span).saturating_add(1),
+                t.saturating_add(1),
+            );
+            let Some(suppressed) = self.release(&key, start) else {
+                continue;
+            };
+            let mut alert = self.rule.alert(start, end, &key, &group);
+            alert.suppressed = suppressed;
+            self.pending.push(Pending { step, alert });
+            n += 1;
+        }
+        self.counters.alerts = self.counters.alerts.saturating_add(u64::from(n));
+        n
+    }
+
+    /// Sliding windows: applies a group's events at `t` (all of them, in
+    /// arrival order) and evaluates it there. Returns the group's aggregate
+    /// over `(t - span, t]` when the group meets the threshold at `t` and
+    /// did not just before `t` (an episode starts), else `None`.
+    ///
+    /// A group keeps only the shortest run of its latest events that meets
+    /// the threshold (or, while none does, every event a window to come may
+    /// count, up to `limits.max-list-entries`). The measure only grows with
+    /// events, so whenever an older event would still be in a window, the
+    /// kept run is too and meets the threshold by itself: whether the group
+    /// meets it is the same, and when an episode starts nothing older was
+    /// in the window, so its row is exact.
+    fn slide_group(&mut self, t: i64, key: &R::Key, run: Vec<R::Item>) -> Option<R::Group> {
+        let span = self.config.window_ms;
+        let max_list = self.config.limits.max_list_entries as usize;
+        let Windows {
+            rule,
+            config,
+            slide_groups,
+            ..
+        } = self;
+        let slot = slide_groups.get_mut(key)?;
+        slot.pending = slot.pending.saturating_sub(run.len() as u32);
+        let from = t.saturating_sub(span);
+        while slot.items.front().is_some_and(|(ti, _)| *ti <= from) {
+            slot.items.pop_front();
+        }
+        let fold = |items: &mut dyn Iterator<Item = &R::Item>| {
+            let mut g = R::Group::default();
+            for i in items {
+                rule.add(&mut g, i.clone(), max_list);
+            }
+            g
+        };
+        let before = !slot.items.is_empty()
+            && config
+                .threshold
+                .holds(rule.measure(&fold(&mut slot.items.iter().map(|(_, i)| i))));
+        slot.items.extend(run.into_iter().map(|i| (t, i)));
+        let group = fold(&mut slot.items.iter().map(|(_, i)| i));
+        let at = config.threshold.holds(rule.measure(&group));
+        if at {
+            // The shortest latest run that meets the threshold.
+            let mut g = R::Group::default();
+            let mut keep = slot.items.len();
+            for (n, (_, i)) in slot.items.iter().rev().enumerate() {
+                rule.add(&mut g, i.clone(), max_list);
+                if config.threshold.holds(rule.measure(&g)) {
+                    keep = n + 1;
+                    break;
+                }
+            }
+            slot.items.drain(..slot.items.len() - keep);
+        }
+        if slot.items.len() > max_list {
+            slot.items.drain(..slot.items.len() - max_list);
+        }
+        (at && !before).then_some(group)
+    }
+
+    /// Sliding windows: forgets the events no window to come can count
+    /// (windows to come end after `f`), and the groups left with none,
+    /// once per window width of event time.
+    fn sweep(&mut self, f: i64) {
+        let span = self.config.window_ms;
+        if f != i64::MAX && f < self.slide_swept.saturating_add(span) {
+            return;
+        }
+        self.slide_swept = f;
+        let from = f.saturating_sub(span);
+        self.slide_groups.retain(|_, slot| {
+            while slot.items.front().is_some_and(|(ti, _)| *ti <= from) {
+                slot.items.pop_front();
+            }
+            !slot.items.is_empty() || slot.pending > 0
+        });
+        self.open_groups = self.slide_groups.len();
+        if !self.held.is_empty() {
+            self.prune_held();
+        }
     }
 
     fn push_early(&mut self, alert: Alert) {
@@ -352,11 +655,17 @@ impl<R: RuleLogic> Windows<R> {
         }
         self.watermark = Some(t);
         let mut produced = 0;
+        if self.sliding() {
+            produced += self.slide_to(t.saturating_sub(self.config.allowed_lateness_ms));
+        }
         while let Some((&start, _)) = self.windows.first_key_value() {
             if !self.is_final(start) {
                 break;
             }
             produced += self.close_first();
+        }
+        if produced > 0 || self.held.len() > self.config.limits.max_open_groups as usize {
+            self.prune_held();
         }
         produced
     }
@@ -374,13 +683,16 @@ impl<R: RuleLogic> Windows<R> {
             .filter(|(_, g)| threshold.holds(self.rule.measure(g)))
             .collect();
         hits.sort_by(|a, b| a.0.cmp(&b.0));
-        let n = hits.len() as u32;
         let step = self.counters.pushed;
+        let mut n = 0u32;
         for (key, group) in &hits {
-            self.pending.push(Pending {
-                step,
-                alert: self.rule.alert(start, end, key, group),
-            });
+            let Some(suppressed) = self.release(key, start) else {
+                continue;
+            };
+            let mut alert = self.rule.alert(start, end, key, group);
+            alert.suppressed = suppressed;
+            self.pending.push(Pending { step, alert });
+            n += 1;
         }
         self.counters.alerts = self.counters.alerts.saturating_add(u64::from(n));
         n
@@ -391,10 +703,16 @@ impl<R: RuleLogic> Windows<R> {
             Some(t) => self.advance(t),
             None => {
                 let mut produced = 0;
+                if self.sliding() {
+                    produced += self.slide_to(i64::MAX);
+                    self.slide_groups.clear();
+                    self.open_groups = 0;
+                }
                 while !self.windows.is_empty() {
                     produced += self.close_first();
                 }
                 self.ended = true;
+                self.prune_held();
                 produced
             }
         }
@@ -404,8 +722,13 @@ impl<R: RuleLogic> Windows<R> {
         std::mem::take(&mut self.pending)
     }
 
+    /// Open windows: tumbling buckets, or sliding groups (each its own).
     pub(crate) fn open_windows(&self) -> usize {
-        self.windows.len()
+        if self.sliding() {
+            self.slide_groups.len()
+        } else {
+            self.windows.len()
+        }
     }
 
     pub(crate) fn open_groups(&self) -> usize {
@@ -420,7 +743,7 @@ impl<R: RuleLogic> Windows<R> {
         self.watermark
     }
 
-    pub(crate) fn state(&self) -> State<R::Key, &R::Group> {
+    pub(crate) fn state(&self) -> State<R::Key, &R::Group, R::Item> {
         State {
             // Groups sorted by key: a hash map's order is its own, and the
             // same state must give the same snapshot.
@@ -439,6 +762,29 @@ impl<R: RuleLogic> Windows<R> {
             pending: self.pending.clone(),
             counters: self.counters.clone(),
             ahead: self.ahead.clone(),
+            held: {
+                let mut held: Vec<(R::Key, Hold)> =
+                    self.held.iter().map(|(k, h)| (k.clone(), *h)).collect();
+                held.sort_by(|a, b| a.0.cmp(&b.0));
+                held
+            },
+            slide_pending: self
+                .slide_pending
+                .iter()
+                .flat_map(|(t, evs)| evs.iter().map(|(k, i)| (*t, k.clone(), i.clone())))
+                .collect(),
+            slide_groups: {
+                let mut groups: Vec<(R::Key, Vec<(i64, R::Item)>)> = self
+                    .slide_groups
+                    .iter()
+                    .filter(|(_, s)| !s.items.is_empty())
+                    .map(|(k, s)| (k.clone(), s.items.iter().cloned().collect()))
+                    .collect();
+                groups.sort_by(|a, b| a.0.cmp(&b.0));
+                groups
+            },
+            slide_done: self.slide_done,
+            slide_swept: self.slide_swept,
         }
     }
 
@@ -447,7 +793,7 @@ impl<R: RuleLogic> Windows<R> {
     pub(crate) fn from_state(
         rule: R,
         config: RuleConfig,
-        state: State<R::Key, R::Group>,
+        state: State<R::Key, R::Group, R::Item>,
     ) -> Result<Self, String> {
         let mut built = Windows::new(rule, config);
         for (start, groups) in state.windows {
@@ -490,6 +836,61 @@ impl<R: RuleLogic> Windows<R> {
         }
         built.counters = state.counters;
         built.ahead = state.ahead;
+        let n = state.held.len();
+        built.held = state.held.into_iter().collect();
+        if built.held.len() != n {
+            return Err("a group's suppression appears twice".into());
+        }
+        if !built.held.is_empty() && built.config.suppress_ms <= 0 {
+            return Err("the state holds suppressions for a rule that does not suppress".into());
+        }
+        let slid = !state.slide_pending.is_empty()
+            || !state.slide_groups.is_empty()
+            || state.slide_done.is_some();
+        if slid && !built.sliding() {
+            return Err("the state holds sliding windows for a rule whose windows tumble".into());
+        }
+        if built.sliding() && !built.windows.is_empty() {
+            return Err("the state holds tumbling windows for a rule whose windows slide".into());
+        }
+        for (key, items) in state.slide_groups {
+            if items.is_empty() || items.windows(2).any(|w| w[0].0 > w[1].0) {
+                return Err("a sliding group's events are missing or out of time order".into());
+            }
+            if items.len() > built.config.limits.max_list_entries as usize {
+                return Err(
+                    "a sliding group holds more events than limits.max-list-entries".into(),
+                );
+            }
+            let slot = Slot {
+                items: items.into_iter().collect(),
+                pending: 0,
+            };
+            if built.slide_groups.insert(key, slot).is_some() {
+                return Err("a sliding group appears twice".into());
+            }
+        }
+        for (t, key, item) in state.slide_pending {
+            if time::check_range(t).is_err() || state.slide_done.is_some_and(|d| t <= d) {
+                return Err(format!(
+                    "a pending event at {t} is out of range or already final"
+                ));
+            }
+            built
+                .slide_groups
+                .entry(key.clone())
+                .or_insert_with(|| Slot {
+                    items: VecDeque::new(),
+                    pending: 0,
+                })
+                .pending += 1;
+            built.slide_pending.entry(t).or_default().push((key, item));
+        }
+        built.slide_done = state.slide_done;
+        built.slide_swept = state.slide_swept;
+        if built.sliding() {
+            built.open_groups = built.slide_groups.len();
+        }
         Ok(built)
     }
 }
@@ -612,7 +1013,7 @@ impl<R: RuleLogic> RuleWindows for Windows<R> {
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
-        let state: State<R::Key, R::Group> =
+        let state: State<R::Key, R::Group, R::Item> =
             serde_json::from_value(state).map_err(|e| e.to_string())?;
         let rule = self.rule.clone();
         *self = Windows::from_state(rule, self.config.clone(), state)?;

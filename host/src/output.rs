@@ -63,6 +63,7 @@ fn core_alert(a: &Alert) -> recon_guest::Alert {
         custom_details: a.custom_details.clone(),
         truncated: a.truncated,
         kind: core_kind(a.kind),
+        suppressed: a.suppressed,
     }
 }
 

@@ -31,7 +31,7 @@ mod bindings {
 pub use bindings::exports::recon::detector::detection::{
     Alert, AlertKind, ApplyError, BatchError, BatchResult, Config, ConfigError, Entity, EventError,
     Limits, Outcome, Profile, ReasonCount, RejectReason, Rule, RuleConfig, RuleCounts, RuleError,
-    RuleFile, RuleInfo, RuleKind, RuleStats, Scanned, SnapshotError, Stats,
+    RuleFile, RuleInfo, RuleKind, RuleStats, Scanned, SnapshotError, Stats, WindowMode,
 };
 /// The contract's reader types (0.3.0).
 pub use bindings::exports::recon::detector::detection::{
@@ -685,6 +685,8 @@ impl RuleConfig {
             min_distinct: None,
             commands: None,
             providers: None,
+            suppress_ms: None,
+            window: None,
         }
     }
 }

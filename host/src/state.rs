@@ -32,7 +32,7 @@
 
 use std::fs::{File, OpenOptions};
 
-use crate::runtime::{Config, Limits, Profile, RuleConfig};
+use crate::runtime::{Config, Limits, Profile, RuleConfig, WindowMode};
 use crate::tenants::TenantKey;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -284,12 +284,23 @@ pub fn fingerprint(config: &Config, tenant_key: Option<&TenantKey>) -> String {
             min_distinct,
             commands,
             providers,
+            suppress_ms,
+            window,
         } = rule;
         c.field("rule").text(rule);
         c.field("window-ms").opt_num(*window_ms);
         c.field("min-distinct").opt_num(*min_distinct);
         c.field("commands").opt_list(commands.as_deref());
         c.field("providers").opt_list(providers.as_deref());
+        // Only when it suppresses: unset and 0 mean none, and a
+        // configuration that never named it keeps its fingerprint.
+        if let Some(ms) = suppress_ms.filter(|ms| *ms > 0) {
+            c.field("suppress-ms").num(ms);
+        }
+        // Likewise only when the windows slide.
+        if matches!(window, Some(WindowMode::Sliding)) {
+            c.field("window").text("sliding");
+        }
     }
     c.field("profile").text(match profile {
         Profile::Default => "default",
@@ -430,6 +441,8 @@ mod tests {
                     min_distinct: Some(8),
                     commands: Some(vec!["iam.list-users".into(), "ec2.describe-vpcs".into()]),
                     providers: Some(vec!["iam.amazonaws.com".into(), "kms.amazonaws.com".into()]),
+                    suppress_ms: Some(3_600_005),
+                    window: Some(WindowMode::Sliding),
                 },
                 RuleConfig {
                     rule: Rule::from("elastic-aws-discovery-burst"),
@@ -437,6 +450,8 @@ mod tests {
                     min_distinct: Some(6),
                     commands: Some(vec!["s3.list-buckets".into()]),
                     providers: Some(vec!["ec2.amazonaws.com".into(), "s3.amazonaws.com".into()]),
+                    suppress_ms: Some(3_600_006),
+                    window: Some(WindowMode::Sliding),
                 },
             ],
             rule_files: vec![crate::runtime::RuleFile {
@@ -532,6 +547,18 @@ mod tests {
                     Box::new(move |c| c.rules[i].window_ms = Some(1)),
                 ),
                 (
+                    "suppress-ms",
+                    Box::new(move |c| c.rules[i].suppress_ms = Some(1)),
+                ),
+                (
+                    "suppress-ms: none",
+                    Box::new(move |c| c.rules[i].suppress_ms = None),
+                ),
+                (
+                    "window: tumbling",
+                    Box::new(move |c| c.rules[i].window = Some(WindowMode::Tumbling)),
+                ),
+                (
                     "window-ms: none",
                     Box::new(move |c| c.rules[i].window_ms = None),
                 ),
@@ -614,6 +641,8 @@ mod tests {
                         min_distinct: None,
                         commands: None,
                         providers: None,
+                        suppress_ms: None,
+                        window: None,
                     }],
                     rule_files: Vec::new(),
                     only_rules: None,

@@ -54,7 +54,7 @@ fn component_imports_nothing() {
         core_imports.iter().all(|i| !i.contains("wasi")),
         "the core module must not import WASI: {core_imports:?}"
     );
-    assert_eq!(exports, vec!["recon:detector/detection@0.5.0".to_owned()]);
+    assert_eq!(exports, vec!["recon:detector/detection@0.6.0".to_owned()]);
 }
 
 #[test]

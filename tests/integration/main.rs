@@ -21,4 +21,5 @@ mod samples;
 mod shapes;
 mod streaming;
 mod tenants;
+mod tuning;
 mod util;

@@ -223,6 +223,7 @@ impl RuleLogic for Data {
             custom_details: "{}".to_owned(),
             truncated: false,
             kind: AlertKind::Final,
+            suppressed: 0,
         }
     }
 }

@@ -171,6 +171,7 @@ impl RuleLogic for Elastic {
             custom_details: "{}".to_owned(),
             truncated: false,
             kind: AlertKind::Final,
+            suppressed: 0,
         }
     }
 }

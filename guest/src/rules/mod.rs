@@ -21,8 +21,9 @@ pub trait RuleLogic: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// The grouping key within a window (everything the query groups by
     /// except the time bucket).
     type Key: Clone + Ord + Hash + Eq + Serialize + DeserializeOwned + Send + 'static;
-    /// What one accepted event contributes to its group.
-    type Item: Send + 'static;
+    /// What one accepted event contributes to its group (kept, and saved
+    /// in snapshots, while a sliding window may still need it).
+    type Item: Clone + Serialize + DeserializeOwned + Send + 'static;
     /// The aggregate state of one group.
     type Group: Default + Serialize + DeserializeOwned + Send + 'static;
 

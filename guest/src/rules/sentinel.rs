@@ -269,7 +269,7 @@ impl<'de> Deserialize<'de> for Key {
 }
 
 /// One counted event: its command and event name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
     /// `command`.
     pub command: String,
@@ -509,6 +509,7 @@ impl RuleLogic for Sentinel {
             custom_details: serde_json::to_string(&details).expect("details serialise"),
             truncated: group.truncated,
             kind: AlertKind::Final,
+            suppressed: 0,
         }
     }
 }

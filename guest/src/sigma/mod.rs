@@ -11,11 +11,11 @@ use regex::RegexBuilder;
 use rsigma_parser::{
     ConditionExpr, ConditionOperator, CorrelationCondition, CorrelationRule, CorrelationType,
     Detection, DetectionItem, Detections, FilterRule, FilterRuleTarget, Modifier, Quantifier,
-    SelectorPattern, SigmaRule, SigmaString, SigmaValue, SpecialChar, StringPart, WindowMode,
+    SelectorPattern, SigmaRule, SigmaString, SigmaValue, SpecialChar, StringPart,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::config::MAX_DURATION_MS;
+use crate::config::{MAX_DURATION_MS, WindowMode};
 use crate::fields::{Schema, split_path};
 
 pub mod matcher;
@@ -179,6 +179,8 @@ pub enum DataKind {
         threshold: Threshold,
         /// The `value_count` field's name as written (for listings).
         measure_field: Option<String>,
+        /// Tumbling or sliding (`window:`; sliding when none is named).
+        window_mode: WindowMode,
     },
     /// A detection rule alone: one alert per matching event.
     Event {
@@ -213,6 +215,8 @@ pub struct DataRule {
     pub detections: Vec<String>,
     /// Correlation or single events.
     pub kind: DataKind,
+    /// Suppression span, ms of event time (`rsigma.suppress`; 0: none).
+    pub suppress_ms: i64,
     /// Pre-filter needles: clauses, each with a needle that occurs in
     /// every record it counts (see [`Expr::needles`]); none when nothing
     /// is known.
@@ -516,19 +520,22 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
                 ));
             }
         }
-        if d.window != WindowMode::Tumbling {
-            return Err(fail(
-                &ctx,
-                Some("window"),
-                "correlation:",
-                format!(
-                    "the correlation's window is {} (the default when none is named); only \
-                     `window: tumbling` (in `correlation:`, or a top-level `rsigma.window: \
-                     tumbling`) runs here for now: sliding windows come with the tuning work",
-                    d.window.as_str()
-                ),
-            ));
-        }
+        let window_mode = match d.window {
+            rsigma_parser::WindowMode::Tumbling => WindowMode::Tumbling,
+            rsigma_parser::WindowMode::Sliding => WindowMode::Sliding,
+            other => {
+                return Err(fail(
+                    &ctx,
+                    Some("window"),
+                    "correlation:",
+                    format!(
+                        "the correlation's window is {}; `window: sliding` (the default when \
+                         none is named) and `window: tumbling` run here",
+                        other.as_str()
+                    ),
+                ));
+            }
+        };
         let secs = d.timespan.seconds;
         let window_ms = secs.saturating_mul(1000);
         if window_ms == 0 || window_ms > MAX_DURATION_MS {
@@ -542,6 +549,8 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
                 ),
             ));
         }
+        let suppress_ms = suppress(d.custom_attributes.get(SUPPRESS_KEY).map(|v| v.as_str()))
+            .map_err(|m| fail(&ctx, Some(SUPPRESS_KEY), SUPPRESS_KEY, m))?;
         if d.group_by.len() > MAX_GROUP_BY {
             return Err(fail(
                 &ctx,
@@ -592,6 +601,19 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
                 ));
             }
         };
+        if window_mode == WindowMode::Sliding && !threshold.is_monotone() {
+            return Err(fail(
+                &ctx,
+                Some("condition"),
+                "condition",
+                format!(
+                    "a sliding window alerts when a group's count rises to the threshold, so its \
+                     condition may only bound from below (gt, gte); this one is `{}`. Name \
+                     `window: tumbling` for counts compared with an upper bound",
+                    threshold.describe()
+                ),
+            ));
+        }
         let (measure, measure_field) = match d.correlation_type {
             CorrelationType::ValueCount => {
                 let Some(name) = field.as_ref().and_then(|f| f.first()) else {
@@ -670,6 +692,7 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
             measure,
             threshold,
             measure_field,
+            window_mode,
         };
         let meta = Meta {
             name: cl,
@@ -679,7 +702,10 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
             level: d.level.as_ref().map(|l| l.as_str()),
             tags: &d.tags,
         };
-        out.push(data_rule(files, c.file, meta, filter, names, kind));
+        let (f, l, rule) = data_rule(files, c.file, meta, filter, names, kind);
+        let mut rule = Arc::into_inner(rule).expect("just built");
+        rule.suppress_ms = suppress_ms;
+        out.push((f, l, Arc::new(rule)));
     }
 
     // Detection rules no correlation uses (or whose correlation says
@@ -690,6 +716,17 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
         }
         let d = &r.doc;
         let rl = label(&d.name, &d.id, &d.title);
+        if d.custom_attributes.contains_key(SUPPRESS_KEY) {
+            return Err(ctx.err(
+                r.file,
+                Some(&rl),
+                Some(&d.title),
+                Some(SUPPRESS_KEY),
+                SUPPRESS_KEY,
+                "suppression applies to correlations (a group's repeated alerts); a detection \
+                 rule alone alerts once per event",
+            ));
+        }
         let mut fields = Vec::new();
         for f in &d.fields {
             let fr = ctx
@@ -761,8 +798,38 @@ fn data_rule(
         filter,
         detections,
         kind,
+        suppress_ms: 0,
     };
     (file, line, Arc::new(rule))
+}
+
+/// The custom attribute that sets a correlation's suppression span
+/// (rsigma's spelling).
+pub const SUPPRESS_KEY: &str = "rsigma.suppress";
+
+/// A correlation's suppression span, ms (`rsigma.suppress: 1h`; 0 when it
+/// names none).
+/// `value` is the attribute as text: `None` when it is absent, `Some(None)`
+/// when it is not text.
+fn suppress(value: Option<Option<&str>>) -> Result<i64, String> {
+    let text = match value {
+        None => return Ok(0),
+        Some(None) => {
+            return Err(format!(
+                "{SUPPRESS_KEY} must be a timespan such as 1h or 30m"
+            ));
+        }
+        Some(Some(t)) => t,
+    };
+    let span = rsigma_parser::Timespan::parse(text)
+        .map_err(|e| format!("{SUPPRESS_KEY}: {e} (a timespan such as 1h or 30m)"))?;
+    let ms = span.seconds.saturating_mul(1000);
+    if ms == 0 || ms > MAX_DURATION_MS {
+        return Err(format!(
+            "{SUPPRESS_KEY} is {text}; it must be between 1 s and 7 days"
+        ));
+    }
+    Ok(ms as i64)
 }
 
 /// `level` as an alert's severity.

@@ -107,7 +107,12 @@ fn unsupported_constructs_are_refused_naming_them() {
         assert!(e.message.contains(what), "{what}: {e}");
         assert_eq!(e.file, "t.yml");
     };
-    refuse(&IAM_LIST.replace("window: tumbling", ""), "tumbling");
+    // No window named: sliding, which takes no upper bound.
+    assert!(compile(&file(&IAM_LIST.replace("window: tumbling", ""))).is_ok());
+    refuse(
+        &IAM_LIST.replace("window: tumbling", "window: session\n  gap: 5m"),
+        "session",
+    );
     refuse(&IAM_LIST.replace("event_count", "temporal"), "temporal");
     refuse(
         &IAM_LIST.replace("eventName|startswith", "eventName|base64"),

@@ -108,6 +108,7 @@ pub(super) fn sum_rules(all: &[Stats]) -> Vec<RuleSummary> {
         a.late_worst_ms = a.late_worst_ms.max(r.late_worst_ms);
         a.lateness_needed_ms = a.lateness_needed_ms.max(r.lateness_needed_ms);
         a.ahead += r.ahead;
+        a.suppressed += r.suppressed;
         a.watermark = a.watermark.max(r.watermark);
         for rc in &r.rejected_by_reason {
             match a
@@ -144,8 +145,13 @@ fn rule_line(name: &str, st: &RuleStats) -> String {
     } else {
         String::new()
     };
+    let suppressed = if st.suppressed > 0 {
+        format!(" ({} more held back by suppression)", st.suppressed)
+    } else {
+        String::new()
+    };
     format!(
-        "{name}: events {}, accepted {}, filtered {}, rejected {}{reasons}, late {}{late}{ahead}, alerts {}",
+        "{name}: events {}, accepted {}, filtered {}, rejected {}{reasons}, late {}{late}{ahead}, alerts {}{suppressed}",
         st.pushed, st.accepted, st.filtered, st.rejected, st.late, st.alerts
     )
 }

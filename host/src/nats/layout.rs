@@ -233,6 +233,11 @@ pub fn guest_settings(c: &Config) -> Settings {
                 min_distinct: r.min_distinct,
                 commands: r.commands.clone(),
                 providers: r.providers.clone(),
+                suppress_ms: r.suppress_ms,
+                window: r.window.map(|w| match w {
+                    runtime::WindowMode::Tumbling => recon_guest::WindowMode::Tumbling,
+                    runtime::WindowMode::Sliding => recon_guest::WindowMode::Sliding,
+                }),
             })
             .collect(),
         profile: match c.profile {

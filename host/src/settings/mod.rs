@@ -17,6 +17,8 @@
 //! window_seconds = 60
 //! min_distinct = 8
 //! commands = ["iam.list-users", "ec2.describe-vpcs"]
+//! suppress_seconds = 3600           # one alert per group an hour (0: off)
+//! window = "sliding"                # or "tumbling" (the default)
 //!
 //! [elastic]
 //! window_seconds = 10
@@ -93,6 +95,21 @@ pub struct RuleSection {
     pub commands: Option<Vec<String>>,
     /// Elastic: the event sources.
     pub providers: Option<Vec<String>>,
+    /// Suppression span in seconds of event time (0: none): see
+    /// `rule-config.suppress-ms` in the contract.
+    pub suppress_seconds: Option<u64>,
+    /// `tumbling` (the default) or `sliding`: see `rule-config.window`.
+    pub window: Option<WindowName>,
+}
+
+/// A window mode as named in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowName {
+    /// Epoch-aligned buckets: the seeds' windows.
+    Tumbling,
+    /// At each event time, the span before it.
+    Sliding,
 }
 
 /// State bounds of every detector.

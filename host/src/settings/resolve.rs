@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use super::{BuiltIn, FileSettings, ProfileName, SettingsError};
+use super::{BuiltIn, FileSettings, ProfileName, SettingsError, WindowName};
 use crate::guard::GuardSettings;
 use crate::live::{DEFAULT_LIVE_IDLE, DEFAULT_LIVE_MAX_LAG, LiveOptions};
-use crate::runtime::{Config, Limits, Profile, RuleConfig, RuleFile, SandboxLimits};
+use crate::runtime::{Config, Limits, Profile, RuleConfig, RuleFile, SandboxLimits, WindowMode};
 use crate::tenants::{DEFAULT_MAX_TENANTS, TenantKey};
 
 /// Default bytes of input handed to the component per call: 1 MiB (about
@@ -200,6 +200,11 @@ impl FileSettings {
                     min_distinct: at_least_one(&key("min_distinct"), section.min_distinct)?,
                     commands: section.commands.clone(),
                     providers: section.providers.clone(),
+                    suppress_ms: seconds(&key("suppress_seconds"), section.suppress_seconds, 0)?,
+                    window: section.window.map(|w| match w {
+                        WindowName::Tumbling => WindowMode::Tumbling,
+                        WindowName::Sliding => WindowMode::Sliding,
+                    }),
                 })
             })
             .collect::<Result<Vec<_>, SettingsError>>()?;

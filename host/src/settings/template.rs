@@ -54,6 +54,13 @@ min_distinct = {sentinel_min}
 # commands = [
 {sentinel_seed}
 # ]
+# Suppression: after an alert for a group, hold back the group's alerts of
+# windows starting within this many seconds of event time; the next alert
+# that goes out says how many were held back (0: none).
+suppress_seconds = 0
+# "tumbling" (the seed's epoch-aligned windows) or "sliding": at each event,
+# the window before it, so a burst across a window edge is not split.
+window = "tumbling"
 
 [elastic]
 # Window width and the smallest number of distinct event names that alerts
@@ -64,6 +71,9 @@ min_distinct = {elastic_min}
 providers = [
 {providers}
 ]
+# Suppression and windows, as for [sentinel].
+suppress_seconds = 0
+window = "tumbling"
 
 [limits]
 # Largest record in bytes; a longer one is rejected as too-large (a longer
@@ -215,12 +225,16 @@ mod tests {
             min_distinct: sentinel_min,
             commands: sentinel_commands,
             providers: _, // ignored by the Sentinel rule
+            suppress_seconds: sentinel_suppress,
+            window: sentinel_window_mode,
         } = sentinel;
         let RuleSection {
             window_seconds: elastic_window,
             min_distinct: elastic_min,
             commands: _, // ignored by the Elastic rule
             providers: elastic_providers,
+            suppress_seconds: elastic_suppress,
+            window: elastic_window_mode,
         } = elastic;
         let LimitsSection {
             max_event_bytes,
@@ -254,6 +268,10 @@ mod tests {
             ("elastic.window_seconds", elastic_window.is_some()),
             ("elastic.min_distinct", elastic_min.is_some()),
             ("elastic.providers", elastic_providers.is_some()),
+            ("sentinel.suppress_seconds", sentinel_suppress.is_some()),
+            ("elastic.suppress_seconds", elastic_suppress.is_some()),
+            ("sentinel.window", sentinel_window_mode.is_some()),
+            ("elastic.window", elastic_window_mode.is_some()),
             ("limits.max_event_bytes", max_event_bytes.is_some()),
             ("limits.max_open_groups", max_open_groups.is_some()),
             ("limits.max_list_entries", max_list_entries.is_some()),

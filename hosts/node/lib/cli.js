@@ -227,9 +227,10 @@ export function summaryLines(summary, stats) {
     const why = reasons.length > 0 ? ` (${reasons.join(', ')})` : '';
     const ahead = r.ahead > 0 ? `, far ahead ${r.ahead}` : '';
     const late = r.lateWorstMs > 0 ? ` (the worst ${seconds(r.lateWorstMs)} behind)` : '';
+    const held = r.suppressed > 0 ? ` (${r.suppressed} more held back by suppression)` : '';
     lines.push(
       `recon: ${r.rule}: events ${r.pushed}, accepted ${r.accepted}, filtered ${r.filtered}, ` +
-        `rejected ${r.rejected}${why}, late ${r.late}${late}${ahead}, alerts ${r.alerts}`,
+        `rejected ${r.rejected}${why}, late ${r.late}${late}${ahead}, alerts ${r.alerts}${held}`,
     );
   }
   const advice = lateAdvice(stats, summary.allowedLatenessMs);

@@ -9,7 +9,7 @@ import { capMemory } from './memory-cap.js';
 
 const GENERATED = new URL('../generated/', import.meta.url);
 /** The interface this host is written against (wit/detector.wit). */
-export const INTERFACE = 'recon:detector/detection@0.5.0';
+export const INTERFACE = 'recon:detector/detection@0.6.0';
 /** The sandbox of the instance shared by the component's free functions. */
 const SHARED_SANDBOX = { maxMemoryMib: 256 };
 

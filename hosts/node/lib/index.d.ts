@@ -44,6 +44,7 @@ export interface RuleInfo {
   file: string | null;
   /** Window width, ms (1 for a detection rule running alone). */
   windowMs: number;
+  window: 'tumbling' | 'sliding';
   /** When a group alerts, as written: `gte 8`, `gt 50, lte 100`. */
   threshold: string;
   /** What is compared with the threshold: `count`, or `distinct <field>`. */
@@ -56,7 +57,7 @@ export interface RuleInfo {
   severity: string;
   tactics: string[];
   techniques: string[];
-  /** The `rules[]` settings that apply to it (built-ins: `window-ms`, `min-distinct`, and `commands` or `providers`; data rules: none). */
+  /** The `rules[]` settings that apply to it (built-ins: `window-ms`, `min-distinct`, `commands` or `providers`, and `suppress-ms`; data rules: none). */
   settings: string[];
 }
 
@@ -72,6 +73,10 @@ export interface RuleOptions {
   minDistinct?: number;
   /** Sentinel: the suspicious commands (`service.command`). Default: the seed's list. Must not be empty. */
   commands?: string[];
+  /** After an alert of a group goes out, its alerts of windows starting within this many ms of event time are held back and counted (the next alert that goes out carries the count). Default 0: none. At most 7 days. */
+  suppressMs?: U64;
+  /** `tumbling` (default: the seed's epoch-aligned windows) or `sliding` (at each event, the window before it; one alert per episode). */
+  window?: 'tumbling' | 'sliding';
   /** Elastic: the event sources that count (`iam.amazonaws.com`, ...). Default: the seed's nine. Must not be empty. */
   providers?: string[];
 }
@@ -163,6 +168,8 @@ export interface RuleStats {
   openGroups: number;
   alerts: number;
   ahead: number;
+  /** Final alerts held back by suppression (`suppressMs`). */
+  suppressed: number;
   /** ms since the epoch; null until the first `timeConfirmations` records. */
   watermark: number | null;
 }
@@ -197,6 +204,8 @@ export interface Alert {
   entities: Array<{ type: string } & Record<string, string>>;
   custom_details: Record<string, unknown>;
   truncated: boolean;
+  /** Alerts of the same group held back by suppression since its previous alert (present only when some were). */
+  suppressed?: number;
 }
 
 /** One running detection in a component instance of its own. */

@@ -21,7 +21,8 @@ const SANDBOX_KEYS = ['maxMemoryMib'];
 export const DEFAULT_MAX_MEMORY_MIB = 256;
 /** A 32-bit memory holds 4 GiB at most. */
 const MAX_MEMORY_MIB = 4096;
-const RULE_KEYS = ['rule', 'windowMs', 'minDistinct', 'commands', 'providers'];
+const RULE_KEYS = ['rule', 'windowMs', 'minDistinct', 'commands', 'providers', 'suppressMs', 'window'];
+const WINDOWS = new Set(['tumbling', 'sliding']);
 const LIMIT_KEYS = ['maxEventBytes', 'maxOpenGroups', 'maxListEntries', 'maxTimeJumpMs', 'timeConfirmations'];
 
 function invalid(message) {
@@ -117,6 +118,13 @@ function ruleFiles(value) {
  * @param {import('./index.js').DetectorOptions} [options]
  * @param {ReadonlyArray<{ name: string, short: string }>} builtIns
  */
+/** A rule's window mode: `tumbling` or `sliding` (undefined: the default). */
+function windowMode(v, where) {
+  if (v === undefined) return undefined;
+  if (!WINDOWS.has(v)) throw invalid(`${where} must be "tumbling" or "sliding", got ${show(v)}`);
+  return v;
+}
+
 export function toConfig(options = {}, builtIns = []) {
   if (!isPlainObject(options)) throw invalid('the detector options must be an object');
   checkKeys(options, OPTION_KEYS, '');
@@ -133,6 +141,8 @@ export function toConfig(options = {}, builtIns = []) {
       minDistinct: u32(r.minDistinct, `${where}.minDistinct`),
       commands: stringList(r.commands, `${where}.commands`),
       providers: stringList(r.providers, `${where}.providers`),
+      suppressMs: u64(r.suppressMs, `${where}.suppressMs`),
+      window: windowMode(r.window, `${where}.window`),
     };
   });
   const profile = options.profile ?? 'default';

@@ -10,8 +10,9 @@
 //   early_alerts = true               # default: off (no live mode here)
 //   chunk_kib = 1024                  # bytes of input per call into the component
 //   workers = 2                       # accepted; this host scans on one thread
-//   [sentinel] window_seconds, min_distinct, commands    (one section per built-in,
-//   [elastic]  window_seconds, min_distinct, providers     named as the component's
+//   [sentinel] window_seconds, min_distinct, commands,   (one section per built-in,
+//              suppress_seconds, window
+//   [elastic]  window_seconds, min_distinct, providers,    named as the component's
 //                                                          built-ins are: builtInRules)
 //   [limits]   max_event_bytes, max_open_groups, max_list_entries,
 //              max_time_jump_seconds, time_confirmations
@@ -44,7 +45,14 @@ export class SettingsError extends Error {
 }
 
 /** The keys of a built-in's section (`[sentinel]`, ...), as the Rust host's `RuleSection`. */
-const RULE_SECTION = { window_seconds: 'u64', min_distinct: 'u32', commands: 'strings', providers: 'strings' };
+const RULE_SECTION = {
+  window_seconds: 'u64',
+  min_distinct: 'u32',
+  commands: 'strings',
+  providers: 'strings',
+  suppress_seconds: 'u64',
+  window: 'string',
+};
 
 /** The keys of the file besides the built-ins' sections, and of its other sections. */
 const FIXED = {
@@ -238,6 +246,15 @@ export async function detectorOptions(settings) {
       if (section.min_distinct !== undefined) rule.minDistinct = section.min_distinct;
       if (section.commands !== undefined) rule.commands = section.commands;
       if (section.providers !== undefined) rule.providers = section.providers;
+      if (section.suppress_seconds !== undefined) {
+        rule.suppressMs = ms('suppress_seconds', section.suppress_seconds);
+      }
+      if (section.window !== undefined) {
+        if (section.window !== 'tumbling' && section.window !== 'sliding') {
+          throw new SettingsError(`${name}.window: unknown variant "${section.window}", expected "tumbling" or "sliding"`);
+        }
+        rule.window = section.window;
+      }
       return rule;
     }),
     ruleFiles,

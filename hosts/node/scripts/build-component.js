@@ -24,7 +24,7 @@ const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REPO_DIR = resolve(PACKAGE_DIR, '..', '..');
 const OUT_DIR = join(PACKAGE_DIR, 'generated');
 /** The interface this host is written against (wit/detector.wit). */
-const INTERFACE = 'recon:detector/detection@0.5.0';
+const INTERFACE = 'recon:detector/detection@0.6.0';
 /** File name stem of the generated module. */
 const NAME = 'recon_detector';
 

@@ -415,7 +415,7 @@ test('openInput reads any layout in pieces cut anywhere, with reports located', 
 
 test('componentInfo names the transpiled component', async () => {
   const info = await componentInfo();
-  assert.equal(info.interface, 'recon:detector/detection@0.5.0');
+  assert.equal(info.interface, 'recon:detector/detection@0.6.0');
   assert.match(info.component.sha256, /^[0-9a-f]{64}$/);
   assert.match(info.transpiler, /^@bytecodealliance\/jco-transpile@/);
 });
@@ -555,6 +555,8 @@ describe('rules as data', () => {
       '  rules: [calls]',
       '  group-by: [userIdentity.arn]',
       '  timespan: 1m',
+      '  window: session',
+      '  gap: 5m',
       '  condition:',
       '    gte: 3',
       '',
@@ -572,7 +574,7 @@ describe('rules as data', () => {
     await assert.rejects(Detector.create({ ruleFiles: [{ name: 'x.yml', text }] }), check);
     await assert.rejects(listRules({ ruleFiles: [{ name: 'x.yml', text }] }), check);
     // The same file with a tumbling window runs.
-    const fixed = text.replace('  timespan: 1m', '  timespan: 1m\n  window: tumbling');
+    const fixed = text.replace('  window: session\n  gap: 5m', '  window: tumbling');
     const d = await Detector.create({ rules: ['sentinel'], ruleFiles: [{ name: 'x.yml', text: fixed }] });
     assert.deepEqual(d.rules, ['sentinel-aws-cli-recon', 'burst']);
     d.close();

@@ -344,7 +344,7 @@ def test_close_and_context_manager() -> None:
 
 def test_component_info() -> None:
     info = rd.component_info()
-    assert info["interface"] == "recon:detector/detection@0.5.0"
+    assert info["interface"] == "recon:detector/detection@0.6.0"
     assert len(info["sha256"]) == 64 and info["bytes"] > 100_000
 
 

@@ -226,3 +226,81 @@ def test_early_alerts_from_the_flag_and_the_file(recon_bin: Path, tmp_path: Path
     rust = run_rust(recon_bin, *args, BURST)
     assert_same(rust, run_py("detect", *args, BURST))
     assert len(rust.lines) == 1
+
+
+def _record(s: int, user: str, name: str) -> str:
+    """A CloudTrail record `s` seconds after 2026-03-01T00:00:00Z."""
+    return json.dumps(
+        {
+            "eventTime": f"2026-03-01T{s // 3600:02}:{s // 60 % 60:02}:{s % 60:02}Z",
+            "eventSource": "iam.amazonaws.com",
+            "eventName": name,
+            "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::111122223333:user/{user}", "userName": user},
+            "userAgent": "aws-cli/2.15.0 Python/3.11 Linux/5.10 exe/x86_64 prompt/off command/iam.list-users",
+            "sourceIPAddress": "198.51.100.7",
+            "recipientAccountId": "111122223333",
+        }
+    )
+
+
+_ENUMERATION = """\
+title: IAM listing
+name: iam_listing
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventName|startswith: List
+  condition: sel
+---
+title: IAM user enumeration
+name: iam_enumeration
+rsigma.suppress: 1h
+correlation:
+  type: event_count
+  rules: [iam_listing]
+  group-by: [userIdentity.arn]
+  timespan: 10m
+  condition:
+    gt: 50
+"""
+
+
+def test_sliding_windows_and_suppression_from_a_rule_file(recon_bin: Path, tmp_path: Path) -> None:
+    """A sliding correlation (the Sigma default) with `rsigma.suppress`:
+    bursts across a 10-minute edge alert once an hour, each line saying
+    how many were held back, as `recon detect` writes them."""
+    trail = tmp_path / "trail.ndjson"
+    trail.write_text(
+        "".join(
+            _record(burst * 1200 + 450 + i * 300 // 70, "alice", "ListUsers") + "\n"
+            for burst in range(9)
+            for i in range(70)
+        )
+    )
+    rule = tmp_path / "enumeration.yml"
+    rule.write_text(_ENUMERATION)
+    rust = run_rust(recon_bin, "--rules", rule, trail)
+    assert_same(rust, run_py("detect", "--rules", rule, trail))
+    got = [(json.loads(a)["window_end"], json.loads(a).get("suppressed", 0)) for a in rust.lines]
+    assert got == [
+        ("2026-03-01T00:11:04.001Z", 0),
+        ("2026-03-01T01:11:04.001Z", 2),
+        ("2026-03-01T02:11:04.001Z", 2),
+    ]
+    assert "alerts 3 (6 more held back by suppression)" in rust.err
+
+
+def test_a_built_in_slides_and_suppresses_from_the_file(recon_bin: Path, tmp_path: Path) -> None:
+    names = ["ListUsers", "ListRoles", "ListGroups", "GetUser", "ListPolicies", "GetAccountSummary"]
+    trail = tmp_path / "minutes.ndjson"
+    trail.write_text(
+        "".join(_record(minute * 60 + 7 + i, "carol", n) + "\n" for minute in range(60) for i, n in enumerate(names))
+    )
+    config = tmp_path / "tuning.toml"
+    config.write_text('rules = ["elastic"]\n[elastic]\nwindow = "sliding"\nsuppress_seconds = 1800\n')
+    rust = run_rust(recon_bin, "--config", config, trail)
+    assert_same(rust, run_py("detect", "--config", config, trail))
+    assert [json.loads(a).get("suppressed", 0) for a in rust.lines] == [0, 29]
+    config.write_text('[elastic]\nwindow = "hopping"\n')
+    py = run_py("detect", "--config", config, trail)
+    assert py.code == 2 and "hopping" in py.err

@@ -16,9 +16,8 @@ from helpers import REPO, run_py, run_rust
 IAM = REPO / "rules" / "aws_iam_enumeration.yml"
 CONSOLE = REPO / "rules" / "aws_console_brute_force_by_ip.yml"
 
-#: A correlation without `window: tumbling` (sliding, the Sigma default,
-#: which the component refuses for now): the error names the file, the
-#: line, the rule and the field.
+#: A correlation with a session window (which the component refuses):
+#: the error names the file, the line, the rule and the field.
 SLIDING = """\
 title: IAM list calls
 name: iam_list_calls
@@ -39,6 +38,8 @@ correlation:
   group-by:
     - userIdentity.arn
   timespan: 10m
+  window: session
+  gap: 5m
   condition:
     gt: 5
 """
@@ -169,7 +170,7 @@ def test_a_refused_rule_file_is_a_config_error_of_kind_rules() -> None:
         assert (err.rule_error.file, err.rule_error.rule, err.rule_error.field) == ("x.yml", "many-iam-list-calls", "window")
         assert isinstance(err.rule_error.line, int)
         assert re.match(r'x\.yml:\d+: rule "many-iam-list-calls": field "window": ', err.message)
-    fixed = SLIDING.replace("  timespan: 10m\n", "  timespan: 10m\n  window: tumbling\n")
+    fixed = SLIDING.replace("  window: session\n  gap: 5m\n", "  window: tumbling\n")
     d = rd.Detector(rd.Config(rules=["sentinel"], rule_files=[rd.RuleFile("x.yml", fixed)]))
     assert d.rules == ("sentinel-aws-cli-recon", "many-iam-list-calls")
     with pytest.raises(rd.ConfigError) as bad:

@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use recon::runtime::{
-    ConfigError, Profile, Rule, RuleInfo, RuleKind, Runtime, SandboxLimits, config_error_text,
+    ConfigError, Profile, Rule, RuleInfo, RuleKind, Runtime, SandboxLimits, WindowMode,
+    config_error_text,
 };
 use recon::settings::RuleChoice;
 
@@ -92,6 +93,13 @@ fn window(ms: u64) -> String {
     }
 }
 
+fn window_mode(w: WindowMode) -> &'static str {
+    match w {
+        WindowMode::Tumbling => "tumbling",
+        WindowMode::Sliding => "sliding",
+    }
+}
+
 fn json(r: &RuleInfo) -> serde_json::Value {
     serde_json::json!({
         "name": r.name,
@@ -100,6 +108,7 @@ fn json(r: &RuleInfo) -> serde_json::Value {
         "kind": kind(r.kind),
         "file": r.file,
         "window_ms": r.window_ms,
+        "window": window_mode(r.window),
         "measure": r.measure,
         "threshold": r.threshold,
         "group_by": r.group_by,
@@ -126,10 +135,11 @@ fn print(rules: &[RuleInfo], as_json: bool, detail: bool) {
         let threshold = match r.kind {
             RuleKind::Detection => "every matching event".to_owned(),
             _ => format!(
-                "{} {}{group} per {} window",
+                "{} {}{group} per {} {} window",
                 r.measure,
                 r.threshold,
-                window(r.window_ms)
+                window(r.window_ms),
+                window_mode(r.window)
             ),
         };
         println!("{}  [{}] {}", r.name, kind(r.kind), r.title);

@@ -56,7 +56,7 @@ from .errors import (
 from .rules import CATALOGUE, ResolvedRules, builtin_rules, list_rules, resolve_rules
 from .source import read_input
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = [
     "Alert",

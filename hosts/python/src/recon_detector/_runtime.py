@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 #: The interface this host is written against (wit/detector.wit).
-INTERFACE = "recon:detector/detection@0.5.0"
+INTERFACE = "recon:detector/detection@0.6.0"
 #: The bundled component's file name inside the package.
 BUNDLED_NAME = "recon_detector.wasm"
 #: "\0asm", version 0x0d, layer 1: a component.

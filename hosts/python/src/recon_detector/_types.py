@@ -102,6 +102,8 @@ class RuleInfo:
     file: str | None
     #: Window width, ms (1 for a detection rule running alone).
     window_ms: int
+    #: ``tumbling`` or ``sliding``.
+    window: str
     #: When a group alerts, as written: ``gte 8``, ``gt 50, lte 100``.
     threshold: str
     #: What is compared with the threshold: ``count``, or ``distinct <field>``.
@@ -115,7 +117,8 @@ class RuleInfo:
     tactics: tuple[str, ...]
     techniques: tuple[str, ...]
     #: The `RuleConfig` fields that apply to it (built-ins: ``window-ms``,
-    #: ``min-distinct``, and ``commands`` or ``providers``; data rules: none).
+    #: ``min-distinct``, ``commands`` or ``providers``, and ``suppress-ms``;
+    #: data rules: none).
     settings: tuple[str, ...]
 
 
@@ -177,6 +180,14 @@ class RuleConfig:
     commands: Sequence[str] | None = None
     #: Elastic: the event sources that count. Default: the seed's nine.
     providers: Sequence[str] | None = None
+    #: After an alert of a group goes out, its alerts of windows starting
+    #: within this many ms of event time are held back and counted (the
+    #: next alert that goes out carries the count). Default 0: none.
+    suppress_ms: int | None = None
+    #: ``"tumbling"`` (default: the seed's epoch-aligned windows) or
+    #: ``"sliding"`` (at each event, the window before it; one alert per
+    #: episode).
+    window: str | None = None
 
 
 @dataclass(frozen=True)
@@ -352,6 +363,8 @@ class RuleStats:
     #: The smallest ``allowed_lateness_ms`` that would have applied every
     #: late event of this rule so far (0 when none was late).
     lateness_needed_ms: int = 0
+    #: Final alerts held back by suppression.
+    suppressed: int = 0
 
 
 @dataclass(frozen=True)

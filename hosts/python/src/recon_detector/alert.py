@@ -73,6 +73,9 @@ class Alert:
     #: ``final`` (the window closed) or ``early`` (the threshold was
     #: reached before it closed; ``Config.early_alerts``).
     kind: str = "final"
+    #: Alerts of the same group held back by suppression since its previous
+    #: alert that went out (0 unless the rule suppresses).
+    suppressed: int = 0
     #: The component instance that made the alert (it formats it).
     _instance: Any = field(default=None, repr=False, compare=False)
 
@@ -146,5 +149,6 @@ class Alert:
                 "custom-details": self.custom_details,
                 "truncated": self.truncated,
                 "kind": self.kind,
+                "suppressed": self.suppressed,
             }
         )

@@ -335,10 +335,11 @@ def _seconds(ms: int) -> str:
 def _rule_line(st: RuleStats) -> str:
     ahead = f", far ahead {st.ahead}" if st.ahead > 0 else ""
     late = f" (the worst {_seconds(st.late_worst_ms)} behind)" if st.late_worst_ms > 0 else ""
+    held = f" ({st.suppressed} more held back by suppression)" if st.suppressed > 0 else ""
     return (
         f"{st.rule}: events {st.pushed}, accepted {st.accepted}, filtered {st.filtered}, "
         f"rejected {st.rejected}{_reason_counts(dict(st.rejected_by_reason))}, late {st.late}{late}{ahead}, "
-        f"alerts {st.alerts}"
+        f"alerts {st.alerts}{held}"
     )
 
 

@@ -56,6 +56,14 @@ def _uint(path: str, value: object, top: int) -> int | None:
     return value
 
 
+def _window(path: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if value not in ("tumbling", "sliding"):
+        raise _invalid(f"{path} must be 'tumbling' or 'sliding' (or None), not {value!r}")
+    return str(value)
+
+
 def _strings(path: str, value: object) -> list[str] | None:
     if value is None:
         return None
@@ -118,6 +126,8 @@ def _lower_config(config: Config) -> SimpleNamespace:
                     "min-distinct": _uint(f"rules[{i}].min_distinct", rc.min_distinct, _U32),
                     "commands": _strings(f"rules[{i}].commands", rc.commands),
                     "providers": _strings(f"rules[{i}].providers", rc.providers),
+                    "suppress-ms": _uint(f"rules[{i}].suppress_ms", rc.suppress_ms, _U64),
+                    "window": _window(f"rules[{i}].window", rc.window),
                 }
             )
         )
@@ -290,6 +300,7 @@ def _stats(s: Any) -> Stats:
                 watermark=r.watermark,
                 late_worst_ms=_get(r, "late-worst-ms"),
                 lateness_needed_ms=_get(r, "lateness-needed-ms"),
+                suppressed=r.suppressed,
             )
             for r in s.rules
         ),
@@ -314,6 +325,7 @@ def _alert(a: Any, instance: Instance) -> Alert:
         custom_details=_get(a, "custom-details"),
         truncated=a.truncated,
         kind=a.kind,
+        suppressed=a.suppressed,
         _instance=instance,
     )
 

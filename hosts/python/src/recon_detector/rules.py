@@ -225,6 +225,7 @@ def _info(r: object) -> RuleInfo:
         kind=RuleKind(g("kind")),
         file=g("file"),
         window_ms=int(g("window-ms")),
+        window=str(g("window")),
         threshold=g("threshold"),
         measure=g("measure"),
         group_by=tuple(g("group-by")),

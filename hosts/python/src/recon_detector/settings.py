@@ -38,7 +38,14 @@ _U32 = (1 << 32) - 1
 _U64 = (1 << 64) - 1
 
 #: The keys of a built-in's section (the Rust host's ``RuleSection``).
-_RULE_KEYS = {"window_seconds": _U64, "min_distinct": _U32, "commands": list, "providers": list}
+_RULE_KEYS = {
+    "window_seconds": _U64,
+    "min_distinct": _U32,
+    "commands": list,
+    "providers": list,
+    "suppress_seconds": _U64,
+    "window": str,
+}
 #: The sections besides the built-ins'.
 _SECTIONS: dict[str, dict[str, Any]] = {
     "limits": {
@@ -134,6 +141,8 @@ class FileSettings:
                     min_distinct=section.get("min_distinct"),
                     commands=section.get("commands"),
                     providers=section.get("providers"),
+                    suppress_ms=ms("suppress_seconds", section.get("suppress_seconds")),
+                    window=_window(short, section.get("window")),
                 )
             )
         lim = self.limits
@@ -185,6 +194,13 @@ class FileSettings:
                 "tenants.key is not supported by the Python host (per-tenant routing changes the "
                 "output); run one Detector per tenant with the API, or use the Rust CLI"
             )
+
+
+def _window(rule: str, value: Any) -> str | None:
+    """A built-in's ``window`` key: ``tumbling`` or ``sliding``."""
+    if value is None or value in ("tumbling", "sliding"):
+        return value  # type: ignore[no-any-return]
+    raise SettingsError(f"{rule}.window: unknown variant `{value}`, expected `tumbling` or `sliding`")
 
 
 def _type_name(t: Any) -> str:
