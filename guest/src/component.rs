@@ -395,6 +395,23 @@ impl wit::GuestDetector for DetectorResource {
         Ok(wit::Detector::new(DetectorResource(RefCell::new(detector))))
     }
 
+    fn reload(
+        snapshot: Vec<u8>,
+        config: wit::Config,
+    ) -> Result<(wit::Detector, Vec<wit::Rule>), wit::SnapshotError> {
+        let settings =
+            settings(config).map_err(|e| wit::SnapshotError::InvalidConfig(config_error(e)))?;
+        let (detector, restarted) = Detector::reload(&snapshot, settings).map_err(|e| match e {
+            SnapshotError::Malformed(m) => wit::SnapshotError::Malformed(m),
+            SnapshotError::UnsupportedVersion(v) => wit::SnapshotError::UnsupportedVersion(v),
+            SnapshotError::InvalidConfig(c) => wit::SnapshotError::InvalidConfig(config_error(c)),
+        })?;
+        Ok((
+            wit::Detector::new(DetectorResource(RefCell::new(detector))),
+            restarted,
+        ))
+    }
+
     fn push(&self, event: String) -> Result<Vec<wit::Outcome>, wit::EventError> {
         let outcomes = self.0.borrow_mut().push(&event).map_err(event_error)?;
         Ok(outcomes

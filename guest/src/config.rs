@@ -597,6 +597,29 @@ impl Config {
 }
 
 impl RuleConfig {
+    /// Whether `other` is the same rule with the same definition and
+    /// settings, so that its state carries over (a reload): every setting
+    /// equal, and for a data rule the same compiled Sigma documents
+    /// ([`crate::sigma::DataRule::digest`]), wherever its file.
+    pub fn same_definition(&self, other: &RuleConfig) -> bool {
+        let definition = |c: &RuleConfig| c.data.as_ref().map(|d| d.digest);
+        let (a, b) = (self, other);
+        a.name == b.name
+            && a.builtin == b.builtin
+            && a.threshold == b.threshold
+            && a.window_ms == b.window_ms
+            && a.min_distinct == b.min_distinct
+            && a.commands == b.commands
+            && a.providers == b.providers
+            && a.suppress_ms == b.suppress_ms
+            && a.window_mode == b.window_mode
+            && a.profile == b.profile
+            && a.allowed_lateness_ms == b.allowed_lateness_ms
+            && a.limits == b.limits
+            && a.early_alerts == b.early_alerts
+            && definition(self) == definition(other)
+    }
+
     /// Validates one rule's settings under the detector's shared ones.
     pub fn new(
         r: &RuleSettings,

@@ -133,6 +133,29 @@ impl Detector {
 
     /// Rebuilds a detector from [`Detector::snapshot`] bytes.
     pub fn restore(bytes: &[u8]) -> Result<Detector, SnapshotError> {
+        Detector::rebuild(bytes, None).map(|(d, _)| d)
+    }
+
+    /// Rebuilds a detector from [`Detector::snapshot`] bytes under new
+    /// `settings` (rules changed, added or removed): every rule whose
+    /// definition and settings are unchanged keeps its state; every other
+    /// rule starts with empty windows at the stream's watermark, counting
+    /// the records before as filtered (its definition never saw them).
+    /// Returns the detector and the names of the rules that started over.
+    /// The settings every rule shares (profile, lateness, limits, early
+    /// alerts) must be the snapshot's: a rule kept under other bounds could
+    /// break them, so a change there is refused as `invalid-config`.
+    pub fn reload(
+        bytes: &[u8],
+        settings: Settings,
+    ) -> Result<(Detector, Vec<String>), SnapshotError> {
+        Detector::rebuild(bytes, Some(settings))
+    }
+
+    fn rebuild(
+        bytes: &[u8],
+        settings: Option<Settings>,
+    ) -> Result<(Detector, Vec<String>), SnapshotError> {
         let bytes = unseal_snapshot(bytes)?;
         let malformed = |e: serde_json::Error| SnapshotError::Malformed(e.to_string());
         let header: SnapshotHeader = serde_json::from_slice(bytes).map_err(malformed)?;
@@ -146,7 +169,30 @@ impl Detector {
             return Err(SnapshotError::UnsupportedVersion(header.version));
         }
         let snap: SnapshotIn = serde_json::from_slice(bytes).map_err(malformed)?;
-        let config = Config::new(snap.settings).map_err(SnapshotError::InvalidConfig)?;
+        let old = Config::new(snap.settings).map_err(SnapshotError::InvalidConfig)?;
+        let reloading = settings.is_some();
+        let config = match settings {
+            None => old.clone(),
+            Some(s) => {
+                let new = Config::new(s).map_err(SnapshotError::InvalidConfig)?;
+                let shared = |c: &Config| {
+                    (
+                        c.settings.profile,
+                        c.settings.allowed_lateness_ms,
+                        c.settings.limits.clone(),
+                        c.settings.early_alerts,
+                    )
+                };
+                if shared(&new) != shared(&old) {
+                    return Err(SnapshotError::InvalidConfig(ConfigError::InvalidList(
+                        "a reload may change rules, not the settings every rule shares (profile, \
+                         allowed lateness, limits, early alerts)"
+                            .to_owned(),
+                    )));
+                }
+                new
+            }
+        };
         // Each rule's state, by rule name.
         let mut states = if header.version >= 4 {
             snap.rules
@@ -161,19 +207,51 @@ impl Detector {
                 })
                 .collect()
         };
+        // A rule runs on from its state only when it is the same rule.
+        let kept = |c: &crate::config::RuleConfig| {
+            old.rules
+                .iter()
+                .any(|o| o.name == c.name && o.same_definition(c))
+        };
         let mut built = Vec::new();
+        let mut restarted = Vec::new();
         for c in &config.rules {
-            let state = states.remove(&*c.name).ok_or_else(|| {
-                SnapshotError::Malformed(format!("no state for the {} rule", c.name))
-            })?;
+            let state = states.remove(&*c.name);
             let mut r = rules::build(c);
-            r.restore(state).map_err(SnapshotError::Malformed)?;
+            match state {
+                Some(state) if !reloading || kept(c) => {
+                    r.restore(state).map_err(SnapshotError::Malformed)?
+                }
+                None if !reloading => {
+                    return Err(SnapshotError::Malformed(format!(
+                        "no state for the {} rule",
+                        c.name
+                    )));
+                }
+                _ => restarted.push(c.name.to_string()),
+            }
             built.push(r);
         }
-        if !states.is_empty() {
+        if !reloading && !states.is_empty() {
             return Err(SnapshotError::Malformed(
                 "state for a rule the configuration does not run".to_owned(),
             ));
+        }
+        if !restarted.is_empty() {
+            // Started over at the stream's watermark, the records so far
+            // counted as filtered.
+            let watermark = built.iter().filter_map(|r| r.stats().watermark).max();
+            let rejected: u64 = snap.rejected.iter().sum();
+            for r in built.iter_mut() {
+                if restarted.iter().any(|n| *n == *r.rule()) {
+                    r.start_at(
+                        snap.pushed,
+                        snap.pushed.saturating_sub(rejected),
+                        snap.rejected,
+                        watermark,
+                    );
+                }
+            }
         }
         if snap.pushed > i64::MAX as u64 {
             return Err(SnapshotError::Malformed("counters out of range".to_owned()));
@@ -197,6 +275,6 @@ impl Detector {
                 detector.pushed
             )));
         }
-        Ok(detector)
+        Ok((detector, restarted))
     }
 }

@@ -942,6 +942,10 @@ pub(crate) trait RuleWindows: Send {
     fn state(&self) -> serde_json::Value;
     /// Replaces empty windows with a snapshot's state, checked.
     fn restore(&mut self, state: serde_json::Value) -> Result<(), String>;
+    /// Starts empty windows in a stream already under way (a rule changed
+    /// on reload): `pushed` records so far, of which `filtered` count as
+    /// filtered and `rejected` as rejected, and the stream's watermark.
+    fn start_at(&mut self, pushed: u64, filtered: u64, rejected: [u64; 7], watermark: Option<i64>);
 }
 
 impl<R: RuleLogic> RuleWindows for Windows<R> {
@@ -1010,6 +1014,17 @@ impl<R: RuleLogic> RuleWindows for Windows<R> {
     fn state(&self) -> serde_json::Value {
         serde_json::to_value(Windows::state(self))
             .expect("rule state holds only strings, integers and lists")
+    }
+
+    fn start_at(&mut self, pushed: u64, filtered: u64, rejected: [u64; 7], watermark: Option<i64>) {
+        self.counters.pushed = pushed;
+        self.counters.filtered = filtered;
+        self.counters.rejected = rejected;
+        self.watermark = watermark;
+        if self.sliding() {
+            self.slide_done = watermark.map(|w| w.saturating_sub(self.config.allowed_lateness_ms));
+            self.slide_swept = self.slide_done.unwrap_or(0);
+        }
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {

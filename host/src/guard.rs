@@ -280,6 +280,31 @@ impl<'r> GuardedDetector<'r> {
         ))
     }
 
+    /// A detector rebuilt from `snapshot` under `config`, in a new
+    /// instance (see the contract's `reload`), and the rules that started
+    /// over. Its checkpoint is its own first snapshot, so a replay after a
+    /// trap rebuilds it under `config`.
+    pub fn reload(
+        runtime: &'r Runtime,
+        snapshot: &[u8],
+        config: &Config,
+        settings: GuardSettings,
+    ) -> Result<(Self, Vec<crate::runtime::Rule>), HostError> {
+        let mut instance = runtime.instantiate()?;
+        let (detector, restarted) = instance.reload(snapshot, config)?;
+        let checkpoint = instance.snapshot(detector)?;
+        Ok((
+            Self::new(
+                runtime,
+                settings,
+                instance,
+                detector,
+                Checkpoint::Snapshot(checkpoint),
+            ),
+            restarted,
+        ))
+    }
+
     fn new(
         runtime: &'r Runtime,
         settings: GuardSettings,

@@ -500,6 +500,18 @@ impl Instance {
             .map_err(HostError::Snapshot)
     }
 
+    /// Recreates a detector from `snapshot` bytes under `config` (changed
+    /// rules start over): the detector, and the rules that started over.
+    pub fn reload(
+        &mut self,
+        snapshot: &[u8],
+        config: &Config,
+    ) -> Result<(DetectorHandle, Vec<Rule>), HostError> {
+        call!(self, "reload", detector, call_reload(snapshot, config))?
+            .map(|(d, restarted)| (DetectorHandle(d), restarted))
+            .map_err(HostError::Snapshot)
+    }
+
     /// Creates a scanner from a configuration.
     pub fn create_scanner(&mut self, config: &Config) -> Result<ScannerHandle, HostError> {
         call!(self, "scanner.create", scanner, call_create(config))?

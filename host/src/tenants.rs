@@ -13,6 +13,13 @@
 //! Without a key the router holds one detector and routes nothing (no
 //! record is read on the host side): that is the ordinary `recon detect`.
 //!
+//! Tenants may have rules of their own (`tenants.rules_dir`): a tenant's
+//! detector runs the common configuration plus its own rule files, so its
+//! filters are exceptions to the common rules for it alone, and nothing it
+//! defines reaches another tenant. Resumed from a state file, a tenant's
+//! detector is reloaded under its current rules: only the rules that
+//! changed start over (see the contract's `reload`).
+//!
 //! Bounds: at most `max_tenants` tenants get their own detector; records of
 //! any further tenant share one more, [`TenantId::Other`] (so a stream that
 //! invents tenant names cannot make the host start instances without end).
@@ -27,7 +34,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use crate::guard::{GuardSettings, Guarded, GuardedDetector};
-use crate::runtime::{Alert, BatchResult, Config, HostError, Runtime, Stats};
+use crate::runtime::{Alert, BatchResult, Config, HostError, Rule, RuleFile, Runtime, Stats};
 
 /// Default most tenants with a detector of their own: 64.
 pub const DEFAULT_MAX_TENANTS: usize = 64;
@@ -222,6 +229,14 @@ pub struct TenantBatch {
     pub outcome: Guarded<BatchResult>,
 }
 
+/// The configuration of a tenant with rule files of its own: the common
+/// configuration, its rule files after the common ones.
+pub fn tenant_config(common: &Config, files: &[RuleFile]) -> Config {
+    let mut config = common.clone();
+    config.rule_files.extend(files.iter().cloned());
+    config
+}
+
 /// Records to detectors, one per tenant (see the module documentation).
 pub struct Router<'r> {
     runtime: &'r Runtime,
@@ -231,20 +246,38 @@ pub struct Router<'r> {
     max_tenants: usize,
     tenants: Vec<Tenant<'r>>,
     index: HashMap<TenantId, usize>,
+    /// The configuration of each tenant with rules of its own.
+    own: HashMap<String, Config>,
     /// Per tenant: its lines of the current buffer, and where each came
     /// from (reused between buffers).
     scratch: Vec<(Vec<u8>, Vec<u32>)>,
 }
 
 impl<'r> Router<'r> {
-    /// A router by `key` (or, without one, a single detector created now).
+    /// A router by `key` (or, without one, a single detector created now),
+    /// with each tenant's own rule files (`tenant_rules`, only with a key).
     pub fn new(
         runtime: &'r Runtime,
         config: &Config,
         guard: GuardSettings,
         key: Option<TenantKey>,
         max_tenants: usize,
+        tenant_rules: &[(String, Vec<RuleFile>)],
     ) -> Result<Self, HostError> {
+        let own: HashMap<String, Config> = tenant_rules
+            .iter()
+            .map(|(t, files)| (t.clone(), tenant_config(config, files)))
+            .collect();
+        // Every tenant's rules compile now, before any record is read: a
+        // refused file stops the run here, naming it, not mid-stream.
+        if !own.is_empty() {
+            let mut instance = runtime.instantiate()?;
+            for (_, files) in tenant_rules {
+                instance
+                    .list_rules(&tenant_config(config, files))?
+                    .map_err(HostError::Config)?;
+            }
+        }
         let mut router = Router {
             runtime,
             config: config.clone(),
@@ -253,6 +286,7 @@ impl<'r> Router<'r> {
             max_tenants: max_tenants.max(1),
             tenants: Vec::new(),
             index: HashMap::new(),
+            own,
             scratch: Vec::new(),
         };
         if router.key.is_none() {
@@ -276,10 +310,32 @@ impl<'r> Router<'r> {
         &mut self.tenants
     }
 
-    /// Adds a tenant restored from a snapshot (resuming a saved run).
-    pub fn restore(&mut self, id: TenantId, snapshot: &[u8]) -> Result<usize, HostError> {
-        let detector = GuardedDetector::restore(self.runtime, snapshot, self.guard)?;
-        Ok(self.add(id, detector))
+    /// Adds a tenant restored from a snapshot (resuming a saved run). With
+    /// tenants' own rules in use, the snapshot is reloaded under the
+    /// tenant's current rules: returned are the rules that started over
+    /// (changed, or new, since the snapshot).
+    pub fn restore(
+        &mut self,
+        id: TenantId,
+        snapshot: &[u8],
+    ) -> Result<(usize, Vec<Rule>), HostError> {
+        if self.own.is_empty() {
+            let detector = GuardedDetector::restore(self.runtime, snapshot, self.guard)?;
+            return Ok((self.add(id, detector), Vec::new()));
+        }
+        let config = self.config_of(&id).clone();
+        let (detector, restarted) =
+            GuardedDetector::reload(self.runtime, snapshot, &config, self.guard)?;
+        Ok((self.add(id, detector), restarted))
+    }
+
+    /// The configuration tenant `id` runs: the common one, with its own
+    /// rule files if it has some.
+    pub fn config_of(&self, id: &TenantId) -> &Config {
+        match id {
+            TenantId::Named(t) => self.own.get(t).unwrap_or(&self.config),
+            _ => &self.config,
+        }
     }
 
     fn add(&mut self, id: TenantId, detector: GuardedDetector<'r>) -> usize {
@@ -300,19 +356,24 @@ impl<'r> Router<'r> {
         if let Some(&i) = self.index.get(&id) {
             return Ok(i);
         }
+        // Tenants with rules of their own always get their detector (the
+        // operator listed them); the others count against `max_tenants`.
         let named = self
             .tenants
             .iter()
-            .filter(|t| matches!(t.id, TenantId::Named(_)))
+            .filter(|t| matches!(&t.id, TenantId::Named(n) if !self.own.contains_key(n)))
             .count();
         let id = match id {
-            TenantId::Named(_) if named >= self.max_tenants => TenantId::Other,
+            TenantId::Named(n) if named >= self.max_tenants && !self.own.contains_key(&n) => {
+                TenantId::Other
+            }
             other => other,
         };
         if let Some(&i) = self.index.get(&id) {
             return Ok(i);
         }
-        let detector = GuardedDetector::create(self.runtime, &self.config, self.guard)?;
+        let config = self.config_of(&id).clone();
+        let detector = GuardedDetector::create(self.runtime, &config, self.guard)?;
         Ok(self.add(id, detector))
     }
 

@@ -548,7 +548,7 @@ fn rules_check_compiles_or_refuses_naming_file_line_and_rule() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("many-lists  [correlation]"), "{text}");
     assert!(
-        text.contains("count gte 3 by userIdentity.arn per 5m window"),
+        text.contains("count gte 3 by userIdentity.arn per 5m tumbling window"),
         "{text}"
     );
 

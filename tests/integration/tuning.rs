@@ -216,3 +216,240 @@ fn a_bad_window_or_suppression_setting_is_refused_naming_it() {
     }
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// A record of tenant (account) `account` by `user`, `s` seconds in.
+fn tenant_record(s: u32, account: &str, user: &str, name: &str) -> String {
+    record(s, user, name).replace("111122223333", account)
+}
+
+const COMMON: &str = r#"
+title: IAM listing
+name: iam_listing
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventName|startswith: List
+  condition: sel
+---
+title: IAM listing burst
+name: iam_burst
+correlation:
+  type: event_count
+  rules: [iam_listing]
+  group-by: [recipientAccountId, userIdentity.userName]
+  timespan: 10m
+  window: tumbling
+  condition:
+    gte: 3
+"#;
+
+/// Tenant A's exception: its inventory scanner lists all day.
+const A_EXCEPTION: &str = r#"
+title: A's scanner
+name: a_scanner
+filter:
+  rules: [iam_listing]
+  selection:
+    userIdentity.userName: scanner
+  condition: not selection
+"#;
+
+/// Tenant B's own rule: role reads.
+const B_ROLES: &str = r#"
+title: Role reads
+name: role_reads
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventName|startswith: GetRole
+  condition: sel
+---
+title: Role read burst
+name: role_burst
+correlation:
+  type: event_count
+  rules: [role_reads]
+  group-by: [userIdentity.userName]
+  timespan: 10m
+  window: tumbling
+  condition:
+    gte: 3
+"#;
+
+const A: &str = "111111111111";
+const B: &str = "222222222222";
+
+/// Both tenants: alice and the scanner list three times in each of two
+/// windows, and both read roles three times.
+fn tenants_trail() -> Vec<String> {
+    let mut v = Vec::new();
+    for w in 0..2u32 {
+        for i in 0..3u32 {
+            for account in [A, B] {
+                let s = w * 600 + i * 60;
+                v.push(tenant_record(s, account, "alice", "ListUsers"));
+                v.push(tenant_record(s + 1, account, "scanner", "ListRoles"));
+                v.push(tenant_record(s + 2, account, "alice", "GetRole"));
+            }
+        }
+    }
+    v
+}
+
+/// (tenant, rule, user) of each alert, sorted.
+fn by_tenant(alerts: &[Value]) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = alerts
+        .iter()
+        .map(|a| {
+            let row = &a["row"];
+            (
+                a["tenant"].as_str().unwrap_or("").to_owned(),
+                a["rule"].as_str().unwrap().to_owned(),
+                row["userIdentity.userName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn tenant_setup(name: &str) -> (std::path::PathBuf, String) {
+    let d = dir(name);
+    std::fs::write(d.join("common.yml"), COMMON).unwrap();
+    let rules = d.join("tenants");
+    std::fs::create_dir_all(rules.join(B)).unwrap();
+    std::fs::write(rules.join(format!("{A}.yml")), A_EXCEPTION).unwrap();
+    std::fs::write(rules.join(B).join("roles.yml"), B_ROLES).unwrap();
+    std::fs::write(rules.join("README.md"), "one entry per tenant").unwrap();
+    let config = d.join("recon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "rules = [{:?}]\n[tenants]\nkey = \"recipientAccountId\"\nrules_dir = {:?}\n",
+            d.join("common.yml").display().to_string(),
+            rules.display().to_string()
+        ),
+    )
+    .unwrap();
+    (d.clone(), config.display().to_string())
+}
+
+#[test]
+fn each_tenant_gets_exactly_its_own_rules_and_exceptions() {
+    let (d, config) = tenant_setup("tenants");
+    let trail = tenants_trail().join("\n") + "\n";
+    let alerts = ok(&recon(&["detect", "--config", &config, "-"], &trail));
+    let t = |tenant: &str, rule: &str, user: &str| {
+        (tenant.to_owned(), rule.to_owned(), user.to_owned())
+    };
+    let mut want = vec![
+        // A: the scanner is its exception; no role rule.
+        t(A, "iam_burst", "alice"),
+        t(A, "iam_burst", "alice"),
+        // B: no exception, and its own role rule.
+        t(B, "iam_burst", "alice"),
+        t(B, "iam_burst", "alice"),
+        t(B, "iam_burst", "scanner"),
+        t(B, "iam_burst", "scanner"),
+        t(B, "role_burst", "alice"),
+        t(B, "role_burst", "alice"),
+    ];
+    want.sort();
+    assert_eq!(by_tenant(&alerts), want);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_changed_tenant_rule_restarts_only_that_rule_for_that_tenant() {
+    let (d, config) = tenant_setup("reload");
+    let trail = tenants_trail();
+    let whole = ok(&recon(
+        &["detect", "--config", &config, "-"],
+        &(trail.join("\n") + "\n"),
+    ));
+    // Half the first window, then A drops its exception.
+    let state = d.join("state.json");
+    let s = state.to_str().unwrap();
+    let cut = 6;
+    let mut alerts = ok(&recon(
+        &["detect", "--config", &config, "--state", s, "-"],
+        &(trail[..cut].join("\n") + "\n"),
+    ));
+    std::fs::remove_file(d.join("tenants").join(format!("{A}.yml"))).unwrap();
+    let out = recon(
+        &["detect", "--config", &config, "--state", s, "--finish", "-"],
+        &(trail[cut..].join("\n") + "\n"),
+    );
+    alerts.extend(ok(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "recon: tenant {A}: iam_burst changed since the state was saved"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&format!("tenant {B}: iam_burst changed"))
+            && !stderr.contains(&format!("tenant {B}: role_burst changed")),
+        "{stderr}"
+    );
+    // B ran on as if nothing happened.
+    let of = |alerts: &[Value], tenant: &str| -> Vec<Value> {
+        alerts
+            .iter()
+            .filter(|a| a["tenant"] == tenant)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(of(&alerts, B), of(&whole, B));
+    // A's burst rule started over without the exception: its scanner
+    // alerts in the second window (the first was half gone).
+    let a_users: Vec<_> = by_tenant(&of(&alerts, A))
+        .into_iter()
+        .map(|(_, _, u)| u)
+        .collect();
+    assert_eq!(a_users, vec!["alice", "scanner"], "{alerts:?}");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_tenant_rule_file_that_does_not_compile_stops_the_run_before_it_reads() {
+    let (d, config) = tenant_setup("refused");
+    let bad = d.join("tenants").join(format!("{A}.yml"));
+    std::fs::write(
+        &bad,
+        "title: x\nfilter:\n  rules: [nothing]\n  sel:\n    a: b\n  condition: not sel\n",
+    )
+    .unwrap();
+    let out = recon(
+        &["detect", "--config", &config, "-"],
+        &tenants_trail().join("\n"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&bad.display().to_string()), "{stderr}");
+    // Without a tenant key, tenant rules mean nothing: refused.
+    std::fs::write(
+        d.join("nokey.toml"),
+        format!(
+            "[tenants]\nrules_dir = {:?}\n",
+            d.join("tenants").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = recon(
+        &[
+            "detect",
+            "--config",
+            d.join("nokey.toml").to_str().unwrap(),
+            "-",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tenants.key"));
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -217,6 +217,11 @@ pub struct DataRule {
     pub kind: DataKind,
     /// Suppression span, ms of event time (`rsigma.suppress`; 0: none).
     pub suppress_ms: i64,
+    /// SHA-256 of the Sigma documents it was compiled from (its own, the
+    /// detection rules it counts and the filters applied to them), in a
+    /// canonical form: the same rule, wherever its file, digests alike, so
+    /// a reload keeps the state of exactly the unchanged rules.
+    pub digest: [u8; 32],
     /// Pre-filter needles: clauses, each with a needle that occurs in
     /// every record it counts (see [`Expr::needles`]); none when nothing
     /// is known.
@@ -433,6 +438,8 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
 
     // Filters, by the detection rules they change.
     let mut extra_conditions: Vec<Vec<Expr>> = vec![Vec::new(); rules.len()];
+    // Each detection rule's documents, canonical: its own, then its filters.
+    let mut sources: Vec<String> = rules.iter().map(|r| canonical(&r.doc)).collect();
     let mut filter_report = Vec::new();
     for f in &filters {
         let fl = label(&f.doc.name, &f.doc.id, &f.doc.title);
@@ -473,6 +480,7 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
         };
         for &t in &targets {
             extra_conditions[t].push(expr.clone());
+            sources[t].push_str(&canonical(&f.doc));
         }
         filter_report.push((
             fl,
@@ -649,9 +657,11 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
         }
         let mut parts = Vec::new();
         let mut names = Vec::new();
+        let mut source = canonical(d);
         for n in &d.rules {
             match by_ref.get(n) {
                 Some(('r', i)) => {
+                    source.push_str(&sources[*i]);
                     used[*i] = true;
                     generated[*i] |= d.generate;
                     parts.push(compiled_rules[*i].clone());
@@ -702,8 +712,7 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
             level: d.level.as_ref().map(|l| l.as_str()),
             tags: &d.tags,
         };
-        let (f, l, rule) = data_rule(files, c.file, meta, filter, names, kind);
-        let mut rule = Arc::into_inner(rule).expect("just built");
+        let (f, l, mut rule) = data_rule(files, c.file, meta, filter, names, kind, &source);
         rule.suppress_ms = suppress_ms;
         out.push((f, l, Arc::new(rule)));
     }
@@ -743,14 +752,16 @@ pub fn compile(files: &[RuleFile]) -> Result<Compiled, RuleError> {
             tags: &d.tags,
         };
         let kind = DataKind::Event { fields };
-        out.push(data_rule(
+        let (f, l, rule) = data_rule(
             files,
             r.file,
             meta,
             compiled_rules[i].clone(),
             vec![rl],
             kind,
-        ));
+            &sources[i],
+        );
+        out.push((f, l, Arc::new(rule)));
     }
     out.sort_by_key(|(file, line, _)| (*file, *line));
     Ok(Compiled {
@@ -779,7 +790,9 @@ fn data_rule(
     filter: Expr,
     detections: Vec<String>,
     kind: DataKind,
-) -> (usize, usize, Arc<DataRule>) {
+    source: &str,
+) -> (usize, usize, DataRule) {
+    use sha2::Digest;
     let (tactics, techniques) = attack(meta.tags);
     let line = line_of(&files[file].text, Some(meta.title), meta.title).unwrap_or(0) as usize;
     let rule = DataRule {
@@ -799,8 +812,47 @@ fn data_rule(
         detections,
         kind,
         suppress_ms: 0,
+        digest: sha2::Sha256::digest(source.as_bytes()).into(),
     };
-    (file, line, Arc::new(rule))
+    (file, line, rule)
+}
+
+/// A parsed document as canonical JSON text (object members sorted by
+/// key at every level): the parser keeps custom attributes in a hash map,
+/// whose order is not the same from one parse to the next.
+fn canonical<T: Serialize>(doc: &T) -> String {
+    fn write(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::from(k.as_str()).to_string());
+                    out.push(':');
+                    write(&m[k], out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(x, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(&serde_json::to_value(doc).unwrap_or_default(), &mut out);
+    out
 }
 
 /// The custom attribute that sets a correlation's suppression span

@@ -186,6 +186,24 @@ pub fn detect<O: Write, E: Write>(
         None => None,
     };
     let start = resume::start(runtime, run, early, options.state.as_deref())?;
+    for (tenant, rules) in &start.restarted {
+        let _ = writeln!(
+            err,
+            "recon: tenant {tenant}: {} changed since the state was saved (or {}); {} over \
+             with empty windows, every other rule kept its state",
+            rules.join(", "),
+            if rules.len() == 1 {
+                "is new"
+            } else {
+                "are new"
+            },
+            if rules.len() == 1 {
+                "it starts"
+            } else {
+                "they start"
+            },
+        );
+    }
     let config = start.config;
     let keyed = run.tenant_key.is_some();
     let listing = sources::list(inputs, options.order);

@@ -27,6 +27,9 @@ pub(super) struct StateFile {
 pub(super) struct Start<'r> {
     /// One detector, or one per tenant with a tenant key.
     pub router: Router<'r>,
+    /// Per tenant resumed under changed rules of its own: the rules that
+    /// started over (their windows empty), for the run's messages.
+    pub restarted: Vec<(TenantId, Vec<String>)>,
     /// The contract configuration the detectors run.
     pub config: Config,
     /// The state file, if the run keeps one.
@@ -47,9 +50,17 @@ pub(super) fn start<'r>(
     let fingerprint_of = |config: &Config| state::fingerprint(config, key.as_ref());
     let mut config = run.detector_with_early(early);
     let Some(path) = path else {
-        let router = Router::new(runtime, &config, run.guard, key, run.max_tenants)?;
+        let router = Router::new(
+            runtime,
+            &config,
+            run.guard,
+            key,
+            run.max_tenants,
+            &run.tenant_rules,
+        )?;
         return Ok(Start {
             router,
+            restarted: Vec::new(),
             config,
             state: None,
         });
@@ -68,6 +79,7 @@ pub(super) fn start<'r>(
             fingerprint = other_fingerprint;
         }
     }
+    let mut restarted = Vec::new();
     let router = match &key {
         None => {
             if let Some(other) = saved.iter().find(|e| e.rule != state::DETECTOR) {
@@ -78,7 +90,7 @@ pub(super) fn start<'r>(
                 }
                 .into());
             }
-            let mut router = Router::new(runtime, &config, run.guard, None, 0)?;
+            let mut router = Router::new(runtime, &config, run.guard, None, 0, &[])?;
             if let Some(bytes) = state::snapshot_of(path, &saved, state::DETECTOR, &fingerprint)? {
                 router.tenants_mut()[0].detector =
                     GuardedDetector::restore(runtime, &bytes, run.guard)?;
@@ -86,8 +98,14 @@ pub(super) fn start<'r>(
             router
         }
         Some(_) => {
-            let mut router =
-                Router::new(runtime, &config, run.guard, key.clone(), run.max_tenants)?;
+            let mut router = Router::new(
+                runtime,
+                &config,
+                run.guard,
+                key.clone(),
+                run.max_tenants,
+                &run.tenant_rules,
+            )?;
             for entry in &saved {
                 let id = TenantId::from_state_name(&entry.rule).ok_or_else(|| {
                     StateError::ConfigChanged {
@@ -96,7 +114,10 @@ pub(super) fn start<'r>(
                     }
                 })?;
                 if let Some(bytes) = state::snapshot_of(path, &saved, &entry.rule, &fingerprint)? {
-                    router.restore(id, &bytes)?;
+                    let (_, rules) = router.restore(id.clone(), &bytes)?;
+                    if !rules.is_empty() {
+                        restarted.push((id, rules));
+                    }
                 }
             }
             router
@@ -104,6 +125,7 @@ pub(super) fn start<'r>(
     };
     Ok(Start {
         router,
+        restarted,
         config,
         state: Some(StateFile {
             path: path.to_owned(),

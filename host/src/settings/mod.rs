@@ -229,6 +229,12 @@ pub struct TenantsSection {
     /// Most tenants with a detector of their own (default 64); records of
     /// further tenants share one more, `(other)`.
     pub max_tenants: Option<usize>,
+    /// Each tenant's own rules: a directory holding, per tenant, a rule
+    /// file `<tenant>.yml` (or `.yaml`) or a directory `<tenant>/` of
+    /// them, run beside the common `rules` for that tenant only (its
+    /// detections, correlations, and filters that are its exceptions to
+    /// the common rules). Needs `key`.
+    pub rules_dir: Option<std::path::PathBuf>,
 }
 
 /// Why a configuration file could not be used.

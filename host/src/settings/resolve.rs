@@ -53,8 +53,12 @@ pub struct RunConfig {
     /// The field that names a record's tenant (`tenants.key`), if records
     /// are routed by tenant.
     pub tenant_key: Option<TenantKey>,
-    /// Most tenants with a detector of their own.
+    /// Most tenants with a detector of their own (tenants with rules of
+    /// their own always have one).
     pub max_tenants: usize,
+    /// Each tenant's own rule files (`tenants.rules_dir`), by tenant, in
+    /// name order.
+    pub tenant_rules: Vec<(String, Vec<RuleFile>)>,
     /// Live mode's settings (`[live]`), for a run in live mode.
     pub live: LiveOptions,
 }
@@ -120,6 +124,7 @@ impl FileSettings {
                 .unwrap_or(DEFAULT_MAX_QUARANTINED),
             tenant_key: self.tenant_key()?,
             max_tenants: self.tenants.max_tenants.unwrap_or(DEFAULT_MAX_TENANTS),
+            tenant_rules: self.tenant_rules()?,
             live: self.live_options()?,
         })
     }
@@ -284,6 +289,51 @@ impl FileSettings {
                 .max_lag_seconds
                 .map_or(DEFAULT_LIVE_MAX_LAG, Duration::from_secs),
         })
+    }
+
+    /// `tenants.rules_dir`, read: each entry a tenant (a file by its stem,
+    /// a directory by its name), with its rule files.
+    fn tenant_rules(&self) -> Result<Vec<(String, Vec<RuleFile>)>, SettingsError> {
+        let Some(dir) = &self.tenants.rules_dir else {
+            return Ok(Vec::new());
+        };
+        if self.tenants.key.is_none() {
+            return Err(SettingsError::Invalid(format!(
+                "{} needs tenants.key: the records must say whose they are",
+                self.setting("tenants.rules_dir", dir.display())
+            )));
+        }
+        let io = |source| SettingsError::Io {
+            path: dir.display().to_string(),
+            source,
+        };
+        let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .map(|e| e.map(|e| e.path()).map_err(io))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        let mut out: Vec<(String, Vec<RuleFile>)> = Vec::new();
+        for path in entries {
+            let is_rule_file = path.extension().is_some_and(|x| x == "yml" || x == "yaml");
+            let tenant = if path.is_dir() {
+                path.file_name()
+            } else if is_rule_file {
+                path.file_stem()
+            } else {
+                continue; // notes, READMEs
+            };
+            let Some(tenant) = tenant.and_then(|t| t.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            let files = crate::rules::load_rule_files(std::slice::from_ref(&path))?
+                .into_iter()
+                .map(|(name, text)| RuleFile { name, text });
+            match out.iter_mut().find(|(t, _)| *t == tenant) {
+                Some((_, f)) => f.extend(files),
+                None => out.push((tenant, files.collect())),
+            }
+        }
+        Ok(out)
     }
 
     fn tenant_key(&self) -> Result<Option<TenantKey>, SettingsError> {

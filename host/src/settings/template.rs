@@ -105,6 +105,10 @@ max_quarantined = {quarantined}
 # One detector per tenant, each in its own instance, by this field of each
 # record (a dotted path). Default: one detector for all.
 # key = "recipientAccountId"
+# Each tenant's own rules, beside the common ones: in this directory, a
+# file <tenant>.yml or a directory <tenant>/ of rule files per tenant (its
+# detections, correlations, and filters: its exceptions to the common rules).
+# rules_dir = "tenants/"
 # Most tenants with a detector of their own; further ones share "(other)".
 max_tenants = {tenants}
 
@@ -250,7 +254,11 @@ mod tests {
             checkpoint_mib,
             max_quarantined,
         } = sandbox;
-        let TenantsSection { key, max_tenants } = tenants;
+        let TenantsSection {
+            key,
+            max_tenants,
+            rules_dir,
+        } = tenants;
         let LiveSection {
             idle_ms,
             max_lag_seconds,
@@ -295,8 +303,8 @@ mod tests {
         // Commented out: the cores, the profile's list, no tenant key, early
         // alerts (their default depends on live mode).
         assert_eq!(
-            (workers, sentinel_commands, key, early_alerts),
-            (&None, &None, &None, &None),
+            (workers, sentinel_commands, key, early_alerts, rules_dir),
+            (&None, &None, &None, &None, &None),
             "a key meant to be commented out is set"
         );
         let commented = commented_keys(&text);
@@ -305,6 +313,7 @@ mod tests {
             ("", "early_alerts"),
             ("sentinel", "commands"),
             ("tenants", "key"),
+            ("tenants", "rules_dir"),
         ] {
             assert!(
                 commented.contains(&(section.to_owned(), name.to_owned())),

@@ -19,7 +19,7 @@
 //   [sandbox]  max_memory_mib (enforced), max_call_ms, fuel_per_call,
 //              checkpoint_mib, max_quarantined (checked; not enforceable
 //              under V8, see docs/hosts/node.md)
-//   [tenants]  key (refused: this host has no routing by tenant), max_tenants
+//   [tenants]  key, rules_dir (refused: this host has no routing by tenant), max_tenants
 //   [live]     idle_ms, max_lag_seconds (checked; this host has no live mode)
 
 import { readFile } from 'node:fs/promises';
@@ -78,7 +78,7 @@ const FIXED = {
     checkpoint_mib: 'u64',
     max_quarantined: 'u64',
   },
-  tenants: { key: 'string', max_tenants: 'usize' },
+  tenants: { key: 'string', max_tenants: 'usize', rules_dir: 'string' },
   live: { idle_ms: 'u64', max_lag_seconds: 'u64' },
 };
 const OTHER_SECTIONS = ['limits', 'sandbox', 'tenants', 'live'];
@@ -190,6 +190,12 @@ export function parseSettings(text, builtIns) {
   const sections = sectionsFor(builtIns);
   const s = readSection(sections, '', table);
   for (const name of [...builtIns.map((b) => b.short), ...OTHER_SECTIONS]) s[name] ??= {};
+  if (s.tenants.rules_dir !== undefined) {
+    throw new SettingsError(
+      'tenants.rules_dir: rules of each tenant need routing records by tenant, which the Node.js host ' +
+        'does not implement (with the API, give each tenant\'s Detector its own ruleFiles)',
+    );
+  }
   if (s.tenants.key !== undefined) {
     throw new SettingsError(
       'tenants.key: routing records by tenant is not implemented by the Node.js host ' +

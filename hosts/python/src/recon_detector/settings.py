@@ -11,7 +11,8 @@ in ``[sandbox]`` ``max_memory_mib``,
 ``max_call_ms`` and ``fuel_per_call``. Read but not applied (`notes` says
 so): ``workers`` (this host reads and scans on one thread),
 ``sandbox.checkpoint_mib`` and ``sandbox.max_quarantined`` (no trap
-recovery here), ``[live]`` (no live mode). Refused: ``tenants.key`` (per
+recovery here), ``[live]`` (no live mode). Refused: ``tenants.key`` and
+``tenants.rules_dir`` (per
 tenant routing changes the output; with the API, run one `Detector` per
 tenant).
 """
@@ -62,7 +63,7 @@ _SECTIONS: dict[str, dict[str, Any]] = {
         "checkpoint_mib": _U64,
         "max_quarantined": _U64,
     },
-    "tenants": {"key": str, "max_tenants": _U64},
+    "tenants": {"key": str, "max_tenants": _U64, "rules_dir": str},
     "live": {"idle_ms": _U64, "max_lag_seconds": _U64},
 }
 _TOP = {
@@ -189,6 +190,12 @@ class FileSettings:
         return out
 
     def check_supported(self) -> None:
+        if self.tenants.get("rules_dir") is not None:
+            raise SettingsError(
+                "tenants.rules_dir: rules of each tenant need per-tenant routing, which the Python "
+                "host does not implement; give each tenant's Detector its own rule_files with the "
+                "API, or use the Rust CLI"
+            )
         if self.tenants.get("key") is not None:
             raise SettingsError(
                 "tenants.key is not supported by the Python host (per-tenant routing changes the "
