@@ -276,16 +276,13 @@ fn bad_cases_are_refused_and_rules_without_cases_reported() {
     );
     assert_eq!(out.status.code(), Some(1));
 
-    // An account id left unquoted is a number, which CloudTrail never
-    // writes there: the record is unreadable and the case fails, saying so.
+    // `userIdentity` as text, where CloudTrail has an object: the record
+    // is unreadable and the case fails, saying why.
     let unreadable = write(
         "unreadable.yml",
         &format!(
             "{RULE}{}",
-            CASES.replace(
-                "userIdentity: {arn: alice}",
-                "userIdentity: {arn: alice}, recipientAccountId: 111111111111"
-            )
+            CASES.replace("userIdentity: {arn: alice}", "userIdentity: alice")
         ),
     );
     let out = recon(&["rules", "test", unreadable.to_str().unwrap()], None);
@@ -293,6 +290,10 @@ fn bad_cases_are_refused_and_rules_without_cases_reported() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.contains("2 of the case's 2 events could not be read"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("      recon: case: line 1: rejected (unknown-shape)"),
         "{stdout}"
     );
     std::fs::remove_dir_all(&dir).ok();
