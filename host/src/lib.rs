@@ -11,6 +11,8 @@
 //! - [`settings`]: the configuration file, resolved once into a run's
 //!   [`settings::RunConfig`].
 //! - [`rules`]: the rules this host runs, one row each.
+//! - [`rule_tests`]: `recon rules test`, a rule file's test cases run
+//!   through [`detect`].
 //! - [`choice`]: the named values of settings (`--format`, `--order`, …).
 //! - [`live`]: live mode, windows closed on this machine's clock.
 //! - [`detect`]: the `recon detect` pipeline.
@@ -26,6 +28,7 @@ pub mod input;
 pub mod live;
 pub mod nats;
 pub mod output;
+pub mod rule_tests;
 pub mod rules;
 pub mod runtime;
 pub mod settings;

@@ -16,7 +16,7 @@ fn command() -> Command {
     c
 }
 
-fn recon(args: &[&str], stdin: Option<&[u8]>) -> Output {
+pub(crate) fn recon(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = command()
         .args(args)
         .stdin(Stdio::piped())

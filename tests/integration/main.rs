@@ -17,6 +17,7 @@ mod nats;
 mod ocsf;
 mod recovery;
 mod reference;
+mod rule_tests;
 mod samples;
 mod shapes;
 mod streaming;

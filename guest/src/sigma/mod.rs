@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{MAX_DURATION_MS, WindowMode};
 use crate::fields::{Schema, split_path};
 
+pub mod exemplars;
 pub mod matcher;
 
 pub use matcher::{Canonical, Cmp, Derived, Expr, FieldRef, Pattern, Test, Text};

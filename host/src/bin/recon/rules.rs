@@ -1,13 +1,15 @@
 //! `recon rules`: what rules there are (`list`) and what a rule file
 //! compiles to (`check`), both from the component's registry
 //! (`list-rules`): the component parses and compiles, this only prints.
+//! `test` runs the test cases rule files carry (`recon::rule_tests`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
+use recon::rule_tests;
 use recon::runtime::{
     ConfigError, Profile, Rule, RuleInfo, RuleKind, Runtime, SandboxLimits, WindowMode,
     config_error_text,
@@ -44,6 +46,20 @@ enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the test cases rule files carry (`rsigma.exemplars`, and the
+    /// exact alerts of a `<rule>.tests.toml` beside the file): each case's
+    /// events through `recon detect --rules FILE`, the rule's alerts
+    /// compared. One line per case, a diff on failure. Exits 0 when every
+    /// case passes, 1 when one fails, 2 when a file is refused.
+    Test {
+        /// Rule files or directories (each file runs alone).
+        #[arg(required = true, value_name = "FILE|DIR")]
+        paths: Vec<PathBuf>,
+        /// A rule that alerts and has no case fails the run (exit 1)
+        /// instead of being reported as untested.
+        #[arg(long)]
+        require_tests: bool,
+    },
 }
 
 /// The registry of a configuration running `choices`: built-ins by name,
@@ -57,13 +73,7 @@ fn registry(choices: &[RuleChoice]) -> Result<Result<Vec<RuleInfo>, ConfigError>
         })
         .collect();
     let files = recon::rules::rule_files(choices)?;
-    // The compiled component from the cache `recon detect` keeps (a
-    // fresh compile takes seconds).
-    let limits = SandboxLimits::default();
-    let runtime = match recon::runtime::default_cache_dir() {
-        Some(dir) => Runtime::cached(limits, &dir)?,
-        None => Runtime::new(limits)?,
-    };
+    let runtime = runtime()?;
     let mut instance = runtime.instantiate()?;
     let mut config = instance.default_config(&builtins, Profile::Default)?;
     if builtins.is_empty() {
@@ -172,9 +182,99 @@ fn print(rules: &[RuleInfo], as_json: bool, detail: bool) {
     }
 }
 
+/// The compiled component from the cache `recon detect` keeps (a fresh
+/// compile takes seconds).
+fn runtime() -> Result<Runtime> {
+    let limits = SandboxLimits::default();
+    Ok(match recon::runtime::default_cache_dir() {
+        Some(dir) => Runtime::cached(limits, &dir)?,
+        None => Runtime::new(limits)?,
+    })
+}
+
+/// Runs `recon rules test`.
+fn test(paths: &[PathBuf], require_tests: bool) -> Result<ExitCode> {
+    let files = recon::rules::load_rule_files(paths)?;
+    let runtime = runtime()?;
+    let scratch = rule_tests::Scratch::new()?;
+    let (mut passed, mut failed, mut untested, mut refused) = (0usize, 0usize, 0usize, 0usize);
+    for (name, text) in &files {
+        let side_path = rule_tests::side_file(Path::new(name));
+        let side = match std::fs::read_to_string(&side_path) {
+            Ok(t) => Some((side_path.display().to_string(), t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                eprintln!("recon: reading {}: {e}", side_path.display());
+                refused += 1;
+                continue;
+            }
+        };
+        let suite = match rule_tests::prepare(&runtime, name, text, side)? {
+            Ok(s) => s,
+            Err(why) => {
+                println!("REFUSED {name}");
+                eprintln!("recon: {why}");
+                refused += 1;
+                continue;
+            }
+        };
+        for r in rule_tests::run(&runtime, &suite, &scratch)
+            .with_context(|| format!("running the cases of {name}"))?
+        {
+            match &r.failure {
+                None => {
+                    passed += 1;
+                    println!("PASS {name}: {}: {}", r.rule, r.case);
+                }
+                Some(lines) => {
+                    failed += 1;
+                    println!("FAIL {name}: {}: {}", r.rule, r.case);
+                    for l in lines {
+                        println!("    {l}");
+                    }
+                }
+            }
+        }
+        for rule in &suite.untested {
+            untested += 1;
+            let what = if require_tests { "FAIL" } else { "UNTESTED" };
+            println!("{what} {name}: {rule}: no test cases");
+        }
+    }
+    let mut summary = format!(
+        "recon: {} cases: {passed} passed, {failed} failed",
+        passed + failed
+    );
+    if untested > 0 {
+        summary.push_str(&format!(
+            "; {untested} rule(s) without cases{}",
+            if require_tests {
+                " (failures: --require-tests)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if refused > 0 {
+        summary.push_str(&format!("; {refused} file(s) refused"));
+    }
+    eprintln!("{summary}");
+    Ok(if refused > 0 {
+        ExitCode::from(2)
+    } else if failed > 0 || (require_tests && untested > 0) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// Runs `recon rules`.
 pub(crate) fn run(args: RulesArgs) -> Result<ExitCode> {
     match args.command {
+        RulesCommand::Test {
+            paths,
+            require_tests,
+        } => test(&paths, require_tests),
         RulesCommand::List { rules, json } => {
             let choices: Vec<RuleChoice> = match rules {
                 Some(r) => r.iter().map(|t| RuleChoice::parse(t)).collect(),
