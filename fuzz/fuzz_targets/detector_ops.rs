@@ -3,14 +3,16 @@
 //! twin that gets every record through `push`, one by one. After every
 //! step: no panic, `pushed = accepted + filtered + rejected + late` in
 //! every rule, the twins' counters and alerts agree, and a snapshot
-//! restores to the same detector. With early alerts on, every group has
-//! exactly one early alert, before its final one.
+//! restores to the same detector. With early alerts on (tumbling windows,
+//! no suppression), every group has exactly one early alert, before its
+//! final one. Windows may slide and alerts be suppressed: the twins, the
+//! accounting and the snapshots must hold alike.
 
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use recon_guest::config::{LimitSettings, Profile, Rule, RuleSettings, Settings};
+use recon_guest::config::{LimitSettings, Profile, Rule, RuleSettings, Settings, WindowMode};
 use recon_guest::{AlertKind, Detector, Scanner};
 
 const T0: i64 = 1_767_571_200_000;
@@ -103,6 +105,8 @@ enum Op {
 struct Plan {
     seed_profile: bool,
     early: bool,
+    sliding: bool,
+    suppress_min: u8,
     rules: u8,
     confirmations: u8,
     max_groups: u8,
@@ -116,12 +120,16 @@ fn settings(p: &Plan) -> Settings {
     if p.rules % 3 != 1 {
         rules.push(RuleSettings {
             min_distinct: Some(3),
+            window: p.sliding.then_some(WindowMode::Sliding),
+            suppress_ms: Some(u64::from(p.suppress_min % 4) * 60_000),
             ..RuleSettings::new(Rule::Sentinel)
         });
     }
     if p.rules % 3 != 0 {
         rules.push(RuleSettings {
             min_distinct: Some(2),
+            window: p.sliding.then_some(WindowMode::Sliding),
+            suppress_ms: Some(u64::from(p.suppress_min % 4) * 60_000),
             ..RuleSettings::new(Rule::Elastic)
         });
     }
@@ -224,7 +232,15 @@ fuzz_target!(|plan: Plan| {
     alerts.1.extend(twin.drain());
     assert_eq!(alerts.0, alerts.1);
     check(&d);
-    // Early alerts: one per group, before its final one, and only if asked.
+    // Early alerts: one per group, before its final one, and only if asked
+    // (sliding windows have none; suppression decides finals alone).
+    if plan.sliding {
+        assert!(alerts.0.iter().all(|a| a.kind == AlertKind::Final));
+        return;
+    }
+    if plan.suppress_min % 4 != 0 {
+        return;
+    }
     let mut early: Vec<&str> = Vec::new();
     let mut finals: Vec<&str> = Vec::new();
     for a in &alerts.0 {
