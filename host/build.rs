@@ -2,11 +2,11 @@
 //! `cargo build` or `cargo test` at the workspace root produces it.
 //!
 //! Modelled on wasmtime's `crates/test-programs/artifacts/build.rs`: the
-//! guest is compiled by a nested cargo into its own target directory under
-//! `OUT_DIR` (so it never contends with the outer build's lock), with the
-//! outer build's encoded RUSTFLAGS stripped (they are for the host target),
-//! then encoded as a component with `wit-component`. The host embeds the
-//! result with `include_bytes!`.
+//! guest is compiled by a nested cargo into its own target directory (so
+//! it never contends with the outer build's lock; `guest_target_dir` says
+//! where), with the outer build's encoded RUSTFLAGS stripped (they are for
+//! the host target), then encoded as a component with `wit-component`. The
+//! host embeds the result with `include_bytes!`.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -66,7 +66,7 @@ fn main() {
     write_catalogue(&root, &out_dir);
     ensure_target();
 
-    let target_dir = out_dir.join("guest-target");
+    let target_dir = guest_target_dir(&out_dir, &root);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
@@ -112,6 +112,24 @@ fn main() {
         .unwrap_or_else(|e| panic!("encoding {} as a component: {e:?}", module_path.display()));
     let out = out_dir.join("recon_detector.component.wasm");
     std::fs::write(&out, component).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+}
+
+/// The nested build's target directory. The guest does not depend on this
+/// crate's features, but `OUT_DIR` does: `cargo run -p recon` builds
+/// without `nats` and `cargo test --workspace` with it, so a directory
+/// under `OUT_DIR` would compile the guest once for each. Beside the build
+/// scripts' own directories instead (`<target>/release/build/`), one per
+/// workspace (named by a hash of its path: worktrees may share a target
+/// directory), every configuration shares one incremental guest build.
+/// The outer build's lock keeps two of them from running at once.
+fn guest_target_dir(out_dir: &Path, root: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    root.hash(&mut h);
+    match out_dir.parent().and_then(Path::parent) {
+        Some(build) => build.join(format!("recon-guest-target-{:016x}", h.finish())),
+        None => out_dir.join("guest-target"),
+    }
 }
 
 /// Makes sure the standard library for the wasm target is installed: adds

@@ -18,7 +18,8 @@
 //! - [`detect`]: the `recon detect` pipeline.
 //! - [`output`]: alerts as NDJSON.
 //! - [`state`]: detector snapshots kept between runs (`--state`).
-//! - [`nats`]: `recon nats …`, the detector scaled out on NATS JetStream.
+//! - `nats`: `recon nats …`, the detector scaled out on NATS JetStream
+//!   (with the `nats` feature).
 
 pub mod catalogue;
 pub mod choice;
@@ -26,6 +27,7 @@ pub mod detect;
 pub mod guard;
 pub mod input;
 pub mod live;
+#[cfg(feature = "nats")]
 pub mod nats;
 pub mod output;
 pub mod rule_tests;

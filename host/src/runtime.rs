@@ -727,3 +727,53 @@ impl Config {
         }
     }
 }
+
+/// The contract configuration as the native core's settings (the two
+/// mirror the same WIT record): for the native work beside the component
+/// (`recon nats` places records with the core's scanner) and for tests.
+pub fn guest_settings(c: &Config) -> recon_guest::config::Settings {
+    use recon_guest::config as g;
+    g::Settings {
+        rules: c
+            .rules
+            .iter()
+            .map(|r| g::RuleSettings {
+                // The configuration is checked when resolved: its rules
+                // are built-ins.
+                rule: g::Rule::of_name(&r.rule)
+                    .expect("a resolved configuration names built-ins only"),
+                window_ms: r.window_ms,
+                min_distinct: r.min_distinct,
+                commands: r.commands.clone(),
+                providers: r.providers.clone(),
+                suppress_ms: r.suppress_ms,
+                window: r.window.map(|w| match w {
+                    WindowMode::Tumbling => g::WindowMode::Tumbling,
+                    WindowMode::Sliding => g::WindowMode::Sliding,
+                }),
+            })
+            .collect(),
+        profile: match c.profile {
+            Profile::Default => g::Profile::Default,
+            Profile::Seed => g::Profile::Seed,
+        },
+        allowed_lateness_ms: c.allowed_lateness_ms,
+        limits: g::LimitSettings {
+            max_event_bytes: c.limits.max_event_bytes,
+            max_open_groups: c.limits.max_open_groups,
+            max_list_entries: c.limits.max_list_entries,
+            max_time_jump_ms: c.limits.max_time_jump_ms,
+            time_confirmations: c.limits.time_confirmations,
+        },
+        early_alerts: c.early_alerts,
+        rule_files: c
+            .rule_files
+            .iter()
+            .map(|f| recon_guest::sigma::RuleFile {
+                name: f.name.clone(),
+                text: f.text.clone(),
+            })
+            .collect(),
+        only_rules: c.only_rules.clone(),
+    }
+}

@@ -13,7 +13,7 @@ mod hostile;
 mod hostile_files;
 mod lateness;
 mod live;
-mod nats;
+mod nats; // `recon nats`: host/Cargo.toml turns the `nats` feature on for tests
 mod ocsf;
 mod recovery;
 mod reference;

@@ -5,10 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{self, Config};
+use crate::runtime::{Config, guest_settings};
 use crate::settings::{FileSettings, RunConfig};
-use recon_guest::config::{LimitSettings, Profile, Rule, RuleSettings, Settings};
-use recon_guest::sigma::RuleFile;
 
 use super::{Nats, NatsError};
 
@@ -212,55 +210,4 @@ pub fn state_bucket(nats: &Nats) -> Result<async_nats::jetstream::kv::Store, Nat
             )),
             other => other,
         })
-}
-
-/// The core's built-in of a contract rule name (the stored configuration
-/// is checked when resolved: its rules are built-ins).
-fn guest_rule(r: &str) -> Rule {
-    Rule::of_name(r).expect("a resolved configuration names built-ins only")
-}
-
-/// The contract configuration as the native core's settings (the two
-/// mirror the same WIT record).
-pub fn guest_settings(c: &Config) -> Settings {
-    Settings {
-        rules: c
-            .rules
-            .iter()
-            .map(|r| RuleSettings {
-                rule: guest_rule(&r.rule),
-                window_ms: r.window_ms,
-                min_distinct: r.min_distinct,
-                commands: r.commands.clone(),
-                providers: r.providers.clone(),
-                suppress_ms: r.suppress_ms,
-                window: r.window.map(|w| match w {
-                    runtime::WindowMode::Tumbling => recon_guest::WindowMode::Tumbling,
-                    runtime::WindowMode::Sliding => recon_guest::WindowMode::Sliding,
-                }),
-            })
-            .collect(),
-        profile: match c.profile {
-            runtime::Profile::Default => Profile::Default,
-            runtime::Profile::Seed => Profile::Seed,
-        },
-        allowed_lateness_ms: c.allowed_lateness_ms,
-        limits: LimitSettings {
-            max_event_bytes: c.limits.max_event_bytes,
-            max_open_groups: c.limits.max_open_groups,
-            max_list_entries: c.limits.max_list_entries,
-            max_time_jump_ms: c.limits.max_time_jump_ms,
-            time_confirmations: c.limits.time_confirmations,
-        },
-        early_alerts: c.early_alerts,
-        rule_files: c
-            .rule_files
-            .iter()
-            .map(|f| RuleFile {
-                name: f.name.clone(),
-                text: f.text.clone(),
-            })
-            .collect(),
-        only_rules: c.only_rules.clone(),
-    }
 }

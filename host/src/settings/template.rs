@@ -195,8 +195,8 @@ mod tests {
         // The numbers and lists the file writes are the detection core's
         // own defaults: resolved by the core, the file's configuration is
         // the configuration of an empty file.
-        let file = g::Config::new(crate::nats::layout::guest_settings(&file.detector)).unwrap();
-        let empty = g::Config::new(crate::nats::layout::guest_settings(&empty.detector)).unwrap();
+        let file = g::Config::new(crate::runtime::guest_settings(&file.detector)).unwrap();
+        let empty = g::Config::new(crate::runtime::guest_settings(&empty.detector)).unwrap();
         assert_eq!(file.rules, empty.rules);
         assert_eq!(file.limits, empty.limits);
         assert_eq!(

@@ -8,7 +8,8 @@
 //! - `detect`: `recon detect` (the configuration resolved once, here);
 //! - `progress`: its progress line on a terminal;
 //! - `generate`: `recon gen`;
-//! - `nats`: `recon nats …`;
+//! - `nats`: `recon nats …` (with the `nats` feature; without it,
+//!   `nats_missing` says how to get it);
 //! - `choice`: parsers for the library's named settings.
 
 use std::io::{self, Write};
@@ -21,6 +22,10 @@ use clap::{Args, Parser, Subcommand};
 mod choice;
 mod detect;
 mod generate;
+#[cfg(feature = "nats")]
+mod nats;
+#[cfg(not(feature = "nats"))]
+#[path = "nats_missing.rs"]
 mod nats;
 mod progress;
 mod rules;
@@ -60,6 +65,13 @@ enum Command {
     Rules(rules::RulesArgs),
     /// Scale out on NATS JetStream: partitioned records, workers that
     /// take over each other's partitions, every alert exactly once.
+    #[cfg_attr(
+        not(feature = "nats"),
+        command(
+            about = "Scale out on NATS JetStream (not in this build: it needs the `nats` feature)",
+            long_about = None
+        )
+    )]
     Nats(nats::NatsArgs),
 }
 
@@ -120,7 +132,6 @@ fn main() -> ExitCode {
 /// error); anything else that stops a run is status 1.
 fn is_config_error(e: &anyhow::Error) -> bool {
     use recon::detect::DetectError;
-    use recon::nats::NatsError;
     use recon::runtime::HostError;
     use recon::settings::SettingsError;
     e.chain().any(|c| {
@@ -130,9 +141,6 @@ fn is_config_error(e: &anyhow::Error) -> bool {
                 c.downcast_ref::<DetectError>(),
                 Some(DetectError::Host(HostError::Config(_)))
             )
-            || matches!(
-                c.downcast_ref::<NatsError>(),
-                Some(NatsError::Settings(_) | NatsError::Host(HostError::Config(_)))
-            )
+            || nats::is_config_error(c)
     })
 }

@@ -355,3 +355,14 @@ pub(crate) fn run(args: NatsArgs) -> Result<ExitCode> {
         }
     }
 }
+
+/// True for errors in the stored or given configuration (exit status 2).
+pub(crate) fn is_config_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        e.downcast_ref::<recon::nats::NatsError>(),
+        Some(
+            recon::nats::NatsError::Settings(_)
+                | recon::nats::NatsError::Host(recon::runtime::HostError::Config(_))
+        )
+    )
+}
