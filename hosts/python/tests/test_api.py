@@ -321,8 +321,9 @@ def test_fuel_bounds_each_call() -> None:
 
 def test_the_deadline_interrupts_a_long_call(trails: Trails) -> None:
     data = trails.seed7.read_bytes()
+    # (No short call first: on a loaded machine even one can miss a 1 ms
+    # deadline; that a call within its deadline returns is every other test.)
     d = rd.Detector(sandbox=rd.Sandbox(call_timeout=0.001))
-    d.push_ndjson(BURST.read_bytes())  # a short call finishes within its tick
     with pytest.raises(rd.ComponentTrap) as e:
         d.push_ndjson(data * 2)
     assert e.value.kind == "deadline"
