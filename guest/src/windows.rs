@@ -135,6 +135,13 @@ fn is_zero_i64(n: &i64) -> bool {
     *n == 0
 }
 
+/// Sliding windows: the events of one time, each with its group key, in
+/// arrival order.
+type Arrivals<K, I> = Vec<(K, I)>;
+
+/// Sliding windows: a group's events with their times, oldest first.
+type Timed<I> = Vec<(i64, I)>;
+
 /// One group of a sliding window: its final events that a window to come
 /// may still count (oldest first), and how many of its events are not
 /// final yet.
@@ -189,7 +196,7 @@ pub(crate) struct Windows<R: RuleLogic> {
     held: HashMap<R::Key, Hold>,
     /// Sliding windows: events not yet final, by time, each with its
     /// group key, in arrival order.
-    slide_pending: BTreeMap<i64, Vec<(R::Key, R::Item)>>,
+    slide_pending: BTreeMap<i64, Arrivals<R::Key, R::Item>>,
     /// Sliding windows: the open groups.
     slide_groups: HashMap<R::Key, Slot<R::Item>>,
     /// Sliding windows: events at or before this time are final (the
@@ -774,7 +781,7 @@ impl<R: RuleLogic> Windows<R> {
                 .flat_map(|(t, evs)| evs.iter().map(|(k, i)| (*t, k.clone(), i.clone())))
                 .collect(),
             slide_groups: {
-                let mut groups: Vec<(R::Key, Vec<(i64, R::Item)>)> = self
+                let mut groups: Vec<(R::Key, Timed<R::Item>)> = self
                     .slide_groups
                     .iter()
                     .filter(|(_, s)| !s.items.is_empty())
