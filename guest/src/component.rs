@@ -63,6 +63,7 @@ impl wit::Guest for Component {
                 file: r.file,
                 window_ms: r.window_ms,
                 window: window_out(r.window),
+                suppress_ms: r.suppress_ms,
                 threshold: r.threshold,
                 measure: r.measure,
                 group_by: r.group_by,

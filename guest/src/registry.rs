@@ -34,6 +34,8 @@ pub struct RuleInfo {
     pub window_ms: u64,
     /// Tumbling or sliding.
     pub window: WindowMode,
+    /// Suppression span, ms (0: none).
+    pub suppress_ms: u64,
     /// When a group alerts, as written (`gte 8`).
     pub threshold: String,
     /// What is compared (`count`, `distinct <field>`).
@@ -66,6 +68,7 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
         .map(|r| {
             let window_ms = r.window_ms.unsigned_abs();
             let window = r.window_mode;
+            let suppress_ms = r.suppress_ms.unsigned_abs();
             let threshold = r.threshold.describe();
             match (r.builtin, &r.data) {
                 (Some(Rule::Sentinel), _) => RuleInfo {
@@ -76,6 +79,7 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                     file: None,
                     window_ms,
                     window,
+                    suppress_ms,
                     threshold,
                     measure: "distinct recon.command".to_owned(),
                     group_by: strings(&[
@@ -107,6 +111,7 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                     file: None,
                     window_ms,
                     window,
+                    suppress_ms,
                     threshold,
                     measure: "distinct eventName".to_owned(),
                     group_by: strings(&["aws.cloudtrail.user_identity.arn"]),
@@ -152,6 +157,7 @@ pub fn rules(config: &Config) -> Vec<RuleInfo> {
                         file: Some(d.file.clone()),
                         window_ms,
                         window,
+                        suppress_ms,
                         threshold,
                         measure,
                         group_by,

@@ -145,6 +145,10 @@ fn a_sliding_suppressed_sigma_rule_alerts_once_an_hour_on_straddling_bursts() {
     let out = recon(&["rules", "check", sliding.to_str().unwrap()], "");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("per 10m sliding window"), "{text}");
+    assert!(
+        text.contains("a group's repeats held back for 1h after an alert"),
+        "{text}"
+    );
     std::fs::remove_dir_all(&d).ok();
 }
 

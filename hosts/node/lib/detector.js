@@ -108,6 +108,7 @@ function ruleInfo(r) {
     file: r.file ?? null,
     windowMs: num(r.windowMs),
     window: r.window,
+    suppressMs: num(r.suppressMs),
     threshold: r.threshold,
     measure: r.measure,
     groupBy: [...r.groupBy],

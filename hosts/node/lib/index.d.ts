@@ -45,6 +45,8 @@ export interface RuleInfo {
   /** Window width, ms (1 for a detection rule running alone). */
   windowMs: number;
   window: 'tumbling' | 'sliding';
+  /** Suppression span, ms of event time (0: none). */
+  suppressMs: number;
   /** When a group alerts, as written: `gte 8`, `gt 50, lte 100`. */
   threshold: string;
   /** What is compared with the threshold: `count`, or `distinct <field>`. */

@@ -503,6 +503,8 @@ describe('rules as data', () => {
       ['elastic-aws-discovery-burst', 'built-in'],
     ]);
     assert.equal(builtIn[0].windowMs, 60000);
+    assert.equal(builtIn[0].window, 'tumbling');
+    assert.equal(builtIn[0].suppressMs, 0);
     assert.ok(builtIn[0].settings.includes('commands'));
     const data = await listRules({ rules: [], ruleFiles: [{ name: 'iam.yml', text: readFileSync(IAM, 'utf8') }] });
     const enumeration = data.find((r) => r.name === 'aws-iam-user-enumeration');

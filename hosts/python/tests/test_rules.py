@@ -125,6 +125,7 @@ def test_list_rules_describes_built_ins_and_data_rules() -> None:
         ("elastic-aws-discovery-burst", rd.RuleKind.BUILT_IN),
     ]
     assert builtin[0].window_ms == 60_000 and "commands" in builtin[0].settings
+    assert (builtin[0].window, builtin[0].suppress_ms) == ("tumbling", 0)
     data = rd.list_rules(rd.Config(rules=[], rule_files=[rd.RuleFile("iam.yml", IAM.read_text())]))
     enumeration = next(r for r in data if r.name == "aws-iam-user-enumeration")
     assert enumeration.kind is rd.RuleKind.CORRELATION

@@ -119,6 +119,7 @@ fn json(r: &RuleInfo) -> serde_json::Value {
         "file": r.file,
         "window_ms": r.window_ms,
         "window": window_mode(r.window),
+        "suppress_ms": r.suppress_ms,
         "measure": r.measure,
         "threshold": r.threshold,
         "group_by": r.group_by,
@@ -153,7 +154,15 @@ fn print(rules: &[RuleInfo], as_json: bool, detail: bool) {
             ),
         };
         println!("{}  [{}] {}", r.name, kind(r.kind), r.title);
-        println!("    alerts: {threshold}; severity {}", r.severity);
+        let suppress = if r.suppress_ms > 0 {
+            format!(
+                "; a group's repeats held back for {} after an alert",
+                window(r.suppress_ms)
+            )
+        } else {
+            String::new()
+        };
+        println!("    alerts: {threshold}; severity {}{suppress}", r.severity);
         if detail {
             if let Some(f) = &r.file {
                 println!("    file: {f}");

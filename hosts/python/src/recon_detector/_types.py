@@ -104,6 +104,8 @@ class RuleInfo:
     window_ms: int
     #: ``tumbling`` or ``sliding``.
     window: str
+    #: Suppression span, ms of event time (0: none).
+    suppress_ms: int
     #: When a group alerts, as written: ``gte 8``, ``gt 50, lte 100``.
     threshold: str
     #: What is compared with the threshold: ``count``, or ``distinct <field>``.

@@ -226,6 +226,7 @@ def _info(r: object) -> RuleInfo:
         file=g("file"),
         window_ms=int(g("window-ms")),
         window=str(g("window")),
+        suppress_ms=int(g("suppress-ms")),
         threshold=g("threshold"),
         measure=g("measure"),
         group_by=tuple(g("group-by")),
