@@ -107,6 +107,15 @@ fn rule_in(i: usize, r: &str) -> Result<Rule, ConfigError> {
     })
 }
 
+/// The contract's snapshot error, from the core's.
+fn snapshot_error(e: SnapshotError) -> wit::SnapshotError {
+    match e {
+        SnapshotError::Malformed(m) => wit::SnapshotError::Malformed(m),
+        SnapshotError::UnsupportedVersion(v) => wit::SnapshotError::UnsupportedVersion(v),
+        SnapshotError::InvalidConfig(c) => wit::SnapshotError::InvalidConfig(config_error(c)),
+    }
+}
+
 fn window_out(w: WindowMode) -> wit::WindowMode {
     match w {
         WindowMode::Tumbling => wit::WindowMode::Tumbling,
@@ -388,11 +397,7 @@ impl wit::GuestDetector for DetectorResource {
     }
 
     fn restore(snapshot: Vec<u8>) -> Result<wit::Detector, wit::SnapshotError> {
-        let detector = Detector::restore(&snapshot).map_err(|e| match e {
-            SnapshotError::Malformed(m) => wit::SnapshotError::Malformed(m),
-            SnapshotError::UnsupportedVersion(v) => wit::SnapshotError::UnsupportedVersion(v),
-            SnapshotError::InvalidConfig(c) => wit::SnapshotError::InvalidConfig(config_error(c)),
-        })?;
+        let detector = Detector::restore(&snapshot).map_err(snapshot_error)?;
         Ok(wit::Detector::new(DetectorResource(RefCell::new(detector))))
     }
 
@@ -402,11 +407,8 @@ impl wit::GuestDetector for DetectorResource {
     ) -> Result<(wit::Detector, Vec<wit::Rule>), wit::SnapshotError> {
         let settings =
             settings(config).map_err(|e| wit::SnapshotError::InvalidConfig(config_error(e)))?;
-        let (detector, restarted) = Detector::reload(&snapshot, settings).map_err(|e| match e {
-            SnapshotError::Malformed(m) => wit::SnapshotError::Malformed(m),
-            SnapshotError::UnsupportedVersion(v) => wit::SnapshotError::UnsupportedVersion(v),
-            SnapshotError::InvalidConfig(c) => wit::SnapshotError::InvalidConfig(config_error(c)),
-        })?;
+        let (detector, restarted) =
+            Detector::reload(&snapshot, settings).map_err(snapshot_error)?;
         Ok((
             wit::Detector::new(DetectorResource(RefCell::new(detector))),
             restarted,

@@ -603,21 +603,13 @@ impl RuleConfig {
     /// ([`crate::sigma::DataRule::digest`]), wherever its file.
     pub fn same_definition(&self, other: &RuleConfig) -> bool {
         let definition = |c: &RuleConfig| c.data.as_ref().map(|d| d.digest);
-        let (a, b) = (self, other);
-        a.name == b.name
-            && a.builtin == b.builtin
-            && a.threshold == b.threshold
-            && a.window_ms == b.window_ms
-            && a.min_distinct == b.min_distinct
-            && a.commands == b.commands
-            && a.providers == b.providers
-            && a.suppress_ms == b.suppress_ms
-            && a.window_mode == b.window_mode
-            && a.profile == b.profile
-            && a.allowed_lateness_ms == b.allowed_lateness_ms
-            && a.limits == b.limits
-            && a.early_alerts == b.early_alerts
-            && definition(self) == definition(other)
+        // The derived equality compares a data rule by name and file; set
+        // the definition aside and compare its digest instead.
+        let settings = |c: &RuleConfig| RuleConfig {
+            data: None,
+            ..c.clone()
+        };
+        settings(self) == settings(other) && definition(self) == definition(other)
     }
 
     /// Validates one rule's settings under the detector's shared ones.

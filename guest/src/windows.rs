@@ -150,6 +150,15 @@ struct Slot<I> {
     pending: u32,
 }
 
+impl<I> Slot<I> {
+    /// Forgets the events at or before `from`: out of every window to come.
+    fn age(&mut self, from: i64) {
+        while self.items.front().is_some_and(|(t, _)| *t <= from) {
+            self.items.pop_front();
+        }
+    }
+}
+
 /// A group's suppression after an alert that went out: alerts of its
 /// windows starting before `until` are held back, and counted in `held`
 /// until the next alert of the group that goes out carries the count.
@@ -464,15 +473,7 @@ impl<R: RuleLogic> Windows<R> {
             }
             return Ok(());
         }
-        let limit = self.config.limits.max_open_groups as usize;
-        if self.open_groups >= limit {
-            return Err(EventError::new(
-                RejectReason::StateLimit,
-                format!(
-                    "{limit} groups are open (limits.max-open-groups); this event would open another"
-                ),
-            ));
-        }
+        self.may_open_group()?;
         let mut group = R::Group::default();
         self.rule.add(&mut group, item, max_list);
         if early && !held && threshold.holds(self.rule.measure(&group)) {
@@ -486,20 +487,26 @@ impl<R: RuleLogic> Windows<R> {
         Ok(())
     }
 
+    /// Whether one more group may open (`limits.max-open-groups`).
+    fn may_open_group(&self) -> Result<(), EventError> {
+        let limit = self.config.limits.max_open_groups as usize;
+        if self.open_groups >= limit {
+            return Err(EventError::new(
+                RejectReason::StateLimit,
+                format!(
+                    "{limit} groups are open (limits.max-open-groups); this event would open another"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Sliding windows: keeps an event until it is final.
     fn slide_add(&mut self, t: i64, key: R::Key, item: R::Item) -> Result<(), EventError> {
         match self.slide_groups.get_mut(&key) {
             Some(slot) => slot.pending = slot.pending.saturating_add(1),
             None => {
-                let limit = self.config.limits.max_open_groups as usize;
-                if self.open_groups >= limit {
-                    return Err(EventError::new(
-                        RejectReason::StateLimit,
-                        format!(
-                            "{limit} groups are open (limits.max-open-groups); this event would open another"
-                        ),
-                    ));
-                }
+                self.may_open_group()?;
                 self.slide_groups.insert(
                     key.clone(),
                     Slot {
@@ -588,22 +595,17 @@ impl<R: RuleLogic> Windows<R> {
         let slot = slide_groups.get_mut(key)?;
         slot.pending = slot.pending.saturating_sub(run.len() as u32);
         let from = t.saturating_sub(span);
-        while slot.items.front().is_some_and(|(ti, _)| *ti <= from) {
-            slot.items.pop_front();
+        slot.age(from);
+        // The aggregate of the events before `t`, then with those at `t`.
+        let mut group = R::Group::default();
+        for (_, i) in &slot.items {
+            rule.add(&mut group, i.clone(), max_list);
         }
-        let fold = |items: &mut dyn Iterator<Item = &R::Item>| {
-            let mut g = R::Group::default();
-            for i in items {
-                rule.add(&mut g, i.clone(), max_list);
-            }
-            g
-        };
-        let before = !slot.items.is_empty()
-            && config
-                .threshold
-                .holds(rule.measure(&fold(&mut slot.items.iter().map(|(_, i)| i))));
-        slot.items.extend(run.into_iter().map(|i| (t, i)));
-        let group = fold(&mut slot.items.iter().map(|(_, i)| i));
+        let before = !slot.items.is_empty() && config.threshold.holds(rule.measure(&group));
+        for i in run {
+            rule.add(&mut group, i.clone(), max_list);
+            slot.items.push_back((t, i));
+        }
         let at = config.threshold.holds(rule.measure(&group));
         if at {
             // The shortest latest run that meets the threshold.
@@ -635,9 +637,7 @@ impl<R: RuleLogic> Windows<R> {
         self.slide_swept = f;
         let from = f.saturating_sub(span);
         self.slide_groups.retain(|_, slot| {
-            while slot.items.front().is_some_and(|(ti, _)| *ti <= from) {
-                slot.items.pop_front();
-            }
+            slot.age(from);
             !slot.items.is_empty() || slot.pending > 0
         });
         self.open_groups = self.slide_groups.len();

@@ -15,7 +15,7 @@ use rsigma_parser::{
     correlation_exemplars, exemplars, filter_exemplars,
 };
 
-use super::{RuleError, RuleFile};
+use super::{RuleError, RuleFile, label, line_of};
 
 /// The time the offsets count from, ms since the epoch:
 /// 2023-11-14T22:13:20Z, the base rsigma's `rule test` uses, so that a
@@ -86,25 +86,6 @@ pub struct FileCases {
     pub detections_alone: Option<String>,
 }
 
-/// The name a document goes by: `name`, else `id`, else its title.
-fn label(name: &Option<String>, id: &Option<String>, title: &str) -> String {
-    name.clone()
-        .or_else(|| id.clone())
-        .unwrap_or_else(|| title.to_owned())
-}
-
-/// The line (from 1) of the first line containing `needle` at or after
-/// the first line containing `anchor`; else the anchor's line.
-fn line_after(text: &str, anchor: &str, needle: &str) -> Option<u32> {
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines.iter().position(|l| l.contains(anchor))?;
-    let at = lines[start..]
-        .iter()
-        .position(|l| l.contains(needle))
-        .map_or(start, |i| start + i);
-    Some(at as u32 + 1)
-}
-
 /// rsigma's JSON pointer (`/custom_attributes/rsigma.exemplars/0/events/3/offset`)
 /// as a path a reader of the file recognises
 /// (`rsigma.exemplars[0].events[3].offset`).
@@ -135,7 +116,7 @@ impl Reading<'_> {
         RuleError {
             file: self.file.name.clone(),
             rule: Some(rule.to_owned()),
-            line: line_after(&self.file.text, title, rsigma_parser::EXEMPLARS_KEY),
+            line: line_of(&self.file.text, Some(title), rsigma_parser::EXEMPLARS_KEY),
             field: Some(rsigma_parser::EXEMPLARS_KEY.to_owned()),
             message,
         }

@@ -258,7 +258,7 @@ struct Doc<T> {
 }
 
 /// The name a document goes by: `name`, else `id`, else its title.
-fn label(name: &Option<String>, id: &Option<String>, title: &str) -> String {
+pub(crate) fn label(name: &Option<String>, id: &Option<String>, title: &str) -> String {
     name.clone()
         .or_else(|| id.clone())
         .unwrap_or_else(|| title.to_owned())
@@ -266,7 +266,7 @@ fn label(name: &Option<String>, id: &Option<String>, title: &str) -> String {
 
 /// The line (from 1) of the first line at or after the line of `anchor`
 /// that contains `needle`.
-fn line_of(text: &str, anchor: Option<&str>, needle: &str) -> Option<u32> {
+pub(crate) fn line_of(text: &str, anchor: Option<&str>, needle: &str) -> Option<u32> {
     let lines: Vec<&str> = text.lines().collect();
     let start = anchor
         .and_then(|a| lines.iter().position(|l| l.contains(a)))
