@@ -293,10 +293,17 @@ impl<R: RuleLogic> Windows<R> {
         self.held.retain(|_, h| h.until > horizon || h.held > 0);
         let limit = self.config.limits.max_open_groups as usize;
         if self.held.len() > limit {
-            let mut untils: Vec<i64> = self.held.values().map(|h| h.until).collect();
-            untils.sort_unstable();
-            let cut = untils[self.held.len() - limit - 1];
-            self.held.retain(|_, h| h.until > cut);
+            // Exactly the excess, oldest span first (ties by key, so a
+            // replay forgets the same ones).
+            let mut oldest: Vec<(i64, R::Key)> = self
+                .held
+                .iter()
+                .map(|(k, h)| (h.until, k.clone()))
+                .collect();
+            oldest.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            for (_, key) in oldest.into_iter().take(self.held.len() - limit) {
+                self.held.remove(&key);
+            }
         }
     }
 
