@@ -13,6 +13,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use recon_guest::config::{LimitSettings, Profile, Rule, RuleSettings, Settings, WindowMode};
+use recon_guest::format::AlertFormat;
 use recon_guest::{AlertKind, Detector, Scanner};
 
 const T0: i64 = 1_767_571_200_000;
@@ -232,6 +233,19 @@ fuzz_target!(|plan: Plan| {
     alerts.1.extend(twin.drain());
     assert_eq!(alerts.0, alerts.1);
     check(&d);
+    // The alert formatter runs natively in the Rust host on alerts whose
+    // rows hold record values: every alert formats, in both forms, with
+    // and without a tenant, to one line of JSON.
+    for a in &alerts.0 {
+        for format in [AlertFormat::Native, AlertFormat::Ocsf] {
+            for tenant in [None, Some("t\"\n\u{7f}")] {
+                let line = recon_guest::format::alert_line(a, format, tenant)
+                    .unwrap_or_else(|e| panic!("alert {} does not format: {e}", a.id));
+                assert!(!line.contains('\n'), "{line}");
+                serde_json::from_str::<serde_json::Value>(&line).expect("the line is JSON");
+            }
+        }
+    }
     // Early alerts: one per group, before its final one, and only if asked
     // (sliding windows have none; suppression decides finals alone).
     if plan.sliding {

@@ -31,7 +31,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use crate::runtime::{
-    Alert, BatchResult, Config, DetectorHandle, HostError, Instance, Runtime, Scanned,
+    Alert, BatchResult, Config, DetectorHandle, HostError, Instance, Placement, Runtime, Scanned,
     ScannerHandle, Stats,
 };
 
@@ -590,6 +590,61 @@ impl<'r> GuardedScanner<'r> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// `partition-of`: where each record goes (indices are lines of the
+    /// whole buffer), and, after a trap, the lines that trapped alone,
+    /// which go nowhere.
+    pub fn partition_of(
+        &mut self,
+        data: &[u8],
+        partitions: u32,
+    ) -> Result<Guarded<Vec<Placement>>, HostError> {
+        let mut place = Place {
+            scanner: self,
+            partitions,
+        };
+        match place.attempt(data) {
+            Ok(placements) => Ok(Guarded {
+                result: placements,
+                quarantined: Vec::new(),
+                recovered: false,
+            }),
+            Err(e) if is_trap(&e) => {
+                place.recover()?;
+                let (pieces, quarantined) = bisect(&mut place, data)?;
+                let mut result = Vec::new();
+                for p in pieces {
+                    result.extend(p.value.into_iter().map(|mut x| {
+                        x.index += p.first_line;
+                        x
+                    }));
+                }
+                Ok(Guarded {
+                    result,
+                    quarantined,
+                    recovered: true,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A scanner's `partition-of`, as one [`Attempt`].
+struct Place<'s, 'r> {
+    scanner: &'s mut GuardedScanner<'r>,
+    partitions: u32,
+}
+
+impl Attempt for Place<'_, '_> {
+    type Out = Vec<Placement>;
+    fn attempt(&mut self, data: &[u8]) -> Result<Vec<Placement>, HostError> {
+        let s = &mut *self.scanner;
+        s.instance.partition_of(s.scanner, data, self.partitions)
+    }
+    fn recover(&mut self) -> Result<(), HostError> {
+        self.scanner.recover()
     }
 }
 

@@ -206,7 +206,16 @@ fn spawn_reader(
     let (tx, rx) = bounded(PIECES_AHEAD);
     thread::Builder::new()
         .name("recon-read".into())
-        .spawn(move || read_pieces(source, first, &pool, &tx))
+        .spawn(move || {
+            // A panic while reading or inflating (a bug on hostile bytes)
+            // costs this input, with a clear error, never the process or
+            // the other inputs; without this the channel would close as
+            // if the input had ended.
+            let run = std::panic::AssertUnwindSafe(|| read_pieces(source, first, &pool, &tx));
+            if let Err(panic) = std::panic::catch_unwind(run) {
+                let _ = tx.send(Piece::Unreadable(panicked("reading it", &*panic)));
+            }
+        })
         .map_err(|source| InputError::Io {
             source_name: name.to_owned(),
             source,
@@ -413,23 +422,48 @@ fn chunk_one(
             open.set(false);
         }
     };
-    while !reader.is_done() {
-        match pieces.recv_timeout(options.linger) {
-            Ok(Piece::Bytes(p)) => reader.feed_vec(p, &mut send),
-            Ok(Piece::Unreadable(reason)) => reader.fail(reason, &mut send),
-            Ok(Piece::Io(e)) => {
-                // Worded by the I/O error alone, as an open failure is.
-                reader.fail(e.to_string(), &mut send);
+    // A panic in the reader (a bug on hostile bytes) costs the rest of
+    // this input, reported unreadable with what happened, and nothing else.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        while !reader.is_done() {
+            match pieces.recv_timeout(options.linger) {
+                Ok(Piece::Bytes(p)) => reader.feed_vec(p, &mut send),
+                Ok(Piece::Unreadable(reason)) => reader.fail(reason, &mut send),
+                Ok(Piece::Io(e)) => {
+                    // Worded by the I/O error alone, as an open failure is.
+                    reader.fail(e.to_string(), &mut send);
+                }
+                Err(RecvTimeoutError::Timeout) => reader.pause(&mut send),
+                Err(RecvTimeoutError::Disconnected) => reader.finish(&mut send),
             }
-            Err(RecvTimeoutError::Timeout) => reader.pause(&mut send),
-            Err(RecvTimeoutError::Disconnected) => reader.finish(&mut send),
+            if !open.get() {
+                return false;
+            }
         }
-        if !open.get() {
-            return false;
+        true
+    }));
+    match read {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(panic) => {
+            let e = InputError::Unreadable {
+                source_name: name.to_owned(),
+                reason: panicked("splitting it into records", &*panic),
+            };
+            return tx.send(InputMsg::Unreadable(source, e)).is_ok();
         }
     }
     tx.send(InputMsg::Ended(source, reader.sample().map(<[u8]>::to_vec)))
         .is_ok()
+}
+
+/// The words for a panic caught while `doing` something with an input.
+pub(crate) fn panicked(doing: &str, panic: &(dyn std::any::Any + Send)) -> String {
+    let what = crate::panic_message(panic);
+    format!(
+        "the host's reader failed while {doing} ({what}): the rest of this input is skipped; \
+         this is a bug, please report it with the input"
+    )
 }
 
 /// Every record of one input, as text, with the default chunking: for

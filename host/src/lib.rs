@@ -38,6 +38,17 @@ pub mod sources;
 pub mod state;
 pub mod tenants;
 
+/// The message of a panic caught by `catch_unwind` (where native code runs
+/// on untrusted bytes, so that a bug there costs one input, with a clear
+/// error, never the process: docs/hostile-input.md).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     /// The library is the command line's servant, never the reverse: clap

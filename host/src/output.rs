@@ -87,7 +87,19 @@ pub fn alert_line(a: &Alert, tenant: Option<&str>, format: Format) -> Result<Str
         Format::Native => AlertFormat::Native,
         Format::Ocsf => AlertFormat::Ocsf,
     };
-    format::alert_line(&core_alert(a), format, tenant)
+    let core = core_alert(a);
+    // The formatter runs natively on values that came from records (fuzzed
+    // by the `detector_ops` target): a panic in it is an error naming the
+    // alert, never the end of the process.
+    std::panic::catch_unwind(|| format::alert_line(&core, format, tenant)).unwrap_or_else(|p| {
+        let what = crate::panic_message(&*p);
+        Err(FormatError {
+            id: a.id.clone(),
+            source: serde::de::Error::custom(format!(
+                "the alert formatter failed ({what}); this is a bug, please report it"
+            )),
+        })
+    })
 }
 
 /// One alert as its native line (no line end).

@@ -351,7 +351,10 @@ pub fn run(
             rules: Some(vec![RuleChoice::Path(PathBuf::from(&suite.file))]),
             ..FileSettings::default()
         };
-        let config = settings.resolve_with(vec![(suite.file.clone(), text)])?;
+        let config = settings.resolve_with(crate::settings::RuleTexts {
+            files: vec![(suite.file.clone(), text)],
+            tenants: Vec::new(),
+        })?;
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let summary = detect(
             runtime,

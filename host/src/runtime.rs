@@ -30,8 +30,8 @@ mod bindings {
 
 pub use bindings::exports::recon::detector::detection::{
     Alert, AlertKind, ApplyError, BatchError, BatchResult, Config, ConfigError, Entity, EventError,
-    Limits, Outcome, Profile, ReasonCount, RejectReason, Rule, RuleConfig, RuleCounts, RuleError,
-    RuleFile, RuleInfo, RuleKind, RuleStats, Scanned, SnapshotError, Stats, WindowMode,
+    Limits, Outcome, Placement, Profile, ReasonCount, RejectReason, Rule, RuleConfig, RuleCounts,
+    RuleError, RuleFile, RuleInfo, RuleKind, RuleStats, Scanned, SnapshotError, Stats, WindowMode,
 };
 /// The contract's reader types (0.3.0).
 pub use bindings::exports::recon::detector::detection::{
@@ -554,6 +554,22 @@ impl Instance {
     /// Scans a buffer of newline-delimited records (stateless).
     pub fn scan(&mut self, s: ScannerHandle, records: &[u8]) -> Result<Scanned, HostError> {
         call!(self, "scan", scanner, call_scan(s.0, records))
+    }
+
+    /// Where each record of a buffer goes when each rule's work is split
+    /// into `partitions` parts (see the contract's `partition-of`).
+    pub fn partition_of(
+        &mut self,
+        s: ScannerHandle,
+        records: &[u8],
+        partitions: u32,
+    ) -> Result<Vec<Placement>, HostError> {
+        call!(
+            self,
+            "partition-of",
+            scanner,
+            call_partition_of(s.0, records, partitions)
+        )
     }
 
     /// Applies a scanner's payload to a detector.

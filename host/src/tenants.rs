@@ -264,18 +264,31 @@ impl<'r> Router<'r> {
         max_tenants: usize,
         tenant_rules: &[(String, Vec<RuleFile>)],
     ) -> Result<Self, HostError> {
-        let own: HashMap<String, Config> = tenant_rules
+        let own = tenant_rules
             .iter()
             .map(|(t, files)| (t.clone(), tenant_config(config, files)))
             .collect();
+        Router::with_configs(runtime, config, own, guard, key, max_tenants)
+    }
+
+    /// A router whose tenants with rules of their own run the
+    /// configurations `own` (by tenant), every other tenant `config`.
+    /// (`recon nats` gives each partition's router that partition's share
+    /// of every configuration.)
+    pub fn with_configs(
+        runtime: &'r Runtime,
+        config: &Config,
+        own: Vec<(String, Config)>,
+        guard: GuardSettings,
+        key: Option<TenantKey>,
+        max_tenants: usize,
+    ) -> Result<Self, HostError> {
         // Every tenant's rules compile now, before any record is read: a
         // refused file stops the run here, naming it, not mid-stream.
         if !own.is_empty() {
             let mut instance = runtime.instantiate()?;
-            for (_, files) in tenant_rules {
-                instance
-                    .list_rules(&tenant_config(config, files))?
-                    .map_err(HostError::Config)?;
+            for (_, c) in &own {
+                instance.list_rules(c)?.map_err(HostError::Config)?;
             }
         }
         let mut router = Router {
@@ -286,7 +299,7 @@ impl<'r> Router<'r> {
             max_tenants: max_tenants.max(1),
             tenants: Vec::new(),
             index: HashMap::new(),
-            own,
+            own: own.into_iter().collect(),
             scratch: Vec::new(),
         };
         if router.key.is_none() {
@@ -475,6 +488,14 @@ impl<'r> Router<'r> {
         self.tenants
             .iter_mut()
             .map(|t| t.detector.stats())
+            .collect()
+    }
+
+    /// Every tenant's snapshot, in tenant order.
+    pub fn snapshots(&mut self) -> Result<Vec<(TenantId, Vec<u8>)>, HostError> {
+        self.tenants
+            .iter_mut()
+            .map(|t| Ok((t.id.clone(), t.detector.snapshot()?)))
             .collect()
     }
 

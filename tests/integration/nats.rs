@@ -704,10 +704,53 @@ fn nats_a_poison_record_is_quarantined_and_the_partition_goes_on() {
         "setup",
         &["--partitions", "1", "--config", path(&config)],
     ));
+    // The publisher places records in the sandbox, under the same fuel:
+    // the poison traps there, is reported and left out, nothing else is.
+    let out = ok(nats(
+        &server,
+        "publish",
+        &["--batch-kib", "64", path(&poisoned_path)],
+    ));
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        report.contains(
+            "line 2001: not published: placing it made the component trap (`partition-of` \
+             trapped"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("; 1 quarantined (their placement trapped)"),
+        "{report}"
+    );
+    // A poison record can still reach a worker (a publisher with other
+    // bounds, another client on the subject): sent here straight to both
+    // rules' partitions, between the clean records and the end.
+    let conn = recon::nats::Nats::connect(
+        &recon::nats::ConnectOptions {
+            server: server.url(),
+            ..Default::default()
+        },
+        "test",
+    )
+    .unwrap();
+    let s = status(&server);
+    for p in partitions(&s) {
+        let subject = format!("recon.records.{}", p["name"].as_str().unwrap());
+        let poison = records[2000].clone() + "\n";
+        conn.block_on(async {
+            conn.js
+                .publish(subject, poison.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap()
+        });
+    }
     ok(nats(
         &server,
         "publish",
-        &["--batch-kib", "64", "--end", path(&poisoned_path)],
+        &["--end", path(&empty_file(&dir))],
     ));
     let mut w = worker(&server, "w", &[]);
     wait_until("every partition to end", || ended(&server));
@@ -720,17 +763,9 @@ fn nats_a_poison_record_is_quarantined_and_the_partition_goes_on() {
         .iter()
         .map(|p| p["quarantined"].as_u64().unwrap())
         .sum();
-    assert_eq!(quarantined, 1, "{s}");
+    assert_eq!(quarantined, partitions(&s).len() as u64, "{s}");
     assert!(w.stop().success());
     // The operator finds it, with its position, in the poison stream.
-    let conn = recon::nats::Nats::connect(
-        &recon::nats::ConnectOptions {
-            server: server.url(),
-            ..Default::default()
-        },
-        "test",
-    )
-    .unwrap();
     let m = conn
         .block_on(async {
             let stream = conn.js.get_stream_no_info("RECON_POISON").await.unwrap();
@@ -1046,4 +1081,113 @@ fn nats_rule_files_run_partitioned_like_detect() {
     assert_eq!(alerts(&server, "native"), want);
     assert!(a.stop().success());
     assert!(b.stop().success());
+}
+
+/// Tenants through `recon nats`: each tenant's own rules and exceptions,
+/// one detector per tenant in each partition, kept across a worker given
+/// up, one killed and two taking over; the alerts (with their tenant) are
+/// exactly `recon detect`'s, each once.
+#[test]
+fn nats_tenants_keep_their_own_rules_and_state_per_partition() {
+    use crate::tuning::{A, B, tenant_record, tenant_setup};
+    const C: &str = "333333333333"; // no rules of its own
+    let server = Server::start("tenants");
+    let dir = server.dir.clone();
+    let (rules_dir, config) = tenant_setup(&format!("nats-{}", free_port()));
+    let mut lines = Vec::new();
+    for w in 0..12u32 {
+        for i in 0..4u32 {
+            let s = w * 600 + i * 60;
+            for account in [A, B, C] {
+                lines.push(tenant_record(s, account, "alice", "ListUsers"));
+                lines.push(tenant_record(s + 1, account, "scanner", "ListRoles"));
+                lines.push(tenant_record(s + 2, account, "alice", "GetRole"));
+                lines.push(tenant_record(
+                    s + 3,
+                    account,
+                    &format!("u{w}"),
+                    "ListGroups",
+                ));
+            }
+            // No tenant key: the common rules, as tenant "(missing)".
+            lines.push(
+                tenant_record(s + 4, "x", "nobody", "ListUsers")
+                    .replace(r#","recipientAccountId":"x""#, ""),
+            );
+        }
+    }
+    let half = lines.len() / 2;
+    let whole = dir.join("tenants.ndjson");
+    let first = dir.join("tenants-1.ndjson");
+    let second = dir.join("tenants-2.ndjson");
+    std::fs::write(&whole, lines.join("\n") + "\n").unwrap();
+    std::fs::write(&first, lines[..half].join("\n") + "\n").unwrap();
+    std::fs::write(&second, lines[half..].join("\n") + "\n").unwrap();
+    let want = detect(&[&whole], &["--config", &config]);
+    let want_ocsf = detect(&[&whole], &["--config", &config, "--format", "ocsf"]);
+    let count = |pred: &dyn Fn(&serde_json::Value) -> bool| {
+        want.iter()
+            .filter(|l| pred(&serde_json::from_str(l).unwrap()))
+            .count()
+    };
+    // Each tenant got its own: A's exception, B's own rule, C and the
+    // records without a key the common rules alone.
+    let user = |a: &serde_json::Value| a["row"]["userIdentity.userName"].clone();
+    assert_eq!(count(&|a| a["tenant"] == A && user(a) == "scanner"), 0);
+    assert_eq!(count(&|a| a["tenant"] == B && user(a) == "scanner"), 12);
+    assert_eq!(
+        count(&|a| a["tenant"] == B && a["rule"] == "role_burst"),
+        12
+    );
+    assert_eq!(count(&|a| a["rule"] == "role_burst"), 12);
+    assert_eq!(count(&|a| a["tenant"] == C && user(a) == "scanner"), 12);
+    assert_eq!(count(&|a| a["tenant"] == "(missing)"), 12);
+
+    ok(nats(
+        &server,
+        "setup",
+        &["--partitions", "2", "--config", &config],
+    ));
+    // Workers run what setup stored, tenants' rules included.
+    std::fs::remove_dir_all(&rules_dir).unwrap();
+    let s = status(&server);
+    let names: std::collections::BTreeSet<&str> = partitions(&s)
+        .iter()
+        .filter_map(|p| p["rule"].as_str())
+        .collect();
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        ["iam_burst", "role_burst"],
+        "{s}"
+    );
+    let rare = [
+        "--snapshot-records",
+        "1000000000",
+        "--snapshot-seconds",
+        "100000",
+    ];
+    ok(nats(&server, "publish", &[path(&first)]));
+    let mut w1 = worker(&server, "w1", &rare);
+    wait_until("the first half applied", || caught_up(&server));
+    // Given up: every partition snapshots each of its tenants' detectors.
+    assert!(w1.stop().success());
+    let mut w2 = worker(&server, "w2", &rare);
+    wait_until("w2 to restore", || {
+        w2.stderr().contains("restored snapshot")
+    });
+    ok(nats(&server, "publish", &[path(&second)]));
+    wait_until("the second half applied", || caught_up(&server));
+    w2.kill(); // SIGKILL: the next owners replay from w1's snapshots
+    let mut w3 = worker(&server, "w3", &rare);
+    let mut w4 = worker(&server, "w4", &rare);
+    ok(nats(
+        &server,
+        "publish",
+        &["--end", path(&empty_file(&dir))],
+    ));
+    wait_until("every partition to end", || ended(&server));
+    assert_eq!(alerts(&server, "native"), want);
+    assert_eq!(alerts(&server, "ocsf"), want_ocsf);
+    assert!(w3.stop().success());
+    assert!(w4.stop().success());
 }

@@ -222,7 +222,7 @@ fn a_bad_window_or_suppression_setting_is_refused_naming_it() {
 }
 
 /// A record of tenant (account) `account` by `user`, `s` seconds in.
-fn tenant_record(s: u32, account: &str, user: &str, name: &str) -> String {
+pub(crate) fn tenant_record(s: u32, account: &str, user: &str, name: &str) -> String {
     record(s, user, name).replace("111122223333", account)
 }
 
@@ -280,8 +280,8 @@ correlation:
     gte: 3
 "#;
 
-const A: &str = "111111111111";
-const B: &str = "222222222222";
+pub(crate) const A: &str = "111111111111";
+pub(crate) const B: &str = "222222222222";
 
 /// Both tenants: alice and the scanner list three times in each of two
 /// windows, and both read roles three times.
@@ -320,7 +320,9 @@ fn by_tenant(alerts: &[Value]) -> Vec<(String, String, String)> {
     out
 }
 
-fn tenant_setup(name: &str) -> (std::path::PathBuf, String) {
+/// A directory with the common rules, tenant A's exception and tenant
+/// B's own rule, and a configuration naming them (its path).
+pub(crate) fn tenant_setup(name: &str) -> (std::path::PathBuf, String) {
     let d = dir(name);
     std::fs::write(d.join("common.yml"), COMMON).unwrap();
     let rules = d.join("tenants");

@@ -15,6 +15,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::Value;
 
+use crate::runtime::Runtime;
+use crate::settings::RunConfig;
+
+use super::layout::Layout;
 use super::publish::{DEFAULT_BATCH_BYTES, PublishSummary, Publisher};
 use super::{Nats, NatsError};
 
@@ -115,14 +119,18 @@ pub fn records_of(payload: &[u8]) -> (Vec<u8>, Vec<String>) {
     (out, reports)
 }
 
-/// Bridges `subject` until `stop` is set.
+/// Bridges `subject` until `stop` is set (into `layout`, whose
+/// configuration is `run`, placing records with the component in
+/// `runtime`).
 pub fn bridge(
     nats: &Nats,
+    runtime: &Runtime,
+    (layout, run): (Layout, RunConfig),
     subject: &str,
     stop: &AtomicBool,
     err: &mut dyn Write,
 ) -> Result<PublishSummary, NatsError> {
-    let mut publisher = Publisher::new(nats, DEFAULT_BATCH_BYTES)?;
+    let mut publisher = Publisher::new(nats, runtime, layout, run, DEFAULT_BATCH_BYTES)?;
     let mut sub = nats
         .block_on(nats.client.subscribe(subject.to_owned()))
         .map_err(|e| nats.err(format!("subscribing to {subject}"), e))?;

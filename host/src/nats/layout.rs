@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::{Config, guest_settings};
-use crate::settings::{FileSettings, RunConfig};
+use crate::settings::{FileSettings, RuleTexts, RunConfig};
+use crate::tenants::tenant_config;
 
 use super::{Nats, NatsError};
 
@@ -40,6 +41,96 @@ pub struct Layout {
     /// it runs. (Absent from layouts stored before rules as data.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_files: Vec<(String, String)>,
+    /// Each tenant's own rule files (`tenants.rules_dir`), by tenant, each
+    /// as (name, text), read once by `recon nats setup` like
+    /// [`Layout::rule_files`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenant_rule_files: Vec<(String, Vec<(String, String)>)>,
+}
+
+/// Every configuration a deployment runs: the common one, and that of
+/// each tenant with rule files of its own (the common configuration plus
+/// its files), each with the names of the rules it runs.
+#[derive(Debug, Clone)]
+pub struct Configs {
+    /// The common configuration and its rules' names.
+    pub common: (Config, Vec<String>),
+    /// Each tenant with rules of its own: its name, configuration and
+    /// rules' names.
+    pub own: Vec<(String, Config, Vec<String>)>,
+}
+
+/// The names of the rules `config` runs, in order: its built-ins, then its
+/// data rules (as the detection core compiles them).
+fn rule_names(config: &Config) -> Result<Vec<String>, NatsError> {
+    let compiled = recon_guest::config::Config::new(guest_settings(config))
+        .map_err(|e| NatsError::Setup(format!("the stored configuration is invalid: {e}")))?;
+    Ok(compiled.rules.iter().map(|r| r.name.to_string()).collect())
+}
+
+impl Configs {
+    /// The configurations of `run`, checked.
+    pub fn of(run: &RunConfig) -> Result<Configs, NatsError> {
+        let common = (run.detector.clone(), rule_names(&run.detector)?);
+        let own = run
+            .tenant_rules
+            .iter()
+            .map(|(t, files)| {
+                let config = tenant_config(&run.detector, files);
+                let names = rule_names(&config)
+                    .map_err(|e| NatsError::Setup(format!("tenant {t}'s rules: {e}")))?;
+                Ok((t.clone(), config, names))
+            })
+            .collect::<Result<_, NatsError>>()?;
+        Ok(Configs { common, own })
+    }
+
+    /// Every rule of any configuration, once, in order: the common
+    /// configuration's, then those only tenants have, tenant by tenant.
+    pub fn rule_names(&self) -> Vec<String> {
+        let mut names = self.common.1.clone();
+        for (_, _, own) in &self.own {
+            for n in own {
+                if !names.contains(n) {
+                    names.push(n.clone());
+                }
+            }
+        }
+        names
+    }
+
+    /// Partition `p`'s share of the configurations: the common
+    /// configuration's, and that of each tenant with rules of its own that
+    /// runs the rule. (A rule only some tenants define has no share of the
+    /// common configuration: a detector of it is refused, naming the rule,
+    /// and never needed, since the records of other tenants are never
+    /// placed in its partitions.)
+    pub fn share(&self, p: PartitionId) -> (Config, Vec<(String, Config)>) {
+        let common = partition_config(&self.common.0, p);
+        let own = self
+            .own
+            .iter()
+            .filter(|(_, _, names)| names.iter().any(|n| n == p.rule))
+            .map(|(t, c, _)| (t.clone(), partition_config(c, p)))
+            .collect();
+        (common, own)
+    }
+}
+
+/// The share of `config` a partition's detector runs: the configuration
+/// with only that partition's rule (a built-in without the rule files; a
+/// data rule alone of the rule files, with the filters that apply to it).
+fn partition_config(config: &Config, p: PartitionId) -> Config {
+    let mut config = config.clone();
+    if p.rule_pos < config.rules.len() {
+        let rule = config.rules.swap_remove(p.rule_pos);
+        config.rules = vec![rule];
+        config.rule_files.clear();
+    } else {
+        config.rules.clear();
+        config.only_rules = Some(vec![p.rule.to_owned()]);
+    }
+    config
 }
 
 /// One partition: one rule's share of the records whose group key hashes
@@ -127,22 +218,17 @@ impl Layout {
     /// The stored configuration, checked and resolved: what every process
     /// of the deployment runs. Each process resolves it once, at start.
     pub fn resolve(&self) -> Result<RunConfig, NatsError> {
-        Ok(FileSettings::parse(&self.config)?.resolve_with(self.rule_files.clone())?)
+        Ok(FileSettings::parse(&self.config)?.resolve_with(RuleTexts {
+            files: self.rule_files.clone(),
+            tenants: self.tenant_rule_files.clone(),
+        })?)
     }
 
-    /// Every rule `run` runs, by name, in order: its built-ins, then its
-    /// data rules (as the detection core compiles them).
-    pub fn rule_names(run: &RunConfig) -> Result<Vec<String>, NatsError> {
-        let config = recon_guest::config::Config::new(guest_settings(&run.detector))
-            .map_err(|e| NatsError::Setup(format!("the stored configuration is invalid: {e}")))?;
-        Ok(config.rules.iter().map(|r| r.name.to_string()).collect())
-    }
-
-    /// Every partition, rule by rule, of the configuration `run` (this
-    /// layout's, resolved).
-    pub fn partition_ids(&self, run: &RunConfig) -> Result<Vec<PartitionId>, NatsError> {
-        let names = Layout::rule_names(run)?;
-        Ok(names
+    /// Every partition, rule by rule (see [`Configs::rule_names`]), of the
+    /// configurations `configs` (this layout's, resolved).
+    pub fn partition_ids(&self, configs: &Configs) -> Vec<PartitionId> {
+        configs
+            .rule_names()
             .into_iter()
             .enumerate()
             .flat_map(|(rule_pos, name)| {
@@ -155,29 +241,7 @@ impl Layout {
                     index,
                 })
             })
-            .collect())
-    }
-
-    /// The component configuration a partition's detector runs: the whole
-    /// configuration with only that partition's rule (a built-in without
-    /// the rule files; a data rule alone of the rule files).
-    pub fn partition_config(run: &RunConfig, p: PartitionId) -> Config {
-        let mut config = run.detector.clone();
-        if p.rule_pos < config.rules.len() {
-            let rule = config.rules.swap_remove(p.rule_pos);
-            config.rules = vec![rule];
-            config.rule_files.clear();
-        } else {
-            config.rules.clear();
-            config.only_rules = Some(vec![p.rule.to_owned()]);
-        }
-        config
-    }
-
-    /// The native scanner that places records in partitions.
-    pub fn scanner(run: &RunConfig) -> Result<recon_guest::Scanner, NatsError> {
-        recon_guest::Scanner::new(guest_settings(&run.detector))
-            .map_err(|e| NatsError::Setup(format!("the stored configuration is invalid: {e}")))
+            .collect()
     }
 
     /// Reads the layout stored by `recon nats setup`.

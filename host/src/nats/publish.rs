@@ -1,6 +1,8 @@
 //! `recon nats publish` and the publishing half of `recon nats bridge`:
-//! records placed in partitions by the detection core, in batches, each
-//! batch deduplicated by an id derived from its content.
+//! records placed in partitions by the detection component (in the
+//! sandbox, under the same fuel, deadline and memory bounds as every other
+//! call: a record is untrusted input), in batches, each batch deduplicated
+//! by an id derived from its content.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,11 +12,13 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishAckFuture;
 use sha2::{Digest, Sha256};
 
-use crate::guard::line_starts;
+use crate::guard::{Guarded, GuardedScanner, line_starts};
 use crate::input::{self, BufferPool, ChunkOptions, InputMsg};
+use crate::runtime::{HostError, Placement, Runtime};
 use crate::settings::RunConfig;
+use crate::tenants::TenantKey;
 
-use super::layout::{Layout, PartitionId};
+use super::layout::{Configs, Layout, PartitionId};
 use super::{Nats, NatsError};
 
 /// Default [`PublishOptions::batch_bytes`]: 256 KiB.
@@ -56,19 +60,120 @@ pub struct PublishSummary {
     /// Records too large for one message, or envelope values that hold
     /// no record: not published, reported.
     pub oversized: u64,
+    /// Records whose placement made the component trap: not published,
+    /// reported (the rest of their buffer is placed as usual).
+    pub quarantined: u64,
     /// CloudWatch Logs control messages skipped (not records).
     pub control_messages: u64,
     /// Inputs that could not be read (in whole or from some point).
     pub unreadable: u64,
 }
 
+/// Places records in partitions through the component: with a tenant key,
+/// each record by the configuration of its tenant (a tenant with rules of
+/// its own has a scanner of its own; every other tenant, and a record
+/// without the key, the common one), as `recon detect` routes them.
+pub struct Placer<'r> {
+    key: Option<TenantKey>,
+    partitions: u32,
+    common: GuardedScanner<'r>,
+    /// The scanners of tenants with rules of their own, by tenant.
+    own: HashMap<String, usize>,
+    scanners: Vec<GuardedScanner<'r>>,
+    /// Per scanner: its lines of the current buffer, and where each came
+    /// from (reused between buffers).
+    scratch: Vec<(Vec<u8>, Vec<u32>)>,
+}
+
+impl<'r> Placer<'r> {
+    /// Scanners for every configuration of `configs`, in `runtime`.
+    pub fn new(
+        runtime: &'r Runtime,
+        run: &RunConfig,
+        configs: &Configs,
+        partitions: u32,
+    ) -> Result<Self, HostError> {
+        let mut own = HashMap::new();
+        let mut scanners = Vec::new();
+        for (t, config, _) in &configs.own {
+            own.insert(t.clone(), scanners.len());
+            scanners.push(GuardedScanner::new(runtime, config)?);
+        }
+        Ok(Placer {
+            key: run.tenant_key.clone(),
+            partitions,
+            common: GuardedScanner::new(runtime, &configs.common.0)?,
+            own,
+            scratch: vec![Default::default(); scanners.len() + 1],
+            scanners,
+        })
+    }
+
+    /// Where each record of an NDJSON buffer goes (indices are the
+    /// buffer's lines), and the lines whose placement trapped.
+    pub fn place(&mut self, data: &[u8]) -> Result<Guarded<Vec<Placement>>, HostError> {
+        let Some(key) = self.key.as_ref().filter(|_| !self.own.is_empty()) else {
+            return self.common.partition_of(data, self.partitions);
+        };
+        for (buf, lines) in &mut self.scratch {
+            buf.clear();
+            lines.clear();
+        }
+        let starts = line_starts(data);
+        for i in 0..starts.len() - 1 {
+            let line = &data[starts[i]..starts[i + 1]];
+            if is_blank(line) {
+                continue;
+            }
+            let slot = key
+                .tenant_of(line)
+                .and_then(|t| self.own.get(&t))
+                .map_or(0, |&s| s + 1);
+            let (buf, lines) = &mut self.scratch[slot];
+            buf.extend_from_slice(line);
+            if !line.ends_with(b"\n") {
+                buf.push(b'\n');
+            }
+            lines.push(i as u32);
+        }
+        let mut out = Guarded {
+            result: Vec::new(),
+            quarantined: Vec::new(),
+            recovered: false,
+        };
+        for slot in 0..self.scratch.len() {
+            let (buf, lines) = &self.scratch[slot];
+            if lines.is_empty() {
+                continue;
+            }
+            let scanner = match slot {
+                0 => &mut self.common,
+                s => &mut self.scanners[s - 1],
+            };
+            let g = scanner.partition_of(buf, self.partitions)?;
+            let map = |i: u32| lines.get(i as usize).copied().unwrap_or(i);
+            out.result.extend(g.result.into_iter().map(|mut p| {
+                p.index = map(p.index);
+                p
+            }));
+            out.quarantined
+                .extend(g.quarantined.into_iter().map(|mut q| {
+                    q.index = map(q.index);
+                    q
+                }));
+            out.recovered |= g.recovered;
+        }
+        Ok(out)
+    }
+}
+
 /// Places records and sends them, batch by batch.
-pub struct Publisher<'n> {
+pub struct Publisher<'n, 'r> {
     nats: &'n Nats,
     layout: Layout,
     /// The layout's configuration, resolved once.
     run: RunConfig,
-    scanner: recon_guest::Scanner,
+    placer: Placer<'r>,
     ids: Vec<PartitionId>,
     /// Index in `ids` of (rule position, partition).
     batches: Vec<Vec<u8>>,
@@ -85,7 +190,7 @@ pub struct Publisher<'n> {
     pub summary: PublishSummary,
 }
 
-impl std::fmt::Debug for Publisher<'_> {
+impl std::fmt::Debug for Publisher<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Publisher")
             .field("summary", &self.summary)
@@ -93,18 +198,24 @@ impl std::fmt::Debug for Publisher<'_> {
     }
 }
 
-impl<'n> Publisher<'n> {
-    /// A publisher for the stored layout.
-    pub fn new(nats: &'n Nats, batch_bytes: usize) -> Result<Publisher<'n>, NatsError> {
-        let layout = Layout::load(nats)?;
-        let run = layout.resolve()?;
-        let scanner = Layout::scanner(&run)?;
-        let ids = layout.partition_ids(&run)?;
+impl<'n, 'r> Publisher<'n, 'r> {
+    /// A publisher for `layout` (as stored), whose configuration is `run`,
+    /// placing records with the component in `runtime`.
+    pub fn new(
+        nats: &'n Nats,
+        runtime: &'r Runtime,
+        layout: Layout,
+        run: RunConfig,
+        batch_bytes: usize,
+    ) -> Result<Publisher<'n, 'r>, NatsError> {
+        let configs = Configs::of(&run)?;
+        let placer = Placer::new(runtime, &run, &configs, layout.partitions)?;
+        let ids = layout.partition_ids(&configs);
         let max_message = nats.max_payload().saturating_sub(HEADER_ROOM).max(1);
         let batch = batch_bytes.max(1).min(max_message);
         Ok(Publisher {
             nats,
-            scanner,
+            placer,
             batches: vec![Vec::new(); ids.len()],
             seen: vec![HashMap::new(); ids.len()],
             ids,
@@ -134,7 +245,17 @@ impl<'n> Publisher<'n> {
             .filter(|&i| !is_blank(&data[starts[i]..starts[i + 1]]))
             .count() as u64;
         self.summary.records += records;
-        let placements = self.scanner.partition_of(data, self.layout.partitions);
+        let placed = self.placer.place(data)?;
+        for q in &placed.quarantined {
+            self.summary.quarantined += 1;
+            writeln!(
+                err,
+                "recon: {}: not published: placing it made the component trap ({})",
+                describe(q.index),
+                q.reason.lines().next().unwrap_or("")
+            )?;
+        }
+        let placements = placed.result;
         let rules: Vec<_> = self.scanner_rules();
         let mut last = None;
         for p in placements {
@@ -167,8 +288,10 @@ impl<'n> Publisher<'n> {
             self.batches[slot].extend_from_slice(line);
             self.batches[slot].push(b'\n');
         }
-        self.summary.unplaced =
-            self.summary.records - self.summary.published - self.summary.oversized;
+        self.summary.unplaced = self.summary.records
+            - self.summary.published
+            - self.summary.oversized
+            - self.summary.quarantined;
         Ok(())
     }
 
@@ -279,16 +402,21 @@ fn strip_end(line: &[u8]) -> &[u8] {
 }
 
 /// `recon nats publish`: reads `inputs` as `recon detect` does and
-/// publishes every record to its partitions; with `end`, marks the end of
-/// input on every partition.
+/// publishes every record to its partitions (`layout`, whose configuration
+/// is `run`, placed by the component in `runtime`); with `end`, marks the
+/// end of input on every partition.
+#[allow(clippy::too_many_arguments)]
 pub fn publish(
     nats: &Nats,
+    runtime: &Runtime,
+    layout: Layout,
+    run: RunConfig,
     inputs: &[PathBuf],
     options: PublishOptions,
     end: bool,
     err: &mut dyn std::io::Write,
 ) -> Result<PublishSummary, NatsError> {
-    let mut publisher = Publisher::new(nats, options.batch_bytes)?;
+    let mut publisher = Publisher::new(nats, runtime, layout, run, options.batch_bytes)?;
     let max_line = publisher.run.max_line_bytes();
     let chunk = ChunkOptions {
         chunk_bytes: publisher.run.chunk_bytes,

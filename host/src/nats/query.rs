@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::output::Format;
 
-use super::layout::{ALERTS_STREAM, Layout, RECORDS_STREAM, state_bucket};
+use super::layout::{ALERTS_STREAM, Configs, Layout, RECORDS_STREAM, state_bucket};
 use super::worker::PartState;
 use super::{Nats, NatsError, now_ms};
 
@@ -58,7 +58,11 @@ pub fn status(nats: &Nats) -> Result<Status, NatsError> {
     let stream = nats
         .block_on(nats.js.get_stream_no_info(RECORDS_STREAM))
         .map_err(|e| nats.err("opening the records stream", e))?;
-    for (n, p) in layout.partition_ids(&run)?.into_iter().enumerate() {
+    for (n, p) in layout
+        .partition_ids(&Configs::of(&run)?)
+        .into_iter()
+        .enumerate()
+    {
         let state: PartState = match nats
             .block_on(kv.get(p.state_key()))
             .map_err(|e| nats.err("reading a partition's state", e))?

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream::{kv, stream};
 
 use super::layout::{
-    ALERTS_STREAM, LAYOUT_KEY, LAYOUT_VERSION, Layout, POISON_STREAM, RECORDS_STREAM,
+    ALERTS_STREAM, Configs, LAYOUT_KEY, LAYOUT_VERSION, Layout, POISON_STREAM, RECORDS_STREAM,
     SNAPSHOTS_STREAM, STATE_BUCKET,
 };
 use super::{Nats, NatsError};
@@ -73,23 +73,19 @@ pub fn setup(nats: &Nats, options: &SetupOptions) -> Result<SetupOutcome, NatsEr
     }
     // The rule files the configuration names are read here, once, and
     // stored with it: workers on other machines run exactly these.
-    let rule_files = crate::settings::FileSettings::parse(&options.config)?.rule_files()?;
+    // So are each tenant's own (`tenants.rules_dir`).
+    let texts = crate::settings::FileSettings::parse(&options.config)?.read_rule_texts()?;
     let layout = Layout {
         version: LAYOUT_VERSION,
         partitions: options.partitions,
         config: options.config.clone(),
-        rule_files,
+        rule_files: texts.files,
+        tenant_rule_files: texts.tenants,
     };
-    // Refuse a configuration the detector would refuse, before storing it.
+    // Refuse a configuration the detector would refuse (the common one
+    // or any tenant's), before storing it.
     let run = layout.resolve()?;
-    Layout::scanner(&run)?;
-    if run.tenant_key.is_some() {
-        return Err(NatsError::Setup(
-            "tenants.key is not supported by recon nats yet: partitions are per rule, not per \
-             tenant (run one deployment per tenant)"
-                .into(),
-        ));
-    }
+    Configs::of(&run)?;
     let streams = [
         stream_config(
             RECORDS_STREAM,
@@ -199,6 +195,15 @@ pub fn setup(nats: &Nats, options: &SetupOptions) -> Result<SetupOutcome, NatsEr
                 return Err(NatsError::Setup(
                     "the deployment runs another configuration: it cannot change under \
                      running state"
+                        .into(),
+                ));
+            }
+            if stored.rule_files != layout.rule_files
+                || stored.tenant_rule_files != layout.tenant_rule_files
+            {
+                return Err(NatsError::Setup(
+                    "the deployment runs other rule files (or other tenants' rule files) \
+                     than the configuration now names: they cannot change under running state"
                         .into(),
                 ));
             }

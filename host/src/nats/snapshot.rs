@@ -7,6 +7,8 @@ use async_nats::HeaderMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::tenants::TenantId;
+
 use super::layout::{PartitionId, SNAPSHOTS_STREAM};
 use super::publish::hex;
 use super::{Nats, NatsError};
@@ -137,4 +139,99 @@ pub fn remove(nats: &Nats, p: PartitionId, id: &str) -> Result<(), NatsError> {
             .map_err(|e| nats.err("removing an old snapshot", e))?;
         Ok(())
     })
+}
+
+/// The first bytes of a partition snapshot that holds one detector per
+/// tenant (a deployment with `tenants.key`).
+const TENANTS_MAGIC: &[u8] = b"recon-tenant-snapshots 1\n";
+
+/// One snapshot of every tenant's detector of a partition: the magic, the
+/// number of tenants (u32, little-endian), then for each tenant its state name's length (u32, little-endian), the name
+/// (as [`TenantId::state_name`] writes it), the snapshot's length (u64)
+/// and the component's snapshot bytes.
+pub fn encode_tenants(tenants: &[(TenantId, Vec<u8>)]) -> Vec<u8> {
+    let size: usize = tenants.iter().map(|(_, s)| s.len() + 64).sum();
+    let mut out = Vec::with_capacity(TENANTS_MAGIC.len() + size);
+    out.extend_from_slice(TENANTS_MAGIC);
+    out.extend_from_slice(&(tenants.len() as u32).to_le_bytes());
+    for (id, snapshot) in tenants {
+        let name = id.state_name();
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&(snapshot.len() as u64).to_le_bytes());
+        out.extend_from_slice(snapshot);
+    }
+    out
+}
+
+/// Reads back what [`encode_tenants`] wrote; an error says what is wrong.
+pub fn decode_tenants(bytes: &[u8]) -> Result<Vec<(TenantId, Vec<u8>)>, String> {
+    struct Cursor<'a>(&'a [u8]);
+    impl<'a> Cursor<'a> {
+        fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+            if self.0.len() < n {
+                return Err(format!("it ends within {what}"));
+            }
+            let (head, tail) = self.0.split_at(n);
+            self.0 = tail;
+            Ok(head)
+        }
+        fn len(&mut self, width: usize, what: &str) -> Result<usize, String> {
+            let mut b = [0u8; 8];
+            b[..width].copy_from_slice(self.take(width, what)?);
+            usize::try_from(u64::from_le_bytes(b)).map_err(|_| format!("{what} is too long"))
+        }
+    }
+    let mut c = Cursor(bytes.strip_prefix(TENANTS_MAGIC).ok_or(
+        "it is not a snapshot of tenants' detectors (made by a deployment without tenants.key?)",
+    )?);
+    let count = c.len(4, "the number of tenants")?;
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let n = c.len(4, "a tenant's name")?;
+        let name = std::str::from_utf8(c.take(n, "a tenant's name")?)
+            .map_err(|_| "a tenant's name is not UTF-8".to_owned())?;
+        let id = TenantId::from_state_name(name)
+            .ok_or_else(|| format!("{name:?} does not name a tenant"))?;
+        let n = c.len(8, "a tenant's snapshot")?;
+        out.push((id, c.take(n, "a tenant's snapshot")?.to_vec()));
+    }
+    if !c.0.is_empty() {
+        return Err(format!("{} bytes follow the last tenant", c.0.len()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_snapshots_round_trip_and_damage_is_named() {
+        let tenants = vec![
+            (TenantId::Named("111".into()), b"abc".to_vec()),
+            (TenantId::Missing, Vec::new()),
+            (TenantId::Other, vec![0u8; 300]),
+        ];
+        let bytes = encode_tenants(&tenants);
+        assert_eq!(decode_tenants(&bytes).unwrap(), tenants);
+        assert_eq!(decode_tenants(&encode_tenants(&[])).unwrap(), vec![]);
+        // Every truncation is refused, never read as fewer tenants.
+        for cut in TENANTS_MAGIC.len()..bytes.len() {
+            let e = decode_tenants(&bytes[..cut]);
+            assert!(e.is_err(), "cut at {cut}: {e:?}");
+        }
+        assert!(
+            decode_tenants(b"\x00asm")
+                .unwrap_err()
+                .contains("not a snapshot")
+        );
+        let mut bad = bytes.clone();
+        bad[TENANTS_MAGIC.len() + 8] = b'x';
+        assert!(
+            decode_tenants(&bad)
+                .unwrap_err()
+                .contains("does not name a tenant")
+        );
+    }
 }

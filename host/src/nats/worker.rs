@@ -31,11 +31,12 @@ use crate::live::{LiveClock, LiveOptions};
 use crate::output::{self, Format};
 use crate::runtime::{Alert, Runtime};
 use crate::settings::RunConfig;
+use crate::tenants::Router;
 
 use super::layout::{
-    Layout, POISON_STREAM, PartitionId, RECORDS_STREAM, alerts_subject, state_bucket,
+    Configs, Layout, POISON_STREAM, PartitionId, RECORDS_STREAM, alerts_subject, state_bucket,
 };
-use super::publish::END_HEADER;
+use super::publish::{END_HEADER, hex};
 use super::snapshot::{self, SnapshotRef};
 use super::{Nats, NatsError, now_ms};
 
@@ -135,18 +136,21 @@ struct Owned<'r> {
     id: PartitionId,
     revision: u64,
     state: PartState,
-    detector: GuardedDetector<'r>,
+    /// The partition's detectors: one, or with `tenants.key` one per
+    /// tenant, each in its own instance (as `recon detect` keeps them).
+    tenants: Router<'r>,
     applied: u64,
     ended: bool,
     since_snapshot: u64,
     last_snapshot: Instant,
     consumer: Option<consumer::Consumer<pull::Config>>,
-    /// Live mode's clock of this partition's stream.
-    clock: LiveClock,
+    /// Live mode's clock of each tenant's stream in this partition.
+    clocks: Vec<LiveClock>,
     quarantined: u64,
     /// Alerts drained and not yet stored by the stream (kept until they
-    /// are, so that a failed publish loses none).
-    unsent: Vec<Alert>,
+    /// are, so that a failed publish loses none), with their tenant when
+    /// records are routed by tenant.
+    unsent: Vec<(Option<String>, Alert)>,
 }
 
 /// A running worker.
@@ -156,6 +160,8 @@ pub struct Worker<'r, 'n, E: Write> {
     ids: Vec<PartitionId>,
     /// The layout's configuration, resolved once.
     run: RunConfig,
+    /// Its configurations (common, and tenants' own).
+    configs: Configs,
     kv: kv::Store,
     options: WorkerOptions,
     owned: Vec<Owned<'r>>,
@@ -176,13 +182,15 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         options: WorkerOptions,
         err: E,
     ) -> Result<Self, NatsError> {
-        let ids = layout.partition_ids(&run)?;
+        let configs = Configs::of(&run)?;
+        let ids = layout.partition_ids(&configs);
         let kv = state_bucket(nats)?;
         Ok(Worker {
             nats,
             runtime,
             ids,
             run,
+            configs,
             kv,
             options,
             owned: Vec::new(),
@@ -433,18 +441,12 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
             return Ok(()); // another worker was quicker
         };
         let restored = match &mine.snapshot {
-            Some(r) => snapshot::load(self.nats, p, r).and_then(|bytes| {
-                GuardedDetector::restore(self.runtime, &bytes, self.run.guard)
-                    .map_err(NatsError::from)
-            }),
-            None => GuardedDetector::create(
-                self.runtime,
-                &Layout::partition_config(&self.run, p),
-                self.run.guard,
-            )
-            .map_err(NatsError::from),
+            Some(r) => {
+                snapshot::load(self.nats, p, r).and_then(|bytes| self.detectors(p, Some(&bytes)))
+            }
+            None => self.detectors(p, None),
         };
-        let detector = match restored {
+        let tenants = match restored {
             Ok(d) => d,
             Err(e) => {
                 self.log(format_args!(
@@ -487,14 +489,53 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
             ended: mine.ended && mine.applied == mine.snapshot_applied,
             quarantined: mine.quarantined,
             state: mine,
-            detector,
+            tenants,
             since_snapshot: 0,
             last_snapshot: Instant::now(),
             consumer: None,
-            clock: LiveClock::new(),
+            clocks: Vec::new(),
             unsent: Vec::new(),
         });
         Ok(())
+    }
+
+    /// Partition `p`'s detectors, new or restored from `snapshot` (with
+    /// `tenants.key`, every tenant's, as [`snapshot::encode_tenants`]
+    /// wrote them).
+    fn detectors(&self, p: PartitionId, snapshot: Option<&[u8]>) -> Result<Router<'r>, NatsError> {
+        let (common, own) = self.configs.share(p);
+        let mut router = Router::with_configs(
+            self.runtime,
+            &common,
+            own,
+            self.run.guard,
+            self.run.tenant_key.clone(),
+            self.run.max_tenants,
+        )?;
+        let Some(bytes) = snapshot else {
+            return Ok(router);
+        };
+        if router.key().is_none() {
+            router.tenants_mut()[0].detector =
+                GuardedDetector::restore(self.runtime, bytes, self.run.guard)?;
+            return Ok(router);
+        }
+        let tenants = snapshot::decode_tenants(bytes).map_err(|e| {
+            NatsError::Damaged(format!("the snapshot of partition {}: {e}", p.name()))
+        })?;
+        for (id, bytes) in tenants {
+            router.restore(id, &bytes)?;
+        }
+        Ok(router)
+    }
+
+    /// One snapshot of partition `i`'s detectors.
+    fn snapshot(&mut self, i: usize) -> Result<Vec<u8>, NatsError> {
+        let router = &mut self.owned[i].tenants;
+        if router.key().is_none() {
+            return Ok(router.tenants_mut()[0].detector.snapshot()?);
+        }
+        Ok(snapshot::encode_tenants(&router.snapshots()?))
     }
 
     /// Snapshots partition `i` and gives it up.
@@ -512,8 +553,8 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
     /// owner). False when the partition was lost meanwhile.
     fn commit(&mut self, i: usize, release: bool) -> Result<bool, NatsError> {
         self.publish_alerts(i)?;
-        let o = &mut self.owned[i];
-        let bytes = o.detector.snapshot()?;
+        let bytes = self.snapshot(i)?;
+        let o = &self.owned[i];
         let id = format!("{}-{}", o.state.epoch, o.applied);
         let p = o.id;
         let r = snapshot::store(self.nats, p, &id, &bytes)?;
@@ -580,17 +621,20 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
             if seq <= o.applied {
                 continue;
             }
-            o.clock.input_seen();
+            o.clocks.iter_mut().for_each(LiveClock::input_seen);
             if end {
-                o.detector.flush(None)?;
+                o.tenants.flush(None)?;
                 o.ended = true;
             } else {
-                let g = o.detector.push_ndjson(&payload)?;
-                o.since_snapshot += u64::from(g.result.records);
-                o.quarantined += g.quarantined.len() as u64;
-                for q in g.quarantined {
-                    self.summary.quarantined += 1;
-                    self.quarantine(i, seq, &q)?;
+                for b in o.tenants.push_ndjson(&payload)? {
+                    let g = b.outcome;
+                    let o = &mut self.owned[i];
+                    o.since_snapshot += u64::from(g.result.records);
+                    o.quarantined += g.quarantined.len() as u64;
+                    for q in g.quarantined {
+                        self.summary.quarantined += 1;
+                        self.quarantine(i, seq, &q)?;
+                    }
                 }
             }
             self.owned[i].applied = seq;
@@ -703,7 +747,13 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
     /// Drains partition `i`'s alerts and publishes them, waiting until
     /// the stream holds each.
     fn publish_alerts(&mut self, i: usize) -> Result<(), NatsError> {
-        let fresh = self.owned[i].detector.drain()?;
+        let router = &mut self.owned[i].tenants;
+        let fresh = router.drain()?;
+        let keyed = router.key().is_some();
+        let fresh: Vec<_> = fresh
+            .into_iter()
+            .map(|(t, a)| (keyed.then(|| router.tenants()[t].id.to_string()), a))
+            .collect();
         self.owned[i].unsent.extend(fresh);
         if self.owned[i].unsent.is_empty() {
             return Ok(());
@@ -711,14 +761,21 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         let alerts = self.owned[i].unsent.clone();
         let nats = self.nats;
         let mut acks = Vec::new();
-        for a in &alerts {
+        for (tenant, a) in &alerts {
             for (format, suffix) in [(Format::Native, ""), (Format::Ocsf, ":ocsf")] {
-                let line = output::alert_line(a, None, format)
+                let line = output::alert_line(a, tenant.as_deref(), format)
                     .map_err(|e| NatsError::Damaged(format!("formatting an alert: {e}")))?;
+                // Two tenants' detectors may make alerts with one id (the
+                // same group and window in each): the tenant keeps them
+                // apart.
+                let tenant_part = tenant
+                    .as_deref()
+                    .map(|t| format!("{}:", hex(t.as_bytes())))
+                    .unwrap_or_default();
                 let mut headers = HeaderMap::new();
                 headers.insert(
                     "Nats-Msg-Id",
-                    format!("{}:{}{suffix}", a.id, alert_kind(a)).as_str(),
+                    format!("{tenant_part}{}:{}{suffix}", a.id, alert_kind(a)).as_str(),
                 );
                 let subject =
                     alerts_subject(if suffix.is_empty() { "native" } else { "ocsf" }, &a.rule);
@@ -758,13 +815,22 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         if o.ended {
             return Ok(());
         }
-        let detector = &mut o.detector;
-        let to = o.clock.step(&options, || {
-            let stats = detector.stats()?;
-            Ok::<_, NatsError>(stats.rules.iter().filter_map(|r| r.watermark).max())
-        })?;
-        if let Some(to) = to {
-            o.detector.flush(Some(to))?;
+        // Each tenant's stream on its own clock, as `recon detect --live`
+        // keeps them.
+        let tenants = o.tenants.tenants_mut();
+        o.clocks.resize_with(tenants.len(), LiveClock::new);
+        let mut advanced = false;
+        for (t, clock) in tenants.iter_mut().zip(&mut o.clocks) {
+            let to = clock.step(&options, || {
+                let stats = t.detector.stats()?;
+                Ok::<_, NatsError>(stats.rules.iter().filter_map(|r| r.watermark).max())
+            })?;
+            if let Some(to) = to {
+                t.detector.flush(Some(to))?;
+                advanced = true;
+            }
+        }
+        if advanced {
             self.publish_alerts(i)?;
         }
         Ok(())

@@ -50,7 +50,7 @@ mod template;
 
 pub use resolve::{
     DEFAULT_CHUNK_KIB, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_QUARANTINED, MAX_CHUNK_KIB,
-    MAX_WORKERS, RunConfig,
+    MAX_WORKERS, RuleTexts, RunConfig,
 };
 pub use template::default_file;
 

@@ -29,6 +29,26 @@ pub const DEFAULT_MAX_QUARANTINED: u64 = 100;
 /// the reader crate's constant, the one the component is built with.
 pub const DEFAULT_MAX_EVENT_BYTES: u32 = recon_reader::DEFAULT_MAX_RECORD_BYTES;
 
+/// The texts of every rule file a configuration names, read from disk once
+/// (by [`FileSettings::read_rule_texts`]): `recon nats setup` stores them
+/// with the configuration so that every worker, wherever it runs, runs
+/// exactly these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleTexts {
+    /// The files of `rules`, as (name, text).
+    pub files: Vec<(String, String)>,
+    /// Each tenant's own files (`tenants.rules_dir`), by tenant in name
+    /// order, each as (name, text).
+    pub tenants: Vec<(String, Vec<(String, String)>)>,
+}
+
+fn files_of(files: Vec<(String, String)>) -> Vec<RuleFile> {
+    files
+        .into_iter()
+        .map(|(name, text)| RuleFile { name, text })
+        .collect()
+}
+
 /// A run's configuration: every setting checked, every default filled in.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -98,18 +118,34 @@ impl FileSettings {
     /// here (relative to the working directory); the component compiles
     /// them when a detector is created.
     pub fn resolve(&self) -> Result<RunConfig, SettingsError> {
-        let files = self.rule_files()?;
-        self.resolve_with(files)
+        let texts = self.read_rule_texts()?;
+        self.resolve_with(texts)
+    }
+
+    /// Every rule file the configuration names, read: the files of
+    /// `rules`, and each tenant's of `tenants.rules_dir`.
+    pub fn read_rule_texts(&self) -> Result<RuleTexts, SettingsError> {
+        Ok(RuleTexts {
+            files: self.rule_files()?,
+            tenants: self
+                .tenant_rules()?
+                .into_iter()
+                .map(|(t, files)| (t, files.into_iter().map(|f| (f.name, f.text)).collect()))
+                .collect(),
+        })
     }
 
     /// [`FileSettings::resolve`] with the rule files' texts given (as
-    /// `recon nats` stores them) instead of read from `rules`' paths.
-    pub fn resolve_with(&self, files: Vec<(String, String)>) -> Result<RunConfig, SettingsError> {
+    /// `recon nats` stores them) instead of read from disk.
+    pub fn resolve_with(&self, texts: RuleTexts) -> Result<RunConfig, SettingsError> {
         let mut detector = self.detector_config()?;
-        detector.rule_files = files
-            .into_iter()
-            .map(|(name, text)| RuleFile { name, text })
-            .collect();
+        detector.rule_files = files_of(texts.files);
+        if !texts.tenants.is_empty() && self.tenants.key.is_none() {
+            return Err(SettingsError::Invalid(
+                "tenants' own rule files need tenants.key: the records must say whose they are"
+                    .into(),
+            ));
+        }
         Ok(RunConfig {
             rules: self.rules(),
             early_alerts: self.early_alerts,
@@ -124,7 +160,11 @@ impl FileSettings {
                 .unwrap_or(DEFAULT_MAX_QUARANTINED),
             tenant_key: self.tenant_key()?,
             max_tenants: self.tenants.max_tenants.unwrap_or(DEFAULT_MAX_TENANTS),
-            tenant_rules: self.tenant_rules()?,
+            tenant_rules: texts
+                .tenants
+                .into_iter()
+                .map(|(t, files)| (t, files_of(files)))
+                .collect(),
             live: self.live_options()?,
         })
     }

@@ -24,7 +24,7 @@ use recon::nats::worker::{
 use recon::nats::{Layout, bridge};
 use recon::output::Format;
 use recon::runtime::{Runtime, default_cache_dir};
-use recon::settings::FileSettings;
+use recon::settings::{FileSettings, RunConfig};
 
 use recon::choice::Choice;
 
@@ -150,6 +150,8 @@ struct PublishArgs {
     /// max_payload).
     #[arg(long, default_value_t = DEFAULT_BATCH_BYTES / 1024)]
     batch_kib: usize,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 }
 
 #[derive(Args)]
@@ -159,6 +161,8 @@ struct BridgeArgs {
     /// Subject the shipper publishes to (wildcards allowed).
     #[arg(long)]
     subject: String,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 }
 
 #[derive(Args)]
@@ -182,9 +186,33 @@ struct WorkerArgs {
     /// clock (settings from the configuration's [live] section).
     #[arg(long)]
     live: bool,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+/// The component's sandbox, for the commands that run it (workers detect;
+/// publishers place records with it).
+#[derive(Args)]
+struct SandboxArgs {
     /// Compile the component afresh instead of using the cache.
     #[arg(long)]
     no_cache: bool,
+}
+
+impl SandboxArgs {
+    /// The deployment's layout and configuration, and a sandbox with the
+    /// configuration's bounds.
+    fn start(&self, nats: &Nats) -> anyhow::Result<(Layout, RunConfig, Runtime)> {
+        let layout = Layout::load(nats)?;
+        let run = layout.resolve()?;
+        let limits = run.sandbox;
+        let runtime = match (self.no_cache, default_cache_dir()) {
+            (false, Some(dir)) => Runtime::cached(limits, &dir),
+            _ => Runtime::new(limits),
+        }
+        .context("starting the detector sandbox")?;
+        Ok((layout, run, runtime))
+    }
 }
 
 #[derive(Args)]
@@ -252,6 +280,7 @@ pub(crate) fn run(args: NatsArgs) -> Result<ExitCode> {
         }
         NatsCommand::Publish(a) => {
             let nats = Nats::connect(&a.connect.into(), "recon publish")?;
+            let (layout, run, runtime) = a.sandbox.start(&nats)?;
             let inputs = if a.inputs.is_empty() {
                 vec![PathBuf::from("-")]
             } else {
@@ -262,17 +291,31 @@ pub(crate) fn run(args: NatsArgs) -> Result<ExitCode> {
                 batch_bytes: a.batch_kib.saturating_mul(1024),
                 linger: from_pipe.then_some(recon::input::DEFAULT_LINGER),
             };
-            let s = publish(&nats, &inputs, options, a.end, &mut io::stderr().lock())?;
+            let s = publish(
+                &nats,
+                &runtime,
+                layout,
+                run,
+                &inputs,
+                options,
+                a.end,
+                &mut io::stderr().lock(),
+            )?;
             eprintln!(
                 "recon: read {} records; published {} in {} messages ({} already in the \
                  stream: duplicates suppressed); {} counted by no rule, not published; {} too \
-                 large{}",
+                 large{}{}",
                 s.records,
                 s.published,
                 s.batches,
                 s.duplicates,
                 s.unplaced,
                 s.oversized,
+                if s.quarantined > 0 {
+                    format!("; {} quarantined (their placement trapped)", s.quarantined)
+                } else {
+                    String::new()
+                },
                 if a.end {
                     "; end of input marked on every partition"
                 } else {
@@ -287,8 +330,16 @@ pub(crate) fn run(args: NatsArgs) -> Result<ExitCode> {
         }
         NatsCommand::Bridge(a) => {
             let nats = Nats::connect(&a.connect.into(), "recon bridge")?;
+            let (layout, run, runtime) = a.sandbox.start(&nats)?;
             let stop = stop_flag()?;
-            let s = bridge::bridge(&nats, &a.subject, &stop, &mut io::stderr().lock())?;
+            let s = bridge::bridge(
+                &nats,
+                &runtime,
+                (layout, run),
+                &a.subject,
+                &stop,
+                &mut io::stderr().lock(),
+            )?;
             eprintln!(
                 "recon: bridge stopped: read {} records; published {} in {} messages; {} \
                  counted by no rule",
@@ -298,14 +349,7 @@ pub(crate) fn run(args: NatsArgs) -> Result<ExitCode> {
         }
         NatsCommand::Worker(a) => {
             let nats = Nats::connect(&a.connect.into(), "recon worker")?;
-            let layout = Layout::load(&nats)?;
-            let run = layout.resolve()?;
-            let limits = run.sandbox;
-            let runtime = match (a.no_cache, default_cache_dir()) {
-                (false, Some(dir)) => Runtime::cached(limits, &dir),
-                _ => Runtime::new(limits),
-            }
-            .context("starting the detector sandbox")?;
+            let (layout, run, runtime) = a.sandbox.start(&nats)?;
             let id = a.id.unwrap_or_else(|| {
                 let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
                     .map(|h| h.trim().to_owned())
