@@ -1191,3 +1191,115 @@ fn nats_tenants_keep_their_own_rules_and_state_per_partition() {
     assert!(w3.stop().success());
     assert!(w4.stop().success());
 }
+
+/// Issue 24's bounded store: a 150 k-record trail, every record from the
+/// aws-cli (about 190 MB, twice that placed, one copy per rule), flows
+/// through a server whose whole store is 40 MB. The records stream is
+/// bounded at 12 MiB; workers snapshot early when it fills and purge what
+/// their snapshots cover; the publisher waits for room, says why once, and
+/// goes on. Nothing is lost and nothing doubled: the alerts are `recon
+/// detect`'s, each once.
+#[test]
+fn nats_a_full_store_slows_the_publisher_and_stalls_nothing() {
+    let server = Server::start_with("full", Some("jetstream { max_file_store: 40MB }\n"));
+    let dir = server.dir.clone();
+    let mut bytes = Vec::new();
+    recon_gen::write_ndjson(
+        recon_gen::GenOptions {
+            seed: 21,
+            count: 150_000,
+            bursts: 10,
+            aws_cli_share: Some(1.0),
+            ..recon_gen::GenOptions::default()
+        },
+        &mut bytes,
+    )
+    .unwrap();
+    assert!(bytes.len() > 150 << 20, "{} bytes", bytes.len());
+    let whole = dir.join("aws-cli.ndjson");
+    std::fs::write(&whole, &bytes).unwrap();
+    drop(bytes);
+    let want = detect(&[&whole], &[]);
+    assert!(want.len() > 100, "{} alerts", want.len());
+
+    ok(nats(
+        &server,
+        "setup",
+        &["--partitions", "2", "--records-max-mib", "12"],
+    ));
+    let mut a = worker(&server, "a", &[]);
+    let mut b = worker(&server, "b", &[]);
+    let out = ok(nats(&server, "publish", &["--end", path(&whole)]));
+    let report = String::from_utf8_lossy(&out.stderr);
+    // It waited, said why once per spell naming the bound, and went on.
+    assert!(
+        report.contains("the store is full")
+            && report.contains("the records stream RECON_RECORDS is at its bound of 12582912")
+            && report.contains("--records-max-mib")
+            && report.contains("room again after"),
+        "{report}"
+    );
+    wait_until("every partition to end", || ended(&server));
+    let s = status(&server);
+    assert_eq!(alerts(&server, "native"), want);
+    // Each partition keeps at most the message at its snapshot's position.
+    assert!(
+        partitions(&s)
+            .iter()
+            .all(|p| p["stored_messages"].as_u64() <= Some(1)),
+        "{s}"
+    );
+    assert!(s["records_bytes"].as_u64() < Some(1 << 20), "{s}");
+    assert_eq!(s["records_max_bytes"].as_u64(), Some(12 << 20), "{s}");
+    // The workers were never starved: no failed heartbeat, no lost lease.
+    for w in [&a, &b] {
+        let log = w.stderr();
+        assert!(!log.contains("writing the worker's heartbeat"), "{log}");
+        assert!(!log.contains("insufficient resources"), "{log}");
+        assert!(!log.contains("lost partition"), "{log}");
+    }
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+}
+
+/// Two workers started with one `--id`: the second waits, saying why, and
+/// claims nothing while the first runs (they used to take partitions from
+/// each other in a loop, neither told); the alerts stay exact. Once the
+/// first stops, the second takes the id and the partitions.
+#[test]
+fn nats_a_second_worker_with_the_same_id_waits_and_says_why() {
+    let server = Server::start("same-id");
+    let dir = server.dir.clone();
+    let (whole, _, _) = trail(&dir, 13, 20_000);
+    let want = detect(&[&whole], &[]);
+    ok(nats(&server, "setup", &["--partitions", "2"]));
+    let mut first = worker(&server, "same", &[]);
+    wait_until("the first to hold every partition", || {
+        partitions(&status(&server))
+            .iter()
+            .all(|p| p["owner"] == "same")
+    });
+    let mut twin = worker(&server, "same", &[]);
+    wait_until("the twin to say why it waits", || {
+        twin.stderr()
+            .contains("another worker's heartbeat holds this --id")
+    });
+    ok(nats(&server, "publish", &["--end", path(&whole)]));
+    wait_until("every partition to end", || ended(&server));
+    assert_eq!(alerts(&server, "native"), want);
+    assert!(
+        !twin.stderr().contains("claimed partition"),
+        "{}",
+        twin.stderr()
+    );
+    assert!(
+        !first.stderr().contains("lost partition"),
+        "{}",
+        first.stderr()
+    );
+    assert!(first.stop().success());
+    wait_until("the twin to take the id and the partitions", || {
+        twin.stderr().contains("claimed partition")
+    });
+    assert!(twin.stop().success());
+}

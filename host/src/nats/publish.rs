@@ -27,6 +27,40 @@ pub const DEFAULT_BATCH_BYTES: usize = 256 << 10;
 const HEADER_ROOM: usize = 4 << 10;
 /// Publishes awaiting their acks at once.
 const IN_FLIGHT: usize = 256;
+/// First pause before publishing again into a full store; each further
+/// refusal doubles it, up to [`FULL_BACKOFF_MAX`].
+const FULL_BACKOFF_MIN: Duration = Duration::from_millis(50);
+/// Longest pause between tries into a full store.
+const FULL_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// One publish awaiting its ack, with what it takes to send it again.
+struct InFlight {
+    ack: PublishAckFuture,
+    subject: String,
+    headers: HeaderMap,
+    payload: bytes::Bytes,
+    /// The partition (slot) of a batch of records; `None` for an end
+    /// marker. A batch is counted as a duplicate when the stream already
+    /// held it.
+    slot: Option<usize>,
+}
+
+/// Whether a publish was refused because the records stream is at its own
+/// bound (`maximum bytes exceeded`, error code 10077 on 2.9).
+fn stream_full(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("maximum bytes") || m.contains("10077")
+}
+
+/// Whether a publish was refused because the store is full: the records
+/// stream's own bound ([`stream_full`]) or the server's `max_file_store`
+/// (`insufficient resources`, error code 10023).
+fn store_full(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    stream_full(&m)
+        || m.contains("insufficient resources")
+        || m.contains("10023")
+        || m.contains("resource limits exceeded")
+}
 /// Header on a partition's end-of-input marker.
 pub const END_HEADER: &str = "Recon-End";
 
@@ -63,6 +97,10 @@ pub struct PublishSummary {
     /// Records whose placement made the component trap: not published,
     /// reported (the rest of their buffer is placed as usual).
     pub quarantined: u64,
+    /// Spells of waiting for room in a full store.
+    pub full_waits: u64,
+    /// Time spent waiting in them.
+    pub full_wait: Duration,
     /// CloudWatch Logs control messages skipped (not records).
     pub control_messages: u64,
     /// Inputs that could not be read (in whole or from some point).
@@ -185,7 +223,12 @@ pub struct Publisher<'n, 'r> {
     /// Most bytes of records in one message (a record longer than
     /// `batch` goes alone).
     max_message: usize,
-    acks: Vec<PublishAckFuture>,
+    acks: Vec<InFlight>,
+    /// Whether the first full store and the room after it were said.
+    said_full: bool,
+    said_room: bool,
+    /// Where notices go (a full store, room again): stderr unless set.
+    notify: Box<dyn FnMut(&str) + 'n>,
     /// Counters.
     pub summary: PublishSummary,
 }
@@ -224,8 +267,18 @@ impl<'n, 'r> Publisher<'n, 'r> {
             batch,
             max_message,
             acks: Vec::new(),
+            said_full: false,
+            said_room: false,
+            notify: Box::new(|m| eprintln!("recon: {m}")),
             summary: PublishSummary::default(),
         })
+    }
+
+    /// Sends notices (a full store, room again) to `notify` instead of
+    /// stderr.
+    pub fn with_notify(mut self, notify: impl FnMut(&str) + 'n) -> Self {
+        self.notify = Box::new(notify);
+        self
     }
 
     fn slot(&self, rule_pos: usize, partition: u32) -> usize {
@@ -316,17 +369,45 @@ impl<'n, 'r> Publisher<'n, 'r> {
         *n += 1;
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", id.as_str());
-        let subject = p.records_subject();
-        let ack = self
-            .nats
-            .block_on(
-                self.nats
-                    .js
-                    .publish_with_headers(subject, headers, batch.into()),
-            )
-            .map_err(|e| self.nats.err("publishing records", e))?;
-        self.acks.push(ack);
+        // A partition's batches are stored in the order they are made: the
+        // next one goes only once the last one is stored, so that one
+        // refused by a full store is sent again before any later one of
+        // its partition (the rows of some rules list records in arrival
+        // order). Other partitions' batches stay in flight meanwhile, and
+        // by the time a partition's next batch is full its last one is
+        // almost always acknowledged.
+        if self.acks.iter().any(|a| a.slot == Some(slot)) {
+            self.wait_acks()?;
+        }
+        self.publish(p.records_subject(), headers, batch.into(), Some(slot))?;
         self.summary.batches += 1;
+        Ok(())
+    }
+
+    /// Publishes one message; its ack is awaited with the others in
+    /// flight (or at once, right after a full store).
+    fn publish(
+        &mut self,
+        subject: String,
+        headers: HeaderMap,
+        payload: bytes::Bytes,
+        slot: Option<usize>,
+    ) -> Result<(), NatsError> {
+        let nats = self.nats;
+        let ack = nats
+            .block_on(nats.js.publish_with_headers(
+                subject.clone(),
+                headers.clone(),
+                payload.clone(),
+            ))
+            .map_err(|e| nats.err("publishing records", e))?;
+        self.acks.push(InFlight {
+            ack,
+            subject,
+            headers,
+            payload,
+            slot,
+        });
         if self.acks.len() >= IN_FLIGHT {
             self.wait_acks()?;
         }
@@ -334,23 +415,129 @@ impl<'n, 'r> Publisher<'n, 'r> {
     }
 
     /// Waits for every publish in flight to be stored.
+    ///
+    /// A publish refused because the store is full is sent again, in
+    /// order, after a pause that doubles while the store stays full: the
+    /// workers' snapshots purge the records they cover and make room. It
+    /// is said once per full spell, naming the limit. The same message id
+    /// goes again, so a batch the server did store is not stored twice.
     pub fn wait_acks(&mut self) -> Result<(), NatsError> {
         let acks = std::mem::take(&mut self.acks);
         let nats = self.nats;
-        let results = nats.block_on(async {
-            let mut out = Vec::with_capacity(acks.len());
+        let mut results = Vec::with_capacity(acks.len());
+        nats.block_on(async {
             for a in acks {
-                out.push(a.await);
+                let InFlight {
+                    ack,
+                    subject,
+                    headers,
+                    payload,
+                    slot,
+                } = a;
+                results.push((ack.await, subject, headers, payload, slot.is_some()));
             }
-            out
         });
-        for r in results {
-            let ack = r.map_err(|e| nats.err("storing records", e))?;
-            if ack.duplicate {
-                self.summary.duplicates += 1;
+        let mut pause = FULL_BACKOFF_MIN;
+        let mut waited = Duration::ZERO;
+        let mut spell = false;
+        // Whether the last try went in: the next refused publish of this
+        // round is tried again at once (the room may still be there).
+        let mut room = false;
+        for (mut result, subject, headers, payload, batch) in results {
+            loop {
+                match result {
+                    Ok(ack) => {
+                        if ack.duplicate && batch {
+                            self.summary.duplicates += 1;
+                        }
+                        if spell {
+                            room = true;
+                            pause = FULL_BACKOFF_MIN;
+                        }
+                        break;
+                    }
+                    Err(e) if store_full(&e.to_string()) => {
+                        if !spell {
+                            spell = true;
+                            self.summary.full_waits += 1;
+                        }
+                        if !self.said_full {
+                            self.said_full = true;
+                            let m = format!(
+                                "publish: the store is full ({e}): {}; waiting for workers \
+                                 to snapshot and purge what they applied, retrying with \
+                                 backoff",
+                                self.limit_text(&e.to_string())
+                            );
+                            (self.notify)(&m);
+                        }
+                        if room {
+                            room = false;
+                        } else {
+                            std::thread::sleep(pause);
+                            waited += pause;
+                            pause = (pause * 2).min(FULL_BACKOFF_MAX);
+                        }
+                        result = nats.block_on(async {
+                            match nats
+                                .js
+                                .publish_with_headers(
+                                    subject.clone(),
+                                    headers.clone(),
+                                    payload.clone(),
+                                )
+                                .await
+                            {
+                                Ok(f) => f.await,
+                                Err(e) => Err(e),
+                            }
+                        });
+                    }
+                    Err(e) => return Err(nats.err("storing records", e)),
+                }
             }
         }
+        self.summary.full_wait += waited;
+        if spell && !self.said_room {
+            self.said_room = true;
+            let m = format!(
+                "publish: room again after {:.1}s; going on (later waits are counted in the \
+                 summary, not said again)",
+                waited.as_secs_f64()
+            );
+            (self.notify)(&m);
+        }
         Ok(())
+    }
+
+    /// The limit a full store met (`refusal`: the server's words).
+    fn limit_text(&self, refusal: &str) -> String {
+        if !stream_full(refusal) {
+            return "the server's JetStream store is at its max_file_store (leave room beside \
+                    the records stream's bound: docs/scale-out.md, \"Sizing the store\")"
+                .to_owned();
+        }
+        let nats = self.nats;
+        let info = nats.block_on(async {
+            let s = nats
+                .js
+                .get_stream(super::layout::RECORDS_STREAM)
+                .await
+                .ok()?;
+            Some(s.cached_info().clone())
+        });
+        match info {
+            Some(i) => format!(
+                "the records stream {} is at its bound of {} bytes (recon nats setup \
+                 --records-max-mib)",
+                super::layout::RECORDS_STREAM,
+                i.config.max_bytes
+            ),
+            None => format!(
+                "the records stream {} is at its bound (recon nats setup --records-max-mib)",
+                super::layout::RECORDS_STREAM
+            ),
+        }
     }
 
     /// Sends every batch held and waits until all are stored.
@@ -368,21 +555,9 @@ impl<'n, 'r> Publisher<'n, 'r> {
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", format!("{}:end", p.name()).as_str());
             headers.insert(END_HEADER, "1");
-            let ack = self
-                .nats
-                .block_on(self.nats.js.publish_with_headers(
-                    p.records_subject(),
-                    headers,
-                    bytes::Bytes::new(),
-                ))
-                .map_err(|e| self.nats.err("publishing the end of input", e))?;
-            self.acks.push(ack);
+            self.publish(p.records_subject(), headers, bytes::Bytes::new(), None)?;
         }
-        let before = self.summary.duplicates;
-        self.wait_acks()?;
-        // The markers are not batches.
-        self.summary.duplicates = before;
-        Ok(())
+        self.wait_acks()
     }
 }
 

@@ -37,6 +37,13 @@ pub struct PartitionStatus {
     pub snapshot_applied: u64,
     /// Records quarantined.
     pub quarantined: u64,
+    /// Its record messages still in the store (the purge keeps those after
+    /// its snapshot, and the one at the snapshot's position).
+    pub stored_messages: u64,
+    /// Their bytes, estimated: the messages times the records stream's
+    /// mean message size (the server counts bytes per stream, not per
+    /// subject).
+    pub stored_bytes_estimate: u64,
 }
 
 /// What `status --json` prints.
@@ -44,6 +51,14 @@ pub struct PartitionStatus {
 pub struct Status {
     /// Partitions per rule.
     pub partitions_per_rule: u32,
+    /// Bytes the records stream holds.
+    pub records_bytes: u64,
+    /// Its bound (`--records-max-mib`; `None`: no bound of its own).
+    pub records_max_bytes: Option<u64>,
+    /// Bytes the account's JetStream streams hold in all (records,
+    /// alerts, snapshots, state), against the server's `max_file_store`
+    /// (which a client cannot read).
+    pub store_bytes: u64,
     /// Every partition.
     pub partitions: Vec<PartitionStatus>,
 }
@@ -56,8 +71,29 @@ pub fn status(nats: &Nats) -> Result<Status, NatsError> {
     let now = now_ms();
     let mut out = Vec::new();
     let stream = nats
-        .block_on(nats.js.get_stream_no_info(RECORDS_STREAM))
+        .block_on(nats.js.get_stream(RECORDS_STREAM))
         .map_err(|e| nats.err("opening the records stream", e))?;
+    // Messages per partition's subject (paged by the server).
+    let (info, per_subject) = nats.block_on(async {
+        let mut pages = stream
+            .info_with_subjects("recon.records.>")
+            .await
+            .map_err(|e| nats.err("reading the records stream", e))?;
+        let mut counts = std::collections::HashMap::new();
+        while let Some(next) = pages.next().await {
+            let (subject, n) = next.map_err(|e| nats.err("reading the records stream", e))?;
+            counts.insert(subject, n);
+        }
+        Ok::<_, NatsError>((pages.info.clone(), counts))
+    })?;
+    let mean = info
+        .state
+        .bytes
+        .checked_div(info.state.messages)
+        .unwrap_or(0);
+    let account = nats
+        .block_on(nats.js.query_account())
+        .map_err(|e| nats.err("reading the account's store use", e))?;
     for (n, p) in layout
         .partition_ids(&Configs::of(&run)?)
         .into_iter()
@@ -95,31 +131,53 @@ pub fn status(nats: &Nats) -> Result<Status, NatsError> {
             epoch: state.epoch,
             snapshot_applied: state.snapshot_applied,
             quarantined: state.quarantined,
+            stored_messages: per_subject.get(&p.records_subject()).copied().unwrap_or(0) as u64,
+            stored_bytes_estimate: per_subject
+                .get(&p.records_subject())
+                .map_or(0, |&n| n as u64 * mean),
         });
     }
     Ok(Status {
         partitions_per_rule: layout.partitions,
+        records_bytes: info.state.bytes,
+        records_max_bytes: u64::try_from(info.config.max_bytes).ok().filter(|&b| b > 0),
+        store_bytes: account.storage,
         partitions: out,
     })
 }
 
 /// Writes `status` as a table.
 pub fn write_status_table(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
+    let mib = |b: u64| b as f64 / f64::from(1 << 20);
     writeln!(
         out,
-        "{:<34} {:<16} {:>12} {:>12} {:>6} {:>6}",
-        "PARTITION", "OWNER", "APPLIED", "LAST", "ENDED", "EPOCH"
+        "records stream: {:.1} MiB of {}; all streams: {:.1} MiB (against the server's \
+         max_file_store)",
+        mib(s.records_bytes),
+        s.records_max_bytes
+            .map_or("no bound of its own".to_owned(), |b| format!(
+                "{:.1} MiB ({:.0} %)",
+                mib(b),
+                100.0 * s.records_bytes as f64 / b as f64
+            )),
+        mib(s.store_bytes)
+    )?;
+    writeln!(
+        out,
+        "{:<34} {:<16} {:>12} {:>12} {:>6} {:>6} {:>10}",
+        "PARTITION", "OWNER", "APPLIED", "LAST", "ENDED", "EPOCH", "STORED"
     )?;
     for p in &s.partitions {
         writeln!(
             out,
-            "{:<34} {:<16} {:>12} {:>12} {:>6} {:>6}",
+            "{:<34} {:<16} {:>12} {:>12} {:>6} {:>6} {:>9.1}M",
             p.name,
             p.owner.as_deref().unwrap_or("-"),
             p.applied,
             p.last,
             if p.ended { "yes" } else { "no" },
-            p.epoch
+            p.epoch,
+            mib(p.stored_bytes_estimate)
         )?;
     }
     Ok(())

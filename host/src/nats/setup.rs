@@ -21,6 +21,8 @@ pub const DEFAULT_RECORDS_DEDUP: Duration = Duration::from_secs(2 * 3600);
 pub const DEFAULT_ALERTS_DEDUP: Duration = Duration::from_secs(24 * 3600);
 /// Default [`SetupOptions::records_max_age`]: seven days.
 pub const DEFAULT_RECORDS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default [`SetupOptions::records_max_bytes`]: 1 GiB.
+pub const DEFAULT_RECORDS_MAX_BYTES: u64 = 1 << 30;
 
 /// What `setup` creates.
 #[derive(Debug, Clone)]
@@ -39,6 +41,14 @@ pub struct SetupOptions {
     /// How long records are kept (they must outlive the oldest snapshot
     /// a partition may restart from).
     pub records_max_age: Duration,
+    /// Most bytes the records stream holds (0: no bound of its own).
+    /// Records a partition's snapshot covers are purged as workers
+    /// snapshot, so this bounds the lag, not the history; a publisher that
+    /// finds it full waits for room. Keep it below the server's
+    /// `max_file_store`, leaving room for alerts, snapshots and the state
+    /// bucket, so that workers can always write those (docs/scale-out.md,
+    /// "Sizing the store").
+    pub records_max_bytes: u64,
 }
 
 /// What `setup` found.
@@ -64,6 +74,18 @@ fn stream_config(name: &str, subjects: &str, dedup: Duration, max_age: Duration)
     }
 }
 
+/// The records stream's bound: `max_bytes` bytes (none for 0), new
+/// records refused (never old ones dropped) when it is reached.
+fn bounded(mut config: stream::Config, max_bytes: u64) -> stream::Config {
+    config.max_bytes = if max_bytes == 0 {
+        -1
+    } else {
+        i64::try_from(max_bytes).unwrap_or(i64::MAX)
+    };
+    config.discard = stream::DiscardPolicy::New;
+    config
+}
+
 /// Creates (or checks) everything a deployment needs.
 pub fn setup(nats: &Nats, options: &SetupOptions) -> Result<SetupOutcome, NatsError> {
     if options.partitions == 0 || options.partitions > MAX_PARTITIONS {
@@ -87,11 +109,14 @@ pub fn setup(nats: &Nats, options: &SetupOptions) -> Result<SetupOutcome, NatsEr
     let run = layout.resolve()?;
     Configs::of(&run)?;
     let streams = [
-        stream_config(
-            RECORDS_STREAM,
-            "recon.records.>",
-            options.records_dedup,
-            options.records_max_age,
+        bounded(
+            stream_config(
+                RECORDS_STREAM,
+                "recon.records.>",
+                options.records_dedup,
+                options.records_max_age,
+            ),
+            options.records_max_bytes,
         ),
         stream_config(
             ALERTS_STREAM,
@@ -138,6 +163,16 @@ pub fn setup(nats: &Nats, options: &SetupOptions) -> Result<SetupOutcome, NatsEr
                      {:?}); delete it or run setup against another server",
                     want.name, got.subjects, got.duplicate_window
                 )));
+            }
+            // The records stream's bound may change under running state:
+            // the server applies it in place.
+            if want.name == RECORDS_STREAM
+                && (got.max_bytes != want.max_bytes || got.discard != want.discard)
+            {
+                nats.js
+                    .update_stream(&want)
+                    .await
+                    .map_err(|e| nats.err(format!("updating stream {}", want.name), e))?;
             }
         }
         Ok(())

@@ -124,21 +124,41 @@ pub fn load(nats: &Nats, p: PartitionId, r: &SnapshotRef) -> Result<Vec<u8>, Nat
     Ok(out)
 }
 
-/// Deletes snapshot `id` of partition `p` (one no longer referenced).
-pub fn remove(nats: &Nats, p: PartitionId, id: &str) -> Result<(), NatsError> {
+/// Deletes snapshot `r` (one no longer referenced), chunk by chunk.
+///
+/// Each chunk is deleted by its sequence rather than purged by subject:
+/// nats-server before 2.9.15 does not take a filtered purge off the
+/// account's store use (nats-server#3876), so purged bytes would still count
+/// against `max_file_store` until the server restarts. A chunk already gone
+/// is fine.
+pub fn remove(nats: &Nats, r: &SnapshotRef) -> Result<(), NatsError> {
     nats.block_on(async {
         let stream = nats
             .js
             .get_stream_no_info(SNAPSHOTS_STREAM)
             .await
             .map_err(|e| nats.err("opening the snapshot stream", e))?;
-        stream
-            .purge()
-            .filter(p.snapshot_subject(id))
-            .await
-            .map_err(|e| nats.err("removing an old snapshot", e))?;
-        Ok(())
+        delete_each(nats, &stream, &r.chunks, "removing an old snapshot").await
     })
+}
+
+/// Deletes the messages at `sequences` from `stream`; one already gone is
+/// fine.
+pub(super) async fn delete_each(
+    nats: &Nats,
+    stream: &async_nats::jetstream::stream::Stream<()>,
+    sequences: &[u64],
+    what: &str,
+) -> Result<(), NatsError> {
+    for &seq in sequences {
+        if let Err(e) = stream.delete_message(seq).await {
+            let text = e.to_string().to_ascii_lowercase();
+            if !(text.contains("no message found") || text.contains("10037")) {
+                return Err(nats.err(what, e));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The first bytes of a partition snapshot that holds one detector per

@@ -57,6 +57,12 @@ const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// How long a partition whose snapshot cannot be restored is left alone
 /// before this worker tries it again.
 const BROKEN_BACKOFF: Duration = Duration::from_secs(60);
+/// How often a busy worker reads the records stream's fill.
+const PRESSURE_CHECK: Duration = Duration::from_millis(250);
+/// Past this share of the records stream's bound (`--records-max-mib`),
+/// every partition with records applied since its snapshot snapshots now,
+/// so that the records it covers are purged and publishers get room.
+const PRESSURE_SHARE: f64 = 0.5;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -147,6 +153,9 @@ struct Owned<'r> {
     /// Live mode's clock of each tenant's stream in this partition.
     clocks: Vec<LiveClock>,
     quarantined: u64,
+    /// Stream sequences of the messages applied and not yet deleted (the
+    /// ones before the next snapshot's position go after it).
+    unpurged: Vec<u64>,
     /// Alerts drained and not yet stored by the stream (kept until they
     /// are, so that a failed publish loses none), with their tenant when
     /// records are routed by tenant.
@@ -166,6 +175,11 @@ pub struct Worker<'r, 'n, E: Write> {
     options: WorkerOptions,
     owned: Vec<Owned<'r>>,
     broken: HashMap<PartitionId, Instant>,
+    /// When the records stream's fill was last read, and whether it was
+    /// past [`PRESSURE_SHARE`] of its bound then.
+    pressure: (Option<Instant>, bool),
+    /// Revision of this worker's last heartbeat (`None`: not written).
+    beat_revision: Option<u64>,
     err: E,
     /// Counters.
     pub summary: WorkerSummary,
@@ -195,6 +209,8 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
             options,
             owned: Vec::new(),
             broken: HashMap::new(),
+            pressure: (None, false),
+            beat_revision: None,
             err,
             summary: WorkerSummary::default(),
         })
@@ -207,6 +223,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
     /// Runs until `stop` is set, then gives every partition up.
     pub fn run(&mut self, stop: &AtomicBool) -> Result<(), NatsError> {
         let beat = self.options.lease / 3;
+        self.take_id(stop)?;
         let mut last_beat: Option<Instant> = None;
         while !stop.load(Ordering::Relaxed) {
             match self.turn(stop, beat, &mut last_beat) {
@@ -261,6 +278,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
             busy |= self.step(i)?;
         }
         self.owned.retain(|o| o.revision != 0);
+        self.relieve()?;
         if !busy {
             for i in 0..self.owned.len() {
                 self.live_tick(i)?;
@@ -270,17 +288,93 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         Ok(())
     }
 
+    /// Writes this worker's heartbeat by compare-and-set on its last
+    /// revision: a write by anyone else under this id (a second worker
+    /// started with the same `--id` while this one was paused past its
+    /// lease) stops this one, saying why, rather than the two taking
+    /// partitions from each other in a loop.
     fn heartbeat(&mut self) -> Result<(), NatsError> {
         let beat = Heartbeat {
             lease_until: now_ms() + self.options.lease.as_millis() as i64,
         };
         let value = serde_json::to_vec(&beat).map_err(|e| NatsError::Damaged(e.to_string()))?;
-        self.nats
-            .block_on(
-                self.kv
-                    .put(format!("worker.{}", self.options.id), value.into()),
-            )
-            .map_err(|e| self.nats.err("writing the worker's heartbeat", e))?;
+        let key = format!("worker.{}", self.options.id);
+        let written = match self.beat_revision {
+            Some(rev) => self
+                .nats
+                .block_on(self.kv.update(&key, value.into(), rev))
+                .map_err(|e| {
+                    (
+                        e.kind() == kv::UpdateErrorKind::WrongLastRevision,
+                        e.to_string(),
+                    )
+                }),
+            None => self
+                .nats
+                .block_on(self.kv.create(&key, value.into()))
+                .map_err(|e| {
+                    (
+                        e.kind() == kv::CreateErrorKind::AlreadyExists,
+                        e.to_string(),
+                    )
+                }),
+        };
+        match written {
+            Ok(rev) => {
+                self.beat_revision = Some(rev);
+                Ok(())
+            }
+            Err((true, _)) => Err(NatsError::Setup(format!(
+                "another worker wrote this worker's heartbeat (--id {}): two workers run with \
+                 one id; this one stops (give each worker its own --id)",
+                self.options.id
+            ))),
+            Err((false, e)) => Err(self.nats.err("writing the worker's heartbeat", e)),
+        }
+    }
+
+    /// Takes this worker's id: waits while another live worker's heartbeat
+    /// holds it (saying so once), then writes the first heartbeat. A worker
+    /// restarted after a crash under the same id waits at most one lease.
+    fn take_id(&mut self, stop: &AtomicBool) -> Result<(), NatsError> {
+        let key = format!("worker.{}", self.options.id);
+        let mut said = false;
+        while !stop.load(Ordering::Relaxed) {
+            let entry = self
+                .nats
+                .block_on(self.kv.entry(&key))
+                .map_err(|e| self.nats.err("reading the worker's heartbeat", e))?;
+            let held = match &entry {
+                Some(e) if e.operation == kv::Operation::Put => {
+                    serde_json::from_slice::<Heartbeat>(&e.value)
+                        .ok()
+                        .map(|h| h.lease_until)
+                        .filter(|&until| until >= now_ms())
+                }
+                _ => None,
+            };
+            if let Some(until) = held {
+                if !said {
+                    said = true;
+                    self.log(format_args!(
+                        "another worker's heartbeat holds this --id (until {until} ms since \
+                         the epoch): waiting until it stops; if it runs, give this worker \
+                         another --id"
+                    ));
+                }
+                std::thread::sleep(self.options.lease / 3);
+                continue;
+            }
+            self.beat_revision = entry.map(|e| e.revision);
+            return match self.heartbeat() {
+                // Another worker took the id in between: wait for it too.
+                Err(NatsError::Setup(_)) => {
+                    self.beat_revision = None;
+                    continue;
+                }
+                other => other,
+            };
+        }
         Ok(())
     }
 
@@ -482,6 +576,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
             },
             mine.snapshot_applied + 1
         ));
+        let mine_position = mine.snapshot_applied;
         self.owned.push(Owned {
             id: p,
             revision: rev,
@@ -494,8 +589,16 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
             last_snapshot: Instant::now(),
             consumer: None,
             clocks: Vec::new(),
+            // The message at the snapshot's position was kept by the
+            // previous owner; it goes at this owner's next commit.
+            unpurged: (mine_position > 0)
+                .then_some(mine_position)
+                .into_iter()
+                .collect(),
             unsent: Vec::new(),
         });
+        let position = self.owned[self.owned.len() - 1].state.snapshot_applied;
+        self.sweep_before(p, position)?;
         Ok(())
     }
 
@@ -538,6 +641,108 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         Ok(snapshot::encode_tenants(&router.snapshots()?))
     }
 
+    /// When the records stream is past [`PRESSURE_SHARE`] of its bound:
+    /// snapshots every partition held with records applied since its last
+    /// snapshot, each commit purging the records it covers.
+    fn relieve(&mut self) -> Result<(), NatsError> {
+        if self
+            .pressure
+            .0
+            .is_some_and(|t| t.elapsed() < PRESSURE_CHECK)
+        {
+            return Ok(());
+        }
+        self.pressure.0 = Some(Instant::now());
+        let nats = self.nats;
+        let info = nats.block_on(async {
+            let s = nats
+                .js
+                .get_stream(RECORDS_STREAM)
+                .await
+                .map_err(|e| nats.err("reading the records stream's fill", e))?;
+            Ok::<_, NatsError>(s.cached_info().clone())
+        })?;
+        let max = info.config.max_bytes;
+        let pressed = max > 0 && info.state.bytes as f64 >= max as f64 * PRESSURE_SHARE;
+        if pressed && !self.pressure.1 {
+            self.log(format_args!(
+                "the records stream holds {} of its {} bytes: snapshotting early so that \
+                 applied records are purged",
+                info.state.bytes, max
+            ));
+        }
+        self.pressure.1 = pressed;
+        if pressed {
+            for i in 0..self.owned.len() {
+                let o = &self.owned[i];
+                if o.revision != 0 && o.applied > o.state.snapshot_applied {
+                    self.commit(i, false)?;
+                }
+            }
+            self.owned.retain(|o| o.revision != 0);
+        }
+        Ok(())
+    }
+
+    /// Deletes partition `i`'s records applied before `position` (its
+    /// snapshot's position: every later owner replays from there). The
+    /// message at `position` stays, so the partition's last position stays
+    /// readable. Deleted one by one, by sequence: a filtered purge is not
+    /// taken off the account's store use before nats-server 2.9.15 (see
+    /// [`snapshot::remove`]).
+    fn delete_applied(&mut self, i: usize, position: u64) -> Result<(), NatsError> {
+        let o = &mut self.owned[i];
+        let (gone, keep): (Vec<u64>, Vec<u64>) =
+            o.unpurged.iter().partition(|&&seq| seq < position);
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let nats = self.nats;
+        nats.block_on(async {
+            let stream = nats
+                .js
+                .get_stream_no_info(RECORDS_STREAM)
+                .await
+                .map_err(|e| nats.err("opening the records stream", e))?;
+            snapshot::delete_each(nats, &stream, &gone, "deleting records a snapshot covers").await
+        })?;
+        self.owned[i].unpurged = keep;
+        Ok(())
+    }
+
+    /// Deletes whatever of partition `p`'s records lies before `position`
+    /// (a previous owner that died between its commit and its deletes
+    /// leaves some): at a claim, from the first such record on.
+    fn sweep_before(&self, p: PartitionId, position: u64) -> Result<(), NatsError> {
+        let nats = self.nats;
+        let subject = p.records_subject();
+        nats.block_on(async {
+            let stream = nats
+                .js
+                .get_stream_no_info(RECORDS_STREAM)
+                .await
+                .map_err(|e| nats.err("opening the records stream", e))?;
+            let mut from = 1;
+            while from < position {
+                let seq = match stream.get_first_raw_message_by_subject(&subject, from).await {
+                    Ok(m) if m.sequence < position => m.sequence,
+                    Ok(_) => break,
+                    Err(e)
+                        if e.kind()
+                            == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+                    {
+                        break;
+                    }
+                    Err(e) => return Err(nats.err("reading a partition's first record", e)),
+                };
+                snapshot::delete_each(nats, &stream, &[seq], "deleting records a snapshot covers")
+                    .await?;
+                from = seq + 1;
+            }
+            Ok(())
+        })
+    }
+
     /// Snapshots partition `i` and gives it up.
     fn release(&mut self, i: usize) -> Result<(), NatsError> {
         if self.commit(i, true)? {
@@ -558,6 +763,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
         let id = format!("{}-{}", o.state.epoch, o.applied);
         let p = o.id;
         let r = snapshot::store(self.nats, p, &id, &bytes)?;
+        let r_new = r.clone();
         let o = &self.owned[i];
         let mut state = o.state.clone();
         let old = state.snapshot.replace(r);
@@ -582,12 +788,16 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
                 if let Some(old) = old
                     && old.id != id
                 {
-                    snapshot::remove(self.nats, p, &old.id)?;
+                    snapshot::remove(self.nats, &old)?;
                 }
+                // Store use is bounded by the lag, not the history: what
+                // the snapshot covers is never read again.
+                let position = self.owned[i].state.snapshot_applied;
+                self.delete_applied(i, position)?;
                 Ok(true)
             }
             None => {
-                snapshot::remove(self.nats, p, &id)?;
+                snapshot::remove(self.nats, &r_new)?;
                 self.lose(i);
                 Ok(false)
             }
@@ -622,6 +832,7 @@ impl<'r, 'n, E: Write> Worker<'r, 'n, E> {
                 continue;
             }
             o.clocks.iter_mut().for_each(LiveClock::input_seen);
+            o.unpurged.push(seq);
             if end {
                 o.tenants.flush(None)?;
                 o.ended = true;

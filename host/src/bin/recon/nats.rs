@@ -15,8 +15,8 @@ use recon::nats::client::{ConnectOptions, DEFAULT_SERVER, Nats};
 use recon::nats::publish::{DEFAULT_BATCH_BYTES, PublishOptions, publish};
 use recon::nats::query::{alerts, status, write_status_table};
 use recon::nats::setup::{
-    DEFAULT_ALERTS_DEDUP, DEFAULT_RECORDS_DEDUP, DEFAULT_RECORDS_MAX_AGE, SetupOptions,
-    SetupOutcome, setup,
+    DEFAULT_ALERTS_DEDUP, DEFAULT_RECORDS_DEDUP, DEFAULT_RECORDS_MAX_AGE,
+    DEFAULT_RECORDS_MAX_BYTES, SetupOptions, SetupOutcome, setup,
 };
 use recon::nats::worker::{
     DEFAULT_LEASE, DEFAULT_SNAPSHOT_INTERVAL, DEFAULT_SNAPSHOT_RECORDS, WorkerOptions, run_worker,
@@ -134,6 +134,13 @@ struct SetupArgs {
     /// snapshot a partition may restart from).
     #[arg(long, default_value_t = DEFAULT_RECORDS_MAX_AGE.as_secs())]
     records_max_age_seconds: u64,
+    /// Most MiB the records stream holds (0: no bound of its own). Records
+    /// every snapshot covers are purged, so this bounds the lag; a full
+    /// stream makes publishers wait. Keep it well below the server's
+    /// max_file_store (docs/scale-out.md, "Sizing the store"); running
+    /// setup again with another value changes it in place.
+    #[arg(long, default_value_t = DEFAULT_RECORDS_MAX_BYTES >> 20)]
+    records_max_mib: u64,
 }
 
 #[derive(Args)]
@@ -266,6 +273,7 @@ pub(crate) fn run(args: NatsArgs) -> Result<ExitCode> {
                     records_dedup: Duration::from_secs(a.records_dedup_seconds),
                     alerts_dedup: Duration::from_secs(a.alerts_dedup_seconds),
                     records_max_age: Duration::from_secs(a.records_max_age_seconds),
+                    records_max_bytes: a.records_max_mib.saturating_mul(1 << 20),
                 },
             )?;
             eprintln!(
@@ -304,7 +312,7 @@ pub(crate) fn run(args: NatsArgs) -> Result<ExitCode> {
             eprintln!(
                 "recon: read {} records; published {} in {} messages ({} already in the \
                  stream: duplicates suppressed); {} counted by no rule, not published; {} too \
-                 large{}{}",
+                 large{}{}{}",
                 s.records,
                 s.published,
                 s.batches,
@@ -313,6 +321,15 @@ pub(crate) fn run(args: NatsArgs) -> Result<ExitCode> {
                 s.oversized,
                 if s.quarantined > 0 {
                     format!("; {} quarantined (their placement trapped)", s.quarantined)
+                } else {
+                    String::new()
+                },
+                if s.full_waits > 0 {
+                    format!(
+                        "; waited for room in a full store {} times ({:.1}s in all)",
+                        s.full_waits,
+                        s.full_wait.as_secs_f64()
+                    )
                 } else {
                     String::new()
                 },
