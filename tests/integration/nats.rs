@@ -230,6 +230,27 @@ fn partitions(s: &serde_json::Value) -> &Vec<serde_json::Value> {
     s["partitions"].as_array().unwrap()
 }
 
+/// The records stream's last sequence, read by a client of the test's own
+/// (milliseconds, where `recon nats status` is a process).
+fn records_probe(server: &Server) -> impl Fn() -> u64 + use<> {
+    let conn = recon::nats::Nats::connect(
+        &recon::nats::ConnectOptions {
+            server: server.url(),
+            ..Default::default()
+        },
+        "test",
+    )
+    .unwrap();
+    move || {
+        conn.block_on(async {
+            match conn.js.get_stream("RECON_RECORDS").await {
+                Ok(s) => s.cached_info().state.last_sequence,
+                Err(_) => 0,
+            }
+        })
+    }
+}
+
 /// Every partition has applied everything in its stream.
 fn caught_up(server: &Server) -> bool {
     let s = status(server);
@@ -358,13 +379,22 @@ fn nats_two_workers_give_exactly_the_alerts_of_detect() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the first records in the stream", || {
-        partitions(&status(&server))
-            .iter()
-            .any(|p| p["last"].as_u64() > Some(0))
-    });
+    // Stopped (SIGSTOP) as soon as its first records are stored, read
+    // straight from the stream (a `recon nats status` takes longer than
+    // this whole publish): the kill then lands mid-run, with records in
+    // the stream and more to come.
+    let probe = records_probe(&server);
+    wait_until("the first records in the stream", || probe() > 0);
+    let pid = first.id().to_string();
+    let stopped = Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    assert!(
+        first.try_wait().unwrap().is_none() && stopped.success(),
+        "the publisher ended before the kill"
+    );
+    let at_kill = probe();
     let _ = first.kill();
     let _ = first.wait();
+    assert_eq!(probe(), at_kill, "the publisher wrote after its kill");
     let out = ok(nats(
         &server,
         "publish",
@@ -1302,4 +1332,46 @@ fn nats_a_second_worker_with_the_same_id_waits_and_says_why() {
         twin.stderr().contains("claimed partition")
     });
     assert!(twin.stop().success());
+}
+
+/// A worker killed (SIGKILL) with records in flight: frozen (SIGSTOP)
+/// mid-stream after applying the first half, the second half published,
+/// the status showing its partitions behind the stream, then killed. The
+/// next owner replays from the last snapshot; the alerts are `recon
+/// detect`'s, each once.
+#[test]
+fn nats_a_worker_killed_with_records_in_flight_loses_nothing() {
+    let server = Server::start("inflight");
+    let dir = server.dir.clone();
+    let (whole, first, second) = trail(&dir, 17, 40_000);
+    let want = detect(&[&whole], &[]);
+    ok(nats(&server, "setup", &["--partitions", "2"]));
+    // Snapshots every 2000 records: the kill falls after some.
+    let mut w1 = worker(&server, "w1", &["--snapshot-records", "2000"]);
+    ok(nats(&server, "publish", &[path(&first)]));
+    wait_until("the first half applied", || caught_up(&server));
+    w1.signal("STOP");
+    ok(nats(&server, "publish", &[path(&second)]));
+    let s = status(&server);
+    assert!(
+        partitions(&s)
+            .iter()
+            .any(|p| p["applied"].as_u64() < p["last"].as_u64()),
+        "records were not in flight at the kill: {s}"
+    );
+    w1.kill();
+    let mut w2 = worker(&server, "w2", &[]);
+    ok(nats(
+        &server,
+        "publish",
+        &["--end", path(&empty_file(&dir))],
+    ));
+    wait_until("every partition to end", || ended(&server));
+    assert_eq!(alerts(&server, "native"), want);
+    assert!(
+        w2.stderr().contains("taken over from w1"),
+        "{}",
+        w2.stderr()
+    );
+    assert!(w2.stop().success());
 }

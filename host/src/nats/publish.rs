@@ -376,8 +376,8 @@ impl<'n, 'r> Publisher<'n, 'r> {
         // order). Other partitions' batches stay in flight meanwhile, and
         // by the time a partition's next batch is full its last one is
         // almost always acknowledged.
-        if self.acks.iter().any(|a| a.slot == Some(slot)) {
-            self.wait_acks()?;
+        if let Some(last) = self.acks.iter().rposition(|a| a.slot == Some(slot)) {
+            self.wait_acks_through(last + 1)?;
         }
         self.publish(p.records_subject(), headers, batch.into(), Some(slot))?;
         self.summary.batches += 1;
@@ -422,7 +422,13 @@ impl<'n, 'r> Publisher<'n, 'r> {
     /// is said once per full spell, naming the limit. The same message id
     /// goes again, so a batch the server did store is not stored twice.
     pub fn wait_acks(&mut self) -> Result<(), NatsError> {
-        let acks = std::mem::take(&mut self.acks);
+        self.wait_acks_through(self.acks.len())
+    }
+
+    /// [`Publisher::wait_acks`] for the first `n` publishes in flight (acks
+    /// come in publish order: the later ones stay in flight).
+    fn wait_acks_through(&mut self, n: usize) -> Result<(), NatsError> {
+        let acks: Vec<InFlight> = self.acks.drain(..n.min(self.acks.len())).collect();
         let nats = self.nats;
         let mut results = Vec::with_capacity(acks.len());
         nats.block_on(async {

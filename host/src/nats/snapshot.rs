@@ -153,7 +153,11 @@ pub(super) async fn delete_each(
     for &seq in sequences {
         if let Err(e) = stream.delete_message(seq).await {
             let text = e.to_string().to_ascii_lowercase();
-            if !(text.contains("no message found") || text.contains("10037")) {
+            // Gone already: "no message found" (10037) or "sequence not
+            // found" (10043), as 2.9 words it.
+            let gone =
+                text.contains("not found") || text.contains("10037") || text.contains("10043");
+            if !gone {
                 return Err(nats.err(what, e));
             }
         }

@@ -34,6 +34,7 @@ impl<'r, E: Write> Worker<'r, '_, E> {
             }
             o.clocks.iter_mut().for_each(LiveClock::input_seen);
             o.unpurged.push(seq);
+            o.since_snapshot_bytes += payload.len() as u64;
             if end {
                 o.tenants.flush(None)?;
                 o.ended = true;

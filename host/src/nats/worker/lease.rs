@@ -344,6 +344,7 @@ impl<'r, E: Write> Worker<'r, '_, E> {
             state: mine,
             tenants,
             since_snapshot: 0,
+            since_snapshot_bytes: 0,
             last_snapshot: Instant::now(),
             consumer: None,
             clocks: Vec::new(),
@@ -435,9 +436,13 @@ impl<'r, E: Write> Worker<'r, '_, E> {
         }
         self.pressure.1 = pressed;
         if pressed {
+            // Only commits that free a fair share are worth a snapshot: a
+            // stream full of records not yet applied is relieved by
+            // applying them, not by snapshotting again and again.
+            let worth = u64::try_from(max).unwrap_or(0) / PRESSURE_WORTH;
             for i in 0..self.owned.len() {
                 let o = &self.owned[i];
-                if o.revision != 0 && o.applied > o.state.snapshot_applied {
+                if o.revision != 0 && o.since_snapshot_bytes >= worth.max(1) {
                     self.commit(i, false)?;
                 }
             }
@@ -546,6 +551,7 @@ impl<'r, E: Write> Worker<'r, '_, E> {
                 o.revision = rev;
                 o.state = state;
                 o.since_snapshot = 0;
+                o.since_snapshot_bytes = 0;
                 o.last_snapshot = Instant::now();
                 if let Some(old) = old
                     && old.id != id

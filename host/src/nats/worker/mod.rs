@@ -68,6 +68,10 @@ const PRESSURE_CHECK: Duration = Duration::from_millis(250);
 /// every partition with records applied since its snapshot snapshots now,
 /// so that the records it covers are purged and publishers get room.
 const PRESSURE_SHARE: f64 = 0.5;
+/// Under pressure, a partition snapshots early only once it has applied
+/// this fraction (1/n) of the records stream's bound since its last
+/// snapshot.
+const PRESSURE_WORTH: u64 = 16;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -118,6 +122,9 @@ struct Owned<'r> {
     applied: u64,
     ended: bool,
     since_snapshot: u64,
+    /// Bytes of record messages applied since its last snapshot (what a
+    /// commit now would let go of).
+    since_snapshot_bytes: u64,
     last_snapshot: Instant,
     consumer: Option<consumer::Consumer<pull::Config>>,
     /// Live mode's clock of each tenant's stream in this partition.
