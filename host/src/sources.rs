@@ -269,6 +269,11 @@ fn walk(dir: &Path, found: &mut Vec<Found>, skipped: &mut Skipped) {
 
 /// True if the file starts with a zip archive's magic bytes.
 fn is_zip_file(path: &Path) -> bool {
+    // Only a regular file is sniffed: reading a named pipe (`<(zcat …)`,
+    // a FIFO) would take its first bytes away from the reader.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut head = [0u8; 4];
     match File::open(path).and_then(|mut f| f.read_exact(&mut head)) {
         Ok(()) => ZIP_MAGIC.iter().any(|m| head == **m),

@@ -108,6 +108,65 @@ fn stdin_and_gzip_give_the_same_alerts_as_the_file() {
     assert_eq!(from_file.stdout, from_gz_stdin.stdout);
 }
 
+/// A named pipe given as a path (`recon detect <(zcat …)`, a FIFO) is read
+/// from its first byte: the zip sniffing of paths used to read four bytes
+/// of it first, so the first record was cut and rejected.
+#[test]
+fn a_named_pipe_is_read_from_its_first_byte() {
+    let dir = std::env::temp_dir().join(format!("recon-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("trail.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let raw = std::fs::read(burst_sample()).unwrap();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(&fifo, &raw).unwrap())
+    };
+    let config = example_config();
+    // Bounded: had recon read the pipe twice, the writer would be gone by
+    // the second open and recon would wait for ever.
+    let mut child = command()
+        .args(["detect", "--config", &config, fifo.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("recon detect still waits on the named pipe after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let from_fifo = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    let from_file = recon(
+        &[
+            "detect",
+            "--config",
+            &config,
+            burst_sample().to_str().unwrap(),
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&from_fifo.stderr);
+    assert!(
+        stderr.contains("accepted 11, filtered 18, rejected 0"),
+        "{stderr}"
+    );
+    assert_eq!(lines(&from_fifo.stdout).len(), 1, "{stderr}");
+    assert_eq!(from_fifo.stdout, from_file.stdout);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn malformed_records_are_reported_with_their_location_and_skipped() {
     let mut input = std::fs::read(burst_sample()).unwrap();

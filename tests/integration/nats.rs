@@ -364,8 +364,19 @@ fn nats_two_workers_give_exactly_the_alerts_of_detect() {
         owners.len() == 2 && partitions(&s).iter().all(|p| !p["owner"].is_null())
     });
 
-    // A publisher killed (SIGKILL) while it runs, then run again: small
-    // batches, so that it is still running when it is killed.
+    // A publisher killed (SIGKILL) mid-run, then run again. It reads the
+    // trail through a named pipe that holds half of it and stays open, so
+    // at the kill it has stored records and is waiting for more (a path
+    // that is not `-` is batched by size only, as a file is: the second
+    // run makes the same batches, and the stream drops what it holds).
+    let fifo = dir.join("trail.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     let mut first = recon_cmd(&server)
         .args([
             "nats",
@@ -375,26 +386,30 @@ fn nats_two_workers_give_exactly_the_alerts_of_detect() {
             "--batch-kib",
             "1",
         ])
-        .arg(&whole)
+        .arg(&fifo)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Stopped (SIGSTOP) as soon as its first records are stored, read
-    // straight from the stream (a `recon nats status` takes longer than
-    // this whole publish): the kill then lands mid-run, with records in
-    // the stream and more to come.
+    let (close, closed) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let fifo = fifo.clone();
+        let text = std::fs::read(&whole).unwrap();
+        std::thread::spawn(move || {
+            let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            let _ = std::io::Write::write_all(&mut pipe, &text[..text.len() / 2]);
+            let _ = closed.recv();
+        })
+    };
     let probe = records_probe(&server);
     wait_until("the first records in the stream", || probe() > 0);
-    let pid = first.id().to_string();
-    let stopped = Command::new("kill").args(["-STOP", &pid]).status().unwrap();
     assert!(
-        first.try_wait().unwrap().is_none() && stopped.success(),
+        first.try_wait().unwrap().is_none(),
         "the publisher ended before the kill"
     );
-    let at_kill = probe();
     let _ = first.kill();
     let _ = first.wait();
-    assert_eq!(probe(), at_kill, "the publisher wrote after its kill");
+    let _ = close.send(());
+    let _ = writer.join();
     let out = ok(nats(
         &server,
         "publish",
@@ -1360,6 +1375,38 @@ fn nats_a_worker_killed_with_records_in_flight_loses_nothing() {
         "records were not in flight at the kill: {s}"
     );
     w1.kill();
+    // What a snapshot cut off by a kill leaves: chunks no state names.
+    let conn = recon::nats::Nats::connect(
+        &recon::nats::ConnectOptions {
+            server: server.url(),
+            ..Default::default()
+        },
+        "test",
+    )
+    .unwrap();
+    let snapshot_subjects = || -> Vec<String> {
+        conn.block_on(async {
+            let stream = conn.js.get_stream("RECON_SNAPSHOTS").await.unwrap();
+            let mut pages = stream.info_with_subjects("recon.snap.>").await.unwrap();
+            let mut out = Vec::new();
+            while let Some(next) = futures_util::StreamExt::next(&mut pages).await {
+                out.push(next.unwrap().0);
+            }
+            out
+        })
+    };
+    for p in partitions(&s) {
+        let subject = format!("recon.snap.{}.999-9", p["name"].as_str().unwrap());
+        conn.block_on(async {
+            conn.js
+                .publish(subject, "a chunk of a snapshot never committed".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap()
+        });
+    }
+    assert!(snapshot_subjects().iter().any(|s| s.ends_with(".999-9")));
     let mut w2 = worker(&server, "w2", &[]);
     ok(nats(
         &server,
@@ -1373,5 +1420,8 @@ fn nats_a_worker_killed_with_records_in_flight_loses_nothing() {
         "{}",
         w2.stderr()
     );
+    // Each claim removed its partition's snapshots that no state names.
+    let left = snapshot_subjects();
+    assert!(!left.iter().any(|s| s.ends_with(".999-9")), "{left:?}");
     assert!(w2.stop().success());
 }

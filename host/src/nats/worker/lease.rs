@@ -358,6 +358,12 @@ impl<'r, E: Write> Worker<'r, '_, E> {
         });
         let position = self.owned[self.owned.len() - 1].state.snapshot_applied;
         self.sweep_before(p, position)?;
+        let current = self.owned[self.owned.len() - 1]
+            .state
+            .snapshot
+            .as_ref()
+            .map(|r| r.id.clone());
+        self.sweep_snapshots(p, current.as_deref())?;
         Ok(())
     }
 
@@ -475,6 +481,64 @@ impl<'r, E: Write> Worker<'r, '_, E> {
         })?;
         self.owned[i].unpurged = keep;
         Ok(())
+    }
+
+    /// Deletes partition `p`'s snapshots other than `current` (the one its
+    /// state names at this claim): chunks of a snapshot whose writer died
+    /// before its commit (a killed worker or server), or of one a fenced
+    /// writer could not commit, would otherwise stay in the store for
+    /// good. Any snapshot a later commit names is written after this
+    /// claim, so none is lost.
+    pub(super) fn sweep_snapshots(
+        &self,
+        p: PartitionId,
+        current: Option<&str>,
+    ) -> Result<(), NatsError> {
+        let nats = self.nats;
+        let keep = current.map(|id| p.snapshot_subject(id));
+        nats.block_on(async {
+            let stream = nats
+                .js
+                .get_stream(super::super::layout::SNAPSHOTS_STREAM)
+                .await
+                .map_err(|e| nats.err("opening the snapshot stream", e))?;
+            let mut subjects = Vec::new();
+            let mut pages = stream
+                .info_with_subjects(format!("recon.snap.{}.>", p.name()))
+                .await
+                .map_err(|e| nats.err("listing a partition's snapshots", e))?;
+            while let Some(next) = pages.next().await {
+                let (subject, _) =
+                    next.map_err(|e| nats.err("listing a partition's snapshots", e))?;
+                if keep.as_deref() != Some(subject.as_str()) {
+                    subjects.push(subject);
+                }
+            }
+            let stream = nats
+                .js
+                .get_stream_no_info(super::super::layout::SNAPSHOTS_STREAM)
+                .await
+                .map_err(|e| nats.err("opening the snapshot stream", e))?;
+            for subject in subjects {
+                let mut from = 1;
+                loop {
+                    let seq = match stream.get_first_raw_message_by_subject(&subject, from).await {
+                        Ok(m) => m.sequence,
+                        Err(e)
+                            if e.kind()
+                                == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+                        {
+                            break;
+                        }
+                        Err(e) => return Err(nats.err("reading an old snapshot", e)),
+                    };
+                    snapshot::delete_each(nats, &stream, &[seq], "removing an old snapshot")
+                        .await?;
+                    from = seq + 1;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Deletes whatever of partition `p`'s records lies before `position`
