@@ -229,6 +229,61 @@ pub struct TenantBatch {
     pub outcome: Guarded<BatchResult>,
 }
 
+/// A buffer's lines split among slots (tenants, or the scanners of their
+/// configurations): each slot's own NDJSON buffer, and for each of its
+/// lines that line's number in the whole buffer. Blank lines go nowhere;
+/// the buffers are kept between calls.
+#[derive(Debug, Default)]
+pub struct Split {
+    /// Per slot: its lines, each ending with a line end, and where each
+    /// came from.
+    pub parts: Vec<(Vec<u8>, Vec<u32>)>,
+}
+
+impl Split {
+    /// Splits the lines of `data` by `slot_of` (called once per non-blank
+    /// line, in order).
+    pub fn split<E>(
+        &mut self,
+        data: &[u8],
+        mut slot_of: impl FnMut(&[u8]) -> Result<usize, E>,
+    ) -> Result<(), E> {
+        for (buf, lines) in &mut self.parts {
+            buf.clear();
+            lines.clear();
+        }
+        let mut start = 0;
+        let mut line_no = 0u32;
+        while start < data.len() {
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i + 1);
+            let line = &data[start..end];
+            if !line
+                .iter()
+                .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            {
+                let slot = slot_of(line)?;
+                if self.parts.len() <= slot {
+                    self.parts.resize_with(slot + 1, Default::default);
+                }
+                let (buf, lines) = &mut self.parts[slot];
+                buf.extend_from_slice(line);
+                if !line.ends_with(b"\n") {
+                    buf.push(b'\n');
+                }
+                lines.push(line_no);
+            }
+            start = end;
+            line_no += 1;
+        }
+        Ok(())
+    }
+
+    /// The whole buffer's line of `slot`'s line `i`.
+    pub fn line(&self, slot: usize, i: u32) -> u32 {
+        self.parts[slot].1.get(i as usize).copied().unwrap_or(i)
+    }
+}
+
 /// The configuration of a tenant with rule files of its own: the common
 /// configuration, its rule files after the common ones.
 pub fn tenant_config(common: &Config, files: &[RuleFile]) -> Config {
@@ -248,9 +303,9 @@ pub struct Router<'r> {
     index: HashMap<TenantId, usize>,
     /// The configuration of each tenant with rules of its own.
     own: HashMap<String, Config>,
-    /// Per tenant: its lines of the current buffer, and where each came
-    /// from (reused between buffers).
-    scratch: Vec<(Vec<u8>, Vec<u32>)>,
+    /// Per tenant: its lines of the current buffer (reused between
+    /// buffers).
+    scratch: Split,
 }
 
 impl<'r> Router<'r> {
@@ -300,7 +355,7 @@ impl<'r> Router<'r> {
             tenants: Vec::new(),
             index: HashMap::new(),
             own: own.into_iter().collect(),
-            scratch: Vec::new(),
+            scratch: Split::default(),
         };
         if router.key.is_none() {
             router.tenant(TenantId::Missing)?;
@@ -407,41 +462,19 @@ impl<'r> Router<'r> {
             self.count(0, &outcome);
             return Ok(vec![TenantBatch { tenant: 0, outcome }]);
         }
-        for (buf, lines) in &mut self.scratch {
-            buf.clear();
-            lines.clear();
-        }
-        let mut start = 0;
-        let mut line_no = 0u32;
-        while start < data.len() {
-            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i + 1);
-            let line = &data[start..end];
-            if !line
-                .iter()
-                .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-            {
-                let t = self.route(line)?;
-                if self.scratch.len() <= t {
-                    self.scratch.resize_with(t + 1, Default::default);
-                }
-                let (buf, lines) = &mut self.scratch[t];
-                buf.extend_from_slice(line);
-                if !line.ends_with(b"\n") {
-                    buf.push(b'\n');
-                }
-                lines.push(line_no);
-            }
-            start = end;
-            line_no += 1;
-        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let split = scratch.split(data, |line| self.route(line));
+        self.scratch = scratch;
+        split?;
         let mut batches = Vec::new();
-        for t in 0..self.scratch.len() {
-            if self.scratch[t].1.is_empty() {
+        for t in 0..self.scratch.parts.len() {
+            if self.scratch.parts[t].1.is_empty() {
                 continue;
             }
-            let mut outcome = self.tenants[t].detector.push_ndjson(&self.scratch[t].0)?;
-            let lines = &self.scratch[t].1;
-            let map = |i: u32| lines.get(i as usize).copied().unwrap_or(i);
+            let mut outcome = self.tenants[t]
+                .detector
+                .push_ndjson(&self.scratch.parts[t].0)?;
+            let map = |i: u32| self.scratch.line(t, i);
             for e in &mut outcome.result.errors {
                 e.index = map(e.index);
             }

@@ -115,14 +115,7 @@ fn stdin_and_gzip_give_the_same_alerts_as_the_file() {
 fn a_named_pipe_is_read_from_its_first_byte() {
     let dir = std::env::temp_dir().join(format!("recon-fifo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let fifo = dir.join("trail.fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let fifo = crate::util::fifo(&dir, "trail.fifo");
     let raw = std::fs::read(burst_sample()).unwrap();
     let writer = {
         let fifo = fifo.clone();

@@ -230,17 +230,22 @@ fn partitions(s: &serde_json::Value) -> &Vec<serde_json::Value> {
     s["partitions"].as_array().unwrap()
 }
 
-/// The records stream's last sequence, read by a client of the test's own
-/// (milliseconds, where `recon nats status` is a process).
-fn records_probe(server: &Server) -> impl Fn() -> u64 + use<> {
-    let conn = recon::nats::Nats::connect(
+/// A client of the test's own, named `name`, to `server`.
+fn client(server: &Server, name: &str) -> recon::nats::Nats {
+    recon::nats::Nats::connect(
         &recon::nats::ConnectOptions {
             server: server.url(),
             ..Default::default()
         },
-        "test",
+        name,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// The records stream's last sequence, read by a client of the test's own
+/// (milliseconds, where `recon nats status` is a process).
+fn records_probe(server: &Server) -> impl Fn() -> u64 + use<> {
+    let conn = client(server, "test");
     move || {
         conn.block_on(async {
             match conn.js.get_stream("RECON_RECORDS").await {
@@ -369,14 +374,7 @@ fn nats_two_workers_give_exactly_the_alerts_of_detect() {
     // at the kill it has stored records and is waiting for more (a path
     // that is not `-` is batched by size only, as a file is: the second
     // run makes the same batches, and the stream drops what it holds).
-    let fifo = dir.join("trail.fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let fifo = crate::util::fifo(&dir, "trail.fifo");
     let mut first = recon_cmd(&server)
         .args([
             "nats",
@@ -579,7 +577,7 @@ fn nats_survives_a_server_restart() {
 #[test]
 fn nats_snapshots_past_the_payload_limit_round_trip() {
     use recon::nats::layout::PartitionId;
-    use recon::nats::{ConnectOptions, Nats, snapshot};
+    use recon::nats::snapshot;
     use recon::runtime::{Config, Profile, Rule};
 
     let server = Server::start("snapshot");
@@ -605,14 +603,7 @@ fn nats_snapshots_past_the_payload_limit_round_trip() {
     let bytes = instance.snapshot(d).unwrap();
     assert!(bytes.len() > 4 << 20, "{} bytes", bytes.len());
 
-    let nats_conn = Nats::connect(
-        &ConnectOptions {
-            server: server.url(),
-            ..ConnectOptions::default()
-        },
-        "test",
-    )
-    .unwrap();
+    let nats_conn = client(&server, "test");
     let p = PartitionId {
         rule_pos: 0,
         rule: "elastic-aws-discovery-burst",
@@ -771,14 +762,7 @@ fn nats_a_poison_record_is_quarantined_and_the_partition_goes_on() {
     // A poison record can still reach a worker (a publisher with other
     // bounds, another client on the subject): sent here straight to both
     // rules' partitions, between the clean records and the end.
-    let conn = recon::nats::Nats::connect(
-        &recon::nats::ConnectOptions {
-            server: server.url(),
-            ..Default::default()
-        },
-        "test",
-    )
-    .unwrap();
+    let conn = client(&server, "test");
     let s = status(&server);
     for p in partitions(&s) {
         let subject = format!("recon.records.{}", p["name"].as_str().unwrap());
@@ -966,14 +950,7 @@ fn nats_bridge_takes_what_shippers_send() {
             err,
         }
     };
-    let conn = recon::nats::Nats::connect(
-        &recon::nats::ConnectOptions {
-            server: server.url(),
-            ..Default::default()
-        },
-        "shipper",
-    )
-    .unwrap();
+    let conn = client(&server, "shipper");
     // Core NATS keeps nothing for later: send once the bridge listens.
     wait_until("the bridge to subscribe", || {
         bridge.stderr().contains("listening")
@@ -1376,14 +1353,7 @@ fn nats_a_worker_killed_with_records_in_flight_loses_nothing() {
     );
     w1.kill();
     // What a snapshot cut off by a kill leaves: chunks no state names.
-    let conn = recon::nats::Nats::connect(
-        &recon::nats::ConnectOptions {
-            server: server.url(),
-            ..Default::default()
-        },
-        "test",
-    )
-    .unwrap();
+    let conn = client(&server, "test");
     let snapshot_subjects = || -> Vec<String> {
         conn.block_on(async {
             let stream = conn.js.get_stream("RECON_SNAPSHOTS").await.unwrap();

@@ -20,6 +20,17 @@ pub fn data_dir() -> PathBuf {
 }
 
 /// The TrailDiscover aws-cli burst sample.
+/// A named pipe (FIFO) at `dir/name`, made with `mkfifo`.
+pub fn fifo(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+    path
+}
+
 pub fn burst_sample() -> PathBuf {
     data_dir().join("traildiscover/aws_cli_burst_windows.jsonl")
 }

@@ -16,7 +16,7 @@ use crate::guard::{Guarded, GuardedScanner, line_starts};
 use crate::input::{self, BufferPool, ChunkOptions, InputMsg};
 use crate::runtime::{HostError, Placement, Runtime};
 use crate::settings::RunConfig;
-use crate::tenants::TenantKey;
+use crate::tenants::{Split, TenantKey};
 
 use super::layout::{Configs, Layout, PartitionId};
 use super::{Nats, NatsError};
@@ -118,9 +118,9 @@ pub struct Placer<'r> {
     /// The scanners of tenants with rules of their own, by tenant.
     own: HashMap<String, usize>,
     scanners: Vec<GuardedScanner<'r>>,
-    /// Per scanner: its lines of the current buffer, and where each came
-    /// from (reused between buffers).
-    scratch: Vec<(Vec<u8>, Vec<u32>)>,
+    /// Per scanner: its lines of the current buffer (reused between
+    /// buffers).
+    scratch: Split,
 }
 
 impl<'r> Placer<'r> {
@@ -142,7 +142,7 @@ impl<'r> Placer<'r> {
             partitions,
             common: GuardedScanner::new(runtime, &configs.common.0)?,
             own,
-            scratch: vec![Default::default(); scanners.len() + 1],
+            scratch: Split::default(),
             scanners,
         })
     }
@@ -153,43 +153,29 @@ impl<'r> Placer<'r> {
         let Some(key) = self.key.as_ref().filter(|_| !self.own.is_empty()) else {
             return self.common.partition_of(data, self.partitions);
         };
-        for (buf, lines) in &mut self.scratch {
-            buf.clear();
-            lines.clear();
-        }
-        let starts = line_starts(data);
-        for i in 0..starts.len() - 1 {
-            let line = &data[starts[i]..starts[i + 1]];
-            if is_blank(line) {
-                continue;
-            }
-            let slot = key
-                .tenant_of(line)
-                .and_then(|t| self.own.get(&t))
-                .map_or(0, |&s| s + 1);
-            let (buf, lines) = &mut self.scratch[slot];
-            buf.extend_from_slice(line);
-            if !line.ends_with(b"\n") {
-                buf.push(b'\n');
-            }
-            lines.push(i as u32);
-        }
+        let (own, split) = (&self.own, &mut self.scratch);
+        split.split(data, |line| {
+            Ok::<_, HostError>(
+                key.tenant_of(line)
+                    .and_then(|t| own.get(&t))
+                    .map_or(0, |&s| s + 1),
+            )
+        })?;
         let mut out = Guarded {
             result: Vec::new(),
             quarantined: Vec::new(),
             recovered: false,
         };
-        for slot in 0..self.scratch.len() {
-            let (buf, lines) = &self.scratch[slot];
-            if lines.is_empty() {
+        for slot in 0..self.scratch.parts.len() {
+            if self.scratch.parts[slot].1.is_empty() {
                 continue;
             }
             let scanner = match slot {
                 0 => &mut self.common,
                 s => &mut self.scanners[s - 1],
             };
-            let g = scanner.partition_of(buf, self.partitions)?;
-            let map = |i: u32| lines.get(i as usize).copied().unwrap_or(i);
+            let g = scanner.partition_of(&self.scratch.parts[slot].0, self.partitions)?;
+            let map = |i: u32| self.scratch.line(slot, i);
             out.result.extend(g.result.into_iter().map(|mut p| {
                 p.index = map(p.index);
                 p

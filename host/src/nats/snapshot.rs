@@ -144,9 +144,9 @@ pub fn remove(nats: &Nats, r: &SnapshotRef) -> Result<(), NatsError> {
 
 /// Deletes the messages at `sequences` from `stream`; one already gone is
 /// fine.
-pub(super) async fn delete_each(
+pub(super) async fn delete_each<I>(
     nats: &Nats,
-    stream: &async_nats::jetstream::stream::Stream<()>,
+    stream: &async_nats::jetstream::stream::Stream<I>,
     sequences: &[u64],
     what: &str,
 ) -> Result<(), NatsError> {
@@ -161,6 +161,35 @@ pub(super) async fn delete_each(
                 return Err(nats.err(what, e));
             }
         }
+    }
+    Ok(())
+}
+
+/// Deletes every message of `subject` in `stream` with a sequence below
+/// `before`, one by one (see [`remove`]), each found as the subject's first
+/// from where the last one was.
+pub(super) async fn delete_subject_before<I>(
+    nats: &Nats,
+    stream: &async_nats::jetstream::stream::Stream<I>,
+    subject: &str,
+    before: u64,
+    what: &str,
+) -> Result<(), NatsError> {
+    let mut from = 1;
+    while from < before {
+        let seq = match stream.get_first_raw_message_by_subject(subject, from).await {
+            Ok(m) if m.sequence < before => m.sequence,
+            Ok(_) => break,
+            Err(e)
+                if e.kind()
+                    == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+            {
+                break;
+            }
+            Err(e) => return Err(nats.err(what, e)),
+        };
+        delete_each(nats, stream, &[seq], what).await?;
+        from = seq + 1;
     }
     Ok(())
 }

@@ -514,28 +514,15 @@ impl<'r, E: Write> Worker<'r, '_, E> {
                     subjects.push(subject);
                 }
             }
-            let stream = nats
-                .js
-                .get_stream_no_info(super::super::layout::SNAPSHOTS_STREAM)
-                .await
-                .map_err(|e| nats.err("opening the snapshot stream", e))?;
             for subject in subjects {
-                let mut from = 1;
-                loop {
-                    let seq = match stream.get_first_raw_message_by_subject(&subject, from).await {
-                        Ok(m) => m.sequence,
-                        Err(e)
-                            if e.kind()
-                                == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
-                        {
-                            break;
-                        }
-                        Err(e) => return Err(nats.err("reading an old snapshot", e)),
-                    };
-                    snapshot::delete_each(nats, &stream, &[seq], "removing an old snapshot")
-                        .await?;
-                    from = seq + 1;
-                }
+                snapshot::delete_subject_before(
+                    nats,
+                    &stream,
+                    &subject,
+                    u64::MAX,
+                    "removing an old snapshot",
+                )
+                .await?;
             }
             Ok(())
         })
@@ -553,24 +540,14 @@ impl<'r, E: Write> Worker<'r, '_, E> {
                 .get_stream_no_info(RECORDS_STREAM)
                 .await
                 .map_err(|e| nats.err("opening the records stream", e))?;
-            let mut from = 1;
-            while from < position {
-                let seq = match stream.get_first_raw_message_by_subject(&subject, from).await {
-                    Ok(m) if m.sequence < position => m.sequence,
-                    Ok(_) => break,
-                    Err(e)
-                        if e.kind()
-                            == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
-                    {
-                        break;
-                    }
-                    Err(e) => return Err(nats.err("reading a partition's first record", e)),
-                };
-                snapshot::delete_each(nats, &stream, &[seq], "deleting records a snapshot covers")
-                    .await?;
-                from = seq + 1;
-            }
-            Ok(())
+            snapshot::delete_subject_before(
+                nats,
+                &stream,
+                &subject,
+                position,
+                "deleting records a snapshot covers",
+            )
+            .await
         })
     }
 
